@@ -1,0 +1,74 @@
+//! The running application: configuration plus the handles to the outside world.
+//!
+//! An [`App`] is built once from a validated [`Config`] and passed down to every stage that
+//! does I/O; there are no globals. It is cheap to clone (everything inside is shared).
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::fetch::{FetchError, FetchSettings, Fetcher};
+use crate::matching::Matcher;
+use crate::notify::{Mailer, NotifyError};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error("cannot set up fetching: {0}")]
+    Fetch(#[from] FetchError),
+}
+
+#[derive(Clone)]
+pub struct App {
+    pub config: Arc<Config>,
+    pub store: Arc<Store>,
+    pub fetcher: Fetcher,
+    pub matcher: Arc<Matcher>,
+    pub mailer: Mailer,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl App {
+    /// Opens the database (creating it if needed) and sets up fetching and mail.
+    pub fn new(config: Config, clock: Arc<dyn Clock>) -> Result<App, AppError> {
+        let store = Store::open(&config.daemon.database)?;
+        let fetcher = Fetcher::new(FetchSettings::new(config.daemon.user_agent.clone()))?;
+        let matcher = Matcher::new(
+            config
+                .watches
+                .iter()
+                .map(|w| (w.id.clone(), w.query.clone()))
+                .collect(),
+        );
+        let mailer = Mailer::from_config(&config)?;
+        Ok(App {
+            config: Arc::new(config),
+            store: Arc::new(store),
+            fetcher,
+            matcher: Arc::new(matcher),
+            mailer,
+            clock,
+        })
+    }
+
+    /// Runs a store call on the blocking pool, off the async threads.
+    pub async fn db<R, F>(&self, call: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || call(&store))
+            .await
+            .unwrap_or_else(|e| {
+                Err(StoreError {
+                    context: "running a database call".to_string(),
+                    message: format!("the call did not finish: {e}"),
+                })
+            })
+    }
+}

@@ -1,0 +1,78 @@
+//! `veille check`: validate a configuration and summarize it.
+
+use std::path::Path;
+
+use veille::config::{Config, SmtpSecurity};
+
+use super::load_config;
+
+pub fn check(config_path: &Path) -> u8 {
+    match load_config(config_path) {
+        Ok(config) => {
+            print!("{}", summary(&config));
+            0
+        }
+        Err(code) => code,
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn summary(config: &Config) -> String {
+    let mut out = format!("{}: valid\n", config.path.display());
+    out.push_str(&format!(
+        "  {}, {}, {}, {}\n",
+        plural(config.sources.len(), "source", "sources"),
+        plural(config.watches.len(), "watch", "watches"),
+        plural(config.digests.len(), "digest", "digests"),
+        plural(config.alerts.len(), "alert rule", "alert rules"),
+    ));
+    out.push_str(&format!(
+        "  database: {}\n",
+        config.daemon.database.display()
+    ));
+    out.push_str(&format!("  time zone: {}\n", config.daemon.timezone));
+    match &config.smtp {
+        Some(smtp) => {
+            let security = match smtp.security {
+                SmtpSecurity::StartTls => "STARTTLS",
+                SmtpSecurity::Tls => "TLS",
+                SmtpSecurity::None => "no encryption",
+            };
+            out.push_str(&format!(
+                "  mail: SMTP {}:{} ({security}) from {}\n",
+                smtp.host, smtp.port, smtp.from
+            ));
+        }
+        None => out.push_str(&format!(
+            "  mail: .eml files in {} (no [smtp] section)\n",
+            config.daemon.mail_dir.display()
+        )),
+    }
+    for digest in &config.digests {
+        let times: Vec<String> = digest
+            .schedule
+            .at
+            .iter()
+            .map(|t| t.format("%H:%M").to_string())
+            .collect();
+        out.push_str(&format!(
+            "  digest {:?}: {} at {}, to {}\n",
+            digest.id.as_str(),
+            digest.schedule.days,
+            times.join(", "),
+            digest
+                .to
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for warning in config.warnings() {
+        out.push_str(&format!("warning: {warning}\n"));
+    }
+    out
+}

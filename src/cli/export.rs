@@ -1,0 +1,181 @@
+//! `veille export`: stored mentions as JSON or CSV, for spreadsheets and scripts.
+//!
+//! Rows are streamed from the database to the output one at a time, so memory stays flat
+//! whatever the size of the export.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use veille::config::parse_duration;
+use veille::model::WatchId;
+use veille::store::{MentionRecord, Store, StoreError};
+
+use super::{ConfigArg, EXIT_FAILURE, EXIT_INVALID, load_config};
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Mentions found in this last period (e.g. 24h, 30d).
+    #[arg(long, default_value = "30d")]
+    since: String,
+    #[arg(long, value_enum, default_value = "json")]
+    format: Format,
+    /// Only this watch.
+    #[arg(long)]
+    watch: Option<String>,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+}
+
+/// One exported mention. Field names are part of the export format: add, never rename.
+#[derive(Debug, Serialize)]
+struct Record {
+    mention_id: i64,
+    watch_id: String,
+    source_id: String,
+    item_id: i64,
+    url: String,
+    title: String,
+    published_at: String,
+    found_at: String,
+    terms: String,
+}
+
+impl From<MentionRecord> for Record {
+    fn from(m: MentionRecord) -> Record {
+        Record {
+            mention_id: m.id.0,
+            watch_id: m.watch.to_string(),
+            source_id: m.source.to_string(),
+            item_id: m.item.0,
+            url: m.url.unwrap_or_default(),
+            title: m.title,
+            published_at: m.published.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            found_at: m.found_at.to_rfc3339(),
+            terms: m.terms.join(", "),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write the export: {0}")]
+    Io(#[from] io::Error),
+    #[error("cannot write a CSV row: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("cannot write a JSON record: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+pub fn export(args: &ExportArgs) -> u8 {
+    let config = match load_config(&args.config.config) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let since = match parse_duration(&args.since) {
+        Ok(period) => {
+            Utc::now() - chrono::Duration::from_std(period).unwrap_or(chrono::Duration::MAX)
+        }
+        Err(message) => {
+            eprintln!("error: --since: {message}");
+            return EXIT_INVALID;
+        }
+    };
+    let watch = args.watch.as_ref().map(WatchId::new);
+    if let Some(watch) = &watch {
+        if !config.watches.iter().any(|w| &w.id == watch) {
+            eprintln!(
+                "error: --watch: no watch with id {:?} in {}",
+                watch.as_str(),
+                config.path.display()
+            );
+            return EXIT_INVALID;
+        }
+    }
+    if !config.daemon.database.exists() {
+        eprintln!(
+            "error: no database at {}: run `veille run --config {}` first",
+            config.daemon.database.display(),
+            config.path.display()
+        );
+        return EXIT_FAILURE;
+    }
+    let store = match Store::open(&config.daemon.database) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => Box::new(file),
+            Err(e) => {
+                eprintln!("error: cannot create {}: {e}", path.display());
+                return EXIT_FAILURE;
+            }
+        },
+        None => Box::new(io::stdout().lock()),
+    };
+    let result = match args.format {
+        Format::Json => write_json(&store, since, watch.as_ref(), out),
+        Format::Csv => write_csv(&store, since, watch.as_ref(), out),
+    };
+    match result {
+        Ok(count) => {
+            tracing::info!(mentions = count, "export written");
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+fn write_json(
+    store: &Store,
+    since: DateTime<Utc>,
+    watch: Option<&WatchId>,
+    out: Box<dyn Write>,
+) -> Result<usize, ExportError> {
+    let mut out = BufWriter::new(out);
+    out.write_all(b"[")?;
+    let mut first = true;
+    let count = store.for_each_mention(since, watch, |mention| -> Result<(), ExportError> {
+        out.write_all(if first { b"\n  " } else { b",\n  " })?;
+        first = false;
+        serde_json::to_writer(&mut out, &Record::from(mention))?;
+        Ok(())
+    })?;
+    out.write_all(if count == 0 { b"]\n" } else { b"\n]\n" })?;
+    out.flush()?;
+    Ok(count)
+}
+
+fn write_csv(
+    store: &Store,
+    since: DateTime<Utc>,
+    watch: Option<&WatchId>,
+    out: Box<dyn Write>,
+) -> Result<usize, ExportError> {
+    let mut writer = csv::Writer::from_writer(BufWriter::new(out));
+    let count = store.for_each_mention(since, watch, |mention| -> Result<(), ExportError> {
+        writer.serialize(Record::from(mention))?;
+        Ok(())
+    })?;
+    writer.flush()?;
+    Ok(count)
+}

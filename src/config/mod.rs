@@ -1,0 +1,1066 @@
+//! The admin's interface: one TOML file → a validated [`Config`].
+//!
+//! Loading happens in two steps, as in ripgrep's low/high-level arguments: the file is read
+//! into `raw` serde types that keep every value's position, then `validate` turns them into
+//! the typed configuration the daemon runs on (durations parsed, addresses checked, queries
+//! compiled, references resolved, relative paths anchored at the config file's folder).
+//! Each `[[section]]` entry is deserialized on its own and every validation step records its
+//! problem and goes on, so `veille check` lists every error in one go, each with
+//! file:line:column and the key.
+
+mod duration;
+mod error;
+mod raw;
+
+pub use duration::{format_duration, parse_duration};
+pub use error::{ConfigError, ConfigErrors};
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use lettre::message::Mailbox;
+use serde::de::DeserializeOwned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use url::Url;
+
+use crate::digest::schedule::{DaySet, Schedule, parse_time_of_day};
+use crate::matching::Query;
+use crate::model::{AlertId, DigestId, SourceId, WatchId};
+use error::Report;
+use raw::{OneOrMany, RawAlert, RawDaemon, RawDigest, RawSmtp, RawSource, RawWatch, S};
+
+/// Defaults, shared by the loader and the documentation (`config/example.toml`).
+pub mod defaults {
+    use std::time::Duration;
+
+    pub const DATABASE: &str = "veille.db";
+    pub const MAIL_DIR: &str = "mail";
+    pub const TIMEZONE: &str = "UTC";
+    pub const EVERY: Duration = Duration::from_secs(15 * 60);
+    /// Polling faster than this is unkind to publishers and rarely useful.
+    pub const MIN_EVERY: Duration = Duration::from_secs(30);
+    pub const SOURCE_WEIGHT: f64 = 1.0;
+    pub const MAX_SOURCE_WEIGHT: f64 = 10.0;
+    pub const DIGEST_AT: &str = "08:00";
+    pub const DIGEST_DAYS: &str = "daily";
+    pub const DIGEST_MAX_ITEMS: usize = 20;
+    pub const DIGEST_MAX_ITEMS_LIMIT: usize = 1_000;
+    pub const SMTP_PORT_STARTTLS: u16 = 587;
+    pub const SMTP_PORT_TLS: u16 = 465;
+    pub const SMTP_PORT_NONE: u16 = 25;
+    /// Environment variable read for the SMTP password when `password_file` is not set.
+    pub const SMTP_PASSWORD_ENV: &str = "VEILLE_SMTP_PASSWORD";
+
+    pub fn user_agent() -> String {
+        format!(
+            "veille/{} (self-hosted media monitoring)",
+            env!("CARGO_PKG_VERSION")
+        )
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (absolute).
+    pub path: PathBuf,
+    pub daemon: DaemonConfig,
+    pub smtp: Option<SmtpConfig>,
+    pub sources: Vec<SourceConfig>,
+    pub watches: Vec<WatchConfig>,
+    pub digests: Vec<DigestConfig>,
+    pub alerts: Vec<AlertConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub database: PathBuf,
+    pub timezone: Tz,
+    pub user_agent: String,
+    /// Where mail goes as `.eml` files when there is no `[smtp]` section.
+    pub mail_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (required, not opportunistic).
+    StartTls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// No encryption: only for a relay on the same host or a test server.
+    None,
+}
+
+#[derive(Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub from: Mailbox,
+}
+
+impl fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("from", &self.from.to_string())
+            .finish()
+    }
+}
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Feed,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub id: SourceId,
+    /// http, https, or file (absolute path).
+    pub url: Url,
+    pub kind: SourceKind,
+    pub every: Duration,
+    pub tags: Vec<String>,
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    pub id: WatchId,
+    pub name: String,
+    pub query: Query,
+    /// The sources this watch reads (every source when the TOML names none).
+    pub sources: HashSet<SourceId>,
+    /// The digests this watch feeds (every digest when the TOML names none).
+    pub digests: Vec<DigestId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DigestConfig {
+    pub id: DigestId,
+    pub name: String,
+    pub to: Vec<Mailbox>,
+    pub schedule: Schedule,
+    pub max_items: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertConfig {
+    pub id: AlertId,
+    pub to: Vec<Mailbox>,
+    pub watches: Vec<WatchId>,
+}
+
+impl Config {
+    pub fn source(&self, id: &SourceId) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| &s.id == id)
+    }
+
+    pub fn digest(&self, id: &DigestId) -> Option<&DigestConfig> {
+        self.digests.iter().find(|d| &d.id == id)
+    }
+
+    /// The watches that feed a digest, in configuration order.
+    pub fn watches_of_digest(&self, id: &DigestId) -> Vec<&WatchConfig> {
+        self.watches
+            .iter()
+            .filter(|w| w.digests.contains(id))
+            .collect()
+    }
+
+    /// Things that are valid but probably not what the admin meant.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for digest in &self.digests {
+            if self.watches_of_digest(&digest.id).is_empty() {
+                warnings.push(format!(
+                    "digest {:?} is fed by no watch: it will always be empty",
+                    digest.id.as_str()
+                ));
+            }
+        }
+        for watch in &self.watches {
+            if watch.digests.is_empty() {
+                warnings.push(format!(
+                    "watch {:?} feeds no digest: its mentions are stored but never mailed",
+                    watch.id.as_str()
+                ));
+            }
+        }
+        if !self.alerts.is_empty() {
+            warnings.push(format!(
+                "{} [[alert]] rule(s) are validated but instant alerts are not sent by this version",
+                self.alerts.len()
+            ));
+        }
+        warnings
+    }
+}
+
+/// Reads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            key: "(file)".to_string(),
+            message: format!("cannot read the configuration file: {e}"),
+        }])
+    })?;
+    load_str(&text, path)
+}
+
+/// Validates configuration text as if it had been read from `path` (relative paths in the
+/// text are resolved against `path`'s folder).
+pub fn load_str(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+    let env = |name: &str| std::env::var(name).ok();
+    load_with_env(text, path, &env)
+}
+
+pub(crate) fn load_with_env(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut report = Report::new(&path, text);
+    let raw = read_raw(text, &mut report);
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut validator = Validator {
+        report,
+        base,
+        env,
+        broken: HashSet::new(),
+    };
+    let config = validator.config(raw, &path);
+    if validator.report.has_errors() {
+        return Err(validator.report.finish());
+    }
+    Ok(config)
+}
+
+/// The raw sections, each entry paired with its span and (when readable) its `id`.
+#[derive(Default)]
+struct RawConfig {
+    daemon: Option<RawDaemon>,
+    smtp: Option<(RawSmtp, Range<usize>)>,
+    sources: Vec<RawSource>,
+    watches: Vec<RawWatch>,
+    digests: Vec<RawDigest>,
+    alerts: Vec<RawAlert>,
+    /// Ids of entries that failed to deserialize, so references to them are not reported
+    /// as missing on top of the real error.
+    broken_ids: HashSet<String>,
+}
+
+const SECTIONS: &str = "daemon, smtp, source, watch, digest, alert";
+
+fn read_raw(text: &str, report: &mut Report<'_>) -> RawConfig {
+    let mut raw = RawConfig::default();
+    let (table, syntax_errors) = DeTable::parse_recoverable(text);
+    if !syntax_errors.is_empty() {
+        // Report every syntax error; what the parser recovered is not trusted further.
+        for e in syntax_errors {
+            let span = e.span().unwrap_or(0..0);
+            report.at(
+                span,
+                "(syntax)",
+                format!("invalid TOML: {}", e.message().trim()),
+            );
+        }
+        return raw;
+    }
+    let table = table.into_inner();
+    for (key, value) in table {
+        let name = key.get_ref().as_ref();
+        match name {
+            "daemon" => raw.daemon = section(report, "daemon", value),
+            "smtp" => {
+                let span = value.span();
+                raw.smtp = section(report, "smtp", value).map(|smtp| (smtp, span));
+            }
+            "source" => raw.sources = entries(report, "source", value, &mut raw.broken_ids),
+            "watch" => raw.watches = entries(report, "watch", value, &mut raw.broken_ids),
+            "digest" => raw.digests = entries(report, "digest", value, &mut raw.broken_ids),
+            "alert" => raw.alerts = entries(report, "alert", value, &mut raw.broken_ids),
+            other => {
+                let hint = match other {
+                    "sources" => "; did you mean [[source]]?",
+                    "watches" => "; did you mean [[watch]]?",
+                    "digests" => "; did you mean [[digest]]?",
+                    "alerts" => "; did you mean [[alert]]?",
+                    _ => "",
+                };
+                report.at(
+                    key.span(),
+                    other,
+                    format!("unknown section `{other}`; expected one of {SECTIONS}{hint}"),
+                );
+            }
+        }
+    }
+    raw
+}
+
+/// Deserializes one table (`[daemon]`, `[smtp]`, or one `[[source]]` entry).
+fn section<T: DeserializeOwned>(
+    report: &mut Report<'_>,
+    label: &str,
+    value: toml::Spanned<DeValue<'_>>,
+) -> Option<T> {
+    let span = value.span();
+    let keys: Vec<(String, Range<usize>, Range<usize>)> = match value.get_ref() {
+        DeValue::Table(table) => table
+            .iter()
+            .map(|(k, v)| (k.get_ref().to_string(), k.span(), v.span()))
+            .collect(),
+        other => {
+            report.at(
+                span,
+                label,
+                format!("expected a table, found {}", other.type_str()),
+            );
+            return None;
+        }
+    };
+    match T::deserialize(ValueDeserializer::from(value)) {
+        Ok(parsed) => Some(parsed),
+        Err(e) => {
+            let at = e.span().unwrap_or(span.clone());
+            // Name the key whose name or value holds the error, when there is one.
+            let key = keys
+                .iter()
+                .find(|(_, k, v)| contains(k, &at) || contains(v, &at))
+                .map(|(name, _, _)| format!("{label}.{name}"))
+                .unwrap_or_else(|| label.to_string());
+            report.at(at, key, e.message().trim());
+            None
+        }
+    }
+}
+
+fn contains(outer: &Range<usize>, inner: &Range<usize>) -> bool {
+    outer.start <= inner.start && inner.end <= outer.end.max(outer.start + 1)
+}
+
+/// Deserializes every entry of an array of tables (`[[source]]`).
+fn entries<T: DeserializeOwned>(
+    report: &mut Report<'_>,
+    name: &str,
+    value: toml::Spanned<DeValue<'_>>,
+    broken_ids: &mut HashSet<String>,
+) -> Vec<T> {
+    let span = value.span();
+    let DeValue::Array(array) = value.into_inner() else {
+        report.at(
+            span,
+            name,
+            format!("`{name}` must be a list of tables: write each entry as [[{name}]]"),
+        );
+        return Vec::new();
+    };
+    let mut parsed = Vec::new();
+    for (index, entry) in array.into_iter().enumerate() {
+        let id = match entry.get_ref() {
+            DeValue::Table(table) => table
+                .iter()
+                .find(|(k, _)| k.get_ref() == "id")
+                .and_then(|(_, v)| v.get_ref().as_str().map(str::to_string)),
+            _ => None,
+        };
+        let label = match &id {
+            Some(id) => format!("{name} {id:?}"),
+            None => format!("{name}[{index}]"),
+        };
+        match section(report, &label, entry) {
+            Some(value) => parsed.push(value),
+            None => {
+                if let Some(id) = id {
+                    broken_ids.insert(id);
+                }
+            }
+        }
+    }
+    parsed
+}
+
+struct Validator<'a> {
+    report: Report<'a>,
+    base: PathBuf,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    /// Ids of entries that have an error of their own: references to them are not reported
+    /// again as missing.
+    broken: HashSet<String>,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) {
+        self.report.at(span, key, message);
+    }
+
+    fn config(&mut self, raw: RawConfig, path: &Path) -> Config {
+        self.broken = raw.broken_ids;
+        let daemon = self.daemon(raw.daemon.unwrap_or_default());
+        let smtp = raw.smtp.and_then(|(smtp, span)| self.smtp(smtp, span));
+        let sources = self.sources(raw.sources);
+        let digests = self.digests(raw.digests, daemon.timezone);
+        let watches = self.watches(raw.watches, &sources, &digests);
+        let alerts = self.alerts(raw.alerts, &watches);
+        Config {
+            path: path.to_path_buf(),
+            daemon,
+            smtp,
+            sources,
+            watches,
+            digests,
+            alerts,
+        }
+    }
+
+    fn path(&self, value: &str) -> PathBuf {
+        let path = Path::new(value);
+        if path.is_absolute() {
+            lexically_clean(path)
+        } else {
+            lexically_clean(&self.base.join(path))
+        }
+    }
+
+    fn daemon(&mut self, raw: RawDaemon) -> DaemonConfig {
+        let timezone = match &raw.timezone {
+            None => Tz::UTC,
+            Some(tz) => tz.get_ref().parse::<Tz>().unwrap_or_else(|_| {
+                self.error(
+                    tz.span(),
+                    "daemon.timezone",
+                    format!("unknown time zone {:?}: use an IANA name such as \"Europe/Paris\" or \"UTC\"", tz.get_ref()),
+                );
+                Tz::UTC
+            }),
+        };
+        let database = raw
+            .database
+            .map_or_else(|| defaults::DATABASE.to_string(), S::into_inner);
+        let mail_dir = raw
+            .mail_dir
+            .map_or_else(|| defaults::MAIL_DIR.to_string(), S::into_inner);
+        let user_agent = match raw.user_agent {
+            Some(ua) if ua.get_ref().trim().is_empty() || ua.get_ref().contains(['\r', '\n']) => {
+                self.error(
+                    ua.span(),
+                    "daemon.user_agent",
+                    "the user agent must be one non-empty line",
+                );
+                defaults::user_agent()
+            }
+            Some(ua) => ua.into_inner(),
+            None => defaults::user_agent(),
+        };
+        DaemonConfig {
+            database: self.path(&database),
+            timezone,
+            user_agent,
+            mail_dir: self.path(&mail_dir),
+        }
+    }
+
+    fn smtp(&mut self, raw: RawSmtp, span: Range<usize>) -> Option<SmtpConfig> {
+        let start_errors = self.report.count();
+        if let Some(password) = &raw.password {
+            self.error(
+                password.span(),
+                "smtp.password",
+                format!(
+                    "passwords are never written in the configuration: put it in a file named by `password_file` (mode 0600) or in the {} environment variable",
+                    defaults::SMTP_PASSWORD_ENV
+                ),
+            );
+        }
+        let host = raw.host.get_ref().trim().to_string();
+        if host.is_empty() || host.contains(['/', ' ', ':']) {
+            self.error(
+                raw.host.span(),
+                "smtp.host",
+                format!(
+                    "invalid host {:?}: write a host name or IP address, without scheme or port",
+                    raw.host.get_ref()
+                ),
+            );
+        }
+        let security = match raw.security.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("starttls") => SmtpSecurity::StartTls,
+            Some("tls") => SmtpSecurity::Tls,
+            Some("none") => SmtpSecurity::None,
+            Some(other) => {
+                let span = raw.security.as_ref().map_or(span.clone(), S::span);
+                self.error(
+                    span,
+                    "smtp.security",
+                    format!("unknown security {other:?}: use \"starttls\", \"tls\" or \"none\""),
+                );
+                SmtpSecurity::StartTls
+            }
+        };
+        let port = match &raw.port {
+            None => match security {
+                SmtpSecurity::StartTls => defaults::SMTP_PORT_STARTTLS,
+                SmtpSecurity::Tls => defaults::SMTP_PORT_TLS,
+                SmtpSecurity::None => defaults::SMTP_PORT_NONE,
+            },
+            Some(port) => match u16::try_from(*port.get_ref()) {
+                Ok(p) if p > 0 => p,
+                _ => {
+                    self.error(
+                        port.span(),
+                        "smtp.port",
+                        format!("invalid port {}: use 1 to 65535", port.get_ref()),
+                    );
+                    0
+                }
+            },
+        };
+        let from = self.mailbox(&raw.from, "smtp.from");
+        let password = match &raw.password_file {
+            Some(file) => {
+                let path = self.path(file.get_ref());
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Some(Secret(text.trim_end_matches(['\r', '\n']).to_string())),
+                    Err(e) => {
+                        self.error(
+                            file.span(),
+                            "smtp.password_file",
+                            format!("cannot read {}: {e}", path.display()),
+                        );
+                        None
+                    }
+                }
+            }
+            None => (self.env)(defaults::SMTP_PASSWORD_ENV).map(Secret),
+        };
+        let username = raw.username.as_ref().map(|u| u.get_ref().clone());
+        if let Some(user) = &raw.username {
+            if password.is_none() && raw.password_file.is_none() {
+                self.error(
+                    user.span(),
+                    "smtp.username",
+                    format!("a username is set but no password: set `password_file` or the {} environment variable", defaults::SMTP_PASSWORD_ENV),
+                );
+            }
+        }
+        if self.report.count() > start_errors {
+            return None;
+        }
+        Some(SmtpConfig {
+            host,
+            port,
+            security,
+            username,
+            password,
+            from: from?,
+        })
+    }
+
+    fn mailbox(&mut self, value: &S<String>, key: &str) -> Option<Mailbox> {
+        match value.get_ref().trim().parse::<Mailbox>() {
+            Ok(mailbox) => Some(mailbox),
+            Err(e) => {
+                self.error(value.span(), key, format!("invalid address {:?}: {e}; write \"name@example.org\" or \"Name <name@example.org>\"", value.get_ref()));
+                None
+            }
+        }
+    }
+
+    fn mailboxes(&mut self, value: S<OneOrMany>, key: &str) -> Vec<Mailbox> {
+        let span = value.span();
+        let list = raw::list(value);
+        if list.is_empty() {
+            self.error(span, key, "at least one address is needed");
+        }
+        list.iter().filter_map(|v| self.mailbox(v, key)).collect()
+    }
+
+    fn id(&mut self, value: &S<String>, section: &str, seen: &mut HashMap<String, usize>) -> bool {
+        let id = value.get_ref();
+        let valid = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid {
+            self.error(
+                value.span(),
+                format!("{section}.id"),
+                format!("invalid id {id:?}: use 1 to 64 ASCII letters, digits, '-', '_' or '.'"),
+            );
+            return false;
+        }
+        let (line, _) = error::line_column(self.report.text(), value.span().start);
+        if let Some(first_line) = seen.insert(id.clone(), line) {
+            self.error(
+                value.span(),
+                format!("{section} {id:?}.id"),
+                format!("duplicate {section} id {id:?} (first defined on line {first_line})"),
+            );
+            return false;
+        }
+        true
+    }
+
+    fn sources(&mut self, raw: Vec<RawSource>) -> Vec<SourceConfig> {
+        let mut seen = HashMap::new();
+        let mut sources = Vec::new();
+        for source in raw {
+            let id_ok = self.id(&source.id, "source", &mut seen);
+            let label = format!("source {:?}", source.id.get_ref());
+            let url = self.source_url(&source.url, &label);
+            let kind = match source.kind.as_ref().map(|k| k.get_ref().as_str()) {
+                None | Some("feed") => Some(SourceKind::Feed),
+                Some("page") => {
+                    let span = source.kind.as_ref().map_or(0..0, S::span);
+                    self.error(
+                        span,
+                        format!("{label}.kind"),
+                        "page sources are not supported by this version yet: use kind = \"feed\"",
+                    );
+                    None
+                }
+                Some(other) => {
+                    let span = source.kind.as_ref().map_or(0..0, S::span);
+                    self.error(
+                        span,
+                        format!("{label}.kind"),
+                        format!("unknown kind {other:?}: use \"feed\""),
+                    );
+                    None
+                }
+            };
+            let every = match &source.every {
+                None => Some(defaults::EVERY),
+                Some(every) => match parse_duration(every.get_ref()) {
+                    Ok(d) if d < defaults::MIN_EVERY => {
+                        self.error(
+                            every.span(),
+                            format!("{label}.every"),
+                            format!(
+                                "polling every {} is too often: the minimum is {}",
+                                every.get_ref(),
+                                format_duration(defaults::MIN_EVERY)
+                            ),
+                        );
+                        None
+                    }
+                    Ok(d) => Some(d),
+                    Err(message) => {
+                        self.error(every.span(), format!("{label}.every"), message);
+                        None
+                    }
+                },
+            };
+            let weight = match &source.weight {
+                None => defaults::SOURCE_WEIGHT,
+                Some(w) => {
+                    let value = *w.get_ref();
+                    if !(0.0..=defaults::MAX_SOURCE_WEIGHT).contains(&value) {
+                        self.error(
+                            w.span(),
+                            format!("{label}.weight"),
+                            format!(
+                                "weight {value} is out of range: use 0 to {}",
+                                defaults::MAX_SOURCE_WEIGHT
+                            ),
+                        );
+                    }
+                    value
+                }
+            };
+            let mut tags = Vec::new();
+            for tag in source.tags.unwrap_or_default() {
+                if tag.get_ref().trim().is_empty() {
+                    self.error(tag.span(), format!("{label}.tags"), "empty tag");
+                } else {
+                    tags.push(tag.into_inner());
+                }
+            }
+            if !id_ok {
+                continue;
+            }
+            let (Some(url), Some(kind), Some(every)) = (url, kind, every) else {
+                self.broken.insert(source.id.into_inner());
+                continue;
+            };
+            sources.push(SourceConfig {
+                id: SourceId::new(source.id.into_inner()),
+                url,
+                kind,
+                every,
+                tags,
+                weight,
+            });
+        }
+        sources
+    }
+
+    fn source_url(&mut self, value: &S<String>, label: &str) -> Option<Url> {
+        let text = value.get_ref().trim();
+        let key = format!("{label}.url");
+        if let Some(rest) = text.strip_prefix("file:") {
+            // `file:demo/acme.xml` (relative to this file), `file:/abs`, `file:///abs`.
+            let path_text = match rest.strip_prefix("//") {
+                Some(after) if after.starts_with('/') => after,
+                Some(after) => match after.strip_prefix("localhost") {
+                    Some(local) if local.starts_with('/') => local,
+                    _ => {
+                        self.error(value.span(), key, format!("file URL {text:?} names a host: write file:relative/path or file:///absolute/path"));
+                        return None;
+                    }
+                },
+                None => rest,
+            };
+            if path_text.is_empty() {
+                self.error(value.span(), key, "file URL without a path");
+                return None;
+            }
+            let decoded = percent_decode(path_text);
+            let path = self.path(&decoded);
+            return match Url::from_file_path(&path) {
+                Ok(url) => Some(url),
+                Err(()) => {
+                    self.error(
+                        value.span(),
+                        key,
+                        format!("cannot turn {} into a file URL", path.display()),
+                    );
+                    None
+                }
+            };
+        }
+        match Url::parse(text) {
+            Ok(url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.host_str().is_some_and(|h| !h.is_empty()) =>
+            {
+                Some(url)
+            }
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {
+                self.error(value.span(), key, format!("URL {text:?} has no host"));
+                None
+            }
+            Ok(url) => {
+                self.error(
+                    value.span(),
+                    key,
+                    format!(
+                        "unsupported scheme {:?}: use http, https or file",
+                        url.scheme()
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                self.error(value.span(), key, format!("invalid URL {text:?}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn digests(&mut self, raw: Vec<RawDigest>, tz: Tz) -> Vec<DigestConfig> {
+        let mut seen = HashMap::new();
+        let mut digests = Vec::new();
+        for digest in raw {
+            let id_ok = self.id(&digest.id, "digest", &mut seen);
+            let label = format!("digest {:?}", digest.id.get_ref());
+            let errors_before = self.report.count();
+            let to = self.mailboxes(digest.to, &format!("{label}.to"));
+            let at = match digest.at {
+                None => vec![parse_time_of_day(defaults::DIGEST_AT).unwrap_or_default()],
+                Some(at) => {
+                    let span = at.span();
+                    let list = raw::list(at);
+                    if list.is_empty() {
+                        self.error(
+                            span,
+                            format!("{label}.at"),
+                            "at least one time is needed, e.g. [\"08:00\"]",
+                        );
+                    }
+                    list.iter()
+                        .filter_map(|t| match parse_time_of_day(t.get_ref()) {
+                            Ok(time) => Some(time),
+                            Err(message) => {
+                                self.error(t.span(), format!("{label}.at"), message);
+                                None
+                            }
+                        })
+                        .collect()
+                }
+            };
+            let days = match digest.days {
+                None => DaySet::ALL,
+                Some(days) => {
+                    let span = days.span();
+                    let list = raw::list(days);
+                    if list.is_empty() {
+                        self.error(
+                            span,
+                            format!("{label}.days"),
+                            "at least one day is needed, e.g. \"mon-fri\"",
+                        );
+                    }
+                    let mut set: Option<DaySet> = None;
+                    for day in &list {
+                        match DaySet::parse(day.get_ref()) {
+                            Ok(parsed) => set = Some(set.map_or(parsed, |s| s.union(parsed))),
+                            Err(message) => {
+                                self.error(day.span(), format!("{label}.days"), message)
+                            }
+                        }
+                    }
+                    set.unwrap_or(DaySet::ALL)
+                }
+            };
+            let max_items = match &digest.max_items {
+                None => defaults::DIGEST_MAX_ITEMS,
+                Some(n) => match usize::try_from(*n.get_ref()) {
+                    Ok(n) if (1..=defaults::DIGEST_MAX_ITEMS_LIMIT).contains(&n) => n,
+                    _ => {
+                        self.error(
+                            n.span(),
+                            format!("{label}.max_items"),
+                            format!(
+                                "max_items must be between 1 and {}",
+                                defaults::DIGEST_MAX_ITEMS_LIMIT
+                            ),
+                        );
+                        defaults::DIGEST_MAX_ITEMS
+                    }
+                },
+            };
+            let name = digest
+                .name
+                .map_or_else(|| digest.id.get_ref().clone(), S::into_inner);
+            if id_ok && self.report.count() > errors_before {
+                self.broken.insert(digest.id.get_ref().clone());
+            } else if id_ok {
+                digests.push(DigestConfig {
+                    id: DigestId::new(digest.id.into_inner()),
+                    name,
+                    to,
+                    schedule: Schedule::new(at, days, tz),
+                    max_items,
+                });
+            }
+        }
+        digests
+    }
+
+    fn watches(
+        &mut self,
+        raw: Vec<RawWatch>,
+        sources: &[SourceConfig],
+        digests: &[DigestConfig],
+    ) -> Vec<WatchConfig> {
+        let mut seen = HashMap::new();
+        let mut watches = Vec::new();
+        for watch in raw {
+            let id_ok = self.id(&watch.id, "watch", &mut seen);
+            let label = format!("watch {:?}", watch.id.get_ref());
+            let query = match Query::parse(watch.query.get_ref()) {
+                Ok(q) => Some(q),
+                Err(e) => {
+                    let offset = self.offset_in_string(&watch.query, e.column);
+                    self.report.at_offset(
+                        offset,
+                        format!("{label}.query"),
+                        format!("invalid query: {}", e.message),
+                    );
+                    None
+                }
+            };
+            let selected: HashSet<SourceId> = match watch.sources {
+                None => sources.iter().map(|s| s.id.clone()).collect(),
+                Some(list) => {
+                    let span = list.span();
+                    let names = raw::list(list);
+                    if names.is_empty() {
+                        self.error(
+                            span,
+                            format!("{label}.sources"),
+                            "an empty list selects no source: remove the key to watch every source",
+                        );
+                    }
+                    let mut selected = HashSet::new();
+                    for name in names {
+                        let by_id: Vec<&SourceConfig> = sources
+                            .iter()
+                            .filter(|s| s.id.as_str() == name.get_ref())
+                            .collect();
+                        let by_tag: Vec<&SourceConfig> = sources
+                            .iter()
+                            .filter(|s| s.tags.iter().any(|t| t == name.get_ref()))
+                            .collect();
+                        if by_id.is_empty() && by_tag.is_empty() {
+                            if !self.broken.contains(name.get_ref()) {
+                                self.error(
+                                    name.span(),
+                                    format!("{label}.sources"),
+                                    format!("no source id or tag {:?}", name.get_ref()),
+                                );
+                            }
+                            continue;
+                        }
+                        selected.extend(by_id.into_iter().chain(by_tag).map(|s| s.id.clone()));
+                    }
+                    selected
+                }
+            };
+            let feeds: Vec<DigestId> = match watch.digests {
+                None => digests.iter().map(|d| d.id.clone()).collect(),
+                Some(list) => {
+                    let mut ids = Vec::new();
+                    for name in raw::list(list) {
+                        if digests.iter().any(|d| d.id.as_str() == name.get_ref()) {
+                            ids.push(DigestId::new(name.into_inner()));
+                        } else if !self.broken.contains(name.get_ref()) {
+                            self.error(
+                                name.span(),
+                                format!("{label}.digests"),
+                                format!("no digest with id {:?}", name.get_ref()),
+                            );
+                        }
+                    }
+                    ids
+                }
+            };
+            let name = watch
+                .name
+                .map_or_else(|| watch.id.get_ref().clone(), S::into_inner);
+            if !id_ok {
+                continue;
+            }
+            let Some(query) = query else {
+                self.broken.insert(watch.id.into_inner());
+                continue;
+            };
+            watches.push(WatchConfig {
+                id: WatchId::new(watch.id.into_inner()),
+                name,
+                query,
+                sources: selected,
+                digests: feeds,
+            });
+        }
+        watches
+    }
+
+    fn alerts(&mut self, raw: Vec<RawAlert>, watches: &[WatchConfig]) -> Vec<AlertConfig> {
+        let mut seen = HashMap::new();
+        let mut alerts = Vec::new();
+        for alert in raw {
+            let id_ok = self.id(&alert.id, "alert", &mut seen);
+            let label = format!("alert {:?}", alert.id.get_ref());
+            let to = self.mailboxes(alert.to, &format!("{label}.to"));
+            let selected = match alert.watches {
+                None => watches.iter().map(|w| w.id.clone()).collect(),
+                Some(list) => {
+                    let mut ids = Vec::new();
+                    for name in raw::list(list) {
+                        if watches.iter().any(|w| w.id.as_str() == name.get_ref()) {
+                            ids.push(WatchId::new(name.into_inner()));
+                        } else if !self.broken.contains(name.get_ref()) {
+                            self.error(
+                                name.span(),
+                                format!("{label}.watches"),
+                                format!("no watch with id {:?}", name.get_ref()),
+                            );
+                        }
+                    }
+                    ids
+                }
+            };
+            if id_ok && !to.is_empty() {
+                alerts.push(AlertConfig {
+                    id: AlertId::new(alert.id.into_inner()),
+                    to,
+                    watches: selected,
+                });
+            }
+        }
+        alerts
+    }
+
+    /// Byte offset in the file of the `column`-th character inside a string value (after its
+    /// opening quote). Exact for strings without escapes, close otherwise.
+    fn offset_in_string(&self, value: &S<String>, column: usize) -> usize {
+        let span = value.span();
+        let raw = &self.report.text()[span.clone()];
+        let quote_len = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+            3
+        } else {
+            1
+        };
+        let inner_start = span.start + quote_len;
+        let inner = &self.report.text()[inner_start.min(span.end)..span.end];
+        let within = inner
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(inner.len(), |(i, _)| i);
+        inner_start + within
+    }
+}
+
+/// Removes `.` and `..` components without touching the file system (the file need not
+/// exist yet), so messages show `/srv/veille/state/veille.db`, not `/srv/veille/conf/../state`.
+fn lexically_clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut clean = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !matches!(clean.components().next_back(), Some(Component::Normal(_)))
+                    || !clean.pop()
+                {
+                    clean.push("..");
+                }
+            }
+            other => clean.push(other),
+        }
+    }
+    clean
+}
+
+fn percent_decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests;

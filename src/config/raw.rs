@@ -1,0 +1,124 @@
+//! The configuration file as written: serde types that mirror the TOML, with positions.
+//!
+//! Every field an admin can get wrong is kept [`Spanned`] so validation can point at it.
+//! Values that need parsing (durations, times, addresses, time zones) stay strings here and
+//! are checked in `validate`, so one bad value does not hide the others.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(crate) type S<T> = Spanned<T>;
+
+/// A string, or a list of strings (`to = "a@x"` or `to = ["a@x", "b@x"]`).
+///
+/// Deserialized by hand: serde's untagged enums buffer their input, which loses the
+/// positions `Spanned` needs.
+#[derive(Debug)]
+pub(crate) enum OneOrMany {
+    One(String),
+    Many(Vec<S<String>>),
+}
+
+/// The strings of a spanned [`OneOrMany`], each with its own position (a single string
+/// takes the position of the whole value).
+pub(crate) fn list(value: S<OneOrMany>) -> Vec<S<String>> {
+    let span = value.span();
+    match value.into_inner() {
+        OneOrMany::One(one) => vec![Spanned::new(span, one)],
+        OneOrMany::Many(many) => many,
+    }
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = OneOrMany;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(value.to_string()))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OneOrMany, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<S<String>>()? {
+                    items.push(item);
+                }
+                Ok(OneOrMany::Many(items))
+            }
+        }
+
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDaemon {
+    pub database: Option<S<String>>,
+    pub timezone: Option<S<String>>,
+    pub user_agent: Option<S<String>>,
+    pub mail_dir: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSmtp {
+    pub host: S<String>,
+    pub port: Option<S<i64>>,
+    pub security: Option<S<String>>,
+    pub username: Option<S<String>>,
+    pub password_file: Option<S<String>>,
+    /// Present only to reject it with a helpful message: passwords never live in the file.
+    pub password: Option<S<toml::Value>>,
+    pub from: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSource {
+    pub id: S<String>,
+    pub url: S<String>,
+    pub kind: Option<S<String>>,
+    pub every: Option<S<String>>,
+    pub tags: Option<Vec<S<String>>>,
+    pub weight: Option<S<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWatch {
+    pub id: S<String>,
+    pub name: Option<S<String>>,
+    pub query: S<String>,
+    pub sources: Option<S<OneOrMany>>,
+    #[serde(alias = "digest")]
+    pub digests: Option<S<OneOrMany>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDigest {
+    pub id: S<String>,
+    pub name: Option<S<String>>,
+    pub to: S<OneOrMany>,
+    pub at: Option<S<OneOrMany>>,
+    pub days: Option<S<OneOrMany>>,
+    pub max_items: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlert {
+    pub id: S<String>,
+    pub to: S<OneOrMany>,
+    pub watches: Option<S<OneOrMany>>,
+}

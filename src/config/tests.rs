@@ -1,0 +1,535 @@
+use std::path::Path;
+
+use super::*;
+
+const VALID: &str = r#"
+[daemon]
+timezone = "Europe/Paris"
+
+[[source]]
+id = "a"
+url = "https://news.example/feed.xml"
+tags = ["presse"]
+
+[[source]]
+id = "b"
+url = "file:feeds/b.xml"
+every = "1h"
+
+[[watch]]
+id = "brand"
+query = 'acme "acme corp"'
+sources = ["presse"]
+digests = ["daily"]
+
+[[digest]]
+id = "daily"
+to = "team@example.org"
+at = ["08:00", "17:30"]
+days = "mon-fri"
+"#;
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn load(text: &str) -> Result<Config, ConfigErrors> {
+    load_with_env(text, Path::new("/etc/veille/veille.toml"), &no_env)
+}
+
+fn errors_of(text: &str) -> Vec<ConfigError> {
+    match load(text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(errors) => errors.0,
+    }
+}
+
+#[test]
+fn valid_config_is_typed_and_resolved() {
+    let config = load(VALID).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.daemon.timezone, chrono_tz::Europe::Paris);
+    assert_eq!(config.daemon.database, Path::new("/etc/veille/veille.db"));
+    assert_eq!(config.daemon.mail_dir, Path::new("/etc/veille/mail"));
+    assert_eq!(config.sources.len(), 2);
+    assert_eq!(config.sources[0].every, defaults::EVERY);
+    assert_eq!(config.sources[1].every, Duration::from_secs(3600));
+    assert_eq!(
+        config.sources[1].url.as_str(),
+        "file:///etc/veille/feeds/b.xml"
+    );
+    let watch = &config.watches[0];
+    assert_eq!(
+        watch.sources,
+        HashSet::from([SourceId::new("a")]),
+        "tag presse selects source a only"
+    );
+    assert_eq!(watch.digests, vec![DigestId::new("daily")]);
+    assert_eq!(config.digests[0].schedule.at.len(), 2);
+    assert!(config.smtp.is_none());
+}
+
+#[test]
+fn defaults_select_everything() {
+    let text = r#"
+[[source]]
+id = "a"
+url = "https://a.example/"
+[[source]]
+id = "b"
+url = "https://b.example/"
+[[watch]]
+id = "w"
+query = "x"
+[[digest]]
+id = "d"
+to = "x@example.org"
+"#;
+    let config = load(text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.watches[0].sources.len(), 2);
+    assert_eq!(config.watches[0].digests, vec![DigestId::new("d")]);
+    assert_eq!(config.daemon.timezone, Tz::UTC);
+    assert_eq!(config.digests[0].max_items, defaults::DIGEST_MAX_ITEMS);
+}
+
+/// One bad input per row: the TOML, and where (line, column) and what (key, words of the
+/// message) the first error must say.
+#[test]
+fn each_bad_input_names_line_column_and_key() {
+    struct Case {
+        name: &'static str,
+        toml: &'static str,
+        line: usize,
+        column: usize,
+        key: &'static str,
+        message: &'static str,
+    }
+    let cases = [
+        Case {
+            name: "unterminated string",
+            toml: "[daemon]\ntimezone = \"UTC\nx",
+            line: 2,
+            column: 16,
+            key: "(syntax)",
+            message: "invalid TOML: invalid basic string",
+        },
+        Case {
+            name: "unquoted string",
+            toml: "[daemon]\ntimezone = UTC\n",
+            line: 2,
+            column: 12,
+            key: "(syntax)",
+            message: "must be quoted",
+        },
+        Case {
+            name: "duplicate key",
+            toml: "[daemon]\ntimezone = \"UTC\"\ntimezone = \"UTC\"\n",
+            line: 3,
+            column: 1,
+            key: "(syntax)",
+            message: "duplicate key",
+        },
+        Case {
+            name: "unknown top-level section",
+            toml: "[deamon]\ntimezone = \"UTC\"",
+            line: 1,
+            column: 2,
+            key: "deamon",
+            message: "unknown section",
+        },
+        Case {
+            name: "plural section name",
+            toml: "[[sources]]\nid = \"a\"",
+            line: 1,
+            column: 3,
+            key: "sources",
+            message: "did you mean [[source]]",
+        },
+        Case {
+            name: "unknown key in daemon",
+            toml: "[daemon]\ntimezone = \"UTC\"\ndatabse = \"x.db\"",
+            line: 3,
+            column: 1,
+            key: "daemon.databse",
+            message: "unknown field `databse`",
+        },
+        Case {
+            name: "unknown key in a source",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\nevery = \"5m\"\nintervall = \"5m\"",
+            line: 5,
+            column: 1,
+            key: "source \"a\".intervall",
+            message: "unknown field `intervall`",
+        },
+        Case {
+            name: "wrong type",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\nweight = \"heavy\"",
+            line: 4,
+            column: 10,
+            key: "source \"a\".weight",
+            message: "invalid type",
+        },
+        Case {
+            name: "missing required key",
+            toml: "[[source]]\nid = \"a\"",
+            line: 1,
+            column: 1,
+            key: "source \"a\"",
+            message: "missing field `url`",
+        },
+        Case {
+            name: "duplicate source id",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\n\n[[source]]\nid = \"a\"\nurl = \"https://b.example/\"",
+            line: 6,
+            column: 6,
+            key: "source \"a\".id",
+            message: "duplicate source id \"a\" (first defined on line 2)",
+        },
+        Case {
+            name: "invalid id",
+            toml: "[[source]]\nid = \"le monde\"\nurl = \"https://a.example/\"",
+            line: 2,
+            column: 6,
+            key: "source.id",
+            message: "invalid id",
+        },
+        Case {
+            name: "watch names a missing source",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\n[[watch]]\nid = \"w\"\nquery = \"x\"\nsources = [\"a\", \"nope\"]",
+            line: 7,
+            column: 17,
+            key: "watch \"w\".sources",
+            message: "no source id or tag \"nope\"",
+        },
+        Case {
+            name: "watch names a missing digest",
+            toml: "[[watch]]\nid = \"w\"\nquery = \"x\"\ndigests = \"weekly\"",
+            line: 4,
+            column: 11,
+            key: "watch \"w\".digests",
+            message: "no digest with id \"weekly\"",
+        },
+        Case {
+            name: "alert names a missing watch",
+            toml: "[[alert]]\nid = \"crisis\"\nto = \"a@example.org\"\nwatches = [\"ghost\"]",
+            line: 4,
+            column: 12,
+            key: "alert \"crisis\".watches",
+            message: "no watch with id \"ghost\"",
+        },
+        Case {
+            name: "bad duration",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\nevery = \"15 minutes\"",
+            line: 4,
+            column: 9,
+            key: "source \"a\".every",
+            message: "invalid duration",
+        },
+        Case {
+            name: "duration without unit",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\nevery = \"15\"",
+            line: 4,
+            column: 9,
+            key: "source \"a\".every",
+            message: "missing unit",
+        },
+        Case {
+            name: "polling too often",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\nevery = \"5s\"",
+            line: 4,
+            column: 9,
+            key: "source \"a\".every",
+            message: "too often",
+        },
+        Case {
+            name: "bad address",
+            toml: "[[digest]]\nid = \"d\"\nto = [\"ok@example.org\", \"not an address\"]",
+            line: 3,
+            column: 25,
+            key: "digest \"d\".to",
+            message: "invalid address \"not an address\"",
+        },
+        Case {
+            name: "bad sender address",
+            toml: "[smtp]\nhost = \"smtp.example.org\"\nfrom = \"veille@\"",
+            line: 3,
+            column: 8,
+            key: "smtp.from",
+            message: "invalid address",
+        },
+        Case {
+            name: "bad time zone",
+            toml: "[daemon]\ntimezone = \"Europe/Parid\"",
+            line: 2,
+            column: 12,
+            key: "daemon.timezone",
+            message: "unknown time zone \"Europe/Parid\"",
+        },
+        Case {
+            name: "bad digest time",
+            toml: "[[digest]]\nid = \"d\"\nto = \"a@example.org\"\nat = [\"08:00\", \"25:00\"]",
+            line: 4,
+            column: 16,
+            key: "digest \"d\".at",
+            message: "invalid time \"25:00\"",
+        },
+        Case {
+            name: "bad digest days",
+            toml: "[[digest]]\nid = \"d\"\nto = \"a@example.org\"\ndays = \"mon-fry\"",
+            line: 4,
+            column: 8,
+            key: "digest \"d\".days",
+            message: "unknown day \"fry\"",
+        },
+        Case {
+            name: "unsupported URL scheme",
+            toml: "[[source]]\nid = \"a\"\nurl = \"ftp://a.example/feed\"",
+            line: 3,
+            column: 7,
+            key: "source \"a\".url",
+            message: "unsupported scheme \"ftp\"",
+        },
+        Case {
+            name: "invalid URL",
+            toml: "[[source]]\nid = \"a\"\nurl = \"not a url\"",
+            line: 3,
+            column: 7,
+            key: "source \"a\".url",
+            message: "invalid URL",
+        },
+        Case {
+            name: "unknown source kind",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\nkind = \"podcast\"",
+            line: 4,
+            column: 8,
+            key: "source \"a\".kind",
+            message: "unknown kind \"podcast\"",
+        },
+        Case {
+            name: "invalid query",
+            toml: "[[watch]]\nid = \"w\"\nquery = 'acme \"open'",
+            line: 3,
+            column: 15,
+            key: "watch \"w\".query",
+            message: "unterminated quote",
+        },
+        Case {
+            name: "inline SMTP password",
+            toml: "[smtp]\nhost = \"smtp.example.org\"\nfrom = \"v@example.org\"\npassword = \"hunter2\"",
+            line: 4,
+            column: 12,
+            key: "smtp.password",
+            message: "never written in the configuration",
+        },
+        Case {
+            name: "SMTP username without password",
+            toml: "[smtp]\nhost = \"smtp.example.org\"\nfrom = \"v@example.org\"\nusername = \"v\"",
+            line: 4,
+            column: 12,
+            key: "smtp.username",
+            message: "no password",
+        },
+        Case {
+            name: "unknown SMTP security",
+            toml: "[smtp]\nhost = \"smtp.example.org\"\nfrom = \"v@example.org\"\nsecurity = \"ssl\"",
+            line: 4,
+            column: 12,
+            key: "smtp.security",
+            message: "unknown security \"ssl\"",
+        },
+        Case {
+            name: "port out of range",
+            toml: "[smtp]\nhost = \"smtp.example.org\"\nfrom = \"v@example.org\"\nport = 70000",
+            line: 4,
+            column: 8,
+            key: "smtp.port",
+            message: "invalid port 70000",
+        },
+        Case {
+            name: "single table instead of an array of tables",
+            toml: "[source]\nid = \"a\"",
+            line: 1,
+            column: 1,
+            key: "source",
+            message: "write each entry as [[source]]",
+        },
+        Case {
+            name: "max_items out of range",
+            toml: "[[digest]]\nid = \"d\"\nto = \"a@example.org\"\nmax_items = 0",
+            line: 4,
+            column: 13,
+            key: "digest \"d\".max_items",
+            message: "between 1 and",
+        },
+    ];
+    for case in cases {
+        let errors = errors_of(case.toml);
+        let first = &errors[0];
+        let where_ = format!("case {:?}: got {first}", case.name);
+        assert_eq!(
+            (first.line, first.column),
+            (case.line, case.column),
+            "{where_}"
+        );
+        assert_eq!(first.key, case.key, "{where_}");
+        assert!(
+            first.message.contains(case.message),
+            "{where_}: message should contain {:?}",
+            case.message
+        );
+        assert_eq!(first.file, Path::new("/etc/veille/veille.toml"), "{where_}");
+        assert!(
+            first.to_string().starts_with("/etc/veille/veille.toml:"),
+            "{where_}"
+        );
+    }
+}
+
+#[test]
+fn every_error_is_reported_not_just_the_first() {
+    let text = r#"
+[daemon]
+timezone = "Mars/Olympus"
+
+[[source]]
+id = "a"
+url = "gopher://a.example/"
+every = "soon"
+
+[[source]]
+id = "b"
+url = "https://b.example/"
+colour = "blue"
+
+[[watch]]
+id = "w"
+query = '"unterminated'
+sources = ["a", "zzz"]
+
+[[digest]]
+id = "d"
+to = "nobody"
+at = "8h"
+"#;
+    let errors = errors_of(text);
+    let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            "daemon.timezone",
+            "source \"a\".url",
+            "source \"a\".every",
+            "source \"b\".colour",
+            "watch \"w\".query",
+            "watch \"w\".sources",
+            "digest \"d\".to",
+            "digest \"d\".at",
+        ],
+        "{}",
+        ConfigErrors(errors.clone())
+    );
+    // Errors come in file order, each on its own line when displayed.
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
+}
+
+#[test]
+fn references_to_broken_entries_are_not_reported_twice() {
+    let text = r#"
+[[source]]
+id = "a"
+url = "https://a.example/"
+every = "never"
+
+[[watch]]
+id = "w"
+query = "x"
+sources = ["a"]
+"#;
+    let errors = errors_of(text);
+    assert_eq!(errors.len(), 1, "{}", ConfigErrors(errors.clone()));
+    assert_eq!(errors[0].key, "source \"a\".every");
+}
+
+#[test]
+fn smtp_password_comes_from_file_or_environment() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("veille.toml");
+    let with_file = "[smtp]\nhost = \"smtp.example.org\"\nfrom = \"v@example.org\"\nusername = \"v\"\npassword_file = \"pw\"";
+    let config = load_with_env(with_file, &path, &no_env).unwrap_or_else(|e| panic!("{e}"));
+    let smtp = config.smtp.unwrap_or_else(|| panic!("smtp section lost"));
+    assert_eq!(smtp.password.as_ref().map(Secret::expose), Some("s3cret"));
+    assert_eq!(smtp.port, defaults::SMTP_PORT_STARTTLS);
+    assert!(
+        !format!("{smtp:?}").contains("s3cret"),
+        "the password must never be printed"
+    );
+
+    let from_env = "[smtp]\nhost = \"smtp.example.org\"\nfrom = \"v@example.org\"\nusername = \"v\"\nsecurity = \"tls\"";
+    let env = |name: &str| (name == defaults::SMTP_PASSWORD_ENV).then(|| "from-env".to_string());
+    let config = load_with_env(from_env, &path, &env).unwrap_or_else(|e| panic!("{e}"));
+    let smtp = config.smtp.unwrap_or_else(|| panic!("smtp section lost"));
+    assert_eq!(smtp.password.as_ref().map(Secret::expose), Some("from-env"));
+    assert_eq!(smtp.port, defaults::SMTP_PORT_TLS);
+
+    let missing =
+        "[smtp]\nhost = \"smtp.example.org\"\nfrom = \"v@example.org\"\npassword_file = \"nope\"";
+    let errors = load_with_env(missing, &path, &no_env)
+        .err()
+        .map(|e| e.0)
+        .unwrap_or_default();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].key, "smtp.password_file");
+    assert!(errors[0].message.contains("cannot read"), "{}", errors[0]);
+}
+
+#[test]
+fn file_urls_resolve_against_the_config_folder() {
+    let cases = [
+        ("file:feeds/a.xml", "file:///etc/veille/feeds/a.xml"),
+        ("file:../shared/a.xml", "file:///etc/shared/a.xml"),
+        ("file:///srv/feeds/a.xml", "file:///srv/feeds/a.xml"),
+        ("file:/srv/feeds/a.xml", "file:///srv/feeds/a.xml"),
+        ("file://localhost/srv/a.xml", "file:///srv/a.xml"),
+        (
+            "file:feeds/caf%C3%A9.xml",
+            "file:///etc/veille/feeds/caf%C3%A9.xml",
+        ),
+    ];
+    for (written, expected) in cases {
+        let text = format!("[[source]]\nid = \"a\"\nurl = \"{written}\"");
+        let config = load(&text).unwrap_or_else(|e| panic!("{written}: {e}"));
+        assert_eq!(config.sources[0].url.as_str(), expected, "{written}");
+    }
+    let errors = errors_of("[[source]]\nid = \"a\"\nurl = \"file://server/share/a.xml\"");
+    assert!(errors[0].message.contains("names a host"), "{}", errors[0]);
+}
+
+#[test]
+fn bundled_configs_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let demo = load_with_env(
+        &std::fs::read_to_string(root.join("demo.toml")).unwrap_or_default(),
+        &root.join("demo.toml"),
+        &no_env,
+    );
+    assert!(
+        demo.is_ok(),
+        "demo.toml: {}",
+        demo.err().map(|e| e.to_string()).unwrap_or_default()
+    );
+
+    // example.toml names a password file: give it one in a scratch copy.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("smtp-password"), "x").unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(root.join("example.toml")).unwrap_or_default();
+    let example = load_with_env(&text, &dir.path().join("example.toml"), &no_env);
+    match example {
+        Ok(config) => {
+            assert_eq!(config.sources.len(), 2);
+            assert_eq!(config.alerts.len(), 1);
+            assert!(config.smtp.is_some());
+        }
+        Err(e) => panic!("example.toml: {e}"),
+    }
+}

@@ -1,0 +1,189 @@
+//! Source bytes → [`Item`]s.
+//!
+//! Feeds (RSS 0.9x/1.0/2.0, Atom, JSON Feed) are parsed by feed-rs from raw bytes, never
+//! from a decoded string, so the parser can honour the document's own encoding. Everything
+//! a watch will read is turned into plain text here (see [`html`]), once, so later stages
+//! never see markup. Pure: no I/O.
+
+pub mod html;
+
+use chrono::{DateTime, Utc};
+use feed_rs::model::{Entry, Link};
+use xxhash_rust::xxh3::xxh3_128;
+
+use crate::model::{Item, SourceId};
+
+pub use html::html_to_text;
+
+/// Why a document gave no items.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    #[error("the document is empty")]
+    Empty,
+    #[error("not a feed veille can read (RSS, Atom or JSON Feed expected): {0}")]
+    NotAFeed(String),
+}
+
+/// Parses a feed document into items. `base_url` resolves relative links.
+pub fn feed(
+    source: &SourceId,
+    bytes: &[u8],
+    base_url: Option<&str>,
+) -> Result<Vec<Item>, ExtractError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ExtractError::Empty);
+    }
+    // feed-rs invents ids for entries without one; we want to know, to build our own identity.
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(base_url)
+        .id_generator(|_, _, _| String::new())
+        .build();
+    let parsed = parser
+        .parse(bytes)
+        .map_err(|e| ExtractError::NotAFeed(one_line(&e.to_string())))?;
+    Ok(parsed
+        .entries
+        .into_iter()
+        .map(|entry| item_from_entry(source, entry))
+        .collect())
+}
+
+fn item_from_entry(source: &SourceId, entry: Entry) -> Item {
+    let title = entry
+        .title
+        .as_ref()
+        .map(|t| text_of(&t.content, &t.content_type.to_string()))
+        .unwrap_or_default();
+    let content = entry.content.as_ref().and_then(|c| {
+        c.body
+            .as_ref()
+            .map(|body| text_of(body, &c.content_type.to_string()))
+    });
+    let summary = entry
+        .summary
+        .as_ref()
+        .map(|s| text_of(&s.content, &s.content_type.to_string()));
+    // Prefer the full content; fall back to the summary when the content is missing or empty.
+    let text = match (content, summary) {
+        (Some(content), _) if !content.is_empty() => content,
+        (_, Some(summary)) => summary,
+        (Some(content), None) => content,
+        (None, None) => String::new(),
+    };
+    let url = best_link(&entry.links).map(str::to_string);
+    let identity = identity(&entry.id, url.as_deref(), &title, &text);
+    Item {
+        source: source.clone(),
+        identity,
+        url,
+        title,
+        text,
+        published: published_of(&entry),
+    }
+}
+
+/// What makes an item unique within its source: the GUID, else the link, else a hash of the
+/// title and text. The prefix says which, so identities of different kinds never collide.
+pub fn identity(guid: &str, url: Option<&str>, title: &str, text: &str) -> String {
+    let guid = guid.trim();
+    if !guid.is_empty() {
+        return format!("guid:{guid}");
+    }
+    if let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) {
+        return format!("link:{url}");
+    }
+    let mut bytes = Vec::with_capacity(title.len() + text.len() + 1);
+    bytes.extend_from_slice(title.as_bytes());
+    bytes.push(0);
+    bytes.extend_from_slice(text.as_bytes());
+    format!("hash:{:032x}", xxh3_128(&bytes))
+}
+
+/// The entry's own page: an `alternate` link (or one without `rel`), else the first link.
+fn best_link(links: &[Link]) -> Option<&str> {
+    links
+        .iter()
+        .find(|l| matches!(l.rel.as_deref(), None | Some("alternate")))
+        .or_else(|| links.first())
+        .map(|l| l.href.as_str())
+        .filter(|href| !href.trim().is_empty())
+}
+
+fn published_of(entry: &Entry) -> Option<DateTime<Utc>> {
+    entry.published.or(entry.updated)
+}
+
+/// Plain text of a feed text construct: markup removed when it is (or looks like) HTML.
+fn text_of(content: &str, media_type: &str) -> String {
+    if media_type.contains("html") || html::looks_like_html(content) {
+        html_to_text(content)
+    } else {
+        html::collapse_whitespace(content)
+    }
+}
+
+fn one_line(text: &str) -> String {
+    html::collapse_whitespace(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>T</title><link>https://news.example/</link><description>d</description>
+<item><title>Acme &amp; Co : la &lt;b&gt;crise&lt;/b&gt;</title><link>https://news.example/a</link>
+<guid>tag:news.example,2026:1</guid><description>&lt;p&gt;Le PDG d&amp;rsquo;Acme&lt;/p&gt;&lt;p&gt;parle.&lt;/p&gt;</description>
+<pubDate>Fri, 27 Nov 2026 08:00:00 +0100</pubDate></item>
+<item><title>Sans guid</title><link>/relative/b</link></item>
+<item><description>Ni titre ni lien</description></item>
+</channel></rss>"#;
+
+    #[test]
+    fn rss_items_become_plain_text_items() {
+        let source = SourceId::new("news");
+        let items = feed(
+            &source,
+            RSS.as_bytes(),
+            Some("https://news.example/feed.xml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0].title, "Acme & Co : la crise");
+        assert_eq!(items[0].text, "Le PDG d\u{2019}Acme parle.");
+        assert_eq!(items[0].identity, "guid:tag:news.example,2026:1");
+        assert_eq!(
+            items[0].published.map(|d| d.to_rfc3339()),
+            Some("2026-11-27T07:00:00+00:00".to_string())
+        );
+        assert_eq!(items[1].identity, "link:https://news.example/relative/b");
+        assert!(
+            items[2].identity.starts_with("hash:"),
+            "{}",
+            items[2].identity
+        );
+        assert_eq!(items[2].url, None);
+    }
+
+    #[test]
+    fn identity_prefers_guid_then_link_then_content() {
+        assert_eq!(identity(" g1 ", Some("https://x/1"), "t", "b"), "guid:g1");
+        assert_eq!(
+            identity("", Some("https://x/1"), "t", "b"),
+            "link:https://x/1"
+        );
+        let a = identity("", None, "title", "body");
+        assert_eq!(a, identity("", None, "title", "body"));
+        assert_ne!(a, identity("", None, "titlebody", ""));
+    }
+
+    #[test]
+    fn garbage_is_a_clear_error() {
+        let source = SourceId::new("s");
+        assert_eq!(feed(&source, b"  \n", None), Err(ExtractError::Empty));
+        match feed(&source, b"<html><body>not a feed</body></html>", None) {
+            Err(ExtractError::NotAFeed(message)) => assert!(!message.is_empty()),
+            other => panic!("expected NotAFeed, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Getting the bytes of a source: HTTP(S) with reqwest, or a local file.
+//!
+//! A fetch never panics and never throws: every result is a [`FetchOutcome`], and a failure
+//! is a [`FetchError`] the pipeline records on the source. Conditional GET (ETag and
+//! Last-Modified) is built in, so an unchanged feed costs one round trip and no parsing.
+//! The body is read chunk by chunk and abandoned as soon as it passes the size cap, so an
+//! endless or decompression-bomb response stops early. This module knows nothing about
+//! keywords or the database.
+
+pub mod backoff;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{
+    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
+use tokio::io::AsyncReadExt;
+use url::Url;
+
+/// Defaults for the HTTP client.
+pub mod defaults {
+    use std::time::Duration;
+
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Larger than any sane feed; small enough that a runaway body cannot hurt the daemon.
+    pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+    pub const MAX_REDIRECTS: usize = 5;
+}
+
+/// What the server told us last time, to ask "has it changed?" next time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A body we received.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub body: Vec<u8>,
+    /// The URL after redirects; relative links in the document resolve against it.
+    pub final_url: Url,
+    pub content_type: Option<String>,
+    pub validators: Validators,
+}
+
+#[derive(Debug)]
+pub enum FetchOutcome {
+    /// 304: nothing changed since the validators we sent.
+    NotModified,
+    Fetched(Fetched),
+    Failed(FetchError),
+}
+
+/// Why a fetch failed, in words an admin can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("timed out after {}s", .0.as_secs())]
+    Timeout(Duration),
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("HTTP {status}{}", reason_suffix(*.status))]
+    Status { status: u16 },
+    #[error("response larger than {limit} bytes: stopped reading")]
+    TooLarge { limit: usize },
+    #[error("too many redirects (more than {0})")]
+    TooManyRedirects(usize),
+    #[error("cannot read {path}: {message}")]
+    File { path: String, message: String },
+    #[error("unsupported URL scheme {0:?}: use http, https or file")]
+    UnsupportedScheme(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+fn reason_suffix(status: u16) -> String {
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default()
+}
+
+/// Settings of the fetcher.
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
+    pub user_agent: String,
+    pub connect_timeout: Duration,
+    pub total_timeout: Duration,
+    pub max_body_bytes: usize,
+}
+
+impl FetchSettings {
+    pub fn new(user_agent: impl Into<String>) -> Self {
+        FetchSettings {
+            user_agent: user_agent.into(),
+            connect_timeout: defaults::CONNECT_TIMEOUT,
+            total_timeout: defaults::TOTAL_TIMEOUT,
+            max_body_bytes: defaults::MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// Fetches sources. Cheap to clone (the HTTP connection pool is shared).
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    settings: FetchSettings,
+}
+
+impl Fetcher {
+    pub fn new(settings: FetchSettings) -> Result<Fetcher, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.total_timeout)
+            .redirect(reqwest::redirect::Policy::limited(defaults::MAX_REDIRECTS))
+            .build()
+            .map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Fetcher { client, settings })
+    }
+
+    /// Fetches `url`, asking only for a changed document when `previous` has validators.
+    pub async fn fetch(&self, url: &Url, previous: &Validators) -> FetchOutcome {
+        let result = match url.scheme() {
+            "http" | "https" => self.fetch_http(url, previous).await,
+            "file" => self.fetch_file(url).await,
+            other => Err(FetchError::UnsupportedScheme(other.to_string())),
+        };
+        match result {
+            Ok(outcome) => outcome,
+            Err(error) => FetchOutcome::Failed(error),
+        }
+    }
+
+    async fn fetch_http(
+        &self,
+        url: &Url,
+        previous: &Validators,
+    ) -> Result<FetchOutcome, FetchError> {
+        let mut request = self.client.get(url.clone());
+        if let Some(etag) = &previous.etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        if let Some(last_modified) = &previous.last_modified {
+            request = request.header(IF_MODIFIED_SINCE, last_modified);
+        }
+        let response = request.send().await.map_err(|e| self.classify(e))?;
+        let status = response.status();
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(FetchOutcome::NotModified);
+        }
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                status: status.as_u16(),
+            });
+        }
+        let final_url = response.url().clone();
+        let headers = response.headers().clone();
+        let limit = self.settings.max_body_bytes;
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.classify(e))?;
+            if body.len() + chunk.len() > limit {
+                return Err(FetchError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(FetchOutcome::Fetched(Fetched {
+            body,
+            final_url,
+            content_type: header_text(&headers, CONTENT_TYPE.as_str()),
+            validators: Validators {
+                etag: header_text(&headers, ETAG.as_str()),
+                last_modified: header_text(&headers, LAST_MODIFIED.as_str()),
+            },
+        }))
+    }
+
+    async fn fetch_file(&self, url: &Url) -> Result<FetchOutcome, FetchError> {
+        let path = url.to_file_path().map_err(|()| FetchError::File {
+            path: url.to_string(),
+            message: "not a local file path".to_string(),
+        })?;
+        let file_error = |e: std::io::Error| FetchError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let file = tokio::fs::File::open(&path).await.map_err(file_error)?;
+        let limit = self.settings.max_body_bytes;
+        let mut body = Vec::new();
+        // Read one byte past the cap to tell "exactly at the cap" from "over it".
+        let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+        file.take(cap)
+            .read_to_end(&mut body)
+            .await
+            .map_err(file_error)?;
+        if body.len() > limit {
+            return Err(FetchError::TooLarge { limit });
+        }
+        Ok(FetchOutcome::Fetched(Fetched {
+            body,
+            final_url: url.clone(),
+            content_type: None,
+            validators: Validators::default(),
+        }))
+    }
+
+    fn classify(&self, error: reqwest::Error) -> FetchError {
+        if error.is_timeout() {
+            FetchError::Timeout(self.settings.total_timeout)
+        } else if error.is_redirect() {
+            FetchError::TooManyRedirects(defaults::MAX_REDIRECTS)
+        } else if error.is_connect() {
+            FetchError::Connect(crate::error_chain(&error))
+        } else {
+            FetchError::Other(crate::error_chain(&error))
+        }
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}

@@ -1,0 +1,197 @@
+//! One source run, top to bottom: fetch → extract → match → store.
+//!
+//! A failure at any step is recorded on the source (error text, consecutive failures, next
+//! attempt with backoff) and returned as data; it never stops the other sources.
+
+use chrono::{DateTime, Utc};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::app::App;
+use crate::config::SourceConfig;
+use crate::extract;
+use crate::fetch::{FetchOutcome, Fetched, Validators, backoff};
+use crate::matching::ItemText;
+use crate::model::{Item, SourceId, WatchMatch};
+use crate::store::{FetchedRun, RunStats};
+
+/// What one run of one source did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceReport {
+    pub source: SourceId,
+    pub outcome: SourceOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceOutcome {
+    Updated(RunStats),
+    NotModified,
+    Failed {
+        error: String,
+        consecutive_failures: u32,
+    },
+}
+
+/// Polls one source once and records the result.
+pub async fn run_source(app: &App, source: &SourceConfig) -> SourceReport {
+    let span = info_span!("source", source = %source.id, url = %source.url);
+    let outcome = run(app, source).instrument(span).await;
+    SourceReport {
+        source: source.id.clone(),
+        outcome,
+    }
+}
+
+async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
+    let id = source.id.clone();
+    let state = match app.db(move |s| s.source_state(&id)).await {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the source state");
+            return SourceOutcome::Failed {
+                error: e.to_string(),
+                consecutive_failures: 0,
+            };
+        }
+    };
+    let previous = Validators {
+        etag: state.etag.clone(),
+        last_modified: state.last_modified.clone(),
+    };
+    let fetched = app.fetcher.fetch(&source.url, &previous).await;
+    let now = app.clock.now();
+    match fetched {
+        FetchOutcome::NotModified => {
+            debug!("not modified");
+            let (id, url, next) = (
+                source.id.clone(),
+                source.url.to_string(),
+                next_poll(source, now, 0),
+            );
+            match app
+                .db(move |s| s.record_not_modified(&id, &url, now, next))
+                .await
+            {
+                Ok(()) => SourceOutcome::NotModified,
+                Err(e) => store_failed(e),
+            }
+        }
+        FetchOutcome::Failed(error) => {
+            fail(
+                app,
+                source,
+                state.consecutive_failures,
+                now,
+                error.to_string(),
+            )
+            .await
+        }
+        FetchOutcome::Fetched(fetched) => match extract_and_match(app, source, &fetched).await {
+            Err(error) => fail(app, source, state.consecutive_failures, now, error).await,
+            Ok(items) => {
+                let source_id = source.id.clone();
+                let url = source.url.to_string();
+                let next = next_poll(source, now, 0);
+                let validators = fetched.validators;
+                let recorded = app
+                    .db(move |s| {
+                        s.record_fetched(&FetchedRun {
+                            source: &source_id,
+                            url: &url,
+                            now,
+                            next_poll_at: next,
+                            etag: validators.etag.as_deref(),
+                            last_modified: validators.last_modified.as_deref(),
+                            items: &items,
+                        })
+                    })
+                    .await;
+                match recorded {
+                    Ok(stats) => {
+                        info!(
+                            new = stats.items_new,
+                            seen = stats.items_seen,
+                            mentions = stats.mentions.values().sum::<usize>(),
+                            "polled"
+                        );
+                        SourceOutcome::Updated(stats)
+                    }
+                    Err(e) => store_failed(e),
+                }
+            }
+        },
+    }
+}
+
+/// Parses the document and matches every item against the watches that read this source.
+async fn extract_and_match(
+    app: &App,
+    source: &SourceConfig,
+    fetched: &Fetched,
+) -> Result<Vec<(Item, Vec<WatchMatch>)>, String> {
+    let source_id = source.id.clone();
+    let body = fetched.body.clone();
+    let base = fetched.final_url.to_string();
+    let matcher = app.matcher.clone();
+    let config = app.config.clone();
+    // Parsing and matching are CPU work: keep them off the async threads.
+    let work = tokio::task::spawn_blocking(move || {
+        let items = extract::feed(&source_id, &body, Some(&base)).map_err(|e| e.to_string())?;
+        Ok(items
+            .into_iter()
+            .map(|item| {
+                let matches = matcher
+                    .match_text(ItemText {
+                        title: &item.title,
+                        body: &item.text,
+                    })
+                    .into_iter()
+                    .filter(|m| {
+                        config
+                            .watches
+                            .iter()
+                            .any(|w| w.id == m.watch && w.sources.contains(&source_id))
+                    })
+                    .collect();
+                (item, matches)
+            })
+            .collect())
+    });
+    work.await
+        .unwrap_or_else(|e| Err(format!("extraction did not finish: {e}")))
+}
+
+async fn fail(
+    app: &App,
+    source: &SourceConfig,
+    failures_before: u32,
+    now: DateTime<Utc>,
+    error: String,
+) -> SourceOutcome {
+    let failures = failures_before.saturating_add(1);
+    let next = next_poll(source, now, failures);
+    warn!(error = %error, consecutive_failures = failures, next_poll = %next, "poll failed");
+    let (id, url, message) = (source.id.clone(), source.url.to_string(), error.clone());
+    match app
+        .db(move |s| s.record_failure(&id, &url, now, &message, next))
+        .await
+    {
+        Ok(consecutive_failures) => SourceOutcome::Failed {
+            error,
+            consecutive_failures,
+        },
+        Err(e) => store_failed(e),
+    }
+}
+
+fn store_failed(error: crate::store::StoreError) -> SourceOutcome {
+    tracing::error!(error = %error, "cannot record the poll");
+    SourceOutcome::Failed {
+        error: error.to_string(),
+        consecutive_failures: 0,
+    }
+}
+
+fn next_poll(source: &SourceConfig, now: DateTime<Utc>, failures: u32) -> DateTime<Utc> {
+    let delay = backoff::next_delay(source.every, failures);
+    now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(24))
+}

@@ -1,0 +1,77 @@
+//! The schema, as an ordered list of migrations.
+//!
+//! `PRAGMA user_version` holds the number of migrations applied. A migration is never
+//! edited once released: add a new one at the end.
+
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: the walking skeleton.
+    r#"
+    CREATE TABLE source_state (
+        source_id            TEXT PRIMARY KEY,
+        url                  TEXT NOT NULL,
+        etag                 TEXT,
+        last_modified        TEXT,
+        last_polled_at       INTEGER,
+        last_success_at      INTEGER,
+        next_poll_at         INTEGER,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        last_error           TEXT
+    );
+
+    CREATE TABLE items (
+        id           INTEGER PRIMARY KEY,
+        source_id    TEXT NOT NULL,
+        identity     TEXT NOT NULL,
+        url          TEXT,
+        title        TEXT NOT NULL,
+        text         TEXT NOT NULL,
+        published_at INTEGER,
+        first_seen_at INTEGER NOT NULL,
+        last_seen_at  INTEGER NOT NULL,
+        UNIQUE (source_id, identity)
+    );
+
+    -- AUTOINCREMENT: mention ids are the digest watermark and must never be reused, even
+    -- after the newest rows are purged.
+    CREATE TABLE mentions (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        item_id    INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        watch_id   TEXT NOT NULL,
+        terms      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (item_id, watch_id)
+    );
+    CREATE INDEX mentions_by_watch ON mentions(watch_id, id);
+    CREATE INDEX mentions_by_time ON mentions(created_at);
+
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        key             TEXT NOT NULL UNIQUE,
+        kind            TEXT NOT NULL,
+        sender          TEXT NOT NULL,
+        recipients      TEXT NOT NULL,
+        subject         TEXT NOT NULL,
+        message_id      TEXT NOT NULL,
+        body            BLOB NOT NULL,
+        status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        next_attempt_at INTEGER,
+        created_at      INTEGER NOT NULL,
+        sent_at         INTEGER,
+        receipt         TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox(status, next_attempt_at);
+
+    CREATE TABLE digest_runs (
+        id              INTEGER PRIMARY KEY,
+        digest_id       TEXT NOT NULL,
+        window_start    INTEGER,
+        window_end      INTEGER NOT NULL,
+        last_mention_id INTEGER NOT NULL,
+        mentions        INTEGER NOT NULL,
+        outbox_id       INTEGER REFERENCES outbox(id),
+        UNIQUE (digest_id, window_end)
+    );
+    "#,
+];
