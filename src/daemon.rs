@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
@@ -24,6 +24,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// Pause after the store itself failed, so a broken disk does not spin the loop.
 const ERROR_PAUSE: Duration = Duration::from_secs(5);
+/// A due digest waits for in-flight polls to finish (so it includes what they find), but
+/// never longer than this.
+pub const DIGEST_MAX_WAIT: Duration = Duration::from_secs(120);
 
 /// Runs until `shutdown` completes.
 pub async fn run(app: App, shutdown: impl Future<Output = ()>) {
@@ -31,6 +34,7 @@ pub async fn run(app: App, shutdown: impl Future<Output = ()>) {
     let configured: Vec<SourceId> = app.config.sources.iter().map(|s| s.id.clone()).collect();
     let mut in_flight: JoinSet<pipeline::SourceReport> = JoinSet::new();
     let mut running: HashMap<tokio::task::Id, SourceId> = HashMap::new();
+    let mut held_since: Option<Instant> = None;
     info!(
         sources = app.config.sources.len(),
         watches = app.config.watches.len(),
@@ -61,16 +65,25 @@ pub async fn run(app: App, shutdown: impl Future<Output = ()>) {
             running.insert(handle.id(), id);
         }
         let mut pause = Duration::ZERO;
-        if let Err(e) = scheduler::queue_due_digests(&app).await {
-            error!(error = %e, "cannot queue digests");
-            pause = ERROR_PAUSE;
+        // Close digest windows only when no poll is in flight, so a digest due now includes
+        // what the polls due now find (on start-up: the first poll of every source).
+        let hold_digests = !in_flight.is_empty()
+            && held_since.is_none_or(|since| since.elapsed() < DIGEST_MAX_WAIT);
+        if hold_digests {
+            held_since.get_or_insert_with(Instant::now);
+        } else {
+            held_since = None;
+            if let Err(e) = scheduler::queue_due_digests(&app).await {
+                error!(error = %e, "cannot queue digests");
+                pause = ERROR_PAUSE;
+            }
         }
         if let Err(e) = scheduler::deliver_pending(&app).await {
             error!(error = %e, "cannot deliver pending mail");
             pause = ERROR_PAUSE;
         }
         let busy: HashSet<SourceId> = running.values().cloned().collect();
-        let sleep_for = match scheduler::next_wake(&app, &busy).await {
+        let sleep_for = match scheduler::next_wake(&app, &busy, !hold_digests).await {
             Ok(Some(wake)) => (wake - app.clock.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)

@@ -177,10 +177,11 @@ pub async fn deliver_pending(app: &App) -> Result<Vec<Delivery>, AppError> {
 }
 
 /// The earliest instant something will be due: a source poll (except those in `running`),
-/// a digest, or a mail retry.
+/// a digest (when `with_digests`), or a mail retry.
 pub async fn next_wake(
     app: &App,
     running: &HashSet<SourceId>,
+    with_digests: bool,
 ) -> Result<Option<DateTime<Utc>>, AppError> {
     let now = app.clock.now();
     let configured: Vec<SourceId> = app
@@ -209,6 +210,7 @@ pub async fn next_wake(
         .digests
         .iter()
         .zip(last_runs.iter())
+        .filter(|_| with_digests)
         .filter_map(|(d, last)| digest::next_due(d, last.as_ref(), now));
     Ok(source_times.chain(digest_times).chain(mail).min())
 }

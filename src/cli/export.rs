@@ -94,15 +94,15 @@ pub fn export(args: &ExportArgs) -> u8 {
         }
     };
     let watch = args.watch.as_ref().map(WatchId::new);
-    if let Some(watch) = &watch {
-        if !config.watches.iter().any(|w| &w.id == watch) {
-            eprintln!(
-                "error: --watch: no watch with id {:?} in {}",
-                watch.as_str(),
-                config.path.display()
-            );
-            return EXIT_INVALID;
-        }
+    if let Some(watch) = &watch
+        && !config.watches.iter().any(|w| &w.id == watch)
+    {
+        eprintln!(
+            "error: --watch: no watch with id {:?} in {}",
+            watch.as_str(),
+            config.path.display()
+        );
+        return EXIT_INVALID;
     }
     if !config.daemon.database.exists() {
         eprintln!(

@@ -565,14 +565,18 @@ impl Validator<'_> {
             None => (self.env)(defaults::SMTP_PASSWORD_ENV).map(Secret),
         };
         let username = raw.username.as_ref().map(|u| u.get_ref().clone());
-        if let Some(user) = &raw.username {
-            if password.is_none() && raw.password_file.is_none() {
-                self.error(
-                    user.span(),
-                    "smtp.username",
-                    format!("a username is set but no password: set `password_file` or the {} environment variable", defaults::SMTP_PASSWORD_ENV),
-                );
-            }
+        if let Some(user) = &raw.username
+            && password.is_none()
+            && raw.password_file.is_none()
+        {
+            self.error(
+                user.span(),
+                "smtp.username",
+                format!(
+                    "a username is set but no password: set `password_file` or the {} environment variable",
+                    defaults::SMTP_PASSWORD_ENV
+                ),
+            );
         }
         if self.report.count() > start_errors {
             return None;

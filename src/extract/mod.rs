@@ -22,6 +22,17 @@ pub enum ExtractError {
     Empty,
     #[error("not a feed veille can read (RSS, Atom or JSON Feed expected): {0}")]
     NotAFeed(String),
+    #[error("the feed parser failed on this document ({0}); it is treated as unreadable")]
+    ParserPanic(String),
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .map(|s| one_line(&s))
+        .unwrap_or_else(|| "unknown panic".to_string())
 }
 
 /// Parses a feed document into items. `base_url` resolves relative links.
@@ -38,8 +49,10 @@ pub fn feed(
         .base_uri(base_url)
         .id_generator(|_, _, _| String::new())
         .build();
-    let parsed = parser
-        .parse(bytes)
+    // feed-rs (through quick-xml) can panic on some malformed documents; one bad feed must
+    // never take the daemon down, so a panic becomes an ordinary extraction error.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes)))
+        .map_err(|panic| ExtractError::ParserPanic(panic_message(panic.as_ref())))?
         .map_err(|e| ExtractError::NotAFeed(one_line(&e.to_string())))?;
     Ok(parsed
         .entries
@@ -52,17 +65,17 @@ fn item_from_entry(source: &SourceId, entry: Entry) -> Item {
     let title = entry
         .title
         .as_ref()
-        .map(|t| text_of(&t.content, &t.content_type.to_string()))
+        .map(|t| text_of(&t.content, t.content_type.as_ref()))
         .unwrap_or_default();
     let content = entry.content.as_ref().and_then(|c| {
         c.body
             .as_ref()
-            .map(|body| text_of(body, &c.content_type.to_string()))
+            .map(|body| text_of(body, c.content_type.as_ref()))
     });
     let summary = entry
         .summary
         .as_ref()
-        .map(|s| text_of(&s.content, &s.content_type.to_string()));
+        .map(|s| text_of(&s.content, s.content_type.as_ref()));
     // Prefer the full content; fall back to the summary when the content is missing or empty.
     let text = match (content, summary) {
         (Some(content), _) if !content.is_empty() => content,

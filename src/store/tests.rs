@@ -1,1 +1,366 @@
+use chrono::Duration;
 
+use super::*;
+use crate::model::{Field, TermHit};
+
+fn t(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        + Duration::minutes(minutes)
+}
+
+fn item(source: &str, identity: &str, title: &str) -> Item {
+    Item {
+        source: SourceId::new(source),
+        identity: identity.to_string(),
+        url: Some(format!("https://{source}.example/{identity}")),
+        title: title.to_string(),
+        text: format!("text of {title}"),
+        published: Some(t(-60)),
+    }
+}
+
+fn matched(watch: &str, term: &str) -> WatchMatch {
+    WatchMatch {
+        watch: WatchId::new(watch),
+        hits: vec![TermHit {
+            term: term.to_string(),
+            field: Field::Title,
+            position: 0,
+        }],
+    }
+}
+
+fn record(
+    store: &Store,
+    source: &str,
+    now: DateTime<Utc>,
+    items: &[(Item, Vec<WatchMatch>)],
+) -> RunStats {
+    let id = SourceId::new(source);
+    store
+        .record_fetched(&FetchedRun {
+            source: &id,
+            url: "https://x.example/feed",
+            now,
+            next_poll_at: now + Duration::minutes(15),
+            etag: Some("\"v1\""),
+            last_modified: None,
+            items,
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn open() -> Store {
+    Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn repolled_items_are_seen_not_new_and_retitles_update() {
+    let store = open();
+    let first = record(
+        &store,
+        "a",
+        t(0),
+        &[
+            (
+                item("a", "guid:1", "Acme wins"),
+                vec![matched("acme", "acme")],
+            ),
+            (item("a", "guid:2", "Other"), vec![]),
+        ],
+    );
+    assert_eq!((first.items_new, first.items_seen), (2, 0));
+    assert_eq!(first.mentions.get(&WatchId::new("acme")), Some(&1));
+
+    // Same GUID, new title: an update of the same item, not a second mention.
+    let second = record(
+        &store,
+        "a",
+        t(15),
+        &[(
+            item("a", "guid:1", "Acme wins big"),
+            vec![matched("acme", "acme")],
+        )],
+    );
+    assert_eq!((second.items_new, second.items_seen), (0, 1));
+    assert!(second.mentions.is_empty());
+    let counts = store.counts().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((counts.items, counts.mentions), (2, 1));
+    let mentions = store
+        .mentions_between(&[WatchId::new("acme")], 0, i64::MAX)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(mentions[0].title, "Acme wins big");
+
+    // The same identity in another source is another item.
+    let other = record(
+        &store,
+        "b",
+        t(20),
+        &[(
+            item("b", "guid:1", "Acme wins"),
+            vec![matched("acme", "acme")],
+        )],
+    );
+    assert_eq!(other.items_new, 1);
+}
+
+#[test]
+fn a_new_watch_finds_items_already_stored() {
+    let store = open();
+    record(&store, "a", t(0), &[(item("a", "guid:1", "Acme"), vec![])]);
+    let stats = record(
+        &store,
+        "a",
+        t(15),
+        &[(item("a", "guid:1", "Acme"), vec![matched("acme", "acme")])],
+    );
+    assert_eq!(stats.mentions.get(&WatchId::new("acme")), Some(&1));
+}
+
+#[test]
+fn failures_count_up_and_success_resets() {
+    let store = open();
+    let id = SourceId::new("a");
+    assert_eq!(
+        store.source_state(&id).unwrap_or_else(|e| panic!("{e}")),
+        SourceState::default()
+    );
+    for expected in 1..=3 {
+        let n = store
+            .record_failure(
+                &id,
+                "https://a.example/",
+                t(expected),
+                "HTTP 500",
+                t(expected + 30),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(n, expected as u32);
+    }
+    let state = store.source_state(&id).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(state.last_error.as_deref(), Some("HTTP 500"));
+    assert_eq!(state.next_poll_at, Some(t(33)));
+    record(&store, "a", t(40), &[]);
+    let state = store.source_state(&id).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((state.consecutive_failures, state.last_error), (0, None));
+    assert_eq!(state.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(state.last_success_at, Some(t(40)));
+}
+
+#[test]
+fn due_sources_are_the_never_polled_and_the_late() {
+    let store = open();
+    record(&store, "a", t(0), &[]); // next poll at t(15)
+    let configured = [SourceId::new("a"), SourceId::new("b")];
+    let due = store
+        .due_sources(&configured, t(10))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(due, vec![SourceId::new("b")]);
+    let due = store
+        .due_sources(&configured, t(15))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(due, configured.to_vec());
+}
+
+fn mail(key: &str) -> NewMail {
+    NewMail {
+        key: key.to_string(),
+        kind: "digest".to_string(),
+        sender: "veille@example.org".to_string(),
+        recipients: vec!["a@example.org".to_string(), "b@example.org".to_string()],
+        subject: "s".to_string(),
+        message_id: "<m@example.org>".to_string(),
+        body: b"Subject: s\r\n\r\nbody".to_vec(),
+    }
+}
+
+#[test]
+fn digest_windows_are_watermarked_and_queued_once() {
+    let store = open();
+    let digest = DigestId::new("daily");
+    let watches = [WatchId::new("acme")];
+    record(
+        &store,
+        "a",
+        t(0),
+        &[(item("a", "guid:1", "one"), vec![matched("acme", "acme")])],
+    );
+    let up_to = store.last_mention_id().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        store
+            .mentions_between(&watches, 0, up_to)
+            .map(|m| m.len())
+            .unwrap_or(0),
+        1
+    );
+
+    let queue = |window_end| {
+        store.queue_digest(NewDigestRun {
+            digest: &digest,
+            window_start: None,
+            window_end,
+            last_mention_id: up_to,
+            mentions: 1,
+            mail: Some(mail("digest:daily:1")),
+        })
+    };
+    let first = queue(t(1)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(first.is_some());
+    // The same mail key again (a retried run) queues nothing new.
+    let again = queue(t(2)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again, None);
+    assert_eq!(store.counts().map(|c| c.outbox_pending).unwrap_or(0), 1);
+
+    let last = store
+        .last_digest_run(&digest)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(last.map(|l| l.last_mention_id), Some(up_to));
+
+    // A mention stored after the window belongs to the next one only.
+    record(
+        &store,
+        "a",
+        t(5),
+        &[(item("a", "guid:2", "two"), vec![matched("acme", "acme")])],
+    );
+    let next_up_to = store.last_mention_id().unwrap_or_else(|e| panic!("{e}"));
+    let next = store
+        .mentions_between(&watches, up_to, next_up_to)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        next.iter().map(|m| m.title.as_str()).collect::<Vec<_>>(),
+        vec!["two"]
+    );
+}
+
+#[test]
+fn failed_deliveries_wait_for_their_retry_time() {
+    let store = open();
+    let digest = DigestId::new("d");
+    let id = store
+        .queue_digest(NewDigestRun {
+            digest: &digest,
+            window_start: None,
+            window_end: t(0),
+            last_mention_id: 0,
+            mentions: 0,
+            mail: Some(mail("k")),
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("not queued"));
+    let pending = store.pending_mails(t(0)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        pending[0].recipients,
+        vec!["a@example.org", "b@example.org"]
+    );
+    store
+        .mark_attempt_failed(id, "connection refused", t(5))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        store
+            .pending_mails(t(4))
+            .map(|p| p.is_empty())
+            .unwrap_or(false)
+    );
+    assert_eq!(
+        store.next_mail_attempt().unwrap_or_else(|e| panic!("{e}")),
+        Some(t(5))
+    );
+    let retry = store.pending_mails(t(5)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(retry[0].attempts, 1);
+    store
+        .mark_sent(id, t(5), "250 ok")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        store
+            .pending_mails(t(100))
+            .map(|p| p.is_empty())
+            .unwrap_or(false)
+    );
+    assert_eq!(
+        store.next_mail_attempt().unwrap_or_else(|e| panic!("{e}")),
+        None
+    );
+    assert_eq!(store.counts().map(|c| c.outbox_sent).unwrap_or(0), 1);
+}
+
+#[test]
+fn export_streams_by_time_and_watch() {
+    let store = open();
+    record(
+        &store,
+        "a",
+        t(0),
+        &[(item("a", "guid:1", "old"), vec![matched("acme", "acme")])],
+    );
+    record(
+        &store,
+        "a",
+        t(60),
+        &[(
+            item("a", "guid:2", "new"),
+            vec![matched("acme", "acme"), matched("rival", "rival")],
+        )],
+    );
+    let mut seen = Vec::new();
+    let count = store
+        .for_each_mention(t(30), None, |m| -> Result<()> {
+            seen.push((m.watch.to_string(), m.title));
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(count, 2);
+    assert_eq!(
+        seen,
+        vec![
+            ("acme".to_string(), "new".to_string()),
+            ("rival".to_string(), "new".to_string())
+        ]
+    );
+    let rival = WatchId::new("rival");
+    let count = store
+        .for_each_mention(t(-100), Some(&rival), |_| -> Result<()> { Ok(()) })
+        .unwrap_or(0);
+    assert_eq!(count, 1);
+}
+
+#[test]
+fn reopening_keeps_data_and_schema() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("nested/veille.db");
+    {
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        record(
+            &store,
+            "a",
+            t(0),
+            &[(item("a", "guid:1", "x"), vec![matched("w", "x")])],
+        );
+    }
+    let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        store
+            .counts()
+            .map(|c| (c.items, c.mentions))
+            .unwrap_or_default(),
+        (1, 1)
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("veille.db");
+    {
+        let conn = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        conn.pragma_update(None, "user_version", 999)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    match Store::open(&path) {
+        Ok(_) => panic!("a database from the future was opened"),
+        Err(e) => assert!(e.to_string().contains("newer veille"), "{e}"),
+    }
+}

@@ -1,0 +1,253 @@
+//! The `veille` binary as an admin uses it: the demo, `check`, `export`, exit codes.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn veille() -> Command {
+    let mut cmd = Command::cargo_bin("veille").expect("the veille binary");
+    cmd.env_remove("VEILLE_CONFIG")
+        .env_remove("RUST_LOG")
+        .env_remove("VEILLE_SMTP_PASSWORD");
+    cmd
+}
+
+/// Copies `config/demo.toml` and `config/demo/` into `dir/config/`, so the demo's state
+/// (`../target/demo/`) lands in `dir/target/demo/` instead of the source tree.
+fn copy_demo(dir: &Path) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let config_dir = dir.join("config");
+    std::fs::create_dir_all(config_dir.join("demo")).expect("mkdir");
+    std::fs::copy(source.join("demo.toml"), config_dir.join("demo.toml")).expect("copy demo.toml");
+    for entry in std::fs::read_dir(source.join("demo")).expect("demo folder") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(
+            &path,
+            config_dir
+                .join("demo")
+                .join(path.file_name().expect("name")),
+        )
+        .expect("copy feed");
+    }
+    config_dir.join("demo.toml")
+}
+
+fn eml_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn demo_writes_one_digest_then_nothing_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = copy_demo(dir.path());
+    // Run from an unrelated folder: paths resolve against the config file.
+    let output = veille()
+        .current_dir(dir.path())
+        .args(["run", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run the demo");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "demo failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("sources: 3 polled (3 ok, 0 unchanged, 0 failed); items: 10 new"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("mentions: eolien 4, nordvent 4"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("mails: 1 written"), "{stdout}");
+
+    let mail_dir = dir.path().join("target/demo/mail");
+    let files = eml_files(&mail_dir);
+    assert_eq!(files.len(), 1, "one .eml in {}", mail_dir.display());
+    assert!(
+        stdout.contains(&files[0].display().to_string()),
+        "the summary names the file: {stdout}"
+    );
+    let eml = std::fs::read(&files[0]).expect("read eml");
+    let message = mail_parser::MessageParser::default()
+        .parse(&eml)
+        .expect("parse eml");
+    assert!(message.subject().is_some_and(|s| s.contains("8 mentions")));
+    let text = message
+        .body_text(0)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    assert!(
+        text.contains("Nordvent Énergie inaugure son premier parc éolien"),
+        "{text}"
+    );
+    assert!(!text.contains("Hydrogène"), "{text}");
+    assert!(dir.path().join("target/demo/veille.db").exists());
+
+    let again = veille()
+        .args(["run", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .expect("second run");
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success());
+    assert!(stdout.contains("items: 0 new, 10 already seen"), "{stdout}");
+    assert!(stdout.contains("mails: 0 written"), "{stdout}");
+    assert_eq!(eml_files(&mail_dir).len(), 1, "nothing sent twice");
+}
+
+#[test]
+fn check_summarizes_a_valid_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = copy_demo(dir.path());
+    let output = veille()
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("3 sources, 2 watches, 1 digest, 0 alert rules"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("digest \"matin\": mon-fri at 08:00"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_lists_every_error_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[daemon]\ntimezone = \"Nowhere/City\"\n\n[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\nevery = \"often\"\n",
+    )
+    .expect("write");
+    let output = veille()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("check");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let shown = path.display().to_string();
+    assert!(
+        stderr.contains(&format!("{shown}:2:12: daemon.timezone:")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{shown}:7:9: source \"a\".every:")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 error(s)"), "{stderr}");
+
+    let missing = veille()
+        .args(["check", "--config", "/nonexistent/veille.toml"])
+        .output()
+        .expect("check");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("cannot read the configuration file")
+    );
+}
+
+#[test]
+fn export_writes_json_and_csv_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = copy_demo(dir.path());
+    let before = veille()
+        .args(["export", "--config"])
+        .arg(&config)
+        .output()
+        .expect("export");
+    assert_eq!(before.status.code(), Some(1), "no database yet");
+    assert!(String::from_utf8_lossy(&before.stderr).contains("no database"));
+
+    let run = veille()
+        .args(["run", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert!(run.status.success());
+
+    let json = veille()
+        .args(["export", "--since", "3650d", "--format", "json", "--config"])
+        .arg(&config)
+        .output()
+        .expect("export json");
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let records: serde_json::Value = serde_json::from_slice(&json.stdout).expect("valid JSON");
+    let records = records.as_array().expect("an array");
+    assert_eq!(records.len(), 8);
+    for key in [
+        "mention_id",
+        "watch_id",
+        "source_id",
+        "url",
+        "title",
+        "published_at",
+        "found_at",
+    ] {
+        assert!(
+            records[0].get(key).is_some(),
+            "record lacks {key}: {}",
+            records[0]
+        );
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r["title"] == "Mise en service du parc de Fécamp"
+                && r["source_id"] == "communiques")
+    );
+
+    let csv = veille()
+        .args([
+            "export", "--since", "3650d", "--format", "csv", "--watch", "eolien", "--config",
+        ])
+        .arg(&config)
+        .output()
+        .expect("export csv");
+    assert!(csv.status.success());
+    let text = String::from_utf8_lossy(&csv.stdout);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("mention_id,watch_id,source_id,item_id,url,title,published_at,found_at,terms")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    assert!(
+        rows.iter().all(|r| r.split(',').nth(1) == Some("eolien")),
+        "{text}"
+    );
+
+    let bad_watch = veille()
+        .args(["export", "--watch", "nope", "--config"])
+        .arg(&config)
+        .output()
+        .expect("export");
+    assert_eq!(bad_watch.status.code(), Some(2));
+    let bad_since = veille()
+        .args(["export", "--since", "forever", "--config"])
+        .arg(&config)
+        .output()
+        .expect("export");
+    assert_eq!(bad_since.status.code(), Some(2));
+}

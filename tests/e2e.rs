@@ -1,0 +1,314 @@
+//! The whole pipeline against real servers: feeds served over HTTP on 127.0.0.1, mail
+//! delivered to an SMTP server on 127.0.0.1, state in a SQLite file in a temp folder.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use common::{HttpServer, Response, SmtpSink};
+use veille::clock::{Clock, ManualClock, SystemClock};
+use veille::pipeline::SourceOutcome;
+use veille::scheduler;
+use veille::{App, config};
+
+const FRENCH_RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Le Quotidien</title><link>https://fr.example/</link><description>d</description>
+<item><title>Nordvent Énergie inaugure le parc de Fécamp</title><link>https://fr.example/a</link><guid>fr-1</guid>
+<pubDate>Thu, 26 Nov 2026 07:30:00 +0100</pubDate><description>&lt;p&gt;Soixante-deux éoliennes.&lt;/p&gt;</description></item>
+<item><title>Le prix de l’électricité recule</title><link>https://fr.example/b</link><guid>fr-2</guid>
+<pubDate>Thu, 26 Nov 2026 14:20:00 +0100</pubDate><description>Rien sur notre marque.</description></item>
+<item><title>Grève chez un sous-traitant</title><link>https://fr.example/c</link><guid>fr-3</guid>
+<pubDate>Thu, 26 Nov 2026 11:05:00 +0100</pubDate><description>D’après la CGT, les commandes de NORDVENT sont concernées.</description></item>
+</channel></rss>"#;
+
+const ENGLISH_ATOM: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Windpower</title><id>urn:w</id><updated>2026-11-27T08:00:00Z</updated>
+<entry><title>Nordvent &amp; "partners" say 5 &lt; 6</title><id>urn:w:1</id>
+<link rel="alternate" href="https://en.example/nordvent?x=1&amp;y=2"/><updated>2026-11-26T09:00:00Z</updated>
+<summary>French developer Nordvent commissions a wind farm.</summary></entry>
+<entry><title>Grid operator approves interconnector</title><id>urn:w:2</id>
+<link rel="alternate" href="https://en.example/grid"/><updated>2026-11-27T07:15:00Z</updated><summary>No brand here.</summary></entry>
+</feed>"#;
+
+fn write_config(dir: &Path, http: &HttpServer, smtp_port: u16) -> std::path::PathBuf {
+    let text = format!(
+        r#"
+[daemon]
+database = "state/veille.db"
+timezone = "Europe/Paris"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+from = "Veille <veille@example.org>"
+
+[[source]]
+id = "fr"
+url = "{fr}"
+
+[[source]]
+id = "en"
+url = "{en}"
+
+[[source]]
+id = "broken"
+url = "{broken}"
+
+[[watch]]
+id = "nordvent"
+name = "Nordvent"
+query = 'Nordvent'
+
+[[digest]]
+id = "daily"
+name = "Daily"
+to = ["comms@example.org", "Direction <boss@example.org>"]
+at = ["08:00"]
+"#,
+        fr = http.url("/fr.xml"),
+        en = http.url("/en.atom"),
+        broken = http.url("/broken.xml"),
+    );
+    let path = dir.join("veille.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+fn feeds() -> HttpServer {
+    let http = HttpServer::start();
+    http.route(
+        "/fr.xml",
+        Response::ok("application/rss+xml; charset=utf-8", FRENCH_RSS),
+    );
+    http.route(
+        "/en.atom",
+        Response::ok("application/atom+xml", ENGLISH_ATOM),
+    );
+    http.route("/broken.xml", Response::status(500));
+    http
+}
+
+fn app(config_path: &Path, clock: Arc<dyn Clock>) -> App {
+    let config = config::load(config_path).unwrap_or_else(|e| panic!("{e}"));
+    App::new(config, clock).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn digest_arrives_once_with_the_right_mentions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = feeds();
+    let smtp = SmtpSink::start();
+    let config_path = write_config(dir.path(), &http, smtp.addr.port());
+    // Friday 14:00 in Paris: the first digest goes at once, the next one is Saturday 08:00.
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 27, 13, 0, 0)
+            .single()
+            .expect("time"),
+    ));
+    let app = app(&config_path, clock.clone());
+
+    let summary = scheduler::run_once(&app).await.expect("first run");
+    let outcome_of = |id: &str| {
+        summary
+            .sources
+            .iter()
+            .find(|r| r.source.as_str() == id)
+            .map(|r| r.outcome.clone())
+            .expect("a report per source")
+    };
+    match outcome_of("broken") {
+        SourceOutcome::Failed {
+            error,
+            consecutive_failures,
+        } => {
+            assert!(error.contains("500"), "{error}");
+            assert_eq!(consecutive_failures, 1);
+        }
+        other => panic!("broken source: {other:?}"),
+    }
+    match outcome_of("fr") {
+        SourceOutcome::Updated(stats) => assert_eq!(
+            (stats.items_new, stats.mentions.values().sum::<usize>()),
+            (3, 2)
+        ),
+        other => panic!("fr: {other:?}"),
+    }
+    assert_eq!(summary.deliveries.len(), 1);
+    assert!(
+        summary.deliveries[0].result.is_ok(),
+        "{:?}",
+        summary.deliveries[0].result
+    );
+
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1, "one digest");
+    let mail = &mails[0];
+    assert_eq!(mail.from, "veille@example.org");
+    assert_eq!(mail.to, vec!["comms@example.org", "boss@example.org"]);
+    assert!(mail.subject().contains("3 mentions"), "{}", mail.subject());
+    let text = mail.text();
+    for expected in [
+        "Nordvent Énergie inaugure le parc de Fécamp",
+        "Grève chez un sous-traitant",
+        "Nordvent & \"partners\" say 5 < 6",
+    ] {
+        assert!(
+            text.contains(expected),
+            "text part lacks {expected:?}:\n{text}"
+        );
+    }
+    for unexpected in ["électricité recule", "interconnector"] {
+        assert!(
+            !text.contains(unexpected),
+            "text part has {unexpected:?}:\n{text}"
+        );
+    }
+    let html = mail.html();
+    assert!(
+        html.contains("Nordvent &amp; &quot;partners&quot; say 5 &lt; 6"),
+        "feed text is escaped in HTML:\n{html}"
+    );
+    assert!(!html.contains("5 < 6"), "raw feed text leaked into HTML");
+    assert!(
+        mail.parsed()
+            .message_id()
+            .is_some_and(|id| id.ends_with("@example.org"))
+    );
+
+    let counts_after_first = app.store.counts().expect("counts");
+    assert_eq!(
+        (counts_after_first.items, counts_after_first.mentions),
+        (5, 3)
+    );
+
+    // Second run: nothing new, nothing sent twice, no duplicate rows.
+    clock.advance(chrono::Duration::hours(1));
+    let summary = scheduler::run_once(&app).await.expect("second run");
+    assert!(summary.deliveries.is_empty());
+    assert!(
+        summary.digests.is_empty(),
+        "the digest is not due again before its next 08:00"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(smtp.received().len(), 1, "no second mail");
+    let counts = app.store.counts().expect("counts");
+    assert_eq!(
+        (counts.items, counts.mentions, counts.outbox_sent),
+        (5, 3, 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mail_waits_in_the_outbox_while_smtp_is_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = feeds();
+    // A port with nothing listening: take one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let config_path = write_config(dir.path(), &http, port);
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 27, 9, 0, 0)
+        .single()
+        .expect("time");
+    let clock = Arc::new(ManualClock::new(start));
+    let app = app(&config_path, clock.clone());
+
+    let summary = scheduler::run_once(&app).await.expect("run with SMTP down");
+    assert_eq!(summary.deliveries.len(), 1);
+    let error = summary.deliveries[0]
+        .result
+        .clone()
+        .expect_err("delivery must fail");
+    assert!(
+        error.contains("connection refused"),
+        "an actionable error: {error}"
+    );
+    assert_eq!(
+        app.store.counts().map(|c| c.outbox_pending).unwrap_or(0),
+        1,
+        "the mail is kept"
+    );
+
+    // Before the retry time nothing is attempted.
+    assert!(
+        scheduler::deliver_pending(&app)
+            .await
+            .expect("deliver")
+            .is_empty()
+    );
+
+    let smtp = SmtpSink::start_on(format!("127.0.0.1:{port}").parse().expect("addr"));
+    clock.advance(chrono::Duration::minutes(2));
+    let deliveries = scheduler::deliver_pending(&app)
+        .await
+        .expect("deliver after recovery");
+    assert_eq!(deliveries.len(), 1);
+    assert!(deliveries[0].result.is_ok(), "{:?}", deliveries[0].result);
+    clock.advance(chrono::Duration::hours(2));
+    assert!(
+        scheduler::deliver_pending(&app)
+            .await
+            .expect("deliver")
+            .is_empty()
+    );
+    assert_eq!(smtp.received().len(), 1, "exactly one delivery");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unchanged_feeds_are_not_parsed_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = HttpServer::start();
+    http.handle("/fr.xml", |request| {
+        if request.headers.get("if-none-match").map(String::as_str) == Some("\"v1\"") {
+            return Response::status(304);
+        }
+        let mut response = Response::ok("application/rss+xml", FRENCH_RSS);
+        response
+            .headers
+            .push(("ETag".to_string(), "\"v1\"".to_string()));
+        response
+    });
+    http.route(
+        "/en.atom",
+        Response::ok("application/atom+xml", ENGLISH_ATOM),
+    );
+    http.route(
+        "/broken.xml",
+        Response::ok("text/html", "<html><body>not a feed</body></html>"),
+    );
+    let smtp = SmtpSink::start();
+    let config_path = write_config(dir.path(), &http, smtp.addr.port());
+    let app = app(&config_path, Arc::new(SystemClock));
+
+    let first = scheduler::run_once(&app).await.expect("first run");
+    let broken = first
+        .sources
+        .iter()
+        .find(|r| r.source.as_str() == "broken")
+        .map(|r| r.outcome.clone());
+    assert!(
+        matches!(&broken, Some(SourceOutcome::Failed { error, .. }) if error.contains("not a feed")),
+        "an HTML page instead of a feed is a clear failure: {broken:?}"
+    );
+    let second = scheduler::run_once(&app).await.expect("second run");
+    let fr = second
+        .sources
+        .iter()
+        .find(|r| r.source.as_str() == "fr")
+        .map(|r| r.outcome.clone());
+    assert_eq!(fr, Some(SourceOutcome::NotModified));
+    let requests = http.requests_for("/fr.xml");
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests[0]
+            .headers
+            .get("user-agent")
+            .is_some_and(|ua| ua.starts_with("veille/"))
+    );
+}
