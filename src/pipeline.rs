@@ -3,6 +3,8 @@
 //! A failure at any step is recorded on the source (error text, consecutive failures, next
 //! attempt with backoff) and returned as data; it never stops the other sources.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -11,7 +13,7 @@ use crate::config::SourceConfig;
 use crate::extract;
 use crate::fetch::{FetchOutcome, Fetched, Validators, backoff};
 use crate::matching::ItemText;
-use crate::model::{Item, SourceId, WatchMatch};
+use crate::model::{Item, SourceId, WatchId, WatchMatch};
 use crate::store::{FetchedRun, RunStats};
 
 /// What one run of one source did.
@@ -85,13 +87,17 @@ async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
             )
             .await
         }
-        FetchOutcome::Fetched(fetched) => match extract_and_match(app, source, &fetched).await {
+        FetchOutcome::Fetched(Fetched {
+            body,
+            final_url,
+            validators,
+            ..
+        }) => match extract_and_match(app, source, body, final_url.to_string()).await {
             Err(error) => fail(app, source, state.consecutive_failures, now, error).await,
             Ok(items) => {
                 let source_id = source.id.clone();
                 let url = source.url.to_string();
                 let next = next_poll(source, now, 0);
-                let validators = fetched.validators;
                 let recorded = app
                     .db(move |s| {
                         s.record_fetched(&FetchedRun {
@@ -126,32 +132,30 @@ async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
 async fn extract_and_match(
     app: &App,
     source: &SourceConfig,
-    fetched: &Fetched,
+    body: Vec<u8>,
+    base: String,
 ) -> Result<Vec<(Item, Vec<WatchMatch>)>, String> {
     let source_id = source.id.clone();
-    let body = fetched.body.clone();
-    let base = fetched.final_url.to_string();
     let matcher = app.matcher.clone();
-    let config = app.config.clone();
+    let reads_this_source: HashSet<WatchId> = app
+        .config
+        .watches
+        .iter()
+        .filter(|w| w.sources.contains(&source.id))
+        .map(|w| w.id.clone())
+        .collect();
     // Parsing and matching are CPU work: keep them off the async threads.
     let work = tokio::task::spawn_blocking(move || {
         let items = extract::feed(&source_id, &body, Some(&base)).map_err(|e| e.to_string())?;
         Ok(items
             .into_iter()
             .map(|item| {
-                let matches = matcher
-                    .match_text(ItemText {
-                        title: &item.title,
-                        body: &item.text,
-                    })
-                    .into_iter()
-                    .filter(|m| {
-                        config
-                            .watches
-                            .iter()
-                            .any(|w| w.id == m.watch && w.sources.contains(&source_id))
-                    })
-                    .collect();
+                let text = ItemText {
+                    title: &item.title,
+                    body: &item.text,
+                };
+                let mut matches = matcher.match_text(text);
+                matches.retain(|m| reads_this_source.contains(&m.watch));
                 (item, matches)
             })
             .collect())

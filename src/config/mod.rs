@@ -826,7 +826,7 @@ impl Validator<'_> {
                 }
             };
             let days = match digest.days {
-                None => DaySet::ALL,
+                None => DaySet::parse(defaults::DIGEST_DAYS).unwrap_or(DaySet::ALL),
                 Some(days) => {
                     let span = days.span();
                     let list = raw::list(days);

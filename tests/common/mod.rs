@@ -50,6 +50,66 @@ pub struct Request {
 
 type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
+/// A TCP server on its own thread and tokio runtime, stopped (and joined) on drop.
+struct ServerThread {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerThread {
+    /// Binds `addr` and runs `serve` on every accepted connection.
+    fn start<F, Fut>(addr: SocketAddr, serve: F) -> ServerThread
+    where
+        F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+    {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("test runtime");
+            rt.block_on(async move {
+                let listener = TcpListener::bind(addr).await.expect("bind test server");
+                addr_tx
+                    .send(listener.local_addr().expect("local addr"))
+                    .expect("send addr");
+                let accept = async {
+                    loop {
+                        let Ok((stream, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        tokio::spawn(serve(stream));
+                    }
+                };
+                tokio::select! {
+                    () = accept => {}
+                    _ = stop_rx => {}
+                }
+            });
+        });
+        let addr = addr_rx.recv().expect("test server address");
+        ServerThread {
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -59,53 +119,22 @@ pub struct HttpServer {
     pub addr: SocketAddr,
     routes: Arc<Mutex<HashMap<String, Handler>>>,
     requests: Arc<Mutex<Vec<Request>>>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: ServerThread,
 }
 
 impl HttpServer {
     pub fn start() -> HttpServer {
         let routes: Arc<Mutex<HashMap<String, Handler>>> = Arc::default();
         let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let (r, q) = (routes.clone(), requests.clone());
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("test runtime");
-            rt.block_on(async move {
-                let listener = TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind test HTTP server");
-                addr_tx
-                    .send(listener.local_addr().expect("local addr"))
-                    .expect("send addr");
-                let serve = async {
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else {
-                            continue;
-                        };
-                        let (r, q) = (r.clone(), q.clone());
-                        tokio::spawn(async move {
-                            let _ = serve_http(stream, r, q).await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    () = serve => {}
-                    _ = stop_rx => {}
-                }
-            });
+        let server = ServerThread::start(loopback(), move |stream| {
+            serve_http(stream, r.clone(), q.clone())
         });
-        let addr = addr_rx.recv().expect("test HTTP server address");
         HttpServer {
-            addr,
+            addr: server.addr,
             routes,
             requests,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -134,17 +163,6 @@ impl HttpServer {
             .filter(|r| r.path == path)
             .cloned()
             .collect()
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -227,54 +245,23 @@ impl ReceivedMail {
 pub struct SmtpSink {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<ReceivedMail>>>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: ServerThread,
 }
 
 impl SmtpSink {
     pub fn start() -> SmtpSink {
-        SmtpSink::start_on("127.0.0.1:0".parse().expect("loopback address"))
+        SmtpSink::start_on(loopback())
     }
 
     /// Starts on a given address (to bring a "crashed" server back on the same port).
     pub fn start_on(addr: SocketAddr) -> SmtpSink {
         let received: Arc<Mutex<Vec<ReceivedMail>>> = Arc::default();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let store = received.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("test runtime");
-            rt.block_on(async move {
-                let listener = TcpListener::bind(addr).await.expect("bind SMTP sink");
-                addr_tx
-                    .send(listener.local_addr().expect("local addr"))
-                    .expect("send addr");
-                let serve = async {
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else {
-                            continue;
-                        };
-                        let store = store.clone();
-                        tokio::spawn(async move {
-                            let _ = serve_smtp(stream, store).await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    () = serve => {}
-                    _ = stop_rx => {}
-                }
-            });
-        });
-        let addr = addr_rx.recv().expect("SMTP sink address");
+        let server = ServerThread::start(addr, move |stream| serve_smtp(stream, store.clone()));
         SmtpSink {
-            addr,
+            addr: server.addr,
             received,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -291,17 +278,6 @@ impl SmtpSink {
                 return received;
             }
             std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
         }
     }
 }
@@ -374,6 +350,10 @@ async fn serve_smtp(
             write.write_all(b"502 command not implemented\r\n").await?;
         }
     }
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
 fn address_in(command: &str) -> String {
