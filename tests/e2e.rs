@@ -11,7 +11,7 @@ use chrono::{TimeZone, Utc};
 use common::{HttpServer, Response, SmtpSink};
 use veille::clock::{Clock, ManualClock, SystemClock};
 use veille::pipeline::SourceOutcome;
-use veille::scheduler;
+use veille::scheduler::{self, RunSummary};
 use veille::{App, config};
 
 const FRENCH_RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -92,6 +92,16 @@ fn feeds() -> HttpServer {
     http
 }
 
+/// What the run did to one source.
+fn outcome_of(summary: &RunSummary, id: &str) -> SourceOutcome {
+    summary
+        .sources
+        .iter()
+        .find(|r| r.source.as_str() == id)
+        .map(|r| r.outcome.clone())
+        .unwrap_or_else(|| panic!("no report for source {id}"))
+}
+
 fn app(config_path: &Path, clock: Arc<dyn Clock>) -> App {
     let config = config::load(config_path).unwrap_or_else(|e| panic!("{e}"));
     App::new(config, clock).unwrap_or_else(|e| panic!("{e}"))
@@ -112,15 +122,7 @@ async fn digest_arrives_once_with_the_right_mentions() {
     let app = app(&config_path, clock.clone());
 
     let summary = scheduler::run_once(&app).await.expect("first run");
-    let outcome_of = |id: &str| {
-        summary
-            .sources
-            .iter()
-            .find(|r| r.source.as_str() == id)
-            .map(|r| r.outcome.clone())
-            .expect("a report per source")
-    };
-    match outcome_of("broken") {
+    match outcome_of(&summary, "broken") {
         SourceOutcome::Failed {
             error,
             consecutive_failures,
@@ -130,7 +132,7 @@ async fn digest_arrives_once_with_the_right_mentions() {
         }
         other => panic!("broken source: {other:?}"),
     }
-    match outcome_of("fr") {
+    match outcome_of(&summary, "fr") {
         SourceOutcome::Updated(stats) => assert_eq!(
             (stats.items_new, stats.mentions.values().sum::<usize>()),
             (3, 2)
@@ -287,22 +289,14 @@ async fn unchanged_feeds_are_not_parsed_again() {
     let app = app(&config_path, Arc::new(SystemClock));
 
     let first = scheduler::run_once(&app).await.expect("first run");
-    let broken = first
-        .sources
-        .iter()
-        .find(|r| r.source.as_str() == "broken")
-        .map(|r| r.outcome.clone());
+    let broken = outcome_of(&first, "broken");
     assert!(
-        matches!(&broken, Some(SourceOutcome::Failed { error, .. }) if error.contains("not a feed")),
+        matches!(&broken, SourceOutcome::Failed { error, .. } if error.contains("not a feed")),
         "an HTML page instead of a feed is a clear failure: {broken:?}"
     );
     let second = scheduler::run_once(&app).await.expect("second run");
-    let fr = second
-        .sources
-        .iter()
-        .find(|r| r.source.as_str() == "fr")
-        .map(|r| r.outcome.clone());
-    assert_eq!(fr, Some(SourceOutcome::NotModified));
+    let fr = outcome_of(&second, "fr");
+    assert_eq!(fr, SourceOutcome::NotModified);
     let requests = http.requests_for("/fr.xml");
     assert_eq!(requests.len(), 2);
     assert!(
