@@ -4,12 +4,15 @@
 //! Sources run as independent tasks (at most [`MAX_CONCURRENT_FETCHES`] at once), so a slow
 //! host never delays the others. On shutdown, scheduling stops at once and in-flight runs
 //! get [`SHUTDOWN_GRACE`] to finish; a run cut short leaves nothing half-written because
-//! each run is one transaction.
+//! each run is one transaction. Mail goes out from a separate sender task that reads the
+//! outbox, so SMTP trouble never holds up polling.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
@@ -35,6 +38,13 @@ pub async fn run(app: App, shutdown: impl Future<Output = ()>) {
     let mut in_flight: JoinSet<pipeline::SourceReport> = JoinSet::new();
     let mut running: HashMap<tokio::task::Id, SourceId> = HashMap::new();
     let mut held_since: Option<Instant> = None;
+    let mail_queued = Arc::new(Notify::new());
+    let (stop_sender, sender_stopped) = watch::channel(false);
+    let sender = tokio::spawn(sender_loop(
+        app.clone(),
+        mail_queued.clone(),
+        sender_stopped,
+    ));
     info!(
         sources = app.config.sources.len(),
         watches = app.config.watches.len(),
@@ -78,10 +88,8 @@ pub async fn run(app: App, shutdown: impl Future<Output = ()>) {
                 pause = ERROR_PAUSE;
             }
         }
-        if let Err(e) = scheduler::deliver_pending(&app).await {
-            error!(error = %e, "cannot deliver pending mail");
-            pause = ERROR_PAUSE;
-        }
+        // Whatever was queued, the sender looks at the outbox now.
+        mail_queued.notify_one();
         let busy: HashSet<SourceId> = running.values().cloned().collect();
         let sleep_for = match scheduler::next_wake(&app, &busy, !hold_digests).await {
             Ok(Some(wake)) => (wake - app.clock.now())
@@ -125,5 +133,52 @@ pub async fn run(app: App, shutdown: impl Future<Output = ()>) {
         in_flight.abort_all();
         while in_flight.join_next().await.is_some() {}
     }
+    // The sender finishes the mail it is delivering (a mail cut short stays pending and is
+    // retried with the same Message-ID), then stops.
+    let _ = stop_sender.send(true);
+    if tokio::time::timeout(SHUTDOWN_GRACE, sender).await.is_err() {
+        warn!("the mail sender did not stop in time; pending mail stays in the outbox");
+    }
     info!("veille daemon stopped");
+}
+
+/// Delivers the outbox: at once when told that mail was queued, otherwise when the next
+/// retry is due. Runs apart from the polling loop, so a slow or unreachable SMTP server never
+/// delays a poll or a digest.
+async fn sender_loop(app: App, mail_queued: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    let mut first_pass = true;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let mut pause = None;
+        let delivered = if std::mem::take(&mut first_pass) {
+            scheduler::deliver_all_pending(&app).await
+        } else {
+            scheduler::deliver_pending(&app).await
+        };
+        if let Err(e) = delivered {
+            error!(error = %e, "cannot deliver pending mail");
+            pause = Some(ERROR_PAUSE);
+        }
+        let sleep_for = match pause {
+            Some(pause) => pause,
+            None => match app.db(|s| s.next_mail_attempt()).await {
+                Ok(Some(next)) => (next - app.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(MAX_SLEEP),
+                Ok(None) => MAX_SLEEP,
+                Err(e) => {
+                    error!(error = %e, "cannot read the next mail attempt");
+                    ERROR_PAUSE
+                }
+            },
+        };
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = mail_queued.notified() => {}
+            () = tokio::time::sleep(sleep_for) => {}
+        }
+    }
 }

@@ -9,11 +9,12 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::app::{App, AppError};
-use crate::digest;
-use crate::model::{DigestId, SourceId};
+use crate::config::DigestConfig;
+use crate::digest::{self, Digest, DigestInput, EmptyPolicy};
+use crate::model::{DigestId, SourceId, WatchId};
 use crate::notify::{self, Mailer};
 use crate::pipeline::{self, SourceReport};
 use crate::store::NewDigestRun;
@@ -21,13 +22,16 @@ use crate::store::NewDigestRun;
 /// How many sources are fetched at the same time.
 pub const MAX_CONCURRENT_FETCHES: usize = 16;
 
-/// A digest window that was recorded, with its mail when it had mentions.
+/// A digest window that was recorded, with its mail when there was one to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedDigest {
     pub digest: DigestId,
     pub mentions: usize,
-    /// None when the window was empty (nothing to send) or already queued.
+    pub stories: usize,
+    /// None when the window was empty and skipped, or this exact mail was queued before.
     pub outbox_id: Option<i64>,
+    /// Stories left out to keep the mail under the size limit.
+    pub cut_for_size: usize,
 }
 
 /// One delivery attempt of an outbox mail.
@@ -72,78 +76,150 @@ pub async fn poll_sources(app: &App, ids: &[SourceId]) -> Vec<SourceReport> {
         .await
 }
 
+/// A digest built for its window, not recorded yet: what `digest preview` shows and what
+/// queuing records.
+#[derive(Debug, Clone)]
+pub struct PreparedDigest {
+    pub digest: Digest,
+    /// The highest mention id in the window (the next window starts after it).
+    pub up_to: i64,
+}
+
+/// Builds the next digest of `config`: everything since its previous window, up to now.
+/// Reads the store; changes nothing.
+pub async fn prepare_digest(
+    app: &App,
+    config: &DigestConfig,
+    now: DateTime<Utc>,
+) -> Result<PreparedDigest, AppError> {
+    let id = config.id.clone();
+    let watches: Vec<WatchId> = app
+        .config
+        .watches_of_digest(&config.id)
+        .iter()
+        .map(|w| w.id.clone())
+        .collect();
+    let with_trend = config.trend;
+    let (last, up_to, mentions, previous_counts) = app
+        .db(move |s| {
+            let last = s.last_digest_run(&id)?;
+            let after = last.map_or(0, |l| l.last_mention_id);
+            let up_to = s.last_mention_id()?;
+            let mentions = s.mentions_between(&watches, after, up_to)?;
+            let previous = if with_trend {
+                s.previous_window_counts(&id, &watches)?
+            } else {
+                None
+            };
+            Ok((last, up_to, mentions, previous))
+        })
+        .await?;
+    // Windows are keyed by their end (to the second): two closed within the same second
+    // (a manual send right after a scheduled one) must still be two windows.
+    let window_end = match last {
+        Some(last) if now.timestamp() <= last.window_end.timestamp() => {
+            last.window_end + chrono::Duration::seconds(1)
+        }
+        _ => now,
+    };
+    let digest = digest::build(
+        &app.config,
+        config,
+        DigestInput {
+            window_start: last.map(|l| l.window_end),
+            window_end,
+            mentions,
+            previous_counts,
+            trouble: Vec::new(),
+        },
+    );
+    Ok(PreparedDigest { digest, up_to })
+}
+
+/// Records a prepared digest's window and queues its mail, in one transaction. An empty
+/// window queues a mail only when the digest's policy is `empty = "send"`.
+pub async fn queue_digest(
+    app: &App,
+    config: &DigestConfig,
+    prepared: PreparedDigest,
+) -> Result<QueuedDigest, AppError> {
+    let PreparedDigest {
+        digest: built,
+        up_to,
+    } = prepared;
+    let sender = Mailer::sender(&app.config)?;
+    let send = !built.is_empty() || config.empty == EmptyPolicy::Send;
+    let mut cut_for_size = 0;
+    let mail = if send {
+        let rendered = notify::render_digest(&built).map_err(notify::NotifyError::from)?;
+        cut_for_size = rendered.cut_for_size;
+        Some(notify::compose_digest(
+            &built,
+            &rendered,
+            &sender,
+            &config.to,
+            app.clock.now(),
+        )?)
+    } else {
+        None
+    };
+    let mentions = built.totals.mentions;
+    let id = config.id.clone();
+    let (window_start, window_end) = (built.window_start, built.window_end);
+    let outbox_id = app
+        .db(move |s| {
+            s.queue_digest(NewDigestRun {
+                digest: &id,
+                window_start,
+                window_end,
+                last_mention_id: up_to,
+                mentions,
+                mail,
+            })
+        })
+        .await?;
+    info!(digest = %config.id, mentions, stories = built.totals.stories, queued = outbox_id.is_some(), "digest window closed");
+    if cut_for_size > 0 {
+        warn!(digest = %config.id, left_out = cut_for_size, "digest shortened to stay under the mail size limit");
+    }
+    Ok(QueuedDigest {
+        digest: config.id.clone(),
+        mentions,
+        stories: built.totals.stories,
+        outbox_id,
+        cut_for_size,
+    })
+}
+
 /// Records every due digest's window and queues its mail (one transaction per digest).
 pub async fn queue_due_digests(app: &App) -> Result<Vec<QueuedDigest>, AppError> {
     let now = app.clock.now();
-    let sender = Mailer::sender(&app.config)?;
     let mut queued = Vec::new();
-    for digest_config in &app.config.digests {
-        let id = digest_config.id.clone();
+    for config in &app.config.digests {
+        let id = config.id.clone();
         let last = app.db(move |s| s.last_digest_run(&id)).await?;
-        if !digest::is_due(digest_config, last.as_ref(), now) {
+        if !digest::is_due(config, last.as_ref(), now) {
             continue;
         }
-        let watches: Vec<_> = app
-            .config
-            .watches_of_digest(&digest_config.id)
-            .iter()
-            .map(|w| w.id.clone())
-            .collect();
-        let after = last.map_or(0, |l| l.last_mention_id);
-        let (up_to, mentions) = app
-            .db(move |s| {
-                let up_to = s.last_mention_id()?;
-                Ok((up_to, s.mentions_between(&watches, after, up_to)?))
-            })
-            .await?;
-        let built = digest::build(
-            &app.config,
-            digest_config,
-            last.map(|l| l.window_end),
-            now,
-            mentions,
-        );
-        let mail = if built.is_empty() {
-            None
-        } else {
-            let rendered = notify::render_digest(&built).map_err(notify::NotifyError::from)?;
-            Some(notify::compose_digest(
-                &built,
-                &rendered,
-                &sender,
-                &digest_config.to,
-                now,
-            )?)
-        };
-        let count = built.total_mentions;
-        let id = digest_config.id.clone();
-        let window_start = built.window_start;
-        let outbox_id = app
-            .db(move |s| {
-                s.queue_digest(NewDigestRun {
-                    digest: &id,
-                    window_start,
-                    window_end: now,
-                    last_mention_id: up_to,
-                    mentions: count,
-                    mail,
-                })
-            })
-            .await?;
-        info!(digest = %digest_config.id, mentions = count, queued = outbox_id.is_some(), "digest window closed");
-        queued.push(QueuedDigest {
-            digest: digest_config.id.clone(),
-            mentions: count,
-            outbox_id,
-        });
+        let prepared = prepare_digest(app, config, now).await?;
+        queued.push(queue_digest(app, config, prepared).await?);
     }
     Ok(queued)
 }
 
 /// Tries every pending mail whose next attempt is due; failures are kept for a later retry.
 pub async fn deliver_pending(app: &App) -> Result<Vec<Delivery>, AppError> {
-    let now = app.clock.now();
-    let pending = app.db(move |s| s.pending_mails(now)).await?;
+    deliver_due_by(app, app.clock.now()).await
+}
+
+/// Tries every pending mail now, whatever its retry time: the daemon's first pass after a
+/// start, since a restart often follows a fixed mail setup.
+pub async fn deliver_all_pending(app: &App) -> Result<Vec<Delivery>, AppError> {
+    deliver_due_by(app, DateTime::<Utc>::MAX_UTC).await
+}
+
+async fn deliver_due_by(app: &App, due_by: DateTime<Utc>) -> Result<Vec<Delivery>, AppError> {
+    let pending = app.db(move |s| s.pending_mails(due_by)).await?;
     let mut deliveries = Vec::new();
     for mail in pending {
         let result = app.mailer.deliver(&mail).await;
@@ -154,6 +230,11 @@ pub async fn deliver_pending(app: &App) -> Result<Vec<Delivery>, AppError> {
                 info!(outbox_id = id, key = %mail.key, receipt = %receipt, "mail delivered");
                 let receipt = receipt.clone();
                 app.db(move |s| s.mark_sent(id, now, &receipt)).await?;
+            }
+            Err(error) if error.permanent => {
+                error!(outbox_id = id, key = %mail.key, error = %error, "mail refused for good; marked failed (see `veille outbox`)");
+                let message = error.to_string();
+                app.db(move |s| s.mark_failed(id, &message)).await?;
             }
             Err(error) => {
                 let retry_at = now
@@ -176,8 +257,8 @@ pub async fn deliver_pending(app: &App) -> Result<Vec<Delivery>, AppError> {
     Ok(deliveries)
 }
 
-/// The earliest instant something will be due: a source poll (except those in `running`),
-/// a digest (when `with_digests`), or a mail retry.
+/// The earliest instant something will be due: a source poll (except those in `running`)
+/// or a digest (when `with_digests`). Mail has its own sender task.
 pub async fn next_wake(
     app: &App,
     running: &HashSet<SourceId>,
@@ -192,14 +273,14 @@ pub async fn next_wake(
         .filter(|id| !running.contains(id))
         .collect();
     let digest_ids: Vec<DigestId> = app.config.digests.iter().map(|d| d.id.clone()).collect();
-    let (polls, last_runs, mail) = app
+    let (polls, last_runs) = app
         .db(move |s| {
             let polls = s.next_polls()?;
             let runs = digest_ids
                 .iter()
                 .map(|id| s.last_digest_run(id))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok((polls, runs, s.next_mail_attempt()?))
+            Ok((polls, runs))
         })
         .await?;
     let source_times = configured
@@ -212,5 +293,5 @@ pub async fn next_wake(
         .zip(last_runs.iter())
         .filter(|_| with_digests)
         .filter_map(|(d, last)| digest::next_due(d, last.as_ref(), now));
-    Ok(source_times.chain(digest_times).chain(mail).min())
+    Ok(source_times.chain(digest_times).min())
 }

@@ -81,11 +81,13 @@ fn demo_writes_one_digest_then_nothing_twice() {
     let message = mail_parser::MessageParser::default()
         .parse(&eml)
         .expect("parse eml");
-    assert!(message.subject().is_some_and(|s| s.contains("8 mentions")));
+    let subject = message.subject().unwrap_or_default().to_string();
+    assert!(subject.contains(" sujets — "), "French labels: {subject}");
     let text = message
         .body_text(0)
         .map(|t| t.to_string())
         .unwrap_or_default();
+    assert!(text.contains("8 mentions · 3 sources"), "{text}");
     assert!(
         text.contains("Nordvent Énergie inaugure son premier parc éolien"),
         "{text}"

@@ -2,6 +2,8 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -85,5 +87,100 @@ to = "comms@example.org"
         std::fs::read_dir(&mail_dir).map(|d| d.count()).unwrap_or(0),
         1,
         "one digest"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Starts `veille run`, its log going to `log`.
+fn start_daemon(config: &Path, log: &Path) -> std::process::Child {
+    let log = std::fs::File::create(log).expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_veille"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start the daemon")
+}
+
+/// SIGKILL right after a digest was queued (the SMTP server is down, so it is still in the
+/// outbox): the restarted daemon delivers it, exactly once.
+#[test]
+fn a_mail_queued_before_a_crash_is_delivered_once_after_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let feed = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/le-quotidien-energie.xml");
+    std::fs::copy(&feed, dir.path().join("feed.xml")).expect("copy feed");
+    let port = free_port();
+    let config = dir.path().join("veille.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+from = "veille@example.org"
+
+[[source]]
+id = "quotidien"
+url = "file:feed.xml"
+every = "1m"
+
+[[watch]]
+id = "nordvent"
+query = "Nordvent"
+
+[[digest]]
+id = "daily"
+to = "comms@example.org"
+"#
+        ),
+    )
+    .expect("write config");
+
+    let first_log = dir.path().join("first.log");
+    let mut first = start_daemon(&config, &first_log);
+    wait_for("the digest to be queued", Duration::from_secs(30), || {
+        std::fs::read_to_string(&first_log).is_ok_and(|log| log.contains("digest window closed"))
+    });
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reap");
+    let db = dir.path().join("veille.db");
+    let counts = veille::store::Store::open(&db)
+        .and_then(|s| s.counts())
+        .expect("counts after the crash");
+    assert_eq!((counts.outbox_pending, counts.outbox_sent), (1, 0));
+
+    let smtp = common::SmtpSink::start_on(format!("127.0.0.1:{port}").parse().expect("addr"));
+    let mut second = start_daemon(&config, &dir.path().join("second.log"));
+    let mails = smtp.wait_for(1, Duration::from_secs(20));
+    // Give a double delivery the time to happen, if it were going to.
+    std::thread::sleep(Duration::from_millis(1_500));
+    let _ = Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status();
+    wait_for("the daemon to exit", Duration::from_secs(15), || {
+        matches!(second.try_wait(), Ok(Some(_)))
+    });
+    assert_eq!(mails.len(), 1, "delivered after the restart");
+    assert_eq!(smtp.received().len(), 1, "exactly once");
+    let counts = veille::store::Store::open(&db)
+        .and_then(|s| s.counts())
+        .expect("counts");
+    assert_eq!(
+        (
+            counts.outbox_pending,
+            counts.outbox_sent,
+            counts.digest_runs
+        ),
+        (0, 1, 1)
     );
 }

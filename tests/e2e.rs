@@ -151,8 +151,9 @@ async fn digest_arrives_once_with_the_right_mentions() {
     let mail = &mails[0];
     assert_eq!(mail.from, "veille@example.org");
     assert_eq!(mail.to, vec!["comms@example.org", "boss@example.org"]);
-    assert!(mail.subject().contains("3 mentions"), "{}", mail.subject());
+    assert!(mail.subject().contains(" stories — "), "{}", mail.subject());
     let text = mail.text();
+    assert!(text.contains("3 mentions · 2 sources"), "{text}");
     for expected in [
         "Nordvent Énergie inaugure le parc de Fécamp",
         "Grève chez un sous-traitant",

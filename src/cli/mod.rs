@@ -4,7 +4,9 @@
 //! configuration or arguments (clap also uses 2 for usage errors).
 
 mod check;
+mod digest;
 mod export;
+mod outbox;
 mod run;
 
 use std::path::PathBuf;
@@ -56,6 +58,11 @@ enum Command {
     },
     /// Write stored mentions as JSON or CSV.
     Export(export::ExportArgs),
+    /// Preview the next digest, or send it now.
+    #[command(subcommand)]
+    Digest(digest::DigestCommand),
+    /// List pending and failed mail; put a mail back in line with `retry ID`.
+    Outbox(outbox::OutboxArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -69,6 +76,8 @@ pub fn main() -> ExitCode {
         Command::Run { config, once } => run::run(&config.config, once),
         Command::Check { config } => check::check(&config.config),
         Command::Export(args) => export::export(&args),
+        Command::Digest(command) => digest::digest(&command),
+        Command::Outbox(args) => outbox::outbox(&args),
     };
     ExitCode::from(code)
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use veille::clock::SystemClock;
 use veille::model::WatchId;
-use veille::notify::Mailer;
 use veille::pipeline::SourceOutcome;
 use veille::scheduler::{self, RunSummary};
 use veille::{App, daemon};
@@ -22,17 +21,20 @@ pub fn run(config_path: &Path, once: bool) -> u8 {
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
-    let files = matches!(Mailer::from_config(&config), Ok(Mailer::Files { .. }));
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    // The SMTP connection pool starts a task when it is built: build the app inside the
+    // runtime.
+    let _inside = rt.enter();
+    let files = config.smtp.is_none();
     let app = match App::new(config, Arc::new(SystemClock)) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("error: {}", veille::error_chain(&e));
             return EXIT_FAILURE;
         }
-    };
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
     };
     if once {
         match rt.block_on(scheduler::run_once(&app)) {

@@ -28,6 +28,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use url::Url;
 
 use crate::digest::schedule::{DaySet, Schedule, parse_time_of_day};
+use crate::digest::{EmptyPolicy, Lang};
 use crate::matching::Query;
 use crate::model::{AlertId, DigestId, SourceId, WatchId};
 use error::Report;
@@ -49,6 +50,9 @@ pub mod defaults {
     pub const DIGEST_DAYS: &str = "daily";
     pub const DIGEST_MAX_ITEMS: usize = 20;
     pub const DIGEST_MAX_ITEMS_LIMIT: usize = 1_000;
+    pub const DIGEST_LANG: &str = "en";
+    pub const DIGEST_EMPTY: &str = "skip";
+    pub const DIGEST_TREND: bool = true;
     pub const SMTP_PORT_STARTTLS: u16 = 587;
     pub const SMTP_PORT_TLS: u16 = 465;
     pub const SMTP_PORT_NONE: u16 = 25;
@@ -167,7 +171,14 @@ pub struct DigestConfig {
     pub name: String,
     pub to: Vec<Mailbox>,
     pub schedule: Schedule,
+    /// Stories shown per watch; the rest is counted ("and N more in veille").
     pub max_items: usize,
+    /// Language of the labels and dates.
+    pub lang: Lang,
+    /// What to do with a window that found nothing.
+    pub empty: EmptyPolicy,
+    /// Show, per watch, the mentions of this window against the previous one.
+    pub trend: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -866,6 +877,20 @@ impl Validator<'_> {
                     }
                 },
             };
+            let lang = self.choice(
+                &digest.lang,
+                &format!("{label}.lang"),
+                defaults::DIGEST_LANG,
+            );
+            let empty = self.choice(
+                &digest.empty,
+                &format!("{label}.empty"),
+                defaults::DIGEST_EMPTY,
+            );
+            let trend = digest
+                .trend
+                .as_ref()
+                .map_or(defaults::DIGEST_TREND, |t| *t.get_ref());
             let name = digest
                 .name
                 .map_or_else(|| digest.id.get_ref().clone(), S::into_inner);
@@ -878,10 +903,30 @@ impl Validator<'_> {
                     to,
                     schedule: Schedule::new(at, days, tz),
                     max_items,
+                    lang: lang.unwrap_or_default(),
+                    empty: empty.unwrap_or_default(),
+                    trend,
                 });
             }
         }
         digests
+    }
+
+    /// One of a fixed set of words (an enum parsed with `FromStr`); `None` after an error.
+    fn choice<T>(&mut self, value: &Option<S<String>>, key: &str, default: &str) -> Option<T>
+    where
+        T: std::str::FromStr<Err = String>,
+    {
+        let Some(value) = value else {
+            return default.parse().ok();
+        };
+        match value.get_ref().parse() {
+            Ok(parsed) => Some(parsed),
+            Err(message) => {
+                self.error(value.span(), key.to_string(), message);
+                None
+            }
+        }
     }
 
     fn watches(

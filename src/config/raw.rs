@@ -113,6 +113,9 @@ pub(crate) struct RawDigest {
     pub at: Option<S<OneOrMany>>,
     pub days: Option<S<OneOrMany>>,
     pub max_items: Option<S<i64>>,
+    pub lang: Option<S<String>>,
+    pub empty: Option<S<String>>,
+    pub trend: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

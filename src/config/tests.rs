@@ -360,6 +360,22 @@ fn each_bad_input_names_line_column_and_key() {
             key: "digest \"d\".max_items",
             message: "between 1 and",
         },
+        Case {
+            name: "unknown digest language",
+            toml: "[[digest]]\nid = \"d\"\nto = \"a@example.org\"\nlang = \"de\"",
+            line: 4,
+            column: 8,
+            key: "digest \"d\".lang",
+            message: "use \"en\" or \"fr\"",
+        },
+        Case {
+            name: "unknown empty policy",
+            toml: "[[digest]]\nid = \"d\"\nto = \"a@example.org\"\nempty = \"never\"",
+            line: 4,
+            column: 9,
+            key: "digest \"d\".empty",
+            message: "use \"skip\" or \"send\"",
+        },
     ];
     for case in cases {
         let errors = errors_of(case.toml);

@@ -9,12 +9,14 @@
 
 pub mod schedule;
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::config::{Config, DigestConfig};
-use crate::model::{DigestId, MentionId, SourceId, WatchId};
+use crate::model::{DigestId, ItemId, MentionId, SourceId, WatchId};
 use crate::store::{DigestRun, MentionRecord};
 
 /// Longest title shown for an item that has none of its own (taken from its text).
@@ -43,96 +45,246 @@ pub fn next_due(
     }
 }
 
+/// Language of a digest's labels and dates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum Lang {
+    #[default]
+    En,
+    Fr,
+}
+
+impl std::str::FromStr for Lang {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Lang, String> {
+        match text {
+            "en" => Ok(Lang::En),
+            "fr" => Ok(Lang::Fr),
+            other => Err(format!("unknown language {other:?}: use \"en\" or \"fr\"")),
+        }
+    }
+}
+
+/// What a digest does with a window that found nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EmptyPolicy {
+    /// Close the window quietly: no mail.
+    #[default]
+    Skip,
+    /// Send a short "nothing new" mail, so readers know veille is alive.
+    Send,
+}
+
+impl std::str::FromStr for EmptyPolicy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<EmptyPolicy, String> {
+        match text {
+            "skip" => Ok(EmptyPolicy::Skip),
+            "send" => Ok(EmptyPolicy::Send),
+            other => Err(format!(
+                "unknown policy {other:?}: use \"skip\" or \"send\""
+            )),
+        }
+    }
+}
+
+/// What the digest is built from: the window's mentions and what the store knows around them.
+#[derive(Debug, Clone, Default)]
+pub struct DigestInput {
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: DateTime<Utc>,
+    /// The window's mentions, of the watches that feed this digest.
+    pub mentions: Vec<MentionRecord>,
+    /// Mentions per watch in the previous window, when there was a comparable one.
+    pub previous_counts: Option<HashMap<WatchId, usize>>,
+    /// Sources that are failing, gone or moved, for the footer.
+    pub trouble: Vec<SourceTrouble>,
+}
+
+/// A source in trouble, as the digest footer shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceTrouble {
+    pub source: SourceId,
+    /// What is wrong, in words ("failing since …: timed out", "gone (410)", "recovered").
+    pub status: String,
+}
+
 /// A digest ready to render.
 #[derive(Debug, Clone, Serialize)]
 pub struct Digest {
     pub id: DigestId,
     pub name: String,
+    pub lang: Lang,
     pub window_start: Option<DateTime<Utc>>,
     pub window_end: DateTime<Utc>,
     #[serde(skip)]
     pub tz: Tz,
     pub sections: Vec<Section>,
-    pub total_mentions: usize,
+    pub totals: Totals,
+    pub trouble: Vec<SourceTrouble>,
 }
 
-/// The mentions of one watch in a digest.
+/// Totals over the whole digest (every watch, before any cap).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub stories: usize,
+    pub mentions: usize,
+    pub sources: usize,
+}
+
+/// The stories of one watch in a digest.
 #[derive(Debug, Clone, Serialize)]
 pub struct Section {
     pub watch: WatchId,
     pub name: String,
-    /// At most `max_items` entries, newest first.
-    pub entries: Vec<Entry>,
-    /// How many were left out by the cap.
+    /// At most `max_items` stories, ranked.
+    pub stories: Vec<StoryEntry>,
+    /// How many stories were left out by the cap.
     pub more: usize,
+    /// Mentions of this watch in the window.
+    pub mentions: usize,
+    /// Mentions of this watch in the previous window (the trend line), when known.
+    pub previous: Option<usize>,
 }
 
+/// One story: every mention of the same item (later: of the same story) in the window.
 #[derive(Debug, Clone, Serialize)]
-pub struct Entry {
+pub struct StoryEntry {
+    /// The mention shown (the earliest); the id people judge.
     pub mention: MentionId,
     pub title: String,
     pub url: Option<String>,
-    pub source: SourceId,
-    pub published: Option<DateTime<Utc>>,
-    pub found_at: DateTime<Utc>,
+    /// The item text the snippet is cut from.
+    #[serde(skip)]
+    pub text: String,
+    /// Sources that carried the story in this window, first seen first.
+    pub sources: Vec<SourceId>,
+    /// Earliest publication (or discovery) time of the story in the window.
+    pub time: DateTime<Utc>,
+    /// Latest time, for ranking by recency.
+    #[serde(skip)]
+    pub latest: DateTime<Utc>,
     pub terms: Vec<String>,
+    /// Distinct outlets that carried the story.
+    pub outlets: usize,
 }
 
 impl Digest {
     pub fn is_empty(&self) -> bool {
-        self.total_mentions == 0
+        self.totals.mentions == 0
+    }
+
+    /// Stories shown, across sections.
+    pub fn shown(&self) -> usize {
+        self.sections.iter().map(|s| s.stories.len()).sum()
+    }
+
+    /// Keeps at most `cap` stories per section, counting the rest in `more`.
+    pub fn cap_sections(&mut self, cap: usize) {
+        for section in &mut self.sections {
+            if section.stories.len() > cap {
+                section.more += section.stories.len() - cap;
+                section.stories.truncate(cap);
+            }
+        }
     }
 }
 
-/// Groups a window's mentions by watch (in configuration order), newest first, capped.
-pub fn build(
-    config: &Config,
-    digest: &DigestConfig,
-    window_start: Option<DateTime<Utc>>,
-    window_end: DateTime<Utc>,
-    mentions: Vec<MentionRecord>,
-) -> Digest {
-    let total_mentions = mentions.len();
+/// Groups a window's mentions by watch (in configuration order) and by story, ranks the
+/// stories (most outlets first, then most recent) and caps each watch at `max_items`.
+pub fn build(config: &Config, digest: &DigestConfig, input: DigestInput) -> Digest {
+    let DigestInput {
+        window_start,
+        window_end,
+        mentions,
+        previous_counts,
+        trouble,
+    } = input;
     let mut sections = Vec::new();
+    let mut all_stories: HashSet<ItemId> = HashSet::new();
+    let mut all_sources: HashSet<&SourceId> = HashSet::new();
     for watch in config.watches_of_digest(&digest.id) {
-        let mut of_watch: Vec<&MentionRecord> =
+        let of_watch: Vec<&MentionRecord> =
             mentions.iter().filter(|m| m.watch == watch.id).collect();
         if of_watch.is_empty() {
             continue;
         }
-        of_watch.sort_by(|a, b| {
-            let when = |m: &MentionRecord| m.published.unwrap_or(m.found_at);
-            when(b).cmp(&when(a)).then(b.id.cmp(&a.id))
+        let mut stories: Vec<StoryEntry> = Vec::new();
+        let mut index: HashMap<ItemId, usize> = HashMap::new();
+        for m in &of_watch {
+            all_stories.insert(m.item);
+            all_sources.insert(&m.source);
+            let when = m.published.unwrap_or(m.found_at);
+            match index.get(&m.item) {
+                Some(&i) => merge_into(&mut stories[i], m, when),
+                None => {
+                    index.insert(m.item, stories.len());
+                    stories.push(StoryEntry {
+                        mention: m.id,
+                        title: display_title(&m.title, &m.text),
+                        url: m.url.clone(),
+                        text: m.text.clone(),
+                        sources: vec![m.source.clone()],
+                        time: when,
+                        latest: when,
+                        terms: m.terms.clone(),
+                        outlets: 1,
+                    });
+                }
+            }
+        }
+        stories.sort_by(|a, b| {
+            b.outlets
+                .cmp(&a.outlets)
+                .then(b.latest.cmp(&a.latest))
+                .then(b.mention.cmp(&a.mention))
         });
-        let more = of_watch.len().saturating_sub(digest.max_items);
-        let entries = of_watch
-            .into_iter()
-            .take(digest.max_items)
-            .map(|m| Entry {
-                mention: m.id,
-                title: display_title(&m.title, &m.text),
-                url: m.url.clone(),
-                source: m.source.clone(),
-                published: m.published,
-                found_at: m.found_at,
-                terms: m.terms.clone(),
-            })
-            .collect();
+        let more = stories.len().saturating_sub(digest.max_items);
+        stories.truncate(digest.max_items);
         sections.push(Section {
             watch: watch.id.clone(),
             name: watch.name.clone(),
-            entries,
+            stories,
             more,
+            mentions: of_watch.len(),
+            previous: previous_counts
+                .as_ref()
+                .filter(|_| digest.trend)
+                .map(|counts| counts.get(&watch.id).copied().unwrap_or(0)),
         });
     }
     Digest {
         id: digest.id.clone(),
         name: digest.name.clone(),
+        lang: digest.lang,
         window_start,
         window_end,
         tz: digest.schedule.tz,
+        totals: Totals {
+            stories: all_stories.len(),
+            mentions: mentions.len(),
+            sources: all_sources.len(),
+        },
         sections,
-        total_mentions,
+        trouble,
+    }
+}
+
+fn merge_into(story: &mut StoryEntry, m: &MentionRecord, when: DateTime<Utc>) {
+    if when < story.time {
+        story.time = when;
+        story.mention = m.id;
+    }
+    story.latest = story.latest.max(when);
+    if !story.sources.contains(&m.source) {
+        story.sources.push(m.source.clone());
+        story.outlets = story.outlets.max(story.sources.len());
+    }
+    for term in &m.terms {
+        if !story.terms.contains(term) {
+            story.terms.push(term.clone());
+        }
     }
 }
 

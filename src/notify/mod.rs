@@ -112,8 +112,24 @@ pub fn retry_delay(attempts: u32) -> Duration {
 
 /// Why a delivery failed, in words an admin can act on. Never contains the password.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct DeliveryError(pub String);
+#[error("{message}")]
+pub struct DeliveryError {
+    pub message: String,
+    /// The server refused this mail for good (a 5xx reply about the mail or its
+    /// recipients): retrying cannot help, so the mail is marked failed and reported.
+    /// Authentication and TLS problems are not permanent: once the admin fixes the
+    /// configuration, the waiting mail goes out.
+    pub permanent: bool,
+}
+
+impl DeliveryError {
+    fn transient(message: String) -> DeliveryError {
+        DeliveryError {
+            message,
+            permanent: false,
+        }
+    }
+}
 
 /// Where mail goes.
 #[derive(Clone)]
@@ -194,7 +210,10 @@ impl Mailer {
                 .await
                 .map(|id| dir.join(format!("{id}.eml")).display().to_string())
                 .map_err(|e| {
-                    DeliveryError(format!("cannot write the mail to {}: {e}", dir.display()))
+                    DeliveryError::transient(format!(
+                        "cannot write the mail to {}: {e}",
+                        dir.display()
+                    ))
                 }),
             Mailer::Smtp { transport, server } => {
                 match transport.send_raw(&envelope, &mail.body).await {
@@ -203,7 +222,10 @@ impl Mailer {
                         response.code(),
                         response.message().collect::<Vec<_>>().join(" ")
                     )),
-                    Err(e) => Err(DeliveryError(describe_smtp_error(server, &e))),
+                    Err(e) => {
+                        let (message, permanent) = describe_smtp_error(server, &e);
+                        Err(DeliveryError { message, permanent })
+                    }
                 }
             }
         }
@@ -212,11 +234,9 @@ impl Mailer {
 
 fn envelope_of(mail: &OutboxMail) -> Result<Envelope, DeliveryError> {
     let parse = |text: &str| {
-        text.parse::<Address>().map_err(|e| {
-            DeliveryError(format!(
-                "invalid address {text:?} in outbox mail {}: {e}",
-                mail.id
-            ))
+        text.parse::<Address>().map_err(|e| DeliveryError {
+            permanent: true,
+            message: format!("invalid address {text:?} in outbox mail {}: {e}", mail.id),
         })
     };
     let from = parse(&mail.sender)?;
@@ -225,39 +245,127 @@ fn envelope_of(mail: &OutboxMail) -> Result<Envelope, DeliveryError> {
         .iter()
         .map(|r| parse(r))
         .collect::<Result<Vec<_>, _>>()?;
-    Envelope::new(Some(from), to)
-        .map_err(|e| DeliveryError(format!("invalid envelope for outbox mail {}: {e}", mail.id)))
+    Envelope::new(Some(from), to).map_err(|e| DeliveryError {
+        permanent: true,
+        message: format!("invalid envelope for outbox mail {}: {e}", mail.id),
+    })
 }
 
-/// SMTP errors sorted into what an admin can do about them.
-fn describe_smtp_error(server: &str, error: &lettre::transport::smtp::Error) -> String {
+/// SMTP errors sorted into what an admin can do about them, and whether retrying can help.
+fn describe_smtp_error(server: &str, error: &lettre::transport::smtp::Error) -> (String, bool) {
     let detail = crate::error_chain(error);
-    let kind = if error.is_tls() {
-        "TLS failed"
-    } else if error.is_timeout() {
-        "timed out"
-    } else if let Some(code) = error.status() {
-        let code = code.to_string();
-        if code.starts_with("535") || code.starts_with("534") || code.starts_with("530") {
-            "authentication failed (check username and password)"
-        } else if code.starts_with("55") {
-            "recipient or sender rejected"
-        } else if error.is_permanent() {
-            "rejected permanently"
-        } else {
-            "temporarily refused"
+    let code = error.status().map(|c| c.to_string());
+    let (kind, permanent) = classify_smtp(
+        code.as_deref(),
+        error.is_tls(),
+        error.is_timeout(),
+        error.is_permanent(),
+        &detail,
+    );
+    (format!("SMTP {server}: {kind}: {detail}"), permanent)
+}
+
+/// The words for an SMTP failure and whether it is final. Authentication (530/534/535) is
+/// an admin's configuration problem, not the mail's: it is retried so the mail goes out
+/// once the password is fixed.
+fn classify_smtp(
+    code: Option<&str>,
+    tls: bool,
+    timeout: bool,
+    permanent: bool,
+    detail: &str,
+) -> (&'static str, bool) {
+    if tls {
+        return ("TLS failed (check smtp.security and the port)", false);
+    }
+    if timeout {
+        return ("timed out", false);
+    }
+    if let Some(code) = code {
+        if ["530", "534", "535"].iter().any(|c| code.starts_with(c)) {
+            return ("authentication failed (check username and password)", false);
         }
-    } else if detail.contains("onnection refused") {
-        "connection refused (is the SMTP server running, host and port right?)"
-    } else {
-        "delivery failed"
-    };
-    format!("SMTP {server}: {kind}: {detail}")
+        if ["550", "551", "553"].iter().any(|c| code.starts_with(c)) {
+            return ("recipient or sender rejected", true);
+        }
+        if code.starts_with("552") {
+            return ("message too large for the server", true);
+        }
+        if permanent {
+            return ("rejected permanently", true);
+        }
+        return ("temporarily refused", false);
+    }
+    if detail.contains("onnection refused") {
+        return (
+            "connection refused (is the SMTP server running, host and port right?)",
+            false,
+        );
+    }
+    ("delivery failed", false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smtp_failures_are_sorted_for_the_admin() {
+        let cases = [
+            (
+                Some("535"),
+                false,
+                false,
+                true,
+                "",
+                "authentication failed",
+                false,
+            ),
+            (
+                Some("550"),
+                false,
+                false,
+                true,
+                "",
+                "recipient or sender rejected",
+                true,
+            ),
+            (
+                Some("554"),
+                false,
+                false,
+                true,
+                "",
+                "rejected permanently",
+                true,
+            ),
+            (
+                Some("451"),
+                false,
+                false,
+                false,
+                "",
+                "temporarily refused",
+                false,
+            ),
+            (None, true, false, false, "", "TLS failed", false),
+            (None, false, true, false, "", "timed out", false),
+            (
+                None,
+                false,
+                false,
+                false,
+                "Connection refused (os error 111)",
+                "connection refused",
+                false,
+            ),
+        ];
+        for (code, tls, timeout, permanent, detail, words, is_final) in cases {
+            let (kind, final_) = classify_smtp(code, tls, timeout, permanent, detail);
+            assert!(kind.starts_with(words), "{code:?}: {kind}");
+            assert_eq!(final_, is_final, "{code:?}");
+        }
+    }
 
     #[test]
     fn retry_delay_grows_and_caps() {

@@ -3,15 +3,24 @@
 //! Templates live in `templates/` and are compiled into the binary. The HTML template is
 //! auto-escaped by minijinja, so every piece of feed-supplied text is escaped whatever the
 //! template does with it; links are only emitted for http(s) URLs, never `javascript:`.
+//!
+//! Labels and dates follow the digest's language (`en` or `fr`). The HTML part is kept under
+//! [`MAX_HTML_BYTES`] because Gmail clips messages above about 102 KB and hides the rest
+//! behind a link nobody clicks: when a digest would be larger, fewer stories are shown per
+//! watch and both parts say how many were left out. The text part follows the same cut so
+//! both parts tell the same story.
 
 use std::sync::OnceLock;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Locale, Utc};
 use chrono_tz::Tz;
-use minijinja::Environment;
+use minijinja::{AutoEscape, Environment, Error, Output, State, Value};
 use serde::Serialize;
 
-use crate::digest::Digest;
+use crate::digest::{Digest, Lang};
+
+/// Largest HTML part we send (Gmail clips at about 102 KB).
+pub const MAX_HTML_BYTES: usize = 100_000;
 
 /// A rendered mail body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +28,8 @@ pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Stories left out to keep the HTML under [`MAX_HTML_BYTES`] (0 when nothing was cut).
+    pub cut_for_size: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +52,7 @@ fn environment() -> Result<&'static Environment<'static>, RenderError> {
             .build()
             .map_err(|e| e.to_string())?;
         env.set_syntax(syntax);
+        env.set_formatter(compact_html_formatter);
         env.add_template(TEXT_TEMPLATE, include_str!("templates/digest.txt"))
             .map_err(|e| e.to_string())?;
         env.add_template(HTML_TEMPLATE, include_str!("templates/digest.html"))
@@ -54,35 +66,107 @@ fn environment() -> Result<&'static Environment<'static>, RenderError> {
     })
 }
 
+/// minijinja's HTML escaping also escapes `/`, which is safe but makes every URL longer and
+/// eats into the size budget. Escaping `& < > " '` is what HTML needs in text and in quoted
+/// attributes; everything else goes through the default formatter.
+fn compact_html_formatter(out: &mut Output, state: &mut State, value: &Value) -> Result<(), Error> {
+    if matches!(state.auto_escape(), AutoEscape::Html)
+        && !value.is_safe()
+        && let Some(text) = value.as_str()
+    {
+        let escaped = escape_html(text);
+        return out
+            .write_str(&escaped)
+            .map_err(|e| Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()));
+    }
+    minijinja::escape_formatter(out, state, value)
+}
+
+/// Escapes text for HTML content and double- or single-quoted attributes.
+pub fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// Everything a template shows, already in the reader's language.
 #[derive(Serialize)]
 struct View {
+    lang: &'static str,
     id: String,
     heading: String,
+    summary: String,
     period: String,
     sections: Vec<SectionView>,
+    nothing_new: Option<&'static str>,
+    cut_note: Option<String>,
+    trouble_heading: &'static str,
+    trouble: Vec<TroubleView>,
+    judge_hint: String,
+    footer: String,
 }
 
 #[derive(Serialize)]
 struct SectionView {
     name: String,
-    count: usize,
-    entries: Vec<EntryView>,
-    more: usize,
+    count: String,
+    trend: Option<String>,
+    stories: Vec<StoryView>,
+    more: Option<String>,
 }
 
 #[derive(Serialize)]
-struct EntryView {
+struct StoryView {
     title: String,
     url: Option<String>,
-    source: String,
-    time: String,
-    terms: String,
+    meta: String,
+    also_in: Option<String>,
+    terms: Option<String>,
+    judge: String,
 }
 
-/// Renders a digest in both formats.
+#[derive(Serialize)]
+struct TroubleView {
+    source: String,
+    status: String,
+}
+
+/// Renders a digest in both formats, shortening it when the HTML would be too large.
 pub fn render_digest(digest: &Digest) -> Result<Rendered, RenderError> {
+    let mut rendered = render_once(digest, 0)?;
+    let full = digest.shown();
+    let mut shown = full;
+    let mut digest = digest.clone();
+    // Each pass keeps a proportionally smaller number of stories per watch; the sizes are
+    // close to linear in the number of stories, so this converges in two or three passes.
+    while rendered.html.len() > MAX_HTML_BYTES && shown > 0 {
+        let ratio = MAX_HTML_BYTES as f64 / rendered.html.len() as f64 * 0.9;
+        let largest = digest
+            .sections
+            .iter()
+            .map(|s| s.stories.len())
+            .max()
+            .unwrap_or(0);
+        let cap = ((largest as f64 * ratio) as usize).min(largest.saturating_sub(1));
+        digest.cap_sections(cap);
+        shown = digest.shown();
+        rendered = render_once(&digest, full - shown)?;
+    }
+    Ok(rendered)
+}
+
+fn render_once(digest: &Digest, cut_for_size: usize) -> Result<Rendered, RenderError> {
     let env = environment()?;
-    let view = view_of(digest);
+    let view = view_of(digest, cut_for_size);
     let render = |name: &'static str| {
         env.get_template(name)
             .and_then(|t| t.render(minijinja::value::Serde(&view)))
@@ -95,75 +179,301 @@ pub fn render_digest(digest: &Digest) -> Result<Rendered, RenderError> {
         subject: subject_of(digest),
         text: render(TEXT_TEMPLATE)?,
         html: render(HTML_TEMPLATE)?,
+        cut_for_size,
     })
 }
 
-fn subject_of(digest: &Digest) -> String {
-    let date = digest
-        .window_end
-        .with_timezone(&digest.tz)
-        .format("%Y-%m-%d");
-    format!(
-        "[veille] {}: {} — {date}",
-        digest.name,
-        count_label(digest.total_mentions)
-    )
+/// The words of a digest, per language.
+struct Labels {
+    lang: Lang,
 }
 
-fn count_label(count: usize) -> String {
-    if count == 1 {
-        "1 mention".to_string()
-    } else {
-        format!("{count} mentions")
+impl Labels {
+    fn locale(&self) -> Locale {
+        match self.lang {
+            Lang::En => Locale::en_GB,
+            Lang::Fr => Locale::fr_FR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self.lang {
+            Lang::En => "en",
+            Lang::Fr => "fr",
+        }
+    }
+
+    fn count(&self, n: usize, en: (&str, &str), fr: (&str, &str)) -> String {
+        let (one, many) = match self.lang {
+            Lang::En => en,
+            Lang::Fr => fr,
+        };
+        // French uses the singular for 0 and 1, English only for 1.
+        let singular = match self.lang {
+            Lang::En => n == 1,
+            Lang::Fr => n <= 1,
+        };
+        format!("{n} {}", if singular { one } else { many })
+    }
+
+    fn stories(&self, n: usize) -> String {
+        self.count(n, ("story", "stories"), ("sujet", "sujets"))
+    }
+
+    fn mentions(&self, n: usize) -> String {
+        self.count(n, ("mention", "mentions"), ("mention", "mentions"))
+    }
+
+    fn sources(&self, n: usize) -> String {
+        self.count(n, ("source", "sources"), ("source", "sources"))
+    }
+
+    fn period(&self, start: Option<String>, end: String) -> String {
+        match (self.lang, start) {
+            (Lang::En, Some(start)) => format!("From {start} to {end}"),
+            (Lang::Fr, Some(start)) => format!("Du {start} au {end}"),
+            (Lang::En, None) => format!("Everything found up to {end}"),
+            (Lang::Fr, None) => format!("Tout ce qui a été trouvé jusqu’au {end}"),
+        }
+    }
+
+    fn also_in(&self, others: usize) -> String {
+        match self.lang {
+            Lang::En => format!(
+                "also in {}",
+                self.count(others, ("outlet", "outlets"), ("", ""))
+            ),
+            Lang::Fr => format!(
+                "repris par {}",
+                self.count(others, ("", ""), ("autre média", "autres médias"))
+            ),
+        }
+    }
+
+    fn more(&self, n: usize) -> String {
+        match self.lang {
+            Lang::En => format!("… and {n} more in veille"),
+            Lang::Fr => format!("… et {n} de plus dans veille"),
+        }
+    }
+
+    fn trend(&self, now: usize, previous: usize) -> String {
+        let arrow = match now.cmp(&previous) {
+            std::cmp::Ordering::Greater => "↑",
+            std::cmp::Ordering::Less => "↓",
+            std::cmp::Ordering::Equal => "=",
+        };
+        match self.lang {
+            Lang::En => format!(
+                "{arrow} {} (previous digest: {previous})",
+                self.mentions(now)
+            ),
+            Lang::Fr => format!(
+                "{arrow} {} (digest précédent : {previous})",
+                self.mentions(now)
+            ),
+        }
+    }
+
+    fn nothing_new(&self) -> &'static str {
+        match self.lang {
+            Lang::En => "Nothing new in this period.",
+            Lang::Fr => "Rien de nouveau sur cette période.",
+        }
+    }
+
+    fn cut_note(&self, n: usize) -> String {
+        match self.lang {
+            Lang::En => format!(
+                "This digest was shortened to stay under mail size limits. \
+                 Left out here, and waiting in veille: {}.",
+                self.stories(n)
+            ),
+            Lang::Fr => format!(
+                "Ce digest a été raccourci pour rester sous la taille limite des mails. \
+                 Laissés de côté ici, et disponibles dans veille : {}.",
+                self.stories(n)
+            ),
+        }
+    }
+
+    fn trouble_heading(&self) -> &'static str {
+        match self.lang {
+            Lang::En => "Sources in trouble",
+            Lang::Fr => "Sources en difficulté",
+        }
+    }
+
+    fn judge(&self, mention: i64) -> String {
+        match self.lang {
+            Lang::En => format!("ID {mention}"),
+            Lang::Fr => format!("réf. {mention}"),
+        }
+    }
+
+    fn judge_hint(&self) -> String {
+        match self.lang {
+            Lang::En => "Each story carries an ID: quote it to the veille admin to judge it \
+                         (relevant, irrelevant, crisis)."
+                .to_string(),
+            Lang::Fr => "Chaque sujet porte une référence : citez-la à l’administrateur de veille \
+                         pour le juger (pertinent, hors sujet, crise)."
+                .to_string(),
+        }
+    }
+
+    fn footer(&self, id: &str) -> String {
+        format!("veille · digest “{id}”")
+    }
+
+    fn subject_date_format(&self) -> &'static str {
+        match self.lang {
+            Lang::En => "%a %-d %b %Y",
+            Lang::Fr => "%a %-d %b %Y",
+        }
+    }
+
+    fn local(&self, time: DateTime<Utc>, tz: Tz) -> String {
+        let format = match self.lang {
+            Lang::En => "%a %-d %b %Y %H:%M",
+            Lang::Fr => "%a %-d %b %Y %H:%M",
+        };
+        time.with_timezone(&tz)
+            .format_localized(format, self.locale())
+            .to_string()
     }
 }
 
-fn view_of(digest: &Digest) -> View {
-    let tz = digest.tz;
-    let period = match digest.window_start {
-        Some(start) => format!(
-            "From {} to {}",
-            local(start, tz),
-            local(digest.window_end, tz)
-        ),
-        None => format!("Everything found up to {}", local(digest.window_end, tz)),
+fn subject_of(digest: &Digest) -> String {
+    let labels = Labels { lang: digest.lang };
+    let date = digest
+        .window_end
+        .with_timezone(&digest.tz)
+        .format_localized(labels.subject_date_format(), labels.locale());
+    let separator = match digest.lang {
+        Lang::En => ":",
+        Lang::Fr => " :",
     };
+    let what = if digest.is_empty() {
+        labels.nothing_new().trim_end_matches('.').to_string()
+    } else {
+        labels.stories(digest.totals.stories)
+    };
+    format!("[veille] {}{separator} {what} — {date}", digest.name)
+}
+
+fn view_of(digest: &Digest, cut_for_size: usize) -> View {
+    let labels = Labels { lang: digest.lang };
+    let tz = digest.tz;
+    let period = labels.period(
+        digest.window_start.map(|t| labels.local(t, tz)),
+        labels.local(digest.window_end, tz),
+    );
+    let totals = digest.totals;
+    let summary = format!(
+        "{} · {} · {}",
+        labels.stories(totals.stories),
+        labels.mentions(totals.mentions),
+        labels.sources(totals.sources)
+    );
     let sections = digest
         .sections
         .iter()
         .map(|section| SectionView {
             name: section.name.clone(),
-            count: section.entries.len() + section.more,
-            more: section.more,
-            entries: section
-                .entries
+            count: labels.stories(section.stories.len() + section.more),
+            trend: section.previous.map(|p| labels.trend(section.mentions, p)),
+            more: (section.more > 0).then(|| labels.more(section.more)),
+            stories: section
+                .stories
                 .iter()
-                .map(|entry| EntryView {
-                    title: entry.title.clone(),
-                    url: entry.url.clone().filter(|u| is_web_link(u)),
-                    source: entry.source.to_string(),
-                    time: local(entry.published.unwrap_or(entry.found_at), tz),
-                    terms: entry.terms.join(", "),
+                .map(|story| StoryView {
+                    title: story.title.clone(),
+                    url: story.url.clone().filter(|u| is_web_link(u)),
+                    meta: format!(
+                        "{} · {}",
+                        story
+                            .sources
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        labels.local(story.time, tz)
+                    ),
+                    also_in: (story.outlets > 1).then(|| labels.also_in(story.outlets - 1)),
+                    terms: (!story.terms.is_empty()).then(|| story.terms.join(", ")),
+                    judge: labels.judge(story.mention.0),
                 })
                 .collect(),
         })
         .collect();
     View {
+        lang: labels.code(),
         id: digest.id.to_string(),
-        heading: format!("{} — {}", digest.name, count_label(digest.total_mentions)),
+        heading: digest.name.clone(),
+        summary,
         period,
         sections,
+        nothing_new: digest.is_empty().then(|| labels.nothing_new()),
+        cut_note: (cut_for_size > 0).then(|| labels.cut_note(cut_for_size)),
+        trouble_heading: labels.trouble_heading(),
+        trouble: digest
+            .trouble
+            .iter()
+            .map(|t| TroubleView {
+                source: t.source.to_string(),
+                status: t.status.clone(),
+            })
+            .collect(),
+        judge_hint: labels.judge_hint(),
+        footer: labels.footer(digest.id.as_str()),
     }
-}
-
-fn local(time: DateTime<Utc>, tz: Tz) -> String {
-    time.with_timezone(&tz)
-        .format("%a %d %b %Y %H:%M")
-        .to_string()
 }
 
 /// Only http(s) links are clickable in mail; anything else (`javascript:`, `data:`) is shown
 /// as text at most.
 fn is_web_link(url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_text_and_attributes() {
+        assert_eq!(
+            escape_html(r#"<script>"x" & 'y'</script>"#),
+            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
+        );
+        assert_eq!(escape_html("https://a.example/x"), "https://a.example/x");
+    }
+
+    #[test]
+    fn french_counts_use_the_singular_for_zero_and_one() {
+        let fr = Labels { lang: Lang::Fr };
+        let en = Labels { lang: Lang::En };
+        assert_eq!(fr.stories(0), "0 sujet");
+        assert_eq!(fr.stories(2), "2 sujets");
+        assert_eq!(en.stories(0), "0 stories");
+        assert_eq!(en.stories(1), "1 story");
+        assert_eq!(en.also_in(1), "also in 1 outlet");
+        assert_eq!(fr.also_in(3), "repris par 3 autres médias");
+    }
+
+    #[test]
+    fn dates_follow_the_language() {
+        let time = DateTime::parse_from_rfc3339("2026-11-27T07:05:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let tz: Tz = chrono_tz::Europe::Paris;
+        assert_eq!(
+            Labels { lang: Lang::En }.local(time, tz),
+            "Fri 27 Nov 2026 08:05"
+        );
+        assert_eq!(
+            Labels { lang: Lang::Fr }.local(time, tz),
+            "ven. 27 nov. 2026 08:05"
+        );
+    }
 }

@@ -107,6 +107,8 @@ pub struct MentionRecord {
 /// The last digest queued for a digest id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DigestRun {
+    /// None for a digest's first run, which covered everything stored.
+    pub window_start: Option<DateTime<Utc>>,
     pub window_end: DateTime<Utc>,
     pub last_mention_id: i64,
 }
@@ -150,12 +152,31 @@ pub struct OutboxMail {
 }
 
 /// Row counts, for summaries and tests.
+/// An outbox row as `veille outbox` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub key: String,
+    pub kind: String,
+    pub subject: String,
+    pub recipients: Vec<String>,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub message_id: String,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     pub items: i64,
     pub mentions: i64,
     pub outbox_pending: i64,
     pub outbox_sent: i64,
+    pub outbox_failed: i64,
     pub digest_runs: i64,
 }
 
@@ -167,6 +188,14 @@ fn from_db(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0)
         .single()
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+fn split_recipients(stored: &str) -> Vec<String> {
+    stored
+        .split('\n')
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn opt_from_db(secs: Option<i64>) -> Option<DateTime<Utc>> {
@@ -191,15 +220,22 @@ impl Store {
     }
 
     fn setup(mut conn: Connection) -> Result<Store> {
+        // First, so that every statement below waits for another process (a daemon starting
+        // at the same time as `veille outbox`) instead of failing at once.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .context("setting the busy timeout")?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .context("enabling WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .context("enabling foreign keys")?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .context("setting synchronous")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .context("setting the busy timeout")?;
-        let version: i64 = conn
+        // The version is read inside a write transaction, so two processes opening a new
+        // database together apply each migration once: the second waits, then sees it done.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .context("starting the schema check")?;
+        let version: i64 = tx
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .context("reading the schema version")?;
         let known = migrations::MIGRATIONS.len() as i64;
@@ -216,13 +252,12 @@ impl Store {
             .enumerate()
             .skip(version as usize)
         {
-            let tx = conn.transaction().context("starting a migration")?;
             tx.execute_batch(sql)
                 .context(&format!("applying migration {}", index + 1))?;
             tx.pragma_update(None, "user_version", index as i64 + 1)
                 .context("recording the schema version")?;
-            tx.commit().context("committing a migration")?;
         }
+        tx.commit().context("committing the schema")?;
         Ok(Store {
             conn: Mutex::new(conn),
         })
@@ -390,17 +425,56 @@ impl Store {
     pub fn last_digest_run(&self, digest: &DigestId) -> Result<Option<DigestRun>> {
         self.conn()
             .query_row(
-                "SELECT window_end, last_mention_id FROM digest_runs WHERE digest_id = ?1 ORDER BY window_end DESC, id DESC LIMIT 1",
+                "SELECT window_start, window_end, last_mention_id FROM digest_runs WHERE digest_id = ?1 ORDER BY window_end DESC, id DESC LIMIT 1",
                 [digest.as_str()],
                 |row| {
                     Ok(DigestRun {
-                        window_end: from_db(row.get(0)?),
-                        last_mention_id: row.get(1)?,
+                        window_start: opt_from_db(row.get(0)?),
+                        window_end: from_db(row.get(1)?),
+                        last_mention_id: row.get(2)?,
                     })
                 },
             )
             .optional()
             .context("reading the last digest run")
+    }
+
+    /// Mentions per watch in the last window sent for `digest`, for the trend line. None when
+    /// there is no comparable window: no run yet, or only the first run (which covered
+    /// everything stored, not one period).
+    pub fn previous_window_counts(
+        &self,
+        digest: &DigestId,
+        watches: &[WatchId],
+    ) -> Result<Option<HashMap<WatchId, usize>>> {
+        let conn = self.conn();
+        let mut runs = conn
+            .prepare(
+                "SELECT window_start, last_mention_id FROM digest_runs WHERE digest_id = ?1
+                  ORDER BY window_end DESC, id DESC LIMIT 2",
+            )
+            .context("reading digest runs")?;
+        let runs: Vec<(Option<i64>, i64)> = runs
+            .query_map([digest.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+            .context("reading digest runs")?
+            .collect::<rusqlite::Result<_>>()
+            .context("reading digest runs")?;
+        let (after, up_to) = match runs.as_slice() {
+            [(Some(_), up_to), (_, after)] => (*after, *up_to),
+            [(Some(_), up_to)] => (0, *up_to),
+            _ => return Ok(None),
+        };
+        let mut count = conn
+            .prepare("SELECT COUNT(*) FROM mentions WHERE watch_id = ?1 AND id > ?2 AND id <= ?3")
+            .context("counting the previous window")?;
+        let mut counts = HashMap::new();
+        for watch in watches {
+            let n: i64 = count
+                .query_row(params![watch.as_str(), after, up_to], |row| row.get(0))
+                .context("counting the previous window")?;
+            counts.insert(watch.clone(), usize::try_from(n).unwrap_or(0));
+        }
+        Ok(Some(counts))
     }
 
     /// The highest mention id so far (0 when there is none): the end of a digest window.
@@ -485,11 +559,7 @@ impl Store {
                     id: row.get(0)?,
                     key: row.get(1)?,
                     sender: row.get(2)?,
-                    recipients: recipients
-                        .split('\n')
-                        .filter(|r| !r.is_empty())
-                        .map(str::to_string)
-                        .collect(),
+                    recipients: split_recipients(&recipients),
                     subject: row.get(4)?,
                     message_id: row.get(5)?,
                     body: row.get(6)?,
@@ -521,6 +591,64 @@ impl Store {
             )
             .context("marking a mail as sent")?;
         Ok(())
+    }
+
+    /// Gives up on a mail the server refused for good (it stays listed with its error).
+    pub fn mark_failed(&self, id: i64, error: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2, next_attempt_at = NULL WHERE id = ?1",
+                params![id, error],
+            )
+            .context("marking a mail as failed")?;
+        Ok(())
+    }
+
+    /// Puts a pending or failed mail back in line for delivery now. Returns false when there
+    /// is no such mail or it was already sent.
+    pub fn retry_mail(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?2
+                  WHERE id = ?1 AND status IN ('pending', 'failed')",
+                params![id, to_db(now)],
+            )
+            .context("putting a mail back in line")?;
+        Ok(changed > 0)
+    }
+
+    /// Outbox rows, newest first: pending and failed ones, plus sent ones when asked.
+    pub fn outbox_entries(&self, include_sent: bool) -> Result<Vec<OutboxEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, key, kind, subject, recipients, status, attempts, last_error,
+                        next_attempt_at, created_at, sent_at, message_id
+                   FROM outbox WHERE ?1 OR status != 'sent' ORDER BY id DESC",
+            )
+            .context("listing the outbox")?;
+        let rows = stmt
+            .query_map([include_sent], |row| {
+                let recipients: String = row.get(4)?;
+                Ok(OutboxEntry {
+                    id: row.get(0)?,
+                    key: row.get(1)?,
+                    kind: row.get(2)?,
+                    subject: row.get(3)?,
+                    recipients: split_recipients(&recipients),
+                    status: row.get(5)?,
+                    attempts: row.get(6)?,
+                    last_error: row.get(7)?,
+                    next_attempt_at: opt_from_db(row.get(8)?),
+                    created_at: from_db(row.get(9)?),
+                    sent_at: opt_from_db(row.get(10)?),
+                    message_id: row.get(11)?,
+                })
+            })
+            .context("listing the outbox")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading the outbox")
     }
 
     pub fn mark_attempt_failed(
@@ -577,7 +705,8 @@ impl Store {
                 "SELECT (SELECT COUNT(*) FROM items), (SELECT COUNT(*) FROM mentions),
                         (SELECT COUNT(*) FROM outbox WHERE status = 'pending'),
                         (SELECT COUNT(*) FROM outbox WHERE status = 'sent'),
-                        (SELECT COUNT(*) FROM digest_runs)",
+                        (SELECT COUNT(*) FROM digest_runs),
+                        (SELECT COUNT(*) FROM outbox WHERE status = 'failed')",
                 [],
                 |row| {
                     Ok(Counts {
@@ -586,6 +715,7 @@ impl Store {
                         outbox_pending: row.get(2)?,
                         outbox_sent: row.get(3)?,
                         digest_runs: row.get(4)?,
+                        outbox_failed: row.get(5)?,
                     })
                 },
             )

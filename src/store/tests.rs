@@ -364,3 +364,99 @@ fn a_newer_schema_is_refused() {
         Err(e) => assert!(e.to_string().contains("newer veille"), "{e}"),
     }
 }
+
+#[test]
+fn previous_window_counts_compare_like_with_like() {
+    let store = open();
+    let digest = DigestId::new("daily");
+    let watches = [WatchId::new("acme"), WatchId::new("other")];
+    let run = |n: i64, start: Option<DateTime<Utc>>| {
+        let up_to = store.last_mention_id().unwrap_or_else(|e| panic!("{e}"));
+        store
+            .queue_digest(NewDigestRun {
+                digest: &digest,
+                window_start: start,
+                window_end: t(n),
+                last_mention_id: up_to,
+                mentions: 0,
+                mail: None,
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+    };
+    let counts = || {
+        store
+            .previous_window_counts(&digest, &watches)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert_eq!(counts(), None, "no digest yet");
+    let found = |n: usize, at: i64| {
+        let items: Vec<_> = (0..n)
+            .map(|i| {
+                (
+                    item("a", &format!("guid:{at}-{i}"), "x"),
+                    vec![matched("acme", "acme")],
+                )
+            })
+            .collect();
+        record(&store, "a", t(at), &items);
+    };
+    found(5, 0);
+    run(10, None);
+    assert_eq!(
+        counts(),
+        None,
+        "the first digest covered everything: not a period"
+    );
+    found(3, 20);
+    run(30, Some(t(10)));
+    let previous = counts().unwrap_or_default();
+    assert_eq!(previous.get(&watches[0]), Some(&3));
+    assert_eq!(previous.get(&watches[1]), Some(&0));
+    found(1, 40);
+    run(50, Some(t(30)));
+    assert_eq!(counts().unwrap_or_default().get(&watches[0]), Some(&1));
+}
+
+#[test]
+fn failed_mail_is_listed_and_can_be_put_back_in_line() {
+    let store = open();
+    let digest = DigestId::new("daily");
+    let id = store
+        .queue_digest(NewDigestRun {
+            digest: &digest,
+            window_start: None,
+            window_end: t(0),
+            last_mention_id: 0,
+            mentions: 0,
+            mail: Some(mail("digest:daily:0")),
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("queued"));
+    store
+        .mark_failed(id, "SMTP x: recipient or sender rejected")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(store.pending_mails(t(600)).unwrap_or_default().is_empty());
+    let entries = store.outbox_entries(false).unwrap_or_default();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].status, "failed");
+    assert_eq!(entries[0].attempts, 1);
+    assert!(
+        entries[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("rejected"))
+    );
+
+    assert!(store.retry_mail(id, t(5)).unwrap_or(false));
+    let pending = store.pending_mails(t(5)).unwrap_or_default();
+    assert_eq!(pending.iter().map(|m| m.id).collect::<Vec<_>>(), vec![id]);
+    store
+        .mark_sent(id, t(6), "250 ok")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !store.retry_mail(id, t(7)).unwrap_or(true),
+        "sent mail stays sent"
+    );
+    assert!(store.outbox_entries(false).unwrap_or_default().is_empty());
+    assert_eq!(store.outbox_entries(true).unwrap_or_default().len(), 1);
+}

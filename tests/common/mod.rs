@@ -314,8 +314,17 @@ async fn serve_smtp(
             to.clear();
             write.write_all(b"250 2.1.0 OK\r\n").await?;
         } else if upper.starts_with("RCPT TO:") {
-            to.push(address_in(&command));
-            write.write_all(b"250 2.1.5 OK\r\n").await?;
+            let address = address_in(&command);
+            // Mailboxes named `rejected@…` do not exist: a permanent refusal, as a real
+            // server gives for an unknown user.
+            if address.starts_with("rejected@") {
+                write
+                    .write_all(b"550 5.1.1 <rejected>: no such user\r\n")
+                    .await?;
+            } else {
+                to.push(address);
+                write.write_all(b"250 2.1.5 OK\r\n").await?;
+            }
         } else if upper == "DATA" {
             write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
             let mut data = Vec::new();
