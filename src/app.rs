@@ -35,7 +35,21 @@ pub struct App {
 impl App {
     /// Opens the database (creating it if needed) and sets up fetching and mail.
     pub fn new(config: Config, clock: Arc<dyn Clock>) -> Result<App, AppError> {
-        let store = Store::open(&config.daemon.database)?;
+        let store = Arc::new(Store::open(&config.daemon.database)?);
+        App::with_store(config, store, clock)
+    }
+
+    /// The same database and clock with a new configuration (a reload). The database path
+    /// itself is not changed by a reload: the caller keeps the old one and says so.
+    pub fn reconfigured(&self, config: Config) -> Result<App, AppError> {
+        App::with_store(config, Arc::clone(&self.store), Arc::clone(&self.clock))
+    }
+
+    fn with_store(
+        config: Config,
+        store: Arc<Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<App, AppError> {
         let fetcher = Fetcher::new(FetchSettings::new(config.daemon.user_agent.clone()))?;
         let matcher = Matcher::new(
             config
@@ -47,7 +61,7 @@ impl App {
         let mailer = Mailer::from_config(&config)?;
         Ok(App {
             config: Arc::new(config),
-            store: Arc::new(store),
+            store,
             fetcher,
             matcher: Arc::new(matcher),
             mailer,

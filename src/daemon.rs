@@ -1,22 +1,31 @@
 //! The long-running daemon: a loop that asks the store what is due, runs it, and sleeps
-//! until the next thing is due or a signal arrives.
+//! until the next thing is due or a control message arrives.
 //!
 //! Sources run as independent tasks (at most [`MAX_CONCURRENT_FETCHES`] at once), so a slow
-//! host never delays the others. On shutdown, scheduling stops at once and in-flight runs
-//! get [`SHUTDOWN_GRACE`] to finish; a run cut short leaves nothing half-written because
-//! each run is one transaction. Mail goes out from a separate sender task that reads the
+//! host never delays the others. Mail goes out from a separate sender task that reads the
 //! outbox, so SMTP trouble never holds up polling.
+//!
+//! Control comes as messages ([`Control`]), which the binary maps from signals: SIGTERM and
+//! SIGINT stop, SIGHUP reloads. On shutdown, scheduling stops at once and in-flight runs get
+//! [`SHUTDOWN_GRACE`] to finish; a run cut short leaves nothing half-written because each
+//! run is one transaction. A reload re-reads the TOML: a valid file takes effect for every
+//! run started after it (runs in flight finish with the configuration they started with);
+//! an invalid one is logged error by error and the daemon keeps the configuration it has.
+//!
+//! Under systemd (`Type=notify`) the daemon says READY=1 once started, keeps a one-line
+//! STATUS= up to date, and pings the watchdog from the loop itself, so a stuck loop is
+//! noticed. Outside systemd these notifications are no-ops.
 
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::app::App;
+use crate::config;
 use crate::model::SourceId;
 use crate::pipeline;
 use crate::scheduler::{self, MAX_CONCURRENT_FETCHES};
@@ -31,26 +40,34 @@ const ERROR_PAUSE: Duration = Duration::from_secs(5);
 /// never longer than this.
 pub const DIGEST_MAX_WAIT: Duration = Duration::from_secs(120);
 
-/// Runs until `shutdown` completes.
-pub async fn run(app: App, shutdown: impl Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    let configured: Vec<SourceId> = app.config.sources.iter().map(|s| s.id.clone()).collect();
+/// What the daemon can be told while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Re-read the configuration file (SIGHUP).
+    Reload,
+    /// Stop: finish in-flight work within the grace period, then return (SIGTERM, SIGINT).
+    Shutdown,
+}
+
+/// Runs until told to shut down (or until every control sender is gone).
+pub async fn run(mut app: App, mut control: mpsc::Receiver<Control>) {
+    let mut configured = source_ids(&app);
     let mut in_flight: JoinSet<pipeline::SourceReport> = JoinSet::new();
     let mut running: HashMap<tokio::task::Id, SourceId> = HashMap::new();
     let mut held_since: Option<Instant> = None;
     let mail_queued = Arc::new(Notify::new());
+    let (current_app, sender_app) = watch::channel(app.clone());
     let (stop_sender, sender_stopped) = watch::channel(false);
-    let sender = tokio::spawn(sender_loop(
-        app.clone(),
-        mail_queued.clone(),
-        sender_stopped,
-    ));
+    let sender = tokio::spawn(sender_loop(sender_app, mail_queued.clone(), sender_stopped));
+    let watchdog = sd_notify::watchdog_enabled();
     info!(
         sources = app.config.sources.len(),
         watches = app.config.watches.len(),
         digests = app.config.digests.len(),
         "veille daemon started"
     );
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+    let mut last_status = String::new();
     loop {
         let now = app.clock.now();
         let busy: HashSet<SourceId> = running.values().cloned().collect();
@@ -90,8 +107,12 @@ pub async fn run(app: App, shutdown: impl Future<Output = ()>) {
         }
         // Whatever was queued, the sender looks at the outbox now.
         mail_queued.notify_one();
+        report_status(&app, &mut last_status).await;
+        if watchdog.is_some() {
+            notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+        }
         let busy: HashSet<SourceId> = running.values().cloned().collect();
-        let sleep_for = match scheduler::next_wake(&app, &busy, !hold_digests).await {
+        let mut sleep_for = match scheduler::next_wake(&app, &busy, !hold_digests).await {
             Ok(Some(wake)) => (wake - app.clock.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
@@ -103,8 +124,21 @@ pub async fn run(app: App, shutdown: impl Future<Output = ()>) {
             }
         }
         .max(pause);
+        if let Some(period) = watchdog {
+            sleep_for = sleep_for.min(period / 2);
+        }
         tokio::select! {
-            () = &mut shutdown => break,
+            message = control.recv() => match message {
+                Some(Control::Reload) => {
+                    if let Some(reloaded) = reload(&app) {
+                        app = reloaded;
+                        configured = source_ids(&app);
+                        let _ = current_app.send(app.clone());
+                    }
+                    notify_systemd(&[sd_notify::NotifyState::Ready]);
+                }
+                Some(Control::Shutdown) | None => break,
+            },
             Some(done) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
                 match done {
                     Ok((task, _report)) => { running.remove(&task); }
@@ -117,6 +151,7 @@ pub async fn run(app: App, shutdown: impl Future<Output = ()>) {
             () = tokio::time::sleep(sleep_for) => {}
         }
     }
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
     info!(
         in_flight = in_flight.len(),
         "shutting down: waiting for in-flight polls"
@@ -142,20 +177,107 @@ pub async fn run(app: App, shutdown: impl Future<Output = ()>) {
     info!("veille daemon stopped");
 }
 
+fn source_ids(app: &App) -> Vec<SourceId> {
+    app.config.sources.iter().map(|s| s.id.clone()).collect()
+}
+
+/// Re-reads the configuration file. Returns the new app, or None (after logging every
+/// error) when the file is invalid or the new setup cannot be built.
+fn reload(app: &App) -> Option<App> {
+    let path = app.config.path.clone();
+    info!(config = %path.display(), "reloading the configuration");
+    // systemd (v253 and later) wants the monotonic time with RELOADING=1.
+    match sd_notify::NotifyState::monotonic_usec_now() {
+        Ok(now) => notify_systemd(&[sd_notify::NotifyState::Reloading, now]),
+        Err(e) => warn!(error = %e, "cannot read the monotonic clock for systemd"),
+    }
+    let mut config = match config::load(&path) {
+        Ok(config) => config,
+        Err(errors) => {
+            for e in errors.iter() {
+                error!("{e}");
+            }
+            error!(
+                errors = errors.len(),
+                "configuration not reloaded: still running with the previous one"
+            );
+            return None;
+        }
+    };
+    if config.daemon.database != app.config.daemon.database {
+        warn!(
+            old = %app.config.daemon.database.display(),
+            new = %config.daemon.database.display(),
+            "daemon.database changed: a reload keeps the open database; restart to switch"
+        );
+        config.daemon.database = app.config.daemon.database.clone();
+    }
+    for warning in config.warnings() {
+        warn!("{warning}");
+    }
+    match app.reconfigured(config) {
+        Ok(reloaded) => {
+            info!(
+                sources = reloaded.config.sources.len(),
+                watches = reloaded.config.watches.len(),
+                digests = reloaded.config.digests.len(),
+                "configuration reloaded"
+            );
+            Some(reloaded)
+        }
+        Err(e) => {
+            error!(error = %crate::error_chain(&e), "configuration not reloaded: still running with the previous one");
+            None
+        }
+    }
+}
+
+/// Keeps systemd's one-line status current (sent only when it changes).
+async fn report_status(app: &App, last: &mut String) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    let sources = app.config.sources.len();
+    let Ok(counts) = app.db(|s| s.counts()).await else {
+        return;
+    };
+    let status = format!(
+        "{sources} sources, {} failing; {} mails pending, {} failed",
+        counts.sources_failing, counts.outbox_pending, counts.outbox_failed
+    );
+    if status != *last {
+        notify_systemd(&[sd_notify::NotifyState::Status(&status)]);
+        *last = status;
+    }
+}
+
+/// Tells systemd, when run under it; silent otherwise.
+fn notify_systemd(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        warn!(error = %e, "cannot notify systemd");
+    }
+}
+
 /// Delivers the outbox: at once when told that mail was queued, otherwise when the next
 /// retry is due. Runs apart from the polling loop, so a slow or unreachable SMTP server never
-/// delays a poll or a digest.
-async fn sender_loop(app: App, mail_queued: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+/// delays a poll or a digest. It always delivers with the latest configuration, and it is
+/// the only task that delivers, so a reload never makes two senders race for one mail.
+async fn sender_loop(
+    mut app: watch::Receiver<App>,
+    mail_queued: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut first_pass = true;
     loop {
         if *stop.borrow() {
             return;
         }
+        let current = app.borrow_and_update().clone();
         let mut pause = None;
         let delivered = if std::mem::take(&mut first_pass) {
-            scheduler::deliver_all_pending(&app).await
+            scheduler::deliver_all_pending(&current).await
         } else {
-            scheduler::deliver_pending(&app).await
+            scheduler::deliver_pending(&current).await
         };
         if let Err(e) = delivered {
             error!(error = %e, "cannot deliver pending mail");
@@ -163,8 +285,8 @@ async fn sender_loop(app: App, mail_queued: Arc<Notify>, mut stop: watch::Receiv
         }
         let sleep_for = match pause {
             Some(pause) => pause,
-            None => match app.db(|s| s.next_mail_attempt()).await {
-                Ok(Some(next)) => (next - app.clock.now())
+            None => match current.db(|s| s.next_mail_attempt()).await {
+                Ok(Some(next)) => (next - current.clock.now())
                     .to_std()
                     .unwrap_or(Duration::ZERO)
                     .min(MAX_SLEEP),
@@ -177,6 +299,7 @@ async fn sender_loop(app: App, mail_queued: Arc<Notify>, mut stop: watch::Receiv
         };
         tokio::select! {
             _ = stop.changed() => return,
+            _ = app.changed() => {}
             () = mail_queued.notified() => {}
             () = tokio::time::sleep(sleep_for) => {}
         }

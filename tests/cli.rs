@@ -253,3 +253,34 @@ fn export_writes_json_and_csv_records() {
         .expect("export");
     assert_eq!(bad_since.status.code(), Some(2));
 }
+
+/// `--log-format json`: one JSON object per line on stderr, each poll's line carrying the
+/// source id and URL of its span.
+#[test]
+fn json_logs_are_one_object_per_line_with_the_source_span() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = copy_demo(dir.path());
+    let output = veille()
+        .args(["--log-format", "json", "run", "--once", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let polled = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "polled")
+        .unwrap_or_else(|| panic!("no poll line in {stderr}"));
+    assert!(polled["span"]["source"].is_string(), "{polled}");
+    assert!(
+        polled["span"]["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("file:")),
+        "{polled}"
+    );
+}

@@ -184,3 +184,108 @@ to = "comms@example.org"
         (0, 1, 1)
     );
 }
+
+fn log_of(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// A reload applies a valid change (a new source is polled) and refuses an invalid file
+/// (logged with file:line:col; the daemon keeps running with what it had).
+#[test]
+fn reload_applies_a_valid_file_and_keeps_the_old_one_when_invalid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo");
+    std::fs::copy(
+        demo.join("le-quotidien-energie.xml"),
+        dir.path().join("fr.xml"),
+    )
+    .expect("copy feed");
+    std::fs::copy(
+        demo.join("windpower-weekly.atom"),
+        dir.path().join("en.atom"),
+    )
+    .expect("copy feed");
+    let config = dir.path().join("veille.toml");
+    let one_source = r#"
+[[source]]
+id = "quotidien"
+url = "file:fr.xml"
+every = "1h"
+
+[[watch]]
+id = "nordvent"
+query = "Nordvent"
+
+[[digest]]
+id = "daily"
+to = "comms@example.org"
+"#;
+    std::fs::write(&config, one_source).expect("write config");
+    let log = dir.path().join("daemon.log");
+    let mut daemon = start_daemon(&config, &log);
+    wait_for("the first poll", Duration::from_secs(20), || {
+        log_of(&log).contains("veille daemon started") && log_of(&log).contains("polled")
+    });
+
+    // A valid change, through `veille reload` (which checks the file, then signals).
+    let two_sources = format!(
+        "{one_source}\n[[source]]\nid = \"windpower\"\nurl = \"file:en.atom\"\nevery = \"1h\"\n"
+    );
+    std::fs::write(&config, two_sources).expect("write config");
+    let reload = Command::new(env!("CARGO_BIN_EXE_veille"))
+        .args(["reload", "--config"])
+        .arg(&config)
+        .output()
+        .expect("veille reload");
+    assert!(
+        reload.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reload.stderr)
+    );
+    wait_for(
+        "the new source to be polled",
+        Duration::from_secs(20),
+        || {
+            let log = log_of(&log);
+            log.contains("configuration reloaded") && log.contains("source{source=windpower")
+        },
+    );
+
+    // An invalid file: `veille reload` refuses it (exit 2, nothing signalled); a raw SIGHUP
+    // makes the daemon log each error and keep going.
+    std::fs::write(&config, "[[source]]\nid = \"x\"\nurl = 42\n").expect("write config");
+    let refused = Command::new(env!("CARGO_BIN_EXE_veille"))
+        .args(["reload", "--config"])
+        .arg(&config)
+        .output()
+        .expect("veille reload");
+    assert_eq!(refused.status.code(), Some(2));
+    let status = Command::new("kill")
+        .args(["-HUP", &daemon.id().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(status.success());
+    wait_for("the refusal to be logged", Duration::from_secs(20), || {
+        log_of(&log).contains("configuration not reloaded")
+    });
+    let text = log_of(&log);
+    assert!(
+        text.contains("veille.toml:3:"),
+        "errors carry file:line:col: {text}"
+    );
+    assert!(
+        matches!(daemon.try_wait(), Ok(None)),
+        "still running after a bad reload"
+    );
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    wait_for("the daemon to exit", Duration::from_secs(15), || {
+        matches!(daemon.try_wait(), Ok(Some(_)))
+    });
+    assert!(
+        !dir.path().join("veille.pid").exists(),
+        "the pid file is removed at exit"
+    );
+}

@@ -7,6 +7,7 @@ mod check;
 mod digest;
 mod export;
 mod outbox;
+mod reload;
 mod run;
 
 use std::path::PathBuf;
@@ -30,8 +31,23 @@ const DEFAULT_CONFIG: &str = "/etc/veille/veille.toml";
     about = "Self-hosted media monitoring: feeds in, digests out"
 )]
 struct Cli {
+    /// Log lines for people (text) or for log shippers (json, one object per line).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "VEILLE_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -63,6 +79,11 @@ enum Command {
     Digest(digest::DigestCommand),
     /// List pending and failed mail; put a mail back in line with `retry ID`.
     Outbox(outbox::OutboxArgs),
+    /// Check the configuration, then tell the running daemon to reload it (SIGHUP).
+    Reload {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -71,25 +92,31 @@ pub fn main() -> ExitCode {
         Command::Run { once: false, .. } => "info",
         _ => "warn",
     };
-    init_logging(default_level);
+    init_logging(default_level, cli.log_format);
     let code = match cli.command {
         Command::Run { config, once } => run::run(&config.config, once),
         Command::Check { config } => check::check(&config.config),
         Command::Export(args) => export::export(&args),
         Command::Digest(command) => digest::digest(&command),
         Command::Outbox(args) => outbox::outbox(&args),
+        Command::Reload { config } => reload::reload(&config),
     };
     ExitCode::from(code)
 }
 
-fn init_logging(default_level: &str) {
+fn init_logging(default_level: &str, format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // Spans (the source id and URL of a run) are part of each JSON line.
+        LogFormat::Json => builder.json().with_current_span(true).init(),
+    }
 }
 
 /// Loads the configuration, printing every error (and exit code 2) when it is invalid.

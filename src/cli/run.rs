@@ -5,11 +5,12 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
+use veille::App;
 use veille::clock::SystemClock;
+use veille::daemon::{self, Control};
 use veille::model::WatchId;
 use veille::pipeline::SourceOutcome;
 use veille::scheduler::{self, RunSummary};
-use veille::{App, daemon};
 
 use super::{EXIT_FAILURE, load_config, runtime};
 
@@ -48,36 +49,54 @@ pub fn run(config_path: &Path, once: bool) -> u8 {
             }
         }
     } else {
-        rt.block_on(daemon::run(app, shutdown_signal()));
+        let pid_file = super::reload::pid_file(&app.config);
+        if let Err(e) = std::fs::write(&pid_file, format!("{}\n", std::process::id())) {
+            tracing::warn!(path = %pid_file.display(), error = %e, "cannot write the pid file; `veille reload` will not find this daemon (SIGHUP still works)");
+        }
+        let (control, receiver) = tokio::sync::mpsc::channel(4);
+        rt.spawn(forward_signals(control));
+        rt.block_on(daemon::run(app, receiver));
+        let _ = std::fs::remove_file(&pid_file);
         0
     }
 }
 
-/// Completes on SIGTERM or Ctrl-C (SIGINT).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
+/// Turns signals into daemon control messages: SIGTERM and Ctrl-C (SIGINT) stop, SIGHUP
+/// reloads the configuration.
+async fn forward_signals(control: tokio::sync::mpsc::Sender<Control>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut hup) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(term), Ok(hup)) => (term, hup),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "cannot listen for signals; stop the daemon with SIGKILL");
+            return;
         }
     };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    loop {
+        let message = tokio::select! {
+            _ = term.recv() => {
+                tracing::info!("SIGTERM received");
+                Control::Shutdown
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+            result = tokio::signal::ctrl_c() => {
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "cannot listen for Ctrl-C");
+                    std::future::pending::<()>().await;
+                }
+                tracing::info!("Ctrl-C received");
+                Control::Shutdown
             }
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP received");
+                Control::Reload
+            }
+        };
+        if control.send(message).await.is_err() || message == Control::Shutdown {
+            return;
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C received"),
-        () = term => tracing::info!("SIGTERM received"),
     }
 }
 

@@ -178,6 +178,8 @@ pub struct Counts {
     pub outbox_sent: i64,
     pub outbox_failed: i64,
     pub digest_runs: i64,
+    /// Sources whose last poll failed.
+    pub sources_failing: i64,
 }
 
 fn to_db(time: DateTime<Utc>) -> i64 {
@@ -706,7 +708,8 @@ impl Store {
                         (SELECT COUNT(*) FROM outbox WHERE status = 'pending'),
                         (SELECT COUNT(*) FROM outbox WHERE status = 'sent'),
                         (SELECT COUNT(*) FROM digest_runs),
-                        (SELECT COUNT(*) FROM outbox WHERE status = 'failed')",
+                        (SELECT COUNT(*) FROM outbox WHERE status = 'failed'),
+                        (SELECT COUNT(*) FROM source_state WHERE consecutive_failures > 0)",
                 [],
                 |row| {
                     Ok(Counts {
@@ -716,6 +719,7 @@ impl Store {
                         outbox_sent: row.get(3)?,
                         digest_runs: row.get(4)?,
                         outbox_failed: row.get(5)?,
+                        sources_failing: row.get(6)?,
                     })
                 },
             )
