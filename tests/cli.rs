@@ -284,3 +284,55 @@ fn json_logs_are_one_object_per_line_with_the_source_span() {
         "{polled}"
     );
 }
+
+/// `import-opml` on a real OPML export: every feed becomes a `[[source]]` block (folders as
+/// tags, unique ASCII ids from non-ASCII titles) that `veille check` accepts.
+#[test]
+fn import_opml_prints_sources_that_check_accepts() {
+    let opml = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds.opml");
+    let output = veille()
+        .arg("import-opml")
+        .arg(&opml)
+        .output()
+        .expect("import-opml");
+    let blocks = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "{blocks}");
+    assert_eq!(blocks.matches("[[source]]").count(), 6, "{blocks}");
+    for expected in [
+        "id = \"le-quotidien-de-l-energie\"",
+        "id = \"ouest-eco\"",
+        "id = \"ouest-eco-2\"",
+        "id = \"oresund-naeringsliv\"",
+        "tags = [\"presse-francaise\", \"regions\"]",
+        "url = \"https://oresund.example/rss?lang=da&x=1\"",
+        "# Øresund Næringsliv",
+    ] {
+        assert!(blocks.contains(expected), "{expected} in {blocks}");
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("veille.toml");
+    std::fs::write(
+        &config,
+        format!("{blocks}\n[[watch]]\nid = \"w\"\nquery = \"Nordvent\"\n\n[[digest]]\nid = \"d\"\nto = \"a@example.org\"\n"),
+    )
+    .expect("write config");
+    let check = veille()
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("check");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let not_opml = veille()
+        .arg("import-opml")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/windpower-weekly.atom"))
+        .output()
+        .expect("import-opml");
+    assert_eq!(not_opml.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&not_opml.stderr).contains("not a readable OPML file"));
+}

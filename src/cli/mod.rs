@@ -4,8 +4,10 @@
 //! configuration or arguments (clap also uses 2 for usage errors).
 
 mod check;
+mod data;
 mod digest;
 mod export;
+mod import_opml;
 mod outbox;
 mod reload;
 mod run;
@@ -79,6 +81,20 @@ enum Command {
     Digest(digest::DigestCommand),
     /// List pending and failed mail; put a mail back in line with `retry ID`.
     Outbox(outbox::OutboxArgs),
+    /// Write a consistent copy of the database (safe while the daemon runs).
+    Backup {
+        /// The new file (never overwritten).
+        file: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Full-text search over stored items, newest first.
+    Search(data::SearchArgs),
+    /// Print `[[source]]` blocks for the feeds of an OPML file (to paste into the TOML).
+    ImportOpml {
+        /// The OPML file (as exported by feed readers).
+        file: PathBuf,
+    },
     /// Check the configuration, then tell the running daemon to reload it (SIGHUP).
     Reload {
         #[command(flatten)]
@@ -100,6 +116,9 @@ pub fn main() -> ExitCode {
         Command::Digest(command) => digest::digest(&command),
         Command::Outbox(args) => outbox::outbox(&args),
         Command::Reload { config } => reload::reload(&config),
+        Command::ImportOpml { file } => import_opml::import_opml(&file),
+        Command::Backup { file, config } => data::backup(&config, &file),
+        Command::Search(args) => data::search(&args),
     };
     ExitCode::from(code)
 }

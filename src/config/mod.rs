@@ -10,6 +10,7 @@
 
 mod duration;
 mod error;
+pub mod opml;
 mod raw;
 
 pub use duration::{format_duration, parse_duration};

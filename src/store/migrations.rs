@@ -74,4 +74,26 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         UNIQUE (digest_id, window_end)
     );
     "#,
+    // 2: full-text search over items (`veille search`). An external-content FTS5 index kept
+    // in step with `items` by triggers; accents are ignored (remove_diacritics 2).
+    r#"
+    CREATE VIRTUAL TABLE items_fts USING fts5(
+        title, text,
+        content = 'items', content_rowid = 'id',
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN
+        INSERT INTO items_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
+    END;
+    CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN
+        INSERT INTO items_fts (items_fts, rowid, title, text)
+        VALUES ('delete', old.id, old.title, old.text);
+    END;
+    CREATE TRIGGER items_fts_update AFTER UPDATE OF title, text ON items BEGIN
+        INSERT INTO items_fts (items_fts, rowid, title, text)
+        VALUES ('delete', old.id, old.title, old.text);
+        INSERT INTO items_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
+    END;
+    INSERT INTO items_fts (items_fts) VALUES ('rebuild');
+    "#,
 ];

@@ -7,7 +7,10 @@
 //! source run; one digest and its mail) happen in one transaction, so a crash leaves either
 //! all of it or none of it. Times are stored as Unix seconds (UTC).
 
+mod maintenance;
 mod migrations;
+
+pub use maintenance::SearchHit;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

@@ -1,0 +1,118 @@
+//! Looking after the database: online backups and full-text search.
+//!
+//! A backup is `VACUUM INTO`: SQLite copies one consistent snapshot (a read transaction, so
+//! the daemon keeps writing meanwhile) into a new, compacted file. Search runs on an FTS5
+//! index that triggers keep in step with `items` (migration 2), so it costs nothing at poll
+//! time beyond the index update and never drifts from the items themselves.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use super::{Context, Result, Store, StoreError, from_db, opt_from_db};
+use crate::model::{ItemId, SourceId};
+
+/// An item found by `veille search`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchHit {
+    pub item: ItemId,
+    pub source: SourceId,
+    pub title: String,
+    pub url: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub first_seen: DateTime<Utc>,
+}
+
+impl Store {
+    /// Writes a consistent copy of the database to `target`, which must not exist yet.
+    pub fn backup_to(&self, target: &Path) -> Result<()> {
+        if target.exists() {
+            return Err(StoreError::new(
+                format!("backing up to {}", target.display()),
+                "the file exists; choose a new name (a backup never overwrites)",
+            ));
+        }
+        let text = target.to_str().ok_or_else(|| {
+            StoreError::new(
+                format!("backing up to {}", target.display()),
+                "the path is not valid UTF-8",
+            )
+        })?;
+        self.conn()
+            .execute("VACUUM INTO ?1", [text])
+            .context(&format!("backing up to {}", target.display()))?;
+        Ok(())
+    }
+
+    /// Items whose title or text hold every word of `words` (accents and case ignored; a
+    /// word ending in `*` is a prefix), newest first.
+    pub fn search(&self, words: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        let Some(query) = fts_query(words) else {
+            return Ok(Vec::new());
+        };
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT i.id, i.source_id, i.title, i.url, i.published_at, i.first_seen_at
+                   FROM items_fts f JOIN items i ON i.id = f.rowid
+                  WHERE items_fts MATCH ?1
+                  ORDER BY COALESCE(i.published_at, i.first_seen_at) DESC, i.id DESC
+                  LIMIT ?2",
+            )
+            .context("searching items")?;
+        let rows = stmt
+            .query_map(params![query, limit as i64], |row| {
+                Ok(SearchHit {
+                    item: ItemId(row.get(0)?),
+                    source: SourceId::new(row.get::<_, String>(1)?),
+                    title: row.get(2)?,
+                    url: row.get(3)?,
+                    published: opt_from_db(row.get(4)?),
+                    first_seen: from_db(row.get(5)?),
+                })
+            })
+            .context("searching items")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("reading search results")
+    }
+}
+
+/// The FTS5 query for what a person typed: every word must appear; words are quoted so
+/// that FTS5 operators and punctuation in them are plain text. None when there is no word.
+fn fts_query(words: &str) -> Option<String> {
+    let terms: Vec<String> = words
+        .split_whitespace()
+        .filter_map(|word| {
+            let (word, prefix) = match word.strip_suffix('*') {
+                Some(stem) => (stem, true),
+                None => (word, false),
+            };
+            if !word.chars().any(char::is_alphanumeric) {
+                return None;
+            }
+            let quoted = format!("\"{}\"", word.replace('"', "\"\""));
+            Some(if prefix { format!("{quoted}*") } else { quoted })
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_words_become_a_safe_fts_query() {
+        assert_eq!(
+            fts_query("grève  Nordvent").as_deref(),
+            Some("\"grève\" \"Nordvent\"")
+        );
+        assert_eq!(fts_query("éolien*").as_deref(), Some("\"éolien\"*"));
+        assert_eq!(
+            fts_query("a\"b OR NEAR(").as_deref(),
+            Some("\"a\"\"b\" \"OR\" \"NEAR(\"")
+        );
+        assert_eq!(fts_query("  - * "), None);
+    }
+}
