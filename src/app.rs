@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::fetch::{FetchError, FetchSettings, Fetcher};
 use crate::matching::Matcher;
+use crate::metrics::Metrics;
 use crate::notify::{Mailer, NotifyError};
 use crate::store::{Store, StoreError};
 
@@ -30,25 +31,33 @@ pub struct App {
     pub matcher: Arc<Matcher>,
     pub mailer: Mailer,
     pub clock: Arc<dyn Clock>,
+    /// Shared across reloads, so counters keep counting.
+    pub metrics: Arc<Metrics>,
 }
 
 impl App {
     /// Opens the database (creating it if needed) and sets up fetching and mail.
     pub fn new(config: Config, clock: Arc<dyn Clock>) -> Result<App, AppError> {
         let store = Arc::new(Store::open(&config.daemon.database)?);
-        App::with_store(config, store, clock)
+        App::with_store(config, store, clock, Arc::new(Metrics::new()))
     }
 
     /// The same database and clock with a new configuration (a reload). The database path
     /// itself is not changed by a reload: the caller keeps the old one and says so.
     pub fn reconfigured(&self, config: Config) -> Result<App, AppError> {
-        App::with_store(config, Arc::clone(&self.store), Arc::clone(&self.clock))
+        App::with_store(
+            config,
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.metrics),
+        )
     }
 
     fn with_store(
         config: Config,
         store: Arc<Store>,
         clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
     ) -> Result<App, AppError> {
         let fetcher = Fetcher::new(FetchSettings::new(config.daemon.user_agent.clone()))?;
         let matcher = Matcher::new(
@@ -66,6 +75,7 @@ impl App {
             matcher: Arc::new(matcher),
             mailer,
             clock,
+            metrics,
         })
     }
 

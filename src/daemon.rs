@@ -49,8 +49,13 @@ pub enum Control {
     Shutdown,
 }
 
-/// Runs until told to shut down (or until every control sender is gone).
-pub async fn run(mut app: App, mut control: mpsc::Receiver<Control>) {
+/// Runs until told to shut down (or until every control sender is gone). `listener`, when
+/// given, serves `/metrics` and `/healthz` (see [`crate::web`]).
+pub async fn run(
+    mut app: App,
+    mut control: mpsc::Receiver<Control>,
+    listener: Option<tokio::net::TcpListener>,
+) {
     let mut configured = source_ids(&app);
     let mut in_flight: JoinSet<pipeline::SourceReport> = JoinSet::new();
     let mut running: HashMap<tokio::task::Id, SourceId> = HashMap::new();
@@ -58,6 +63,13 @@ pub async fn run(mut app: App, mut control: mpsc::Receiver<Control>) {
     let mail_queued = Arc::new(Notify::new());
     let (current_app, sender_app) = watch::channel(app.clone());
     let (stop_sender, sender_stopped) = watch::channel(false);
+    let web = listener.map(|listener| {
+        tokio::spawn(crate::web::serve(
+            listener,
+            current_app.subscribe(),
+            sender_stopped.clone(),
+        ))
+    });
     let sender = tokio::spawn(sender_loop(sender_app, mail_queued.clone(), sender_stopped));
     let watchdog = sd_notify::watchdog_enabled();
     info!(
@@ -174,6 +186,11 @@ pub async fn run(mut app: App, mut control: mpsc::Receiver<Control>) {
     if tokio::time::timeout(SHUTDOWN_GRACE, sender).await.is_err() {
         warn!("the mail sender did not stop in time; pending mail stays in the outbox");
     }
+    if let Some(web) = web
+        && tokio::time::timeout(SHUTDOWN_GRACE, web).await.is_err()
+    {
+        warn!("the HTTP listener did not stop in time");
+    }
     info!("veille daemon stopped");
 }
 
@@ -204,6 +221,9 @@ fn reload(app: &App) -> Option<App> {
             return None;
         }
     };
+    if config.daemon.listen != app.config.daemon.listen {
+        warn!("daemon.listen changed: the HTTP listener moves at the next restart");
+    }
     if config.daemon.database != app.config.daemon.database {
         warn!(
             old = %app.config.daemon.database.display(),

@@ -15,11 +15,13 @@ pub mod digest;
 pub mod extract;
 pub mod fetch;
 pub mod matching;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod scheduler;
 pub mod store;
+pub mod web;
 
 pub use app::{App, AppError};
 

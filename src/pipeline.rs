@@ -13,6 +13,7 @@ use crate::config::SourceConfig;
 use crate::extract;
 use crate::fetch::{FetchOutcome, Fetched, Validators, backoff};
 use crate::matching::ItemText;
+use crate::metrics::PollOutcome;
 use crate::model::{Item, SourceId, WatchId, WatchMatch};
 use crate::store::{FetchedRun, RunStats};
 
@@ -36,10 +37,32 @@ pub enum SourceOutcome {
 /// Polls one source once and records the result.
 pub async fn run_source(app: &App, source: &SourceConfig) -> SourceReport {
     let span = info_span!("source", source = %source.id, url = %source.url);
+    let started = std::time::Instant::now();
     let outcome = run(app, source).instrument(span).await;
+    record_metrics(app, &outcome, started.elapsed().as_secs_f64());
     SourceReport {
         source: source.id.clone(),
         outcome,
+    }
+}
+
+fn record_metrics(app: &App, outcome: &SourceOutcome, seconds: f64) {
+    match outcome {
+        SourceOutcome::Updated(stats) => app.metrics.record_poll(
+            PollOutcome::Updated,
+            seconds,
+            stats.items_new,
+            stats.items_seen,
+            stats.mentions.iter().map(|(w, n)| (w.to_string(), *n)),
+        ),
+        SourceOutcome::NotModified => {
+            app.metrics
+                .record_poll(PollOutcome::NotModified, seconds, 0, 0, [])
+        }
+        SourceOutcome::Failed { .. } => {
+            app.metrics
+                .record_poll(PollOutcome::Failed, seconds, 0, 0, [])
+        }
     }
 }
 

@@ -228,6 +228,9 @@ async fn deliver_due_by(app: &App, due_by: DateTime<Utc>) -> Result<Vec<Delivery
         match &result {
             Ok(receipt) => {
                 info!(outbox_id = id, key = %mail.key, receipt = %receipt, "mail delivered");
+                // Outbox keys start with the kind: `digest:…`, `alert:…`.
+                let kind = mail.key.split(':').next().unwrap_or("mail");
+                app.metrics.record_mail_sent(kind);
                 let receipt = receipt.clone();
                 app.db(move |s| s.mark_sent(id, now, &receipt)).await?;
             }

@@ -289,3 +289,125 @@ to = "comms@example.org"
         "the pid file is removed at exit"
     );
 }
+
+/// A plain HTTP/1.1 GET on loopback: (status code, body).
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_string())
+}
+
+/// `/metrics` parses as the Prometheus text format and counts what the daemon did;
+/// `/healthz` answers with the state of the database.
+#[test]
+fn metrics_and_healthz_are_served_when_listen_is_set() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let feed = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/le-quotidien-energie.xml");
+    std::fs::copy(&feed, dir.path().join("feed.xml")).expect("copy feed");
+    let port = free_port();
+    let config = dir.path().join("veille.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[daemon]
+listen = "127.0.0.1:{port}"
+
+[[source]]
+id = "quotidien"
+url = "file:feed.xml"
+every = "1h"
+
+[[source]]
+id = "missing"
+url = "file:nowhere.xml"
+every = "1h"
+
+[[watch]]
+id = "nordvent"
+query = "Nordvent"
+
+[[digest]]
+id = "daily"
+to = "comms@example.org"
+"#
+        ),
+    )
+    .expect("write config");
+    let log = dir.path().join("daemon.log");
+    let mut daemon = start_daemon(&config, &log);
+    wait_for("the digest", Duration::from_secs(20), || {
+        log_of(&log).contains("mail delivered")
+    });
+
+    let (status, body) = http_get(port, "/metrics");
+    assert_eq!(status, 200, "{body}");
+    let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
+        .unwrap_or_else(|e| panic!("not the Prometheus text format ({e}):\n{body}"));
+    let value = |name: &str, label: Option<(&str, &str)>| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+            .unwrap_or_else(|| panic!("no sample {name} {label:?} in:\n{body}"))
+    };
+    assert_eq!(
+        value("veille_polls_total", Some(("outcome", "updated"))),
+        1.0
+    );
+    assert_eq!(
+        value("veille_polls_total", Some(("outcome", "failed"))),
+        1.0
+    );
+    assert!(value("veille_mentions_total", Some(("watch", "nordvent"))) >= 1.0);
+    assert!(value("veille_items_new_total", None) >= 1.0);
+    assert_eq!(
+        value("veille_mails_sent_total", Some(("kind", "digest"))),
+        1.0
+    );
+    assert_eq!(value("veille_sources_failing", None), 1.0);
+    assert_eq!(value("veille_outbox_pending", None), 0.0);
+    assert!(value("veille_database_size_bytes", None) > 0.0);
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|s| s.metric == "veille_poll_duration_seconds"),
+        "the duration histogram: {body}"
+    );
+
+    let (status, body) = http_get(port, "/healthz");
+    assert_eq!(status, 200);
+    let health: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["sources_failing"], 1);
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    wait_for("the daemon to exit", Duration::from_secs(15), || {
+        matches!(daemon.try_wait(), Ok(Some(_)))
+    });
+}

@@ -53,9 +53,22 @@ pub fn run(config_path: &Path, once: bool) -> u8 {
         if let Err(e) = std::fs::write(&pid_file, format!("{}\n", std::process::id())) {
             tracing::warn!(path = %pid_file.display(), error = %e, "cannot write the pid file; `veille reload` will not find this daemon (SIGHUP still works)");
         }
+        let listener = match app.config.daemon.listen {
+            None => None,
+            Some(addr) => match rt.block_on(tokio::net::TcpListener::bind(addr)) {
+                Ok(listener) => {
+                    tracing::info!(%addr, "serving /metrics and /healthz");
+                    Some(listener)
+                }
+                Err(e) => {
+                    eprintln!("error: cannot listen on {addr} (daemon.listen): {e}");
+                    return EXIT_FAILURE;
+                }
+            },
+        };
         let (control, receiver) = tokio::sync::mpsc::channel(4);
         rt.spawn(forward_signals(control));
-        rt.block_on(daemon::run(app, receiver));
+        rt.block_on(daemon::run(app, receiver, listener));
         let _ = std::fs::remove_file(&pid_file);
         0
     }

@@ -88,6 +88,8 @@ pub struct DaemonConfig {
     pub user_agent: String,
     /// Where mail goes as `.eml` files when there is no `[smtp]` section.
     pub mail_dir: PathBuf,
+    /// Address of the HTTP listener for `/metrics` and `/healthz` (off when None).
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -495,11 +497,28 @@ impl Validator<'_> {
             Some(ua) => ua.into_inner(),
             None => defaults::user_agent(),
         };
+        let listen = raw.listen.and_then(|listen| {
+            match listen.get_ref().parse::<std::net::SocketAddr>() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    self.error(
+                        listen.span(),
+                        "daemon.listen",
+                        format!(
+                            "invalid address {:?}: write an IP address and a port, such as \"127.0.0.1:9480\"",
+                            listen.get_ref()
+                        ),
+                    );
+                    None
+                }
+            }
+        });
         DaemonConfig {
             database: self.path(&database),
             timezone,
             user_agent,
             mail_dir: self.path(&mail_dir),
+            listen,
         }
     }
 

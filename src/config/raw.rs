@@ -67,6 +67,7 @@ pub(crate) struct RawDaemon {
     pub timezone: Option<S<String>>,
     pub user_agent: Option<S<String>>,
     pub mail_dir: Option<S<String>>,
+    pub listen: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
