@@ -36,6 +36,10 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// Pause after the store itself failed, so a broken disk does not spin the loop.
 const ERROR_PAUSE: Duration = Duration::from_secs(5);
+/// The retention purge runs this long after start-up (not during the first poll burst),
+/// then daily.
+const FIRST_PURGE_AFTER: Duration = Duration::from_secs(5 * 60);
+const PURGE_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// A due digest waits for in-flight polls to finish (so it includes what they find), but
 /// never longer than this.
 pub const DIGEST_MAX_WAIT: Duration = Duration::from_secs(120);
@@ -80,7 +84,12 @@ pub async fn run(
     );
     notify_systemd(&[sd_notify::NotifyState::Ready]);
     let mut last_status = String::new();
+    let mut next_purge = Instant::now() + FIRST_PURGE_AFTER;
     loop {
+        if Instant::now() >= next_purge {
+            next_purge = Instant::now() + PURGE_EVERY;
+            tokio::spawn(purge(app.clone()));
+        }
         let now = app.clock.now();
         let busy: HashSet<SourceId> = running.values().cloned().collect();
         let ids = configured.clone();
@@ -192,6 +201,24 @@ pub async fn run(
         warn!("the HTTP listener did not stop in time");
     }
     info!("veille daemon stopped");
+}
+
+/// Deletes what is older than `daemon.retention` (see [`crate::store::Store::purge_before`]).
+async fn purge(app: App) {
+    let Ok(retention) = chrono::Duration::from_std(app.config.daemon.retention) else {
+        return;
+    };
+    let cutoff = app.clock.now() - retention;
+    match app.db(move |s| s.purge_before(cutoff)).await {
+        Ok(purged) => info!(
+            items = purged.items,
+            mentions = purged.mentions,
+            mail_bodies = purged.mail_bodies,
+            before = %cutoff,
+            "retention purge done"
+        ),
+        Err(e) => error!(error = %e, "retention purge failed; it is tried again tomorrow"),
+    }
 }
 
 fn source_ids(app: &App) -> Vec<SourceId> {

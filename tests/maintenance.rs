@@ -61,8 +61,11 @@ fn a_backup_during_writes_holds_every_committed_row() {
     };
     // A second connection, as `veille backup` opens while the daemon writes.
     let reader = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while committed.load(Ordering::SeqCst) < 500 {
-        std::thread::yield_now();
+        assert!(!writer.is_finished(), "the writer stopped");
+        assert!(std::time::Instant::now() < deadline, "the writer is stuck");
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let mut backups = Vec::new();
     for n in 0..3 {

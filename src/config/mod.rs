@@ -47,6 +47,10 @@ pub mod defaults {
     pub const MIN_EVERY: Duration = Duration::from_secs(30);
     pub const SOURCE_WEIGHT: f64 = 1.0;
     pub const MAX_SOURCE_WEIGHT: f64 = 10.0;
+    /// Items not seen for this long are purged daily (about six months).
+    pub const RETENTION: Duration = Duration::from_secs(180 * 24 * 3600);
+    /// Shorter retention would purge items while their stories may still grow.
+    pub const MIN_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
     pub const DIGEST_AT: &str = "08:00";
     pub const DIGEST_DAYS: &str = "daily";
     pub const DIGEST_MAX_ITEMS: usize = 20;
@@ -90,6 +94,8 @@ pub struct DaemonConfig {
     pub mail_dir: PathBuf,
     /// Address of the HTTP listener for `/metrics` and `/healthz` (off when None).
     pub listen: Option<std::net::SocketAddr>,
+    /// Items not seen in any feed for this long are purged (with their mentions).
+    pub retention: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -513,12 +519,35 @@ impl Validator<'_> {
                 }
             }
         });
+        let retention = match &raw.retention {
+            None => defaults::RETENTION,
+            Some(text) => match parse_duration(text.get_ref()) {
+                Ok(d) if d >= defaults::MIN_RETENTION => d,
+                Ok(_) => {
+                    self.error(
+                        text.span(),
+                        "daemon.retention",
+                        format!(
+                            "retention {} is too short: the minimum is {}",
+                            text.get_ref(),
+                            format_duration(defaults::MIN_RETENTION)
+                        ),
+                    );
+                    defaults::RETENTION
+                }
+                Err(message) => {
+                    self.error(text.span(), "daemon.retention", message);
+                    defaults::RETENTION
+                }
+            },
+        };
         DaemonConfig {
             database: self.path(&database),
             timezone,
             user_agent,
             mail_dir: self.path(&mail_dir),
             listen,
+            retention,
         }
     }
 

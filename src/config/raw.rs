@@ -68,6 +68,7 @@ pub(crate) struct RawDaemon {
     pub user_agent: Option<S<String>>,
     pub mail_dir: Option<S<String>>,
     pub listen: Option<S<String>>,
+    pub retention: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,4 +1,11 @@
-//! Looking after the database: online backups and full-text search.
+//! Looking after the database: the retention purge, online backups and full-text search.
+//!
+//! The purge removes items no feed has carried for the retention period, with their
+//! mentions (by cascade) and their search entries (by trigger). "Not seen since" rather
+//! than "published before": an item still in a feed would come back as new at the next
+//! poll and be mentioned twice. It deletes in small batches so the daemon's own writes are
+//! never held up for long, then gives freed pages back to the file system a few at a time
+//! (`incremental_vacuum`, on databases created with this version or later).
 //!
 //! A backup is `VACUUM INTO`: SQLite copies one consistent snapshot (a read transaction, so
 //! the daemon keeps writing meanwhile) into a new, compacted file. Search runs on an FTS5
@@ -24,7 +31,63 @@ pub struct SearchHit {
     pub first_seen: DateTime<Utc>,
 }
 
+/// Rows deleted per purge transaction.
+const PURGE_BATCH: i64 = 1_000;
+/// Pages given back per purge (4 KiB pages: up to 40 MB).
+const VACUUM_PAGES: i64 = 10_000;
+
+/// What a purge removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub items: usize,
+    pub mentions: usize,
+    /// Bodies of sent mail dropped (the rows stay, as the delivery history).
+    pub mail_bodies: usize,
+}
+
 impl Store {
+    /// Deletes what is older than `cutoff`: items last seen before it (with their mentions),
+    /// and the stored bodies of mail sent before it.
+    pub fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<Purged> {
+        let cutoff = cutoff.timestamp();
+        let mut purged = Purged::default();
+        loop {
+            let mut conn = self.conn();
+            let tx = conn.transaction().context("starting a purge")?;
+            let mentions: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM mentions WHERE item_id IN
+                       (SELECT id FROM items WHERE last_seen_at < ?1 ORDER BY id LIMIT ?2)",
+                    params![cutoff, PURGE_BATCH],
+                    |row| row.get(0),
+                )
+                .context("counting mentions to purge")?;
+            let items = tx
+                .execute(
+                    "DELETE FROM items WHERE id IN
+                       (SELECT id FROM items WHERE last_seen_at < ?1 ORDER BY id LIMIT ?2)",
+                    params![cutoff, PURGE_BATCH],
+                )
+                .context("purging old items")?;
+            tx.commit().context("committing a purge")?;
+            purged.items += items;
+            purged.mentions += usize::try_from(mentions).unwrap_or(0);
+            if (items as i64) < PURGE_BATCH {
+                break;
+            }
+        }
+        let conn = self.conn();
+        purged.mail_bodies = conn
+            .execute(
+                "UPDATE outbox SET body = x'' WHERE status = 'sent' AND sent_at < ?1 AND length(body) > 0",
+                [cutoff],
+            )
+            .context("dropping old mail bodies")?;
+        conn.execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))
+            .context("giving freed pages back")?;
+        Ok(purged)
+    }
+
     /// Writes a consistent copy of the database to `target`, which must not exist yet.
     pub fn backup_to(&self, target: &Path) -> Result<()> {
         if target.exists() {

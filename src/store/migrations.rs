@@ -74,8 +74,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         UNIQUE (digest_id, window_end)
     );
     "#,
-    // 2: full-text search over items (`veille search`). An external-content FTS5 index kept
-    // in step with `items` by triggers; accents are ignored (remove_diacritics 2).
+    // 2: full-text search over items (`veille search`): an external-content FTS5 index kept
+    // in step with `items` by triggers, accents ignored (remove_diacritics 2); and the index
+    // the retention purge reads.
     r#"
     CREATE VIRTUAL TABLE items_fts USING fts5(
         title, text,
@@ -95,5 +96,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         INSERT INTO items_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
     END;
     INSERT INTO items_fts (items_fts) VALUES ('rebuild');
+
+    -- Retention purges by "not seen in any feed since".
+    CREATE INDEX items_by_last_seen ON items(last_seen_at);
     "#,
 ];

@@ -10,7 +10,7 @@
 mod maintenance;
 mod migrations;
 
-pub use maintenance::SearchHit;
+pub use maintenance::{Purged, SearchHit};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -229,21 +229,37 @@ impl Store {
         // at the same time as `veille outbox`) instead of failing at once.
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .context("setting the busy timeout")?;
+        // A new, empty database gives freed pages back in small steps after each purge
+        // (auto_vacuum can only be chosen before the file is first written: before WAL).
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .context("choosing incremental vacuum")?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .context("enabling WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .context("enabling foreign keys")?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .context("setting synchronous")?;
-        // The version is read inside a write transaction, so two processes opening a new
-        // database together apply each migration once: the second waits, then sees it done.
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .context("starting the schema check")?;
+        // Every transaction takes the write lock when it begins. With WAL and several
+        // processes (the daemon, `veille outbox`, `veille backup`), a transaction that
+        // reads first and writes later fails at once with "database is locked" if another
+        // process wrote in between; one that starts with the lock waits (busy_timeout).
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+        let known = migrations::MIGRATIONS.len() as i64;
+        let current: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .context("reading the schema version")?;
+        if current == known {
+            return Ok(Store {
+                conn: Mutex::new(conn),
+            });
+        }
+        // The version is read again inside a write transaction, so two processes opening a
+        // new database together apply each migration once: the second waits, then sees it
+        // done.
+        let tx = conn.transaction().context("starting the schema update")?;
         let version: i64 = tx
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .context("reading the schema version")?;
-        let known = migrations::MIGRATIONS.len() as i64;
         if version > known {
             return Err(StoreError::new(
                 "checking the schema version",

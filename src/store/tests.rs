@@ -460,3 +460,65 @@ fn failed_mail_is_listed_and_can_be_put_back_in_line() {
     assert!(store.outbox_entries(false).unwrap_or_default().is_empty());
     assert_eq!(store.outbox_entries(true).unwrap_or_default().len(), 1);
 }
+
+#[test]
+fn purge_removes_what_no_feed_carried_since_the_cutoff() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = Store::open(&dir.path().join("v.db")).unwrap_or_else(|e| panic!("{e}"));
+    let auto_vacuum: i64 = store
+        .conn()
+        .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
+        .unwrap_or(0);
+    assert_eq!(auto_vacuum, 2, "new databases vacuum incrementally");
+    let old: Vec<_> = (0..1_500)
+        .map(|n| {
+            (
+                item("a", &format!("guid:old-{n}"), &format!("old {n}")),
+                vec![matched("acme", "acme")],
+            )
+        })
+        .collect();
+    record(&store, "a", t(0), &old);
+    // Still in the feed later: kept, however old its publication.
+    record(
+        &store,
+        "a",
+        t(0),
+        &[(
+            item("a", "guid:kept", "kept"),
+            vec![matched("acme", "acme")],
+        )],
+    );
+    record(
+        &store,
+        "a",
+        t(60 * 24 * 200),
+        &[(
+            item("a", "guid:kept", "kept"),
+            vec![matched("acme", "acme")],
+        )],
+    );
+    let before = store.counts().unwrap_or_default();
+    assert_eq!((before.items, before.mentions), (1_501, 1_501));
+    let last_id = store.last_mention_id().unwrap_or(0);
+
+    let purged = store
+        .purge_before(t(60 * 24 * 20))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((purged.items, purged.mentions), (1_500, 1_500));
+    let after = store.counts().unwrap_or_default();
+    assert_eq!((after.items, after.mentions), (1, 1));
+    assert!(
+        store.search("old", 10).unwrap_or_default().is_empty(),
+        "search follows"
+    );
+    assert_eq!(store.search("kept", 10).unwrap_or_default().len(), 1);
+    // Mention ids are never reused after a purge (they are the digest watermark).
+    record(
+        &store,
+        "a",
+        t(60 * 24 * 201),
+        &[(item("a", "guid:new", "new"), vec![matched("acme", "acme")])],
+    );
+    assert!(store.last_mention_id().unwrap_or(0) > last_id);
+}
