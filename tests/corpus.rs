@@ -10,7 +10,7 @@ use veille::extract;
 use veille::model::SourceId;
 
 /// Fewer parsed files than this is a regression (measured: see the issue note).
-const MIN_PARSED: usize = 2_359;
+const MIN_PARSED: usize = 2_761;
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -119,7 +119,7 @@ fn every_corpus_feed_parses_or_fails_clearly() {
     );
     for (folder, reasons) in &rejected {
         eprintln!("  {folder}: {} rejected", reasons.len());
-        for reason in reasons.iter().take(5) {
+        for reason in reasons {
             eprintln!("    {reason}");
         }
     }

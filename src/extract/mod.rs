@@ -5,7 +5,9 @@
 //! a watch will read is turned into plain text here (see [`html`]), once, so later stages
 //! never see markup. Pure: no I/O.
 
+pub mod charset;
 pub mod html;
+pub mod page;
 
 use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, Link};
@@ -41,9 +43,22 @@ pub fn feed(
     bytes: &[u8],
     base_url: Option<&str>,
 ) -> Result<Vec<Item>, ExtractError> {
+    feed_document(source, bytes, None, base_url)
+}
+
+/// Parses a feed document served with `content_type` (its charset counts when the
+/// document's own declaration is missing or wrong; see [`charset`]).
+pub fn feed_document(
+    source: &SourceId,
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base_url: Option<&str>,
+) -> Result<Vec<Item>, ExtractError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ExtractError::Empty);
     }
+    let utf8 = charset::feed_to_utf8(bytes, content_type);
+    let bytes: &[u8] = &utf8;
     // feed-rs invents ids for entries without one; we want to know, to build our own identity.
     let parser = feed_rs::parser::Builder::new()
         .base_uri(base_url)
@@ -51,14 +66,32 @@ pub fn feed(
         .build();
     // feed-rs (through quick-xml) can panic on some malformed documents; one bad feed must
     // never take the daemon down, so a panic becomes an ordinary extraction error.
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes)))
-        .map_err(|panic| ExtractError::ParserPanic(panic_message(panic.as_ref())))?
-        .map_err(|e| ExtractError::NotAFeed(one_line(&e.to_string())))?;
+    let parsed =
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes)))
+            .map_err(|panic| ExtractError::ParserPanic(panic_message(panic.as_ref())))?
+        {
+            Ok(parsed) => parsed,
+            // feed-rs says "no root element" for an `<rss>` without a `<channel>`: a feed that
+            // is (for now) empty, not an unreadable one.
+            Err(feed_rs::parser::ParseFeedError::ParseError(
+                feed_rs::parser::ParseErrorKind::NoFeedRoot,
+            )) if is_channelless_rss(bytes) => return Ok(Vec::new()),
+            Err(e) => return Err(ExtractError::NotAFeed(one_line(&e.to_string()))),
+        };
     Ok(parsed
         .entries
         .into_iter()
         .map(|entry| item_from_entry(source, entry))
         .collect())
+}
+
+fn is_channelless_rss(utf8: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(utf8);
+    let rest = text
+        .split_once("?>")
+        .map_or(text.as_ref(), |(_, rest)| rest)
+        .trim_start();
+    rest.starts_with("<rss") && !text.contains("<channel")
 }
 
 fn item_from_entry(source: &SourceId, entry: Entry) -> Item {
