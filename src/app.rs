@@ -36,7 +36,13 @@ impl App {
     /// Opens the database (creating it if needed) and sets up fetching and mail.
     pub fn new(config: Config, clock: Arc<dyn Clock>) -> Result<App, AppError> {
         let store = Store::open(&config.daemon.database)?;
-        let fetcher = Fetcher::new(FetchSettings::new(config.daemon.user_agent.clone()))?;
+        let fetcher = Fetcher::new(FetchSettings {
+            connect_timeout: config.daemon.connect_timeout,
+            total_timeout: config.daemon.fetch_timeout,
+            max_concurrent: config.daemon.max_concurrent_fetches,
+            per_host: config.daemon.per_host_concurrency,
+            ..FetchSettings::new(config.daemon.user_agent.clone())
+        })?;
         let matcher = Matcher::new(
             config
                 .watches

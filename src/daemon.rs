@@ -1,8 +1,8 @@
 //! The long-running daemon: a loop that asks the store what is due, runs it, and sleeps
 //! until the next thing is due or a signal arrives.
 //!
-//! Sources run as independent tasks (at most [`MAX_CONCURRENT_FETCHES`] at once), so a slow
-//! host never delays the others. On shutdown, scheduling stops at once and in-flight runs
+//! Sources run as independent tasks, within the global and per-host fetch limits (see
+//! `fetch::politeness`), so a slow host never delays the others. On shutdown, scheduling stops at once and in-flight runs
 //! get [`SHUTDOWN_GRACE`] to finish; a run cut short leaves nothing half-written because
 //! each run is one transaction.
 
@@ -16,7 +16,7 @@ use tracing::{error, info, warn};
 use crate::app::App;
 use crate::model::SourceId;
 use crate::pipeline;
-use crate::scheduler::{self, MAX_CONCURRENT_FETCHES};
+use crate::scheduler::{self, MAX_QUEUED_RUNS};
 
 /// How long in-flight source runs may take to finish after a shutdown request.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -35,6 +35,17 @@ pub async fn run(app: App, shutdown: impl Future<Output = ()>) {
     let mut in_flight: JoinSet<pipeline::SourceReport> = JoinSet::new();
     let mut running: HashMap<tokio::task::Id, SourceId> = HashMap::new();
     let mut held_since: Option<Instant> = None;
+    let moved: Vec<(SourceId, String)> = app
+        .config
+        .sources
+        .iter()
+        .map(|s| (s.id.clone(), s.url.to_string()))
+        .collect();
+    match app.db(move |s| s.reset_moved_sources(&moved)).await {
+        Ok(0) => {}
+        Ok(n) => info!(sources = n, "sources whose URL changed are polled afresh"),
+        Err(e) => error!(error = %e, "cannot reset sources whose URL changed"),
+    }
     info!(
         sources = app.config.sources.len(),
         watches = app.config.watches.len(),
@@ -53,7 +64,7 @@ pub async fn run(app: App, shutdown: impl Future<Output = ()>) {
             }
         };
         for id in due.into_iter().filter(|id| !busy.contains(id)) {
-            if in_flight.len() >= MAX_CONCURRENT_FETCHES {
+            if in_flight.len() >= MAX_QUEUED_RUNS {
                 break;
             }
             let Some(source) = app.config.source(&id).cloned() else {

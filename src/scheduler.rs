@@ -18,8 +18,9 @@ use crate::notify::{self, Mailer};
 use crate::pipeline::{self, SourceReport};
 use crate::store::NewDigestRun;
 
-/// How many sources are fetched at the same time.
-pub const MAX_CONCURRENT_FETCHES: usize = 16;
+/// How many source runs may be started (most of them waiting for a fetch slot, see
+/// `fetch::politeness`); the fetch limits themselves are in the configuration.
+pub const MAX_QUEUED_RUNS: usize = 4_096;
 
 /// A digest window that was recorded, with its mail when it had mentions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,12 +63,33 @@ pub async fn run_once(app: &App) -> Result<RunSummary, AppError> {
     })
 }
 
-/// Polls the given sources concurrently (at most [`MAX_CONCURRENT_FETCHES`] at a time).
+/// Polls the given sources concurrently, within the global and per-host fetch limits
+/// (`daemon.max_concurrent_fetches`, `daemon.per_host_concurrency`). Gone sources are
+/// skipped.
 pub async fn poll_sources(app: &App, ids: &[SourceId]) -> Vec<SourceReport> {
-    let sources: Vec<_> = ids.iter().filter_map(|id| app.config.source(id)).collect();
+    let moved: Vec<(SourceId, String)> = app
+        .config
+        .sources
+        .iter()
+        .map(|s| (s.id.clone(), s.url.to_string()))
+        .collect();
+    let wanted = ids.to_vec();
+    // Every source is polled, whatever its schedule, except gone ones (polled "never").
+    let horizon = app.clock.now() + chrono::Duration::days(365 * 1_000);
+    let due = app
+        .db(move |s| {
+            s.reset_moved_sources(&moved)?;
+            s.due_sources(&wanted, horizon)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            warn!(error = %e, "cannot read which sources are gone; polling them all");
+            ids.to_vec()
+        });
+    let sources: Vec<_> = due.iter().filter_map(|id| app.config.source(id)).collect();
     futures_util::stream::iter(sources)
         .map(|source| pipeline::run_source(app, source))
-        .buffer_unordered(MAX_CONCURRENT_FETCHES)
+        .buffer_unordered(MAX_QUEUED_RUNS)
         .collect()
         .await
 }
