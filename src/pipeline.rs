@@ -11,6 +11,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use crate::app::App;
 use crate::config::{SourceConfig, SourceKind};
 use crate::extract;
+use crate::fetch::politeness::RetryAfter;
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Validators, backoff};
 use crate::matching::ItemText;
 use crate::model::{Item, SourceId, WatchId, WatchMatch};
@@ -278,15 +279,13 @@ async fn fail(
     failures_before: u32,
     now: DateTime<Utc>,
     error: String,
-    retry_after: Option<std::time::Duration>,
+    retry_after: Option<RetryAfter>,
 ) -> SourceOutcome {
     let failures = failures_before.saturating_add(1);
     let mut next = next_poll(source, now, failures);
     // The server said when to come back: never earlier than that.
-    if let Some(wait) = retry_after
-        && let Ok(wait) = chrono::Duration::from_std(wait)
-    {
-        next = next.max(now + wait);
+    if let Some(retry_after) = retry_after {
+        next = next.max(retry_after.until(now));
     }
     warn!(error = %error, consecutive_failures = failures, next_poll = %next, "poll failed");
     let (id, url, message) = (source.id.clone(), source.url.to_string(), error.clone());

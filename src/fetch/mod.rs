@@ -74,7 +74,7 @@ pub enum FetchError {
     #[error("HTTP {status}{}{}", reason_suffix(*.status), retry_suffix(*.retry_after))]
     Busy {
         status: u16,
-        retry_after: Option<Duration>,
+        retry_after: Option<politeness::RetryAfter>,
     },
     /// 410: the feed will not come back.
     #[error(
@@ -93,9 +93,9 @@ pub enum FetchError {
     Other(String),
 }
 
-fn retry_suffix(retry_after: Option<Duration>) -> String {
+fn retry_suffix(retry_after: Option<politeness::RetryAfter>) -> String {
     retry_after
-        .map(|d| format!(" (asked to retry after {}s)", d.as_secs()))
+        .map(|r| format!(" (asked to retry after {r})"))
         .unwrap_or_default()
 }
 
@@ -244,7 +244,7 @@ impl Fetcher {
         }
         if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
             let retry_after = header_text(response.headers(), RETRY_AFTER.as_str())
-                .and_then(|v| politeness::parse_retry_after(&v, chrono::Utc::now()));
+                .and_then(|v| politeness::parse_retry_after(&v));
             return Err(FetchError::Busy {
                 status: status.as_u16(),
                 retry_after,

@@ -82,19 +82,43 @@ fn host_key(url: &Url) -> Option<String> {
     ))
 }
 
-/// `Retry-After`: delay-seconds or an HTTP date, relative to `now`; capped at
-/// [`MAX_RETRY_AFTER`]. A date in the past means "now" (zero).
-pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+/// What a `Retry-After` header asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    Delay(Duration),
+    At(DateTime<Utc>),
+}
+
+impl RetryAfter {
+    /// The earliest next poll, capped at `now +` [`MAX_RETRY_AFTER`].
+    pub fn until(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let cap = now + chrono::Duration::from_std(MAX_RETRY_AFTER).unwrap_or_default();
+        match self {
+            RetryAfter::Delay(d) => chrono::Duration::from_std(d).map_or(cap, |d| now + d),
+            RetryAfter::At(at) => at.max(now),
+        }
+        .min(cap)
+    }
+}
+
+impl std::fmt::Display for RetryAfter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RetryAfter::Delay(d) => write!(f, "{}s", d.as_secs()),
+            RetryAfter::At(at) => write!(f, "{}", at.format("%Y-%m-%d %H:%M UTC")),
+        }
+    }
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<RetryAfter> {
     let value = value.trim();
-    let delay = if let Ok(seconds) = value.parse::<u64>() {
-        Duration::from_secs(seconds)
-    } else {
-        let at = DateTime::parse_from_rfc2822(value)
-            .ok()?
-            .with_timezone(&Utc);
-        (at - now).to_std().unwrap_or(Duration::ZERO)
-    };
-    Some(delay.min(MAX_RETRY_AFTER))
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(RetryAfter::Delay(Duration::from_secs(seconds)));
+    }
+    DateTime::parse_from_rfc2822(value)
+        .ok()
+        .map(|at| RetryAfter::At(at.with_timezone(&Utc)))
 }
 
 #[cfg(test)]
@@ -108,18 +132,18 @@ mod tests {
             .with_ymd_and_hms(2026, 11, 27, 8, 0, 0)
             .single()
             .unwrap_or_default();
-        let cases: &[(&str, Option<u64>)] = &[
+        let cases: &[(&str, Option<i64>)] = &[
             ("120", Some(120)),
             (" 0 ", Some(0)),
             ("Fri, 27 Nov 2026 08:05:00 GMT", Some(300)),
             ("Fri, 27 Nov 2026 07:00:00 GMT", Some(0)),
-            ("99999999", Some(MAX_RETRY_AFTER.as_secs())),
+            ("99999999", Some(MAX_RETRY_AFTER.as_secs() as i64)),
             ("soon", None),
             ("-5", None),
         ];
         for (value, want) in cases {
             assert_eq!(
-                parse_retry_after(value, now).map(|d| d.as_secs()),
+                parse_retry_after(value).map(|r| (r.until(now) - now).num_seconds()),
                 *want,
                 "{value}"
             );
