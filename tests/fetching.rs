@@ -475,3 +475,53 @@ async fn per_host_limit_holds_on_the_server_side() {
     );
     assert_eq!(state.max_active.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn sources_command_shows_each_status() {
+    let state = Arc::new(Hostile::default());
+    let addr = start(state);
+    let sources = vec![
+        ("healthy", format!("http://{addr}/ok/1")),
+        ("removed", format!("http://{addr}/gone")),
+        ("relocated", format!("http://{addr}/moved")),
+        ("never-polled", format!("http://{addr}/ok/2")),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), &sources[..3], "");
+    let run = assert_cmd::Command::cargo_bin("veille")
+        .expect("binary")
+        .args(["run", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // A source added to the file afterwards shows as new.
+    let config = write_config(dir.path(), &sources, "");
+    let out = assert_cmd::Command::cargo_bin("veille")
+        .expect("binary")
+        .args(["sources", "--config"])
+        .arg(&config)
+        .output()
+        .expect("sources");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |id: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no line for {id} in\n{text}"))
+            .to_string()
+    };
+    assert!(line("healthy").contains(" ok "), "{text}");
+    assert!(
+        line("removed").contains(" gone ") && line("removed").contains("never"),
+        "{text}"
+    );
+    assert!(line("removed").contains("HTTP 410"), "{text}");
+    assert!(line("relocated").contains(" redirected "), "{text}");
+    assert!(line("relocated").contains("/ok/new-home"), "{text}");
+    assert!(line("never-polled").contains(" new "), "{text}");
+}

@@ -6,6 +6,7 @@
 mod check;
 mod export;
 mod run;
+mod sources;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +57,11 @@ enum Command {
     },
     /// Write stored mentions as JSON or CSV.
     Export(export::ExportArgs),
+    /// List every source with its health: ok, failing, gone or redirected.
+    Sources {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -69,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::Run { config, once } => run::run(&config.config, once),
         Command::Check { config } => check::check(&config.config),
         Command::Export(args) => export::export(&args),
+        Command::Sources { config } => sources::sources(&config.config),
     };
     ExitCode::from(code)
 }
