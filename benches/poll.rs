@@ -204,12 +204,54 @@ fn main() {
         );
         let started = Instant::now();
         let id = SourceId::new("bench");
-        let parsed: usize = bodies
+        let parsed: Vec<Vec<veille::model::Item>> = bodies
             .iter()
-            .map(|b| extract::feed_document(&id, b, None, None).map_or(0, |i| i.len()))
-            .sum();
+            .map(|b| extract::feed_document(&id, b, None, None).unwrap_or_default())
+            .collect();
         println!(
-            "stage parse only:  {:>8.3} s (one thread, {parsed} items)",
+            "stage parse only:  {:>8.3} s (one thread, {} items)",
+            started.elapsed().as_secs_f64(),
+            parsed.iter().map(Vec::len).sum::<usize>()
+        );
+        let started = Instant::now();
+        let matched: Vec<Vec<_>> = parsed
+            .into_iter()
+            .map(|items| {
+                items
+                    .into_iter()
+                    .map(|item| {
+                        let matches = app.matcher.match_text(veille::matching::ItemText {
+                            title: &item.title,
+                            body: &item.text,
+                        });
+                        (item, matches)
+                    })
+                    .collect()
+            })
+            .collect();
+        println!(
+            "stage match only:  {:>8.3} s (one thread)",
+            started.elapsed().as_secs_f64()
+        );
+        let store = veille::store::Store::open(&dir.path().join("stages.db")).expect("store");
+        let started = Instant::now();
+        let now = chrono::Utc::now();
+        for (i, items) in matched.iter().enumerate() {
+            let source = SourceId::new(format!("feed-{i}"));
+            store
+                .record_fetched(&veille::store::FetchedRun {
+                    source: &source,
+                    url: "http://bench/",
+                    now,
+                    next_poll_at: now,
+                    etag: None,
+                    last_modified: None,
+                    items,
+                })
+                .expect("store");
+        }
+        println!(
+            "stage store only:  {:>8.3} s (1,000 transactions)",
             started.elapsed().as_secs_f64()
         );
     }

@@ -288,6 +288,12 @@ async fn fail(
         next = next.max(retry_after.until(now));
     }
     warn!(error = %error, consecutive_failures = failures, next_poll = %next, "poll failed");
+    if failures == app.config.daemon.failing_after.max(1) {
+        warn!(
+            consecutive_failures = failures,
+            "source is now failing: it is listed by `veille sources` and reported in the next digest"
+        );
+    }
     let (id, url, message) = (source.id.clone(), source.url.to_string(), error.clone());
     match app
         .db(move |s| s.record_failure(&id, &url, now, &message, next))

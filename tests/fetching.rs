@@ -525,3 +525,22 @@ fn sources_command_shows_each_status() {
     assert!(line("relocated").contains("/ok/new-home"), "{text}");
     assert!(line("never-polled").contains(" new "), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gone_source_comes_back_when_its_url_changes() {
+    let state = Arc::new(Hostile::default());
+    let addr = start(state.clone());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), &[("s", format!("http://{addr}/gone"))], "");
+    let first = scheduler::run_once(&app(&config, Arc::new(veille::clock::SystemClock)))
+        .await
+        .expect("tick");
+    assert!(error_of(&first, "s").contains("410"));
+    // The admin fixes the URL: the source is polled again at once, and healthy.
+    let config = write_config(dir.path(), &[("s", format!("http://{addr}/ok/fixed"))], "");
+    let app = app(&config, Arc::new(veille::clock::SystemClock));
+    let second = scheduler::run_once(&app).await.expect("tick");
+    assert!(matches!(outcome(&second, "s"), SourceOutcome::Updated(_)));
+    let trouble = app.db(|s| s.sources_in_trouble(1)).await.expect("trouble");
+    assert!(trouble.is_empty(), "{trouble:?}");
+}

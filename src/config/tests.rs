@@ -574,7 +574,12 @@ fn bundled_configs_are_valid() {
     let example = load_with_env(&text, &dir.path().join("example.toml"), &no_env);
     match example {
         Ok(config) => {
-            assert_eq!(config.sources.len(), 2);
+            assert_eq!(config.sources.len(), 4);
+            assert_eq!(config.sources[2].kind, SourceKind::Page);
+            assert!(config.sources[2].select.is_none(), "whole-page example");
+            assert!(config.sources[3].select.is_some(), "selector example");
+            assert_eq!(config.daemon.per_host_concurrency, 2);
+            assert!(config.daemon.has_contact);
             assert_eq!(config.alerts.len(), 1);
             assert!(config.smtp.is_some());
         }

@@ -11,6 +11,7 @@ pub mod page;
 
 use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, Link};
+use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::model::{Item, SourceId};
@@ -57,27 +58,50 @@ pub fn feed_document(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ExtractError::Empty);
     }
-    let utf8 = charset::feed_to_utf8(bytes, content_type);
-    let bytes: &[u8] = &utf8;
-    // feed-rs invents ids for entries without one; we want to know, to build our own identity.
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(base_url)
-        .id_generator(|_, _, _| String::new())
-        .build();
-    // feed-rs (through quick-xml) can panic on some malformed documents; one bad feed must
-    // never take the daemon down, so a panic becomes an ordinary extraction error.
-    let parsed =
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes)))
-            .map_err(|panic| ExtractError::ParserPanic(panic_message(panic.as_ref())))?
-        {
-            Ok(parsed) => parsed,
-            // feed-rs says "no root element" for an `<rss>` without a `<channel>`: a feed that
-            // is (for now) empty, not an unreadable one.
-            Err(feed_rs::parser::ParseFeedError::ParseError(
-                feed_rs::parser::ParseErrorKind::NoFeedRoot,
-            )) if is_channelless_rss(bytes) => return Ok(Vec::new()),
+    let mut utf8 = charset::feed_to_utf8(bytes, content_type);
+    let mut retries = 0;
+    let parsed = loop {
+        let bytes: &[u8] = &utf8;
+        // feed-rs invents ids for entries without one; we want to know, to build our own
+        // identity. A fresh parser per attempt: one that failed keeps state and panics.
+        let parser = feed_rs::parser::Builder::new()
+            .base_uri(base_url)
+            .id_generator(|_, _, _| String::new())
+            .build();
+        // feed-rs (through quick-xml) can panic on some malformed documents; one bad feed
+        // must never take the daemon down, so a panic becomes an ordinary extraction error.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes)))
+            .map_err(|panic| ExtractError::ParserPanic(panic_message(panic.as_ref())))?;
+        match result {
+            Ok(parsed) => break parsed,
+            // feed-rs says "no root element" for an `<rss>` without a `<channel>`: a feed
+            // that is (for now) empty, not an unreadable one.
+            Err(ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot))
+                if is_channelless_rss(bytes) =>
+            {
+                return Ok(Vec::new());
+            }
+            // feed-rs rejects the whole feed for one Atom text construct of a type it does
+            // not know (base64 `application/octet-stream`, `x-custom`, empty): read those
+            // as plain text rather than lose every entry.
+            Err(ParseFeedError::ParseError(ParseErrorKind::UnknownMimeType { mime, .. }))
+                if retries < 8 =>
+            {
+                retries += 1;
+                let text = String::from_utf8_lossy(bytes);
+                let fixed = text
+                    .replace(&format!("type=\"{mime}\""), "type=\"text\"")
+                    .replace(&format!("type='{mime}'"), "type=\"text\"");
+                if fixed == text {
+                    return Err(ExtractError::NotAFeed(format!(
+                        "unsupported content type {mime:?}"
+                    )));
+                }
+                utf8 = std::borrow::Cow::Owned(fixed.into_bytes());
+            }
             Err(e) => return Err(ExtractError::NotAFeed(one_line(&e.to_string()))),
-        };
+        }
+    };
     Ok(parsed
         .entries
         .into_iter()

@@ -317,12 +317,13 @@ impl Store {
 
     pub fn source_state(&self, source: &SourceId) -> Result<SourceState> {
         let conn = self.conn();
-        conn.query_row(
-            &format!("SELECT {STATE_COLUMNS} FROM source_state WHERE source_id = ?1"),
-            [source.as_str()],
-            |row| state_of(row, 0),
-        )
-        .optional()
+        conn.prepare_cached(&format!(
+            "SELECT {STATE_COLUMNS} FROM source_state WHERE source_id = ?1"
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_row([source.as_str()], |row| state_of(row, 0))
+                .optional()
+        })
         .context("reading the state of a source")
         .map(Option::unwrap_or_default)
     }
@@ -339,7 +340,7 @@ impl Store {
             None => (false, None, None),
         };
         self.conn()
-            .execute(
+            .prepare_cached(
                 "UPDATE source_state SET
                     status = 'active', gone_at = NULL, failing_since = NULL,
                     body_hash = COALESCE(?2, body_hash),
@@ -350,7 +351,9 @@ impl Store {
                     recovered_failing_since = COALESCE(?7, recovered_failing_since),
                     recovered_failures = COALESCE(?8, recovered_failures)
                  WHERE source_id = ?1",
-                params![
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
                     details.source.as_str(),
                     details.body_hash,
                     details.redirected_to,
@@ -360,8 +363,8 @@ impl Store {
                     recovered_since,
                     recovered_failures,
                     to_db(details.now),
-                ],
-            )
+                ])
+            })
             .context("recording the health of a source")?;
         Ok(())
     }
@@ -578,11 +581,13 @@ impl Store {
                 let terms =
                     serde_json::to_string(&found.terms()).unwrap_or_else(|_| "[]".to_string());
                 let inserted = tx
-                    .execute(
+                    .prepare_cached(
                         "INSERT INTO mentions (item_id, watch_id, terms, created_at) VALUES (?1, ?2, ?3, ?4)
                          ON CONFLICT (item_id, watch_id) DO NOTHING",
-                        params![item_id, found.watch.as_str(), terms, to_db(run.now)],
                     )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![item_id, found.watch.as_str(), terms, to_db(run.now)])
+                    })
                     .context("storing a mention")?;
                 if inserted > 0 {
                     *stats.mentions.entry(found.watch.clone()).or_default() += 1;
@@ -905,12 +910,13 @@ fn mention_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<MentionRecord> {
 /// Inserts or refreshes an item; returns its id and whether it is new.
 fn upsert_item(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result<(i64, bool)> {
     let existing: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM items WHERE source_id = ?1 AND identity = ?2",
-            params![item.source.as_str(), item.identity],
-            |row| row.get(0),
-        )
-        .optional()
+        .prepare_cached("SELECT id FROM items WHERE source_id = ?1 AND identity = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![item.source.as_str(), item.identity], |row| {
+                row.get(0)
+            })
+            .optional()
+        })
         .context("looking up an item")?;
     match existing {
         Some(id) => {
@@ -924,11 +930,13 @@ fn upsert_item(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result<
             Ok((id, false))
         }
         None => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO items (source_id, identity, url, title, text, published_at, first_seen_at, last_seen_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                params![item.source.as_str(), item.identity, item.url, item.title, item.text, item.published.map(to_db), to_db(now)],
             )
+            .and_then(|mut stmt| {
+                stmt.execute(params![item.source.as_str(), item.identity, item.url, item.title, item.text, item.published.map(to_db), to_db(now)])
+            })
             .context("storing an item")?;
             Ok((tx.last_insert_rowid(), true))
         }
