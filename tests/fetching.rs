@@ -42,6 +42,7 @@ struct Hostile {
     active: AtomicUsize,
     max_active: AtomicUsize,
     bomb: Vec<u8>,
+    user_agents: Mutex<Vec<String>>,
 }
 
 impl Hostile {
@@ -90,6 +91,11 @@ async fn serve(mut stream: TcpStream, state: Arc<Hostile>) {
             .and_then(|l| l.split_once(':'))
             .map(|(_, v)| v.trim().to_string())
     };
+    if let Some(agent) = header("user-agent")
+        && let Ok(mut agents) = state.user_agents.lock()
+    {
+        agents.push(agent);
+    }
     let hit = {
         let mut hits = state.hits.lock().unwrap_or_else(|p| p.into_inner());
         let n = hits.entry(path.clone()).or_default();
@@ -343,6 +349,12 @@ async fn hostile_servers_are_contained_and_recorded() {
         error_of(&first, "gone")
     );
     assert!(matches!(outcome(&first, "etag"), SourceOutcome::Updated(_)));
+    let agents = state.user_agents.lock().map(|a| a.clone()).unwrap_or_default();
+    let wanted = format!(
+        "veille/{} (self-hosted media monitoring; +https://veille.example/contact)",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(!agents.is_empty() && agents.iter().all(|a| *a == wanted), "{agents:?}");
     assert!(matches!(
         outcome(&first, "moved"),
         SourceOutcome::Updated(_)
