@@ -349,12 +349,19 @@ async fn hostile_servers_are_contained_and_recorded() {
         error_of(&first, "gone")
     );
     assert!(matches!(outcome(&first, "etag"), SourceOutcome::Updated(_)));
-    let agents = state.user_agents.lock().map(|a| a.clone()).unwrap_or_default();
+    let agents = state
+        .user_agents
+        .lock()
+        .map(|a| a.clone())
+        .unwrap_or_default();
     let wanted = format!(
         "veille/{} (self-hosted media monitoring; +https://veille.example/contact)",
         env!("CARGO_PKG_VERSION")
     );
-    assert!(!agents.is_empty() && agents.iter().all(|a| *a == wanted), "{agents:?}");
+    assert!(
+        !agents.is_empty() && agents.iter().all(|a| *a == wanted),
+        "{agents:?}"
+    );
     assert!(matches!(
         outcome(&first, "moved"),
         SourceOutcome::Updated(_)
