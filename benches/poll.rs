@@ -147,6 +147,22 @@ fn tally(reports: &[veille::pipeline::SourceReport]) -> (usize, usize, usize, us
     (updated, unchanged, failed, items)
 }
 
+/// User + system CPU seconds of this process so far (Linux `/proc/self/stat`; 0 elsewhere),
+/// to tell "slow" from "waiting for a CPU another process holds".
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Fields 14 and 15 of stat (utime, stime), counted after the name: 12 and 13 here.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn main() {
     let n: usize = std::env::var("BENCH_FEEDS")
         .ok()
@@ -257,21 +273,25 @@ fn main() {
     }
 
     let started = Instant::now();
+    let cpu = cpu_seconds();
     let first = rt.block_on(scheduler::poll_sources(&app, &ids));
     let first_time = started.elapsed();
+    let first_cpu = cpu_seconds() - cpu;
     let (updated, _, failed, items) = tally(&first);
     println!(
-        "first cycle:       {:>8.3} s  {updated} updated, {failed} failed, {items} items, {:.0} items/s",
+        "first cycle:       {:>8.3} s  {updated} updated, {failed} failed, {items} items, {:.0} items/s, {first_cpu:.2} CPU-s (server included)",
         first_time.as_secs_f64(),
         items as f64 / first_time.as_secs_f64().max(1e-9)
     );
 
     let started = Instant::now();
+    let cpu = cpu_seconds();
     let again = rt.block_on(scheduler::poll_sources(&app, &ids));
     let again_time = started.elapsed();
+    let again_cpu = cpu_seconds() - cpu;
     let (_, unchanged, failed, _) = tally(&again);
     println!(
-        "unchanged re-poll: {:>8.3} s  {unchanged} unchanged (304), {failed} failed",
+        "unchanged re-poll: {:>8.3} s  {unchanged} unchanged (304), {failed} failed, {again_cpu:.2} CPU-s",
         again_time.as_secs_f64()
     );
     let counts = app.store.counts().expect("counts");
