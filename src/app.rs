@@ -59,7 +59,13 @@ impl App {
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
     ) -> Result<App, AppError> {
-        let fetcher = Fetcher::new(FetchSettings::new(config.daemon.user_agent.clone()))?;
+        let fetcher = Fetcher::new(FetchSettings {
+            connect_timeout: config.daemon.connect_timeout,
+            total_timeout: config.daemon.fetch_timeout,
+            max_concurrent: config.daemon.max_concurrent_fetches,
+            per_host: config.daemon.per_host_concurrency,
+            ..FetchSettings::new(config.daemon.user_agent.clone())
+        })?;
         let matcher = Matcher::new(
             config
                 .watches

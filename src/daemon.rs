@@ -1,8 +1,8 @@
 //! The long-running daemon: a loop that asks the store what is due, runs it, and sleeps
 //! until the next thing is due or a control message arrives.
 //!
-//! Sources run as independent tasks (at most [`MAX_CONCURRENT_FETCHES`] at once), so a slow
-//! host never delays the others. Mail goes out from a separate sender task that reads the
+//! Sources run as independent tasks, within the global and per-host fetch limits (see
+//! `fetch::politeness`), so a slow host never delays the others. Mail goes out from a separate sender task that reads the
 //! outbox, so SMTP trouble never holds up polling.
 //!
 //! Control comes as messages ([`Control`]), which the binary maps from signals: SIGTERM and
@@ -28,7 +28,7 @@ use crate::app::App;
 use crate::config;
 use crate::model::SourceId;
 use crate::pipeline;
-use crate::scheduler::{self, MAX_CONCURRENT_FETCHES};
+use crate::scheduler::{self, MAX_QUEUED_RUNS};
 
 /// How long in-flight source runs may take to finish after a shutdown request.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -76,6 +76,7 @@ pub async fn run(
     });
     let sender = tokio::spawn(sender_loop(sender_app, mail_queued.clone(), sender_stopped));
     let watchdog = sd_notify::watchdog_enabled();
+    reset_moved_sources(&app).await;
     info!(
         sources = app.config.sources.len(),
         watches = app.config.watches.len(),
@@ -101,7 +102,7 @@ pub async fn run(
             }
         };
         for id in due.into_iter().filter(|id| !busy.contains(id)) {
-            if in_flight.len() >= MAX_CONCURRENT_FETCHES {
+            if in_flight.len() >= MAX_QUEUED_RUNS {
                 break;
             }
             let Some(source) = app.config.source(&id).cloned() else {
@@ -154,6 +155,7 @@ pub async fn run(
                     if let Some(reloaded) = reload(&app) {
                         app = reloaded;
                         configured = source_ids(&app);
+                        reset_moved_sources(&app).await;
                         let _ = current_app.send(app.clone());
                     }
                     notify_systemd(&[sd_notify::NotifyState::Ready]);
@@ -218,6 +220,22 @@ async fn purge(app: App) {
             "retention purge done"
         ),
         Err(e) => error!(error = %e, "retention purge failed; it is tried again tomorrow"),
+    }
+}
+
+/// A source whose URL changed in the TOML (an admin following a redirect, or replacing a
+/// gone feed) starts afresh: no failure streak, polled at once.
+async fn reset_moved_sources(app: &App) {
+    let moved: Vec<(SourceId, String)> = app
+        .config
+        .sources
+        .iter()
+        .map(|s| (s.id.clone(), s.url.to_string()))
+        .collect();
+    match app.db(move |s| s.reset_moved_sources(&moved)).await {
+        Ok(0) => {}
+        Ok(n) => info!(sources = n, "sources whose URL changed are polled afresh"),
+        Err(e) => error!(error = %e, "cannot reset sources whose URL changed"),
     }
 }
 

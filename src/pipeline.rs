@@ -9,13 +9,14 @@ use chrono::{DateTime, Utc};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::app::App;
-use crate::config::SourceConfig;
+use crate::config::{SourceConfig, SourceKind};
 use crate::extract;
-use crate::fetch::{FetchOutcome, Fetched, Validators, backoff};
+use crate::fetch::politeness::RetryAfter;
+use crate::fetch::{FetchError, FetchOutcome, Fetched, Validators, backoff};
 use crate::matching::ItemText;
 use crate::metrics::PollOutcome;
 use crate::model::{Item, SourceId, WatchId, WatchMatch};
-use crate::store::{FetchedRun, RunStats};
+use crate::store::{FetchedRun, RunStats, SuccessDetails, body_hash};
 
 /// What one run of one source did.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +68,8 @@ fn record_metrics(app: &App, outcome: &SourceOutcome, seconds: f64) {
 }
 
 async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
+    // Held for the whole run: state, fetch, parse and store (see fetch::politeness).
+    let _permit = app.fetcher.politeness().acquire(&source.url).await;
     let id = source.id.clone();
     let state = match app.db(move |s| s.source_state(&id)).await {
         Ok(state) => state,
@@ -84,70 +87,161 @@ async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
     };
     let fetched = app.fetcher.fetch(&source.url, &previous).await;
     let now = app.clock.now();
+    // A success after a streak long enough to have been reported is a recovery to report.
+    let recovered_from = (state.consecutive_failures >= app.config.daemon.failing_after.max(1))
+        .then(|| {
+            (
+                state.failing_since.unwrap_or(now),
+                state.consecutive_failures,
+            )
+        });
     match fetched {
-        FetchOutcome::NotModified => {
+        FetchOutcome::NotModified { moved_to } => {
             debug!("not modified");
-            let (id, url, next) = (
-                source.id.clone(),
-                source.url.to_string(),
-                next_poll(source, now, 0),
-            );
+            let details = Details {
+                body_hash: None,
+                validators: None,
+                moved_to: moved_to.map(|u| u.to_string()),
+                recovered_from,
+            };
+            unchanged(app, source, now, details).await
+        }
+        FetchOutcome::Failed(FetchError::Gone) => {
+            let error = FetchError::Gone.to_string();
+            warn!(error = %error, "source is gone: it will not be polled again until its URL changes");
+            let (id, url, message) = (source.id.clone(), source.url.to_string(), error.clone());
             match app
-                .db(move |s| s.record_not_modified(&id, &url, now, next))
+                .db(move |s| s.record_gone(&id, &url, now, &message))
                 .await
             {
-                Ok(()) => SourceOutcome::NotModified,
+                Ok(()) => SourceOutcome::Failed {
+                    error,
+                    consecutive_failures: state.consecutive_failures.saturating_add(1),
+                },
                 Err(e) => store_failed(e),
             }
         }
         FetchOutcome::Failed(error) => {
+            let retry_after = match &error {
+                FetchError::Busy { retry_after, .. } => *retry_after,
+                _ => None,
+            };
             fail(
                 app,
                 source,
                 state.consecutive_failures,
                 now,
                 error.to_string(),
+                retry_after,
             )
             .await
         }
         FetchOutcome::Fetched(Fetched {
             body,
             final_url,
+            content_type,
             validators,
-            ..
-        }) => match extract_and_match(app, source, body, final_url.to_string()).await {
-            Err(error) => fail(app, source, state.consecutive_failures, now, error).await,
-            Ok(items) => {
-                let source_id = source.id.clone();
-                let url = source.url.to_string();
-                let next = next_poll(source, now, 0);
-                let recorded = app
-                    .db(move |s| {
-                        s.record_fetched(&FetchedRun {
-                            source: &source_id,
-                            url: &url,
-                            now,
-                            next_poll_at: next,
-                            etag: validators.etag.as_deref(),
-                            last_modified: validators.last_modified.as_deref(),
-                            items: &items,
+            moved_to,
+        }) => {
+            let hash = body_hash(&body);
+            let moved_to = moved_to.map(|u| u.to_string());
+            if state.body_hash.as_deref() == Some(hash.as_str()) {
+                debug!("same body as last time: not parsed");
+                let details = Details {
+                    body_hash: None,
+                    validators: Some(validators),
+                    moved_to,
+                    recovered_from,
+                };
+                return unchanged(app, source, now, details).await;
+            }
+            let extracted =
+                extract_and_match(app, source, body, content_type, final_url.to_string()).await;
+            match extracted {
+                Err(error) => fail(app, source, state.consecutive_failures, now, error, None).await,
+                Ok(items) => {
+                    let source_id = source.id.clone();
+                    let url = source.url.to_string();
+                    let next = next_poll(source, now, 0);
+                    let recorded = app
+                        .db(move |s| {
+                            let stats = s.record_fetched(&FetchedRun {
+                                source: &source_id,
+                                url: &url,
+                                now,
+                                next_poll_at: next,
+                                etag: validators.etag.as_deref(),
+                                last_modified: validators.last_modified.as_deref(),
+                                items: &items,
+                            })?;
+                            s.record_success_details(&SuccessDetails {
+                                source: &source_id,
+                                now,
+                                body_hash: Some(&hash),
+                                validators: None,
+                                redirected_to: moved_to.as_deref(),
+                                recovered_from,
+                            })?;
+                            Ok(stats)
                         })
-                    })
-                    .await;
-                match recorded {
-                    Ok(stats) => {
-                        info!(
-                            new = stats.items_new,
-                            seen = stats.items_seen,
-                            mentions = stats.mentions.values().sum::<usize>(),
-                            "polled"
-                        );
-                        SourceOutcome::Updated(stats)
+                        .await;
+                    match recorded {
+                        Ok(stats) => {
+                            info!(
+                                new = stats.items_new,
+                                seen = stats.items_seen,
+                                mentions = stats.mentions.values().sum::<usize>(),
+                                "polled"
+                            );
+                            SourceOutcome::Updated(stats)
+                        }
+                        Err(e) => store_failed(e),
                     }
-                    Err(e) => store_failed(e),
                 }
             }
-        },
+        }
+    }
+}
+
+/// What an unchanged poll records besides "healthy".
+struct Details {
+    body_hash: Option<String>,
+    validators: Option<Validators>,
+    moved_to: Option<String>,
+    recovered_from: Option<(DateTime<Utc>, u32)>,
+}
+
+/// Records a poll that found nothing new (a 304, or a 200 with the same body).
+async fn unchanged(
+    app: &App,
+    source: &SourceConfig,
+    now: DateTime<Utc>,
+    details: Details,
+) -> SourceOutcome {
+    let (id, url, next) = (
+        source.id.clone(),
+        source.url.to_string(),
+        next_poll(source, now, 0),
+    );
+    let recorded = app
+        .db(move |s| {
+            s.record_not_modified(&id, &url, now, next)?;
+            s.record_success_details(&SuccessDetails {
+                source: &id,
+                now,
+                body_hash: details.body_hash.as_deref(),
+                validators: details
+                    .validators
+                    .as_ref()
+                    .map(|v| (v.etag.as_deref(), v.last_modified.as_deref())),
+                redirected_to: details.moved_to.as_deref(),
+                recovered_from: details.recovered_from,
+            })
+        })
+        .await;
+    match recorded {
+        Ok(()) => SourceOutcome::NotModified,
+        Err(e) => store_failed(e),
     }
 }
 
@@ -156,9 +250,12 @@ async fn extract_and_match(
     app: &App,
     source: &SourceConfig,
     body: Vec<u8>,
+    content_type: Option<String>,
     base: String,
 ) -> Result<Vec<(Item, Vec<WatchMatch>)>, String> {
     let source_id = source.id.clone();
+    let kind = source.kind;
+    let select = source.select.clone();
     let matcher = app.matcher.clone();
     let reads_this_source: HashSet<WatchId> = app
         .config
@@ -169,7 +266,19 @@ async fn extract_and_match(
         .collect();
     // Parsing and matching are CPU work: keep them off the async threads.
     let work = tokio::task::spawn_blocking(move || {
-        let items = extract::feed(&source_id, &body, Some(&base)).map_err(|e| e.to_string())?;
+        let items = match kind {
+            SourceKind::Feed => {
+                extract::feed_document(&source_id, &body, content_type.as_deref(), Some(&base))
+            }
+            SourceKind::Page => extract::page::page(
+                &source_id,
+                &body,
+                content_type.as_deref(),
+                &base,
+                select.as_ref(),
+            ),
+        }
+        .map_err(|e| e.to_string())?;
         Ok(items
             .into_iter()
             .map(|item| {
@@ -193,10 +302,21 @@ async fn fail(
     failures_before: u32,
     now: DateTime<Utc>,
     error: String,
+    retry_after: Option<RetryAfter>,
 ) -> SourceOutcome {
     let failures = failures_before.saturating_add(1);
-    let next = next_poll(source, now, failures);
+    let mut next = next_poll(source, now, failures);
+    // The server said when to come back: never earlier than that.
+    if let Some(retry_after) = retry_after {
+        next = next.max(retry_after.until(now));
+    }
     warn!(error = %error, consecutive_failures = failures, next_poll = %next, "poll failed");
+    if failures == app.config.daemon.failing_after.max(1) {
+        warn!(
+            consecutive_failures = failures,
+            "source is now failing: it is listed by `veille sources` and reported in the next digest"
+        );
+    }
     let (id, url, message) = (source.id.clone(), source.url.to_string(), error.clone());
     match app
         .db(move |s| s.record_failure(&id, &url, now, &message, next))
@@ -219,6 +339,7 @@ fn store_failed(error: crate::store::StoreError) -> SourceOutcome {
 }
 
 fn next_poll(source: &SourceConfig, now: DateTime<Utc>, failures: u32) -> DateTime<Utc> {
-    let delay = backoff::next_delay(source.every, failures);
+    let delay = backoff::next_delay(source.every, failures)
+        + backoff::jitter(source.id.as_str(), source.every);
     now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(24))
 }

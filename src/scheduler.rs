@@ -13,14 +13,15 @@ use tracing::{error, info, warn};
 
 use crate::app::{App, AppError};
 use crate::config::DigestConfig;
-use crate::digest::{self, Digest, DigestInput, EmptyPolicy};
+use crate::digest::{self, Digest, DigestInput, EmptyPolicy, SourceTrouble, Trouble};
 use crate::model::{DigestId, SourceId, WatchId};
 use crate::notify::{self, Mailer};
 use crate::pipeline::{self, SourceReport};
-use crate::store::NewDigestRun;
+use crate::store::{NewDigestRun, SourceHealth, SourceProblem, SourceRecovery};
 
-/// How many sources are fetched at the same time.
-pub const MAX_CONCURRENT_FETCHES: usize = 16;
+/// How many source runs may be started (most of them waiting for a fetch slot, see
+/// `fetch::politeness`); the fetch limits themselves are in the configuration.
+pub const MAX_QUEUED_RUNS: usize = 4_096;
 
 /// A digest window that was recorded, with its mail when there was one to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,12 +67,33 @@ pub async fn run_once(app: &App) -> Result<RunSummary, AppError> {
     })
 }
 
-/// Polls the given sources concurrently (at most [`MAX_CONCURRENT_FETCHES`] at a time).
+/// Polls the given sources concurrently, within the global and per-host fetch limits
+/// (`daemon.max_concurrent_fetches`, `daemon.per_host_concurrency`). Gone sources are
+/// skipped.
 pub async fn poll_sources(app: &App, ids: &[SourceId]) -> Vec<SourceReport> {
-    let sources: Vec<_> = ids.iter().filter_map(|id| app.config.source(id)).collect();
+    let moved: Vec<(SourceId, String)> = app
+        .config
+        .sources
+        .iter()
+        .map(|s| (s.id.clone(), s.url.to_string()))
+        .collect();
+    let wanted = ids.to_vec();
+    // Every source is polled, whatever its schedule, except gone ones (polled "never").
+    let horizon = app.clock.now() + chrono::Duration::days(365 * 1_000);
+    let due = app
+        .db(move |s| {
+            s.reset_moved_sources(&moved)?;
+            s.due_sources(&wanted, horizon)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            warn!(error = %e, "cannot read which sources are gone; polling them all");
+            ids.to_vec()
+        });
+    let sources: Vec<_> = due.iter().filter_map(|id| app.config.source(id)).collect();
     futures_util::stream::iter(sources)
         .map(|source| pipeline::run_source(app, source))
-        .buffer_unordered(MAX_CONCURRENT_FETCHES)
+        .buffer_unordered(MAX_QUEUED_RUNS)
         .collect()
         .await
 }
@@ -100,7 +122,8 @@ pub async fn prepare_digest(
         .map(|w| w.id.clone())
         .collect();
     let with_trend = config.trend;
-    let (last, up_to, mentions, previous_counts) = app
+    let failing_after = app.config.daemon.failing_after;
+    let (last, up_to, mentions, previous_counts, health, recovered) = app
         .db(move |s| {
             let last = s.last_digest_run(&id)?;
             let after = last.map_or(0, |l| l.last_mention_id);
@@ -111,7 +134,10 @@ pub async fn prepare_digest(
             } else {
                 None
             };
-            Ok((last, up_to, mentions, previous))
+            let health = s.sources_in_trouble(failing_after)?;
+            let since = last.map_or(DateTime::<Utc>::MIN_UTC, |l| l.window_end);
+            let recovered = s.sources_recovered_between(since, now)?;
+            Ok((last, up_to, mentions, previous, health, recovered))
         })
         .await?;
     // Windows are keyed by their end (to the second): two closed within the same second
@@ -130,10 +156,56 @@ pub async fn prepare_digest(
             window_end,
             mentions,
             previous_counts,
-            trouble: Vec::new(),
+            trouble: trouble_of(app, config, health, recovered),
         },
     );
     Ok(PreparedDigest { digest, up_to })
+}
+
+/// The footer of a digest: the sources its watches read that are failing, gone or moved,
+/// then those that recovered during the window.
+fn trouble_of(
+    app: &App,
+    config: &DigestConfig,
+    health: Vec<SourceHealth>,
+    recovered: Vec<SourceRecovery>,
+) -> Vec<SourceTrouble> {
+    let read: HashSet<&SourceId> = app
+        .config
+        .watches_of_digest(&config.id)
+        .iter()
+        .flat_map(|w| w.sources.iter())
+        .collect();
+    let problems = health
+        .into_iter()
+        .filter(|h| read.contains(&h.source))
+        .map(|h| SourceTrouble {
+            source: h.source,
+            trouble: match h.problem {
+                SourceProblem::Failing {
+                    since,
+                    consecutive_failures,
+                    last_error,
+                } => Trouble::Failing {
+                    since,
+                    failures: consecutive_failures,
+                    last_error,
+                },
+                SourceProblem::Gone { since, .. } => Trouble::Gone { since },
+                SourceProblem::Redirected { to } => Trouble::Redirected { to },
+            },
+        });
+    let recoveries = recovered
+        .into_iter()
+        .filter(|r| read.contains(&r.source))
+        .map(|r| SourceTrouble {
+            source: r.source,
+            trouble: Trouble::Recovered {
+                failing_since: r.failing_since,
+                failures: r.failures,
+            },
+        });
+    problems.chain(recoveries).collect()
 }
 
 /// Records a prepared digest's window and queues its mail, in one transaction. An empty

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use veille::extract;
 use veille::model::SourceId;
 
-/// Fewer parsed files than this is a regression (measured: see the issue note).
-const MIN_PARSED: usize = 2_359;
+/// Fewer parsed files than this is a regression (measured: 2,786 of 2,833; the 47 others
+/// are listed with their reason category by `--nocapture`).
+const MIN_PARSED: usize = 2_786;
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -113,13 +114,21 @@ fn every_corpus_feed_parses_or_fails_clearly() {
         }
     }
     let rejected_count: usize = rejected.values().map(Vec::len).sum();
+    let mut categories: BTreeMap<&str, usize> = BTreeMap::new();
+    for reason in rejected.values().flatten() {
+        *categories.entry(category(reason)).or_default() += 1;
+    }
+    eprintln!("rejected, by reason:");
+    for (category, count) in &categories {
+        eprintln!("  {count:>4}  {category}");
+    }
     eprintln!(
         "corpus: {} feed files, {parsed} parsed ({items} items), {rejected_count} rejected",
         files.len()
     );
     for (folder, reasons) in &rejected {
         eprintln!("  {folder}: {} rejected", reasons.len());
-        for reason in reasons.iter().take(5) {
+        for reason in reasons {
             eprintln!("    {reason}");
         }
     }
@@ -128,6 +137,25 @@ fn every_corpus_feed_parses_or_fails_clearly() {
         "only {parsed} of {} corpus feeds parsed",
         files.len()
     );
+}
+
+/// Why a file is rejected, in one line per kind of rejection (the sweep prints the counts).
+fn category(reason: &str) -> &'static str {
+    if reason.contains("unsupported content type") {
+        "feed-rs refuses the whole feed when one text construct has a type it does not know (base64 application/octet-stream, application/xhtml+xml, x-custom): upstream limitation"
+    } else if reason.contains("Parser error") {
+        "malformed XML (unclosed tag or CDATA, mismatched end tag, bare & or bad character reference): not recoverable without guessing"
+    } else if reason.contains("no root element") {
+        "no RSS/Atom/RDF root: CDF (Microsoft <CHANNEL>), plain XML samples, HTML or entry fragments saved by feedjira, or an empty <rss/> file"
+    } else if reason.contains("is empty") {
+        "empty document"
+    } else if reason.contains("JSON") || reason.contains("jsonfeed") {
+        "JSON Feed that feed-rs rejects (version 1 URL without trailing slash, tags as a string)"
+    } else if reason.contains("panic") {
+        "feed parser panic (caught)"
+    } else {
+        "other"
+    }
 }
 
 /// feed-rs ships the model it expects for each fixture: our item count must agree.
@@ -165,4 +193,65 @@ fn feed_rs_fixtures_give_the_expected_number_of_items() {
         checked += 1;
     }
     assert!(checked >= 50, "only {checked} feed-rs fixtures checked");
+}
+
+/// Charset cases from miniflux and feedparser: the decoded text must be right, not merely
+/// parsable. (file, content type the fixture simulates, strings the UTF-8 text must hold)
+#[test]
+fn charset_fixtures_decode_to_the_right_text() {
+    let feeds = common::corpus_dir().join("feeds");
+    let cases: &[(&str, Option<&str>, &[&str])] = &[
+        (
+            "miniflux/encoding/iso-8859-1.xml",
+            None,
+            &["Café", "Présentation"],
+        ),
+        ("miniflux/encoding/windows-1252.xml", None, &["Euro €"]),
+        (
+            "miniflux/encoding/windows-1252-incorrect-prolog.xml",
+            None,
+            &["Euro €"],
+        ),
+        (
+            "miniflux/encoding/utf8-incorrect-prolog.xml",
+            None,
+            &["Café", "테스트 피드"],
+        ),
+        ("miniflux/encoding/invalid-prolog.xml", None, &["Café"]),
+        ("miniflux/encoding/koi8r.xml", None, &["Первая новость"]),
+        ("miniflux/xml/iso88591.xml", None, &["Anaïs", "Jürgen"]),
+        (
+            "miniflux/xml/iso88591_utf8_mismatch.xml",
+            None,
+            &["Anaïs", "Jürgen"],
+        ),
+        (
+            "feedparser/encoding/http_i18n.xml",
+            Some("application/xml"),
+            &["Iñtërnâtiônàlizætiøn"],
+        ),
+        ("feedparser/encoding/utf-16le-bom.xml", None, &["<rss"]),
+        ("feedparser/encoding/utf-32be.xml", None, &["<rss"]),
+    ];
+    for (file, content_type, wanted) in cases {
+        let bytes = std::fs::read(feeds.join(file)).expect("read fixture");
+        let utf8 = extract::charset::feed_to_utf8(&bytes, *content_type);
+        let text = std::str::from_utf8(&utf8).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(
+            text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+            "{file}"
+        );
+        for want in *wanted {
+            assert!(text.contains(want), "{file}: {want:?} missing in {text}");
+        }
+    }
+    for (file, want) in [
+        ("miniflux/encoding/iso-8859-1-meta-after-1024.html", "Café"),
+        ("miniflux/encoding/utf8-meta-after-1024.html", "Café"),
+        ("miniflux/encoding/iso-8859-1.html", "Café"),
+    ] {
+        let bytes = std::fs::read(feeds.join(file)).expect("read fixture");
+        let text = extract::charset::page_to_utf8(&bytes, None);
+        assert!(text.contains(want), "{file}: {want:?} missing");
+    }
 }

@@ -455,3 +455,116 @@ fn preview_changes_nothing_and_send_closes_the_window() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("known: daily"));
 }
+
+/// The footer tells the team which of its sources are failing, and once, when one is back;
+/// a window with nothing found still goes out when there is such news.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_footer_reports_failing_sources_and_their_recovery_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = HttpServer::start();
+    http.route(
+        "/feed.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&rss_item(1, "Acme news", "https://wire.example/1")),
+        ),
+    );
+    http.route("/broken.xml", Response::status(500));
+    let config_path = dir.path().join("veille.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            r#"
+[daemon]
+database = "veille.db"
+mail_dir = "mail"
+timezone = "Europe/Paris"
+failing_after = 2
+
+[[source]]
+id = "wire"
+url = "{wire}"
+
+[[source]]
+id = "broken"
+url = "{broken}"
+
+[[watch]]
+id = "acme"
+query = "Acme"
+
+[[digest]]
+id = "daily"
+to = "comms@example.org"
+lang = "fr"
+"#,
+            wire = http.url("/feed.xml"),
+            broken = http.url("/broken.xml"),
+        ),
+    )
+    .expect("write config");
+    let clock = Arc::new(ManualClock::new(utc(2026, 11, 23, 13, 0)));
+    let app = app(&config_path, clock.clone());
+    let mail_dir = dir.path().join("mail");
+    // File names are random: the newest mail is the one not seen before.
+    let seen = std::cell::RefCell::new(Vec::<Vec<u8>>::new());
+    let last_text = || {
+        let bodies = eml_bodies(&mail_dir);
+        let mut seen = seen.borrow_mut();
+        let newest = bodies
+            .iter()
+            .find(|b| !seen.contains(b))
+            .cloned()
+            .unwrap_or_default();
+        seen.push(newest.clone());
+        mail_parser::MessageParser::default()
+            .parse(&newest)
+            .and_then(|m| m.body_text(0).map(|t| t.to_string()))
+            .unwrap_or_default()
+    };
+
+    // Day 1: one failure, below failing_after: not reported yet.
+    scheduler::run_once(&app).await.expect("day 1");
+    assert_eq!(eml_bodies(&mail_dir).len(), 1);
+    let text = last_text();
+    assert!(text.contains("Acme news"), "{text}");
+    assert!(!text.contains("Sources en difficulté"), "{text}");
+
+    // Day 2: the second failure in a row. Nothing new was found, but the mail goes out.
+    clock.advance(Duration::days(1));
+    scheduler::run_once(&app).await.expect("day 2");
+    assert_eq!(eml_bodies(&mail_dir).len(), 2);
+    let text = last_text();
+    assert!(
+        text.contains("Rien de nouveau sur cette période."),
+        "{text}"
+    );
+    assert!(text.contains("== Sources en difficulté =="), "{text}");
+    assert!(
+        text.contains("* broken: en échec depuis le 23 nov. 14:00 (2 relevés de suite)"),
+        "{text}"
+    );
+    assert!(!text.contains("* wire"), "{text}");
+
+    // Day 3: back. Reported once...
+    http.route(
+        "/broken.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&rss_item(9, "Other", "https://b.example/9")),
+        ),
+    );
+    clock.advance(Duration::days(1));
+    scheduler::run_once(&app).await.expect("day 3");
+    assert_eq!(eml_bodies(&mail_dir).len(), 3);
+    let text = last_text();
+    assert!(
+        text.contains("* broken: rétablie (en échec 2 fois depuis le 23 nov. 14:00)"),
+        "{text}"
+    );
+
+    // ... and not again: day 4 has nothing to say, so no mail (empty = "skip").
+    clock.advance(Duration::days(1));
+    scheduler::run_once(&app).await.expect("day 4");
+    assert_eq!(eml_bodies(&mail_dir).len(), 3);
+}

@@ -11,6 +11,7 @@ mod import_opml;
 mod outbox;
 mod reload;
 mod run;
+mod sources;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,6 +101,11 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// List every source with its health: ok, failing, gone or redirected.
+    Sources {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -119,6 +125,7 @@ pub fn main() -> ExitCode {
         Command::ImportOpml { file } => import_opml::import_opml(&file),
         Command::Backup { file, config } => data::backup(&config, &file),
         Command::Search(args) => data::search(&args),
+        Command::Sources { config } => sources::sources(&config.config),
     };
     ExitCode::from(code)
 }

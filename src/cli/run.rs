@@ -147,7 +147,7 @@ fn format_summary(summary: &RunSummary, files: bool) -> String {
                 stats.items_seen,
                 stats.mentions.values().sum::<usize>()
             ),
-            SourceOutcome::NotModified => "unchanged (304)".to_string(),
+            SourceOutcome::NotModified => "unchanged".to_string(),
             SourceOutcome::Failed {
                 error,
                 consecutive_failures,

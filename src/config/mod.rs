@@ -33,7 +33,7 @@ use crate::digest::{EmptyPolicy, Lang};
 use crate::matching::Query;
 use crate::model::{AlertId, DigestId, SourceId, WatchId};
 use error::Report;
-use raw::{OneOrMany, RawAlert, RawDaemon, RawDigest, RawSmtp, RawSource, RawWatch, S};
+use raw::{OneOrMany, RawAlert, RawDaemon, RawDigest, RawSelect, RawSmtp, RawSource, RawWatch, S};
 
 /// Defaults, shared by the loader and the documentation (`config/example.toml`).
 pub mod defaults {
@@ -64,11 +64,23 @@ pub mod defaults {
     /// Environment variable read for the SMTP password when `password_file` is not set.
     pub const SMTP_PASSWORD_ENV: &str = "VEILLE_SMTP_PASSWORD";
 
-    pub fn user_agent() -> String {
-        format!(
-            "veille/{} (self-hosted media monitoring)",
-            env!("CARGO_PKG_VERSION")
-        )
+    /// Fetches at the same time, all hosts together.
+    pub const MAX_CONCURRENT_FETCHES: usize = 16;
+    /// Fetches at the same time to one host: 200 sources on one site never hammer it.
+    pub const PER_HOST_CONCURRENCY: usize = 2;
+    pub const CONCURRENCY_LIMIT: usize = 1_024;
+    /// Consecutive failures after which a source is reported as failing.
+    pub const FAILING_AFTER: u32 = 5;
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// `veille/<version> (self-hosted media monitoring; +<contact>)`.
+    pub fn user_agent(contact_url: Option<&str>) -> String {
+        let version = env!("CARGO_PKG_VERSION");
+        match contact_url {
+            Some(contact) => format!("veille/{version} (self-hosted media monitoring; +{contact})"),
+            None => format!("veille/{version} (self-hosted media monitoring)"),
+        }
     }
 }
 
@@ -90,6 +102,14 @@ pub struct DaemonConfig {
     pub database: PathBuf,
     pub timezone: Tz,
     pub user_agent: String,
+    /// Whether the user agent names a way to reach the admin (`contact_url` or a custom
+    /// `user_agent`).
+    pub has_contact: bool,
+    pub max_concurrent_fetches: usize,
+    pub per_host_concurrency: usize,
+    pub failing_after: u32,
+    pub connect_timeout: Duration,
+    pub fetch_timeout: Duration,
     /// Where mail goes as `.eml` files when there is no `[smtp]` section.
     pub mail_dir: PathBuf,
     /// Address of the HTTP listener for `/metrics` and `/healthz` (off when None).
@@ -150,6 +170,29 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
     Feed,
+    /// A web page: items picked by CSS selectors, or the whole page's text.
+    Page,
+}
+
+/// What to read for one field of a page item: the text of the first element matching
+/// `selector` inside the item (the item itself when there is no selector), or its
+/// `attribute`.
+#[derive(Debug, Clone)]
+pub struct Pick {
+    pub selector: Option<scraper::Selector>,
+    pub attribute: Option<String>,
+    /// As written, for messages.
+    pub source: String,
+}
+
+/// `[source.select]`, validated: one element per item, and where its fields are.
+#[derive(Debug, Clone)]
+pub struct PageSelect {
+    pub item: scraper::Selector,
+    pub title: Option<Pick>,
+    pub link: Option<Pick>,
+    pub summary: Option<Pick>,
+    pub date: Option<Pick>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +204,8 @@ pub struct SourceConfig {
     pub every: Duration,
     pub tags: Vec<String>,
     pub weight: f64,
+    /// Page sources only: the selectors; `None` is whole-page mode.
+    pub select: Option<PageSelect>,
 }
 
 #[derive(Debug, Clone)]
@@ -232,6 +277,12 @@ impl Config {
                     watch.id.as_str()
                 ));
             }
+        }
+        if !self.daemon.has_contact {
+            warnings.push(
+                "daemon.contact_url is not set: publishers cannot reach you about your crawler (set it to a page or mailto: URL)"
+                    .to_string(),
+            );
         }
         if !self.alerts.is_empty() {
             warnings.push(format!(
@@ -491,6 +542,26 @@ impl Validator<'_> {
         let mail_dir = raw
             .mail_dir
             .map_or_else(|| defaults::MAIL_DIR.to_string(), S::into_inner);
+        let contact_url = match &raw.contact_url {
+            Some(c) => match Url::parse(c.get_ref().trim()) {
+                Ok(url) if matches!(url.scheme(), "http" | "https" | "mailto") => {
+                    Some(url.to_string())
+                }
+                _ => {
+                    self.error(
+                        c.span(),
+                        "daemon.contact_url",
+                        format!(
+                            "{:?} is not an http, https or mailto URL: write e.g. \"https://intranet.example.org/veille\" or \"mailto:veille-admin@example.org\"",
+                            c.get_ref()
+                        ),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let has_contact = contact_url.is_some() || raw.user_agent.is_some();
         let user_agent = match raw.user_agent {
             Some(ua) if ua.get_ref().trim().is_empty() || ua.get_ref().contains(['\r', '\n']) => {
                 self.error(
@@ -498,10 +569,10 @@ impl Validator<'_> {
                     "daemon.user_agent",
                     "the user agent must be one non-empty line",
                 );
-                defaults::user_agent()
+                defaults::user_agent(contact_url.as_deref())
             }
             Some(ua) => ua.into_inner(),
-            None => defaults::user_agent(),
+            None => defaults::user_agent(contact_url.as_deref()),
         };
         let listen = raw.listen.and_then(|listen| {
             match listen.get_ref().parse::<std::net::SocketAddr>() {
@@ -541,13 +612,96 @@ impl Validator<'_> {
                 }
             },
         };
+        let max_concurrent_fetches = self.count(
+            raw.max_concurrent_fetches.as_ref(),
+            "daemon.max_concurrent_fetches",
+            defaults::MAX_CONCURRENT_FETCHES,
+        );
+        let per_host_concurrency = self.count(
+            raw.per_host_concurrency.as_ref(),
+            "daemon.per_host_concurrency",
+            defaults::PER_HOST_CONCURRENCY,
+        );
+        let failing_after = self.count(
+            raw.failing_after.as_ref(),
+            "daemon.failing_after",
+            defaults::FAILING_AFTER as usize,
+        );
+        let connect_timeout = self.timeout(
+            raw.connect_timeout.as_ref(),
+            "daemon.connect_timeout",
+            defaults::CONNECT_TIMEOUT,
+        );
+        let fetch_timeout = self.timeout(
+            raw.fetch_timeout.as_ref(),
+            "daemon.fetch_timeout",
+            defaults::FETCH_TIMEOUT,
+        );
         DaemonConfig {
             database: self.path(&database),
             timezone,
             user_agent,
+            has_contact,
+            max_concurrent_fetches,
+            per_host_concurrency,
+            failing_after: u32::try_from(failing_after).unwrap_or(u32::MAX),
+            connect_timeout,
+            fetch_timeout,
             mail_dir: self.path(&mail_dir),
             listen,
             retention,
+        }
+    }
+
+    /// A positive count no larger than [`defaults::CONCURRENCY_LIMIT`].
+    fn count(&mut self, value: Option<&S<i64>>, key: &str, default: usize) -> usize {
+        let Some(value) = value else {
+            return default;
+        };
+        match usize::try_from(*value.get_ref()) {
+            Ok(n) if (1..=defaults::CONCURRENCY_LIMIT).contains(&n) => n,
+            _ => {
+                self.error(
+                    value.span(),
+                    key,
+                    format!(
+                        "{} is out of range: use 1 to {}",
+                        value.get_ref(),
+                        defaults::CONCURRENCY_LIMIT
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    /// A timeout: a duration (`"30s"`) or milliseconds (`"300ms"`), from 1 ms to 10 minutes.
+    fn timeout(&mut self, value: Option<&S<String>>, key: &str, default: Duration) -> Duration {
+        let Some(value) = value else {
+            return default;
+        };
+        let text = value.get_ref().trim();
+        let parsed = match text.strip_suffix("ms") {
+            Some(ms) if !ms.is_empty() && ms.bytes().all(|b| b.is_ascii_digit()) => ms
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|e| format!("invalid duration {text:?}: {e}")),
+            _ => parse_duration(text),
+        };
+        match parsed {
+            Ok(d) if d > Duration::ZERO && d <= Duration::from_secs(600) => d,
+            Ok(_) => {
+                self.error(
+                    value.span(),
+                    key,
+                    format!("timeout {text:?} is out of range: use \"1ms\" to \"10m\""),
+                );
+                default
+            }
+            Err(message) => {
+                self.error(value.span(), key, message);
+                default
+            }
         }
     }
 
@@ -706,22 +860,33 @@ impl Validator<'_> {
             let url = self.source_url(&source.url, &label);
             let kind = match source.kind.as_ref().map(|k| k.get_ref().as_str()) {
                 None | Some("feed") => Some(SourceKind::Feed),
-                Some("page") => {
-                    let span = source.kind.as_ref().map_or(0..0, S::span);
-                    self.error(
-                        span,
-                        format!("{label}.kind"),
-                        "page sources are not supported by this version yet: use kind = \"feed\"",
-                    );
-                    None
-                }
+                Some("page") => Some(SourceKind::Page),
                 Some(other) => {
                     let span = source.kind.as_ref().map_or(0..0, S::span);
                     self.error(
                         span,
                         format!("{label}.kind"),
-                        format!("unknown kind {other:?}: use \"feed\""),
+                        format!("unknown kind {other:?}: use \"feed\" or \"page\""),
                     );
+                    None
+                }
+            };
+            let mut select_ok = true;
+            let select = match (&source.select, kind) {
+                (None, _) => None,
+                (Some(select), Some(SourceKind::Page)) => {
+                    let errors = self.report.count();
+                    let parsed = self.page_select(select, &label);
+                    select_ok = self.report.count() == errors;
+                    parsed
+                }
+                (Some(select), _) => {
+                    self.error(
+                        select.span(),
+                        format!("{label}.select"),
+                        "selectors apply to page sources only: add kind = \"page\" or remove [source.select]",
+                    );
+                    select_ok = false;
                     None
                 }
             };
@@ -775,7 +940,7 @@ impl Validator<'_> {
             if !id_ok {
                 continue;
             }
-            let (Some(url), Some(kind), Some(every)) = (url, kind, every) else {
+            let (Some(url), Some(kind), Some(every), true) = (url, kind, every, select_ok) else {
                 self.broken.insert(source.id.into_inner());
                 continue;
             };
@@ -786,9 +951,47 @@ impl Validator<'_> {
                 every,
                 tags,
                 weight,
+                select,
             });
         }
         sources
+    }
+
+    fn page_select(&mut self, raw: &S<RawSelect>, label: &str) -> Option<PageSelect> {
+        let raw = raw.get_ref();
+        let key = |field: &str| format!("{label}.select.{field}");
+        let item = match scraper::Selector::parse(raw.item.get_ref()) {
+            Ok(selector) => Some(selector),
+            Err(e) => {
+                self.error(
+                    raw.item.span(),
+                    key("item"),
+                    format!("invalid CSS selector {:?}: {e}", raw.item.get_ref()),
+                );
+                None
+            }
+        };
+        let mut pick = |value: &Option<S<String>>, field: &str| -> Option<Pick> {
+            let value = value.as_ref()?;
+            match parse_pick(value.get_ref()) {
+                Ok(pick) => Some(pick),
+                Err(message) => {
+                    self.error(value.span(), key(field), message);
+                    None
+                }
+            }
+        };
+        let title = pick(&raw.title, "title");
+        let link = pick(&raw.link, "link");
+        let summary = pick(&raw.summary, "summary");
+        let date = pick(&raw.date, "date");
+        Some(PageSelect {
+            item: item?,
+            title,
+            link,
+            summary,
+            date,
+        })
     }
 
     fn source_url(&mut self, value: &S<String>, label: &str) -> Option<Url> {
@@ -1135,6 +1338,45 @@ impl Validator<'_> {
 
 /// Removes `.` and `..` components without touching the file system (the file need not
 /// exist yet), so messages show `/srv/veille/state/veille.db`, not `/srv/veille/conf/../state`.
+/// `h2 a` (text of the element), `a@href` (an attribute), `@href` (attribute of the item
+/// element itself).
+fn parse_pick(text: &str) -> Result<Pick, String> {
+    let trimmed = text.trim();
+    let is_attribute = |name: &str| {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'))
+    };
+    let (selector_text, attribute) = match trimmed.rsplit_once('@') {
+        Some((selector, attribute)) if is_attribute(attribute.trim()) => {
+            (selector.trim(), Some(attribute.trim().to_string()))
+        }
+        Some(_) => {
+            return Err(format!(
+                "invalid attribute in {text:?}: write selector@attribute, e.g. \"a@href\""
+            ));
+        }
+        None => (trimmed, None),
+    };
+    let selector = if selector_text.is_empty() {
+        if attribute.is_none() {
+            return Err("empty selector: write a CSS selector such as \"h2 a\"".to_string());
+        }
+        None
+    } else {
+        Some(
+            scraper::Selector::parse(selector_text)
+                .map_err(|e| format!("invalid CSS selector {selector_text:?}: {e}"))?,
+        )
+    };
+    Ok(Pick {
+        selector,
+        attribute,
+        source: trimmed.to_string(),
+    })
+}
+
 fn lexically_clean(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut clean = PathBuf::new();

@@ -66,9 +66,15 @@ pub(crate) struct RawDaemon {
     pub database: Option<S<String>>,
     pub timezone: Option<S<String>>,
     pub user_agent: Option<S<String>>,
+    pub contact_url: Option<S<String>>,
     pub mail_dir: Option<S<String>>,
     pub listen: Option<S<String>>,
     pub retention: Option<S<String>>,
+    pub max_concurrent_fetches: Option<S<i64>>,
+    pub per_host_concurrency: Option<S<i64>>,
+    pub failing_after: Option<S<i64>>,
+    pub connect_timeout: Option<S<String>>,
+    pub fetch_timeout: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +99,19 @@ pub(crate) struct RawSource {
     pub every: Option<S<String>>,
     pub tags: Option<Vec<S<String>>>,
     pub weight: Option<S<f64>>,
+    pub select: Option<S<RawSelect>>,
+}
+
+/// `[source.select]`: CSS selectors of a page source (`selector@attribute` reads an
+/// attribute instead of the text).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSelect {
+    pub item: S<String>,
+    pub title: Option<S<String>>,
+    pub link: Option<S<String>>,
+    pub summary: Option<S<String>>,
+    pub date: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

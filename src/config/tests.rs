@@ -305,6 +305,54 @@ fn each_bad_input_names_line_column_and_key() {
             message: "unknown kind \"podcast\"",
         },
         Case {
+            name: "invalid item selector",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\nkind = \"page\"\n[source.select]\nitem = \"li..x\"",
+            line: 6,
+            column: 8,
+            key: "source \"a\".select.item",
+            message: "invalid CSS selector \"li..x\"",
+        },
+        Case {
+            name: "invalid link attribute",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\nkind = \"page\"\n[source.select]\nitem = \"li\"\nlink = \"a@[href]\"",
+            line: 7,
+            column: 8,
+            key: "source \"a\".select.link",
+            message: "write selector@attribute",
+        },
+        Case {
+            name: "selectors on a feed",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\n[source.select]\nitem = \"li\"",
+            line: 4,
+            column: 1,
+            key: "source \"a\".select",
+            message: "page sources only",
+        },
+        Case {
+            name: "per-host concurrency zero",
+            toml: "[daemon]\nper_host_concurrency = 0",
+            line: 2,
+            column: 24,
+            key: "daemon.per_host_concurrency",
+            message: "out of range",
+        },
+        Case {
+            name: "bad fetch timeout",
+            toml: "[daemon]\nfetch_timeout = \"fast\"",
+            line: 2,
+            column: 17,
+            key: "daemon.fetch_timeout",
+            message: "invalid duration",
+        },
+        Case {
+            name: "bad contact URL",
+            toml: "[daemon]\ncontact_url = \"veille-admin@example.org\"",
+            line: 2,
+            column: 15,
+            key: "daemon.contact_url",
+            message: "mailto:",
+        },
+        Case {
             name: "invalid query",
             toml: "[[watch]]\nid = \"w\"\nquery = 'acme \"open'",
             line: 3,
@@ -542,7 +590,12 @@ fn bundled_configs_are_valid() {
     let example = load_with_env(&text, &dir.path().join("example.toml"), &no_env);
     match example {
         Ok(config) => {
-            assert_eq!(config.sources.len(), 2);
+            assert_eq!(config.sources.len(), 4);
+            assert_eq!(config.sources[2].kind, SourceKind::Page);
+            assert!(config.sources[2].select.is_none(), "whole-page example");
+            assert!(config.sources[3].select.is_some(), "selector example");
+            assert_eq!(config.daemon.per_host_concurrency, 2);
+            assert!(config.daemon.has_contact);
             assert_eq!(config.alerts.len(), 1);
             assert!(config.smtp.is_some());
         }

@@ -102,12 +102,32 @@ pub struct DigestInput {
     pub trouble: Vec<SourceTrouble>,
 }
 
-/// A source in trouble, as the digest footer shows it.
+/// A source in trouble, as the digest footer shows it (only sources this digest's watches
+/// read).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceTrouble {
     pub source: SourceId,
-    /// What is wrong, in words ("failing since …: timed out", "gone (410)", "recovered").
-    pub status: String,
+    pub trouble: Trouble,
+}
+
+/// What is wrong with a source, or what got better.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Trouble {
+    /// Failing for `failures` polls in a row; still polled, with backoff.
+    Failing {
+        since: DateTime<Utc>,
+        failures: u32,
+        last_error: String,
+    },
+    /// Answered 410 Gone: no longer polled.
+    Gone { since: DateTime<Utc> },
+    /// Moved permanently: the configuration should name the new URL.
+    Redirected { to: String },
+    /// Came back since the previous digest (reported once).
+    Recovered {
+        failing_since: DateTime<Utc>,
+        failures: u32,
+    },
 }
 
 /// A digest ready to render.
@@ -171,8 +191,16 @@ pub struct StoryEntry {
 }
 
 impl Digest {
-    pub fn is_empty(&self) -> bool {
+    /// Nothing found in the window.
+    pub fn has_no_mentions(&self) -> bool {
         self.totals.mentions == 0
+    }
+
+    /// Nothing to tell at all: no mention and no source in trouble. A digest whose window
+    /// found nothing still goes out when a source it reads is failing, gone, moved or back:
+    /// someone must be told.
+    pub fn is_empty(&self) -> bool {
+        self.has_no_mentions() && self.trouble.is_empty()
     }
 
     /// Stories shown, across sections.

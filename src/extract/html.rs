@@ -8,12 +8,12 @@
 use scraper::{Html, Node};
 
 /// Elements whose content is never shown as text.
-const HIDDEN: &[&str] = &[
+pub(crate) const HIDDEN: &[&str] = &[
     "script", "style", "template", "noscript", "head", "title", "iframe", "object", "svg", "math",
 ];
 
 /// Elements that end a line of text.
-const BLOCKS: &[&str] = &[
+pub(crate) const BLOCKS: &[&str] = &[
     "address",
     "article",
     "aside",

@@ -5,10 +5,13 @@
 //! a watch will read is turned into plain text here (see [`html`]), once, so later stages
 //! never see markup. Pure: no I/O.
 
+pub mod charset;
 pub mod html;
+pub mod page;
 
 use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, Link};
+use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::model::{Item, SourceId};
@@ -41,24 +44,78 @@ pub fn feed(
     bytes: &[u8],
     base_url: Option<&str>,
 ) -> Result<Vec<Item>, ExtractError> {
+    feed_document(source, bytes, None, base_url)
+}
+
+/// Parses a feed document served with `content_type` (its charset counts when the
+/// document's own declaration is missing or wrong; see [`charset`]).
+pub fn feed_document(
+    source: &SourceId,
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base_url: Option<&str>,
+) -> Result<Vec<Item>, ExtractError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ExtractError::Empty);
     }
-    // feed-rs invents ids for entries without one; we want to know, to build our own identity.
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(base_url)
-        .id_generator(|_, _, _| String::new())
-        .build();
-    // feed-rs (through quick-xml) can panic on some malformed documents; one bad feed must
-    // never take the daemon down, so a panic becomes an ordinary extraction error.
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes)))
-        .map_err(|panic| ExtractError::ParserPanic(panic_message(panic.as_ref())))?
-        .map_err(|e| ExtractError::NotAFeed(one_line(&e.to_string())))?;
+    let mut utf8 = charset::feed_to_utf8(bytes, content_type);
+    let mut retries = 0;
+    let parsed = loop {
+        let bytes: &[u8] = &utf8;
+        // feed-rs invents ids for entries without one; we want to know, to build our own
+        // identity. A fresh parser per attempt: one that failed keeps state and panics.
+        let parser = feed_rs::parser::Builder::new()
+            .base_uri(base_url)
+            .id_generator(|_, _, _| String::new())
+            .build();
+        // feed-rs (through quick-xml) can panic on some malformed documents; one bad feed
+        // must never take the daemon down, so a panic becomes an ordinary extraction error.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes)))
+            .map_err(|panic| ExtractError::ParserPanic(panic_message(panic.as_ref())))?;
+        match result {
+            Ok(parsed) => break parsed,
+            // feed-rs says "no root element" for an `<rss>` without a `<channel>`: a feed
+            // that is (for now) empty, not an unreadable one.
+            Err(ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot))
+                if is_channelless_rss(bytes) =>
+            {
+                return Ok(Vec::new());
+            }
+            // feed-rs rejects the whole feed for one Atom text construct of a type it does
+            // not know (base64 `application/octet-stream`, `x-custom`, empty): read those
+            // as plain text rather than lose every entry.
+            Err(ParseFeedError::ParseError(ParseErrorKind::UnknownMimeType { mime, .. }))
+                if retries < 8 =>
+            {
+                retries += 1;
+                let text = String::from_utf8_lossy(bytes);
+                let fixed = text
+                    .replace(&format!("type=\"{mime}\""), "type=\"text\"")
+                    .replace(&format!("type='{mime}'"), "type=\"text\"");
+                if fixed == text {
+                    return Err(ExtractError::NotAFeed(format!(
+                        "unsupported content type {mime:?}"
+                    )));
+                }
+                utf8 = std::borrow::Cow::Owned(fixed.into_bytes());
+            }
+            Err(e) => return Err(ExtractError::NotAFeed(one_line(&e.to_string()))),
+        }
+    };
     Ok(parsed
         .entries
         .into_iter()
         .map(|entry| item_from_entry(source, entry))
         .collect())
+}
+
+fn is_channelless_rss(utf8: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(utf8);
+    let rest = text
+        .split_once("?>")
+        .map_or(text.as_ref(), |(_, rest)| rest)
+        .trim_start();
+    rest.starts_with("<rss") && !text.contains("<channel")
 }
 
 fn item_from_entry(source: &SourceId, entry: Entry) -> Item {

@@ -8,13 +8,15 @@
 //! keywords or the database.
 
 pub mod backoff;
+pub mod politeness;
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{
-    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
+    RETRY_AFTER,
 };
 use tokio::io::AsyncReadExt;
 use url::Url;
@@ -45,12 +47,16 @@ pub struct Fetched {
     pub final_url: Url,
     pub content_type: Option<String>,
     pub validators: Validators,
+    /// Where a chain of permanent redirects (301/308) from the configured URL led.
+    pub moved_to: Option<Url>,
 }
 
 #[derive(Debug)]
 pub enum FetchOutcome {
     /// 304: nothing changed since the validators we sent.
-    NotModified,
+    NotModified {
+        moved_to: Option<Url>,
+    },
     Fetched(Fetched),
     Failed(FetchError),
 }
@@ -64,6 +70,17 @@ pub enum FetchError {
     Connect(String),
     #[error("HTTP {status}{}", reason_suffix(*.status))]
     Status { status: u16 },
+    /// 429 or 503: the server asked us to slow down.
+    #[error("HTTP {status}{}{}", reason_suffix(*.status), retry_suffix(*.retry_after))]
+    Busy {
+        status: u16,
+        retry_after: Option<politeness::RetryAfter>,
+    },
+    /// 410: the feed will not come back.
+    #[error(
+        "HTTP 410 Gone: the publisher removed this feed; find its new URL or remove the source"
+    )]
+    Gone,
     #[error("response larger than {limit} bytes: stopped reading")]
     TooLarge { limit: usize },
     #[error("too many redirects (more than {0})")]
@@ -74,6 +91,12 @@ pub enum FetchError {
     UnsupportedScheme(String),
     #[error("{0}")]
     Other(String),
+}
+
+fn retry_suffix(retry_after: Option<politeness::RetryAfter>) -> String {
+    retry_after
+        .map(|r| format!(" (asked to retry after {r})"))
+        .unwrap_or_default()
 }
 
 fn reason_suffix(status: u16) -> String {
@@ -91,6 +114,8 @@ pub struct FetchSettings {
     pub connect_timeout: Duration,
     pub total_timeout: Duration,
     pub max_body_bytes: usize,
+    pub max_concurrent: usize,
+    pub per_host: usize,
 }
 
 impl FetchSettings {
@@ -100,6 +125,8 @@ impl FetchSettings {
             connect_timeout: defaults::CONNECT_TIMEOUT,
             total_timeout: defaults::TOTAL_TIMEOUT,
             max_body_bytes: defaults::MAX_BODY_BYTES,
+            max_concurrent: crate::config::defaults::MAX_CONCURRENT_FETCHES,
+            per_host: crate::config::defaults::PER_HOST_CONCURRENCY,
         }
     }
 }
@@ -109,6 +136,7 @@ impl FetchSettings {
 pub struct Fetcher {
     client: reqwest::Client,
     settings: FetchSettings,
+    politeness: politeness::Politeness,
 }
 
 impl Fetcher {
@@ -117,10 +145,21 @@ impl Fetcher {
             .user_agent(settings.user_agent.clone())
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.total_timeout)
-            .redirect(reqwest::redirect::Policy::limited(defaults::MAX_REDIRECTS))
+            // Redirects are followed by hand, to tell permanent ones from the others.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Fetcher { client, settings })
+        let politeness = politeness::Politeness::new(settings.max_concurrent, settings.per_host);
+        Ok(Fetcher {
+            client,
+            settings,
+            politeness,
+        })
+    }
+
+    /// The global and per-host fetch limits this fetcher's users share.
+    pub fn politeness(&self) -> &politeness::Politeness {
+        &self.politeness
     }
 
     /// Fetches `url`, asking only for a changed document when `previous` has validators.
@@ -141,17 +180,75 @@ impl Fetcher {
         url: &Url,
         previous: &Validators,
     ) -> Result<FetchOutcome, FetchError> {
-        let mut request = self.client.get(url.clone());
-        if let Some(etag) = &previous.etag {
-            request = request.header(IF_NONE_MATCH, etag);
-        }
-        if let Some(last_modified) = &previous.last_modified {
-            request = request.header(IF_MODIFIED_SINCE, last_modified);
-        }
-        let response = request.send().await.map_err(|e| self.classify(e))?;
+        // The total timeout covers the whole exchange, redirects and body included.
+        tokio::time::timeout(
+            self.settings.total_timeout,
+            self.fetch_http_inner(url, previous),
+        )
+        .await
+        .unwrap_or(Err(FetchError::Timeout(self.settings.total_timeout)))
+    }
+
+    async fn fetch_http_inner(
+        &self,
+        url: &Url,
+        previous: &Validators,
+    ) -> Result<FetchOutcome, FetchError> {
+        let mut current = url.clone();
+        let mut moved_to = None;
+        let mut all_permanent = true;
+        let mut hops = 0;
+        let response = loop {
+            let mut request = self.client.get(current.clone());
+            if let Some(etag) = &previous.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(last_modified) = &previous.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, last_modified);
+            }
+            let response = request.send().await.map_err(|e| self.classify(e))?;
+            let status = response.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                break response;
+            }
+            let Some(location) = header_text(response.headers(), LOCATION.as_str()) else {
+                return Err(FetchError::Status {
+                    status: status.as_u16(),
+                });
+            };
+            hops += 1;
+            if hops > defaults::MAX_REDIRECTS {
+                return Err(FetchError::TooManyRedirects(defaults::MAX_REDIRECTS));
+            }
+            let next = current
+                .join(&location)
+                .map_err(|e| FetchError::Other(format!("bad redirect to {location:?}: {e}")))?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(FetchError::UnsupportedScheme(next.scheme().to_string()));
+            }
+            all_permanent &= matches!(
+                status,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+            );
+            if all_permanent {
+                moved_to = Some(next.clone());
+            }
+            current = next;
+        };
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
-            return Ok(FetchOutcome::NotModified);
+            return Ok(FetchOutcome::NotModified { moved_to });
+        }
+        if status == StatusCode::GONE {
+            return Err(FetchError::Gone);
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            let retry_after = header_text(response.headers(), RETRY_AFTER.as_str())
+                .and_then(|v| politeness::parse_retry_after(&v));
+            return Err(FetchError::Busy {
+                status: status.as_u16(),
+                retry_after,
+            });
         }
         if !status.is_success() {
             return Err(FetchError::Status {
@@ -178,6 +275,7 @@ impl Fetcher {
                 etag: header_text(&headers, ETAG.as_str()),
                 last_modified: header_text(&headers, LAST_MODIFIED.as_str()),
             },
+            moved_to,
         }))
     }
 
@@ -207,6 +305,7 @@ impl Fetcher {
             final_url: url.clone(),
             content_type: None,
             validators: Validators::default(),
+            moved_to: None,
         }))
     }
 

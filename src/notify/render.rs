@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 use minijinja::{AutoEscape, Environment, Error, Output, State, Value};
 use serde::Serialize;
 
-use crate::digest::{Digest, Lang};
+use crate::digest::{Digest, Lang, Trouble};
 
 /// Largest HTML part we send (Gmail clips at about 102 KB).
 pub const MAX_HTML_BYTES: usize = 100_000;
@@ -304,6 +304,74 @@ impl Labels {
         }
     }
 
+    fn trouble(&self, trouble: &Trouble, tz: Tz) -> String {
+        let day = |t: DateTime<Utc>| {
+            t.with_timezone(&tz)
+                .format_localized("%-d %b %H:%M", self.locale())
+                .to_string()
+        };
+        match (self.lang, trouble) {
+            (
+                Lang::En,
+                Trouble::Failing {
+                    since,
+                    failures,
+                    last_error,
+                },
+            ) => format!(
+                "failing since {} ({failures} polls in a row): {last_error}",
+                day(*since)
+            ),
+            (
+                Lang::Fr,
+                Trouble::Failing {
+                    since,
+                    failures,
+                    last_error,
+                },
+            ) => format!(
+                "en échec depuis le {} ({failures} relevés de suite) : {last_error}",
+                day(*since)
+            ),
+            (Lang::En, Trouble::Gone { since }) => format!(
+                "gone since {} (the server answers 410): no longer polled; fix or remove it in the configuration",
+                day(*since)
+            ),
+            (Lang::Fr, Trouble::Gone { since }) => format!(
+                "disparue depuis le {} (le serveur répond 410) : plus relevée ; corrigez-la ou retirez-la de la configuration",
+                day(*since)
+            ),
+            (Lang::En, Trouble::Redirected { to }) => {
+                format!("moved permanently to {to}: update its url in the configuration")
+            }
+            (Lang::Fr, Trouble::Redirected { to }) => {
+                format!(
+                    "déplacée définitivement vers {to} : mettez à jour son url dans la configuration"
+                )
+            }
+            (
+                Lang::En,
+                Trouble::Recovered {
+                    failing_since,
+                    failures,
+                },
+            ) => format!(
+                "back to normal (had failed {failures} times since {})",
+                day(*failing_since)
+            ),
+            (
+                Lang::Fr,
+                Trouble::Recovered {
+                    failing_since,
+                    failures,
+                },
+            ) => format!(
+                "rétablie (en échec {failures} fois depuis le {})",
+                day(*failing_since)
+            ),
+        }
+    }
+
     fn judge(&self, mention: i64) -> String {
         match self.lang {
             Lang::En => format!("ID {mention}"),
@@ -354,7 +422,7 @@ fn subject_of(digest: &Digest) -> String {
         Lang::En => ":",
         Lang::Fr => " :",
     };
-    let what = if digest.is_empty() {
+    let what = if digest.has_no_mentions() {
         labels.nothing_new().trim_end_matches('.').to_string()
     } else {
         labels.stories(digest.totals.stories)
@@ -414,7 +482,7 @@ fn view_of(digest: &Digest, cut_for_size: usize) -> View {
         summary,
         period,
         sections,
-        nothing_new: digest.is_empty().then(|| labels.nothing_new()),
+        nothing_new: digest.has_no_mentions().then(|| labels.nothing_new()),
         cut_note: (cut_for_size > 0).then(|| labels.cut_note(cut_for_size)),
         trouble_heading: labels.trouble_heading(),
         trouble: digest
@@ -422,7 +490,7 @@ fn view_of(digest: &Digest, cut_for_size: usize) -> View {
             .iter()
             .map(|t| TroubleView {
                 source: t.source.to_string(),
-                status: t.status.clone(),
+                status: labels.trouble(&t.trouble, tz),
             })
             .collect(),
         judge_hint: labels.judge_hint(),

@@ -100,4 +100,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     -- Retention purges by "not seen in any feed since".
     CREATE INDEX items_by_last_seen ON items(last_seen_at);
     "#,
+    // 3: fetch health: gone sources, failure streaks and recoveries, permanent redirects, and
+    // the hash of the last body (a 200 with the same body is not parsed again).
+    r#"
+    ALTER TABLE source_state ADD COLUMN status TEXT NOT NULL DEFAULT 'active'
+        CHECK (status IN ('active', 'gone'));
+    ALTER TABLE source_state ADD COLUMN failing_since INTEGER;
+    ALTER TABLE source_state ADD COLUMN recovered_at INTEGER;
+    ALTER TABLE source_state ADD COLUMN recovered_failing_since INTEGER;
+    ALTER TABLE source_state ADD COLUMN recovered_failures INTEGER;
+    ALTER TABLE source_state ADD COLUMN redirected_to TEXT;
+    ALTER TABLE source_state ADD COLUMN body_hash TEXT;
+    ALTER TABLE source_state ADD COLUMN gone_at INTEGER;
+    "#,
 ];

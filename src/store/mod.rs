@@ -67,7 +67,84 @@ pub struct SourceState {
     pub next_poll_at: Option<DateTime<Utc>>,
     pub consecutive_failures: u32,
     pub last_error: Option<String>,
+    /// `gone` after a 410: never polled again until its URL changes in the configuration.
+    pub gone: bool,
+    /// First failure of the current streak.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Where a permanent redirect (301/308) pointed at the last successful fetch.
+    pub redirected_to: Option<String>,
+    /// Hash of the last body parsed (see [`body_hash`]).
+    pub body_hash: Option<String>,
 }
+
+/// The stored fingerprint of a body: a 200 whose body has the same hash is not parsed.
+pub fn body_hash(body: &[u8]) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(body))
+}
+
+/// What a successful poll adds to [`Store::record_fetched`] / [`Store::record_not_modified`]
+/// about the source's health (kept apart so those calls stay as they are).
+#[derive(Debug, Clone, Copy)]
+pub struct SuccessDetails<'a> {
+    pub source: &'a SourceId,
+    pub now: DateTime<Utc>,
+    /// The new body hash; `None` keeps the stored one (a 304).
+    pub body_hash: Option<&'a str>,
+    /// New validators from a 200 whose body was unchanged (`record_fetched` stores them
+    /// otherwise).
+    pub validators: Option<(Option<&'a str>, Option<&'a str>)>,
+    pub redirected_to: Option<&'a str>,
+    /// The failure streak this success ends, when it was long enough to be reported:
+    /// (first failure, consecutive failures).
+    pub recovered_from: Option<(DateTime<Utc>, u32)>,
+}
+
+/// A source that needs the admin's attention (for `veille sources` and the digest footer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceHealth {
+    pub source: SourceId,
+    pub url: String,
+    pub problem: SourceProblem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceProblem {
+    /// At least `failing_after` consecutive failures; still polled, with backoff.
+    Failing {
+        since: DateTime<Utc>,
+        consecutive_failures: u32,
+        last_error: String,
+    },
+    /// Answered 410 Gone: no longer polled. Fix or remove the source in the configuration.
+    Gone {
+        since: DateTime<Utc>,
+        last_error: String,
+    },
+    /// Moved permanently: still polled at the old URL (which redirects); update the TOML.
+    Redirected { to: String },
+}
+
+/// A source that came back after being reported failing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRecovery {
+    pub source: SourceId,
+    pub url: String,
+    pub failing_since: DateTime<Utc>,
+    pub failures: u32,
+    pub recovered_at: DateTime<Utc>,
+}
+
+/// One line of `veille sources`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRow {
+    pub source: SourceId,
+    pub url: String,
+    pub state: SourceState,
+    pub items: i64,
+}
+
+/// `next_poll_at` of a gone source: never.
+const NEVER: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
 
 /// The result of a successful fetch, to record in one transaction.
 #[derive(Debug)]
@@ -296,26 +373,218 @@ impl Store {
 
     pub fn source_state(&self, source: &SourceId) -> Result<SourceState> {
         let conn = self.conn();
-        conn.query_row(
-            "SELECT etag, last_modified, last_polled_at, last_success_at, next_poll_at,
-                    consecutive_failures, last_error
-               FROM source_state WHERE source_id = ?1",
-            [source.as_str()],
-            |row| {
-                Ok(SourceState {
-                    etag: row.get(0)?,
-                    last_modified: row.get(1)?,
-                    last_polled_at: opt_from_db(row.get(2)?),
-                    last_success_at: opt_from_db(row.get(3)?),
-                    next_poll_at: opt_from_db(row.get(4)?),
-                    consecutive_failures: row.get(5)?,
-                    last_error: row.get(6)?,
-                })
-            },
-        )
-        .optional()
+        conn.prepare_cached(&format!(
+            "SELECT {STATE_COLUMNS} FROM source_state WHERE source_id = ?1"
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_row([source.as_str()], |row| state_of(row, 0))
+                .optional()
+        })
         .context("reading the state of a source")
         .map(Option::unwrap_or_default)
+    }
+
+    /// Records what a successful poll says about the source's health (see
+    /// [`SuccessDetails`]): clears a failure streak and a gone status, records a recovery
+    /// worth reporting, the permanent redirect and the body hash.
+    pub fn record_success_details(&self, details: &SuccessDetails<'_>) -> Result<()> {
+        let (recovered_since, recovered_failures) = details
+            .recovered_from
+            .map_or((None, None), |(since, n)| (Some(to_db(since)), Some(n)));
+        let (update_validators, etag, last_modified) = match details.validators {
+            Some((etag, last_modified)) => (true, etag, last_modified),
+            None => (false, None, None),
+        };
+        self.conn()
+            .prepare_cached(
+                "UPDATE source_state SET
+                    status = 'active', gone_at = NULL, failing_since = NULL,
+                    body_hash = COALESCE(?2, body_hash),
+                    redirected_to = ?3,
+                    etag = CASE WHEN ?4 THEN ?5 ELSE etag END,
+                    last_modified = CASE WHEN ?4 THEN ?6 ELSE last_modified END,
+                    recovered_at = CASE WHEN ?7 IS NULL THEN recovered_at ELSE ?9 END,
+                    recovered_failing_since = COALESCE(?7, recovered_failing_since),
+                    recovered_failures = COALESCE(?8, recovered_failures)
+                 WHERE source_id = ?1",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    details.source.as_str(),
+                    details.body_hash,
+                    details.redirected_to,
+                    update_validators,
+                    etag,
+                    last_modified,
+                    recovered_since,
+                    recovered_failures,
+                    to_db(details.now),
+                ])
+            })
+            .context("recording the health of a source")?;
+        Ok(())
+    }
+
+    /// Records a 410 Gone: the source is not polled again until its URL changes.
+    pub fn record_gone(
+        &self,
+        source: &SourceId,
+        url: &str,
+        now: DateTime<Utc>,
+        error: &str,
+    ) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO source_state (source_id, url, last_polled_at, next_poll_at, consecutive_failures,
+                                           last_error, status, gone_at, failing_since)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, 'gone', ?3, ?3)
+                 ON CONFLICT (source_id) DO UPDATE SET
+                    url = excluded.url, last_polled_at = excluded.last_polled_at,
+                    next_poll_at = excluded.next_poll_at,
+                    consecutive_failures = source_state.consecutive_failures + 1,
+                    last_error = excluded.last_error, status = 'gone',
+                    gone_at = COALESCE(source_state.gone_at, excluded.gone_at),
+                    failing_since = COALESCE(source_state.failing_since, excluded.failing_since)",
+                params![source.as_str(), url, to_db(now), NEVER, error],
+            )
+            .context("recording a gone source")?;
+        Ok(())
+    }
+
+    /// Forgets the gone status and permanent redirect of sources whose configured URL
+    /// changed (the admin acted on the report): they are polled again at once.
+    pub fn reset_moved_sources(&self, configured: &[(SourceId, String)]) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().context("starting a source reset")?;
+        let mut reset = 0;
+        for (id, url) in configured {
+            reset += tx
+                .execute(
+                    "UPDATE source_state SET url = ?2, status = 'active', gone_at = NULL,
+                        redirected_to = NULL, next_poll_at = NULL, etag = NULL,
+                        last_modified = NULL, body_hash = NULL
+                     WHERE source_id = ?1 AND url <> ?2",
+                    params![id.as_str(), url],
+                )
+                .context("resetting a moved source")?;
+        }
+        tx.commit().context("committing a source reset")?;
+        Ok(reset)
+    }
+
+    /// Sources the admin should hear about: failing (at least `failing_after` consecutive
+    /// failures), gone, or permanently redirected. Sorted by source id.
+    pub fn sources_in_trouble(&self, failing_after: u32) -> Result<Vec<SourceHealth>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT source_id, url, {STATE_COLUMNS} FROM source_state
+                  WHERE status = 'gone' OR consecutive_failures >= ?1 OR redirected_to IS NOT NULL
+                  ORDER BY source_id"
+            ))
+            .context("listing sources in trouble")?;
+        let rows = stmt
+            .query_map([failing_after.max(1)], |row| {
+                Ok((
+                    SourceId::new(row.get::<_, String>(0)?),
+                    row.get::<_, String>(1)?,
+                    state_of(row, 2)?,
+                    row.get::<_, Option<i64>>(2 + 13)?,
+                ))
+            })
+            .context("listing sources in trouble")?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (source, url, state, gone_at) = row.context("listing sources in trouble")?;
+            let last_error = state.last_error.clone().unwrap_or_default();
+            let since = state
+                .failing_since
+                .or(state.last_polled_at)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            if state.gone {
+                out.push(SourceHealth {
+                    source: source.clone(),
+                    url: url.clone(),
+                    problem: SourceProblem::Gone {
+                        since: opt_from_db(gone_at).unwrap_or(since),
+                        last_error,
+                    },
+                });
+            } else if state.consecutive_failures >= failing_after.max(1) {
+                out.push(SourceHealth {
+                    source: source.clone(),
+                    url: url.clone(),
+                    problem: SourceProblem::Failing {
+                        since,
+                        consecutive_failures: state.consecutive_failures,
+                        last_error,
+                    },
+                });
+            }
+            if let Some(to) = state.redirected_to {
+                out.push(SourceHealth {
+                    source,
+                    url,
+                    problem: SourceProblem::Redirected { to },
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sources that recovered from a reported failure streak in `(from, to]`: with
+    /// consecutive digest windows, each recovery is reported exactly once.
+    pub fn sources_recovered_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SourceRecovery>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT source_id, url, recovered_failing_since, recovered_failures, recovered_at
+                   FROM source_state
+                  WHERE recovered_at > ?1 AND recovered_at <= ?2
+                  ORDER BY recovered_at, source_id",
+            )
+            .context("listing recovered sources")?;
+        let rows = stmt
+            .query_map(params![to_db(from), to_db(to)], |row| {
+                Ok(SourceRecovery {
+                    source: SourceId::new(row.get::<_, String>(0)?),
+                    url: row.get(1)?,
+                    failing_since: opt_from_db(row.get(2)?).unwrap_or(DateTime::<Utc>::MIN_UTC),
+                    failures: row.get::<_, Option<u32>>(3)?.unwrap_or(0),
+                    recovered_at: from_db(row.get(4)?),
+                })
+            })
+            .context("listing recovered sources")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("listing recovered sources")
+    }
+
+    /// Every source veille has polled, with its state and how many items it gave.
+    pub fn source_rows(&self) -> Result<Vec<SourceRow>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT source_id, url, {STATE_COLUMNS},
+                        (SELECT COUNT(*) FROM items WHERE items.source_id = source_state.source_id)
+                   FROM source_state ORDER BY source_id"
+            ))
+            .context("listing sources")?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(SourceRow {
+                    source: SourceId::new(row.get::<_, String>(0)?),
+                    url: row.get(1)?,
+                    state: state_of(row, 2)?,
+                    items: row.get(2 + 14)?,
+                })
+            })
+            .context("listing sources")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context("listing sources")
     }
 
     /// When each known source is next due (sources never polled are absent: due now).
@@ -368,11 +637,13 @@ impl Store {
                 let terms =
                     serde_json::to_string(&found.terms()).unwrap_or_else(|_| "[]".to_string());
                 let inserted = tx
-                    .execute(
+                    .prepare_cached(
                         "INSERT INTO mentions (item_id, watch_id, terms, created_at) VALUES (?1, ?2, ?3, ?4)
                          ON CONFLICT (item_id, watch_id) DO NOTHING",
-                        params![item_id, found.watch.as_str(), terms, to_db(run.now)],
                     )
+                    .and_then(|mut stmt| {
+                        stmt.execute(params![item_id, found.watch.as_str(), terms, to_db(run.now)])
+                    })
                     .context("storing a mention")?;
                 if inserted > 0 {
                     *stats.mentions.entry(found.watch.clone()).or_default() += 1;
@@ -427,13 +698,14 @@ impl Store {
     ) -> Result<u32> {
         self.conn()
             .query_row(
-                "INSERT INTO source_state (source_id, url, last_polled_at, next_poll_at, consecutive_failures, last_error)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5)
+                "INSERT INTO source_state (source_id, url, last_polled_at, next_poll_at, consecutive_failures, last_error, failing_since)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?3)
                  ON CONFLICT (source_id) DO UPDATE SET
                     url = excluded.url, last_polled_at = excluded.last_polled_at,
                     next_poll_at = excluded.next_poll_at,
                     consecutive_failures = source_state.consecutive_failures + 1,
-                    last_error = excluded.last_error
+                    last_error = excluded.last_error,
+                    failing_since = COALESCE(source_state.failing_since, excluded.failing_since)
                  RETURNING consecutive_failures",
                 params![source.as_str(), url, to_db(now), to_db(next_poll_at), error],
                 |row| row.get(0),
@@ -751,6 +1023,27 @@ const MENTION_SELECT: &str =
         m.created_at, m.terms
    FROM mentions m JOIN items i ON i.id = m.item_id";
 
+/// The columns [`state_of`] reads, in order (13 of them, then `gone_at`).
+const STATE_COLUMNS: &str = "etag, last_modified, last_polled_at, last_success_at, next_poll_at,
+    consecutive_failures, last_error, status, failing_since, redirected_to, body_hash,
+    recovered_at, recovered_failures, gone_at";
+
+fn state_of(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<SourceState> {
+    Ok(SourceState {
+        etag: row.get(at)?,
+        last_modified: row.get(at + 1)?,
+        last_polled_at: opt_from_db(row.get(at + 2)?),
+        last_success_at: opt_from_db(row.get(at + 3)?),
+        next_poll_at: opt_from_db(row.get(at + 4)?),
+        consecutive_failures: row.get(at + 5)?,
+        last_error: row.get(at + 6)?,
+        gone: row.get::<_, String>(at + 7)? == "gone",
+        failing_since: opt_from_db(row.get(at + 8)?),
+        redirected_to: row.get(at + 9)?,
+        body_hash: row.get(at + 10)?,
+    })
+}
+
 fn mention_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<MentionRecord> {
     let terms: String = row.get(9)?;
     Ok(MentionRecord {
@@ -770,12 +1063,13 @@ fn mention_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<MentionRecord> {
 /// Inserts or refreshes an item; returns its id and whether it is new.
 fn upsert_item(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result<(i64, bool)> {
     let existing: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM items WHERE source_id = ?1 AND identity = ?2",
-            params![item.source.as_str(), item.identity],
-            |row| row.get(0),
-        )
-        .optional()
+        .prepare_cached("SELECT id FROM items WHERE source_id = ?1 AND identity = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![item.source.as_str(), item.identity], |row| {
+                row.get(0)
+            })
+            .optional()
+        })
         .context("looking up an item")?;
     match existing {
         Some(id) => {
@@ -789,11 +1083,13 @@ fn upsert_item(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result<
             Ok((id, false))
         }
         None => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO items (source_id, identity, url, title, text, published_at, first_seen_at, last_seen_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                params![item.source.as_str(), item.identity, item.url, item.title, item.text, item.published.map(to_db), to_db(now)],
             )
+            .and_then(|mut stmt| {
+                stmt.execute(params![item.source.as_str(), item.identity, item.url, item.title, item.text, item.published.map(to_db), to_db(now)])
+            })
             .context("storing an item")?;
             Ok((tx.last_insert_rowid(), true))
         }

@@ -1,0 +1,303 @@
+//! One poll cycle of N generated feeds served from 127.0.0.1, as a whole process.
+//!
+//! `cargo bench --bench poll` (or the release binary under `/usr/bin/time -v`): serves N
+//! feeds (default 1,000; `BENCH_FEEDS=n` to change) of 20 news-like items each, French and
+//! English, one in ten in ISO-8859-1, from a small keep-alive HTTP server in this process;
+//! then runs one full poll cycle (fetch + parse + match + store into a SQLite file) and an
+//! unchanged re-poll (every feed answers 304). `BENCH_STAGES=1` also times fetching alone
+//! and parsing alone, to show where the time goes (it holds every body in memory, so leave
+//! it off when measuring peak RSS). All feeds share one host, so the per-host limit is
+//! raised to the global one: a real configuration spreads sources over many hosts.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use veille::clock::SystemClock;
+use veille::fetch::{FetchOutcome, Validators};
+use veille::model::SourceId;
+use veille::pipeline::SourceOutcome;
+use veille::{App, config, extract, scheduler};
+
+const ITEMS: usize = 20;
+
+const FRENCH: &[&str] = &[
+    "Le gouvernement présente un plan pour l'énergie éolienne en mer",
+    "Grève à la SNCF : les syndicats appellent à la mobilisation",
+    "Nordvent Énergie annonce un parc de soixante éoliennes près de Fécamp",
+    "La Banque centrale européenne maintient ses taux directeurs",
+    "Sécheresse : les agriculteurs s'inquiètent pour la récolte de blé",
+];
+const ENGLISH: &[&str] = &[
+    "Regulators approve the new offshore wind interconnector",
+    "Markets rally as inflation cools for a third month",
+    "Nordvent signs a supply deal with a Danish turbine maker",
+    "Storm warning issued for the North Sea coast",
+    "Tech giant faces antitrust probe over app store rules",
+];
+
+fn feed(i: usize) -> Vec<u8> {
+    let latin1 = i.is_multiple_of(10);
+    let texts = if i.is_multiple_of(2) { FRENCH } else { ENGLISH };
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"{}\"?>\n<rss version=\"2.0\"><channel><title>Journal {i}</title><link>https://news{i}.example/</link><description>Actualités</description>\n",
+        if latin1 { "ISO-8859-1" } else { "UTF-8" }
+    );
+    for j in 0..ITEMS {
+        let title = texts[(i + j) % texts.len()];
+        xml.push_str(&format!(
+            "<item><title>{title} ({i}-{j})</title><link>https://news{i}.example/articles/{j}</link><guid>news{i}-{j}</guid><pubDate>Fri, 27 Nov 2026 08:{:02}:00 +0100</pubDate><description>&lt;p&gt;{title}. {} {}&lt;/p&gt;</description></item>\n",
+            j % 60,
+            texts[(i + j + 1) % texts.len()],
+            texts[(i + j + 2) % texts.len()],
+        ));
+    }
+    xml.push_str("</channel></rss>\n");
+    if latin1 {
+        let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&xml);
+        bytes.into_owned()
+    } else {
+        xml.into_bytes()
+    }
+}
+
+async fn serve(mut stream: TcpStream, feeds: Arc<Vec<Vec<u8>>>) {
+    let mut buf = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let end = loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let request = String::from_utf8_lossy(&buf[..end]).to_string();
+        buf.drain(..end);
+        let path = request.split_whitespace().nth(1).unwrap_or("/");
+        let index: Option<usize> = path.strip_prefix("/feed/").and_then(|n| n.parse().ok());
+        let etag = index.map(|i| format!("\"v{i}\""));
+        let conditional = request.lines().any(|l| {
+            l.to_ascii_lowercase().starts_with("if-none-match:")
+                && etag.as_ref().is_some_and(|e| l.contains(e.as_str()))
+        });
+        let response = match (index.and_then(|i| feeds.get(i)), etag) {
+            (Some(_), Some(etag)) if conditional => {
+                format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n").into_bytes()
+            }
+            (Some(body), Some(etag)) => {
+                let mut r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: {etag}\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                r.extend_from_slice(body);
+                r
+            }
+            _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        };
+        if stream.write_all(&response).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn start_server(feeds: Arc<Vec<Vec<u8>>>) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        rt.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            tx.send(listener.local_addr().expect("addr")).expect("send");
+            loop {
+                if let Ok((stream, _)) = listener.accept().await {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(serve(stream, feeds.clone()));
+                }
+            }
+        });
+    });
+    rx.recv().expect("server address")
+}
+
+fn tally(reports: &[veille::pipeline::SourceReport]) -> (usize, usize, usize, usize) {
+    let (mut updated, mut unchanged, mut failed, mut items) = (0, 0, 0, 0);
+    for report in reports {
+        match &report.outcome {
+            SourceOutcome::Updated(stats) => {
+                updated += 1;
+                items += stats.items_new + stats.items_seen;
+            }
+            SourceOutcome::NotModified => unchanged += 1,
+            SourceOutcome::Failed { error, .. } => {
+                if failed == 0 {
+                    eprintln!("first failure: {} {error}", report.source);
+                }
+                failed += 1;
+            }
+        }
+    }
+    (updated, unchanged, failed, items)
+}
+
+/// User + system CPU seconds of this process so far (Linux `/proc/self/stat`; 0 elsewhere),
+/// to tell "slow" from "waiting for a CPU another process holds".
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Fields 14 and 15 of stat (utime, stime), counted after the name: 12 and 13 here.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_FEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let stages = std::env::var("BENCH_STAGES").is_ok_and(|v| v == "1");
+    let feeds: Arc<Vec<Vec<u8>>> = Arc::new((0..n).map(feed).collect());
+    let total_bytes: usize = feeds.iter().map(Vec::len).sum();
+    let addr = start_server(feeds);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut toml = String::from(
+        "[daemon]\ndatabase = \"bench.db\"\ncontact_url = \"https://veille.example/bench\"\nmax_concurrent_fetches = 16\nper_host_concurrency = 16\n",
+    );
+    for i in 0..n {
+        toml.push_str(&format!(
+            "[[source]]\nid = \"feed-{i}\"\nurl = \"http://{addr}/feed/{i}\"\n"
+        ));
+    }
+    toml.push_str("[[watch]]\nid = \"marque\"\nquery = 'Nordvent \"Nordvent Énergie\"'\n[[watch]]\nid = \"energie\"\nquery = 'éolienne éoliennes wind'\n[[watch]]\nid = \"social\"\nquery = 'grève syndicats strike'\n");
+    let path = dir.path().join("veille.toml");
+    std::fs::write(&path, toml).expect("write config");
+    let config = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let app = App::new(config, Arc::new(SystemClock)).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<SourceId> = app.config.sources.iter().map(|s| s.id.clone()).collect();
+    println!(
+        "feeds: {n}, {:.1} MB, {} items",
+        total_bytes as f64 / 1e6,
+        n * ITEMS
+    );
+
+    if stages {
+        let started = Instant::now();
+        let none = Validators::default();
+        let bodies: Vec<Vec<u8>> = rt.block_on(async {
+            use futures_util::StreamExt;
+            futures_util::stream::iter(app.config.sources.iter())
+                .map(|s| app.fetcher.fetch(&s.url, &none))
+                .buffer_unordered(16)
+                .filter_map(|o| async move {
+                    match o {
+                        FetchOutcome::Fetched(f) => Some(f.body),
+                        _ => None,
+                    }
+                })
+                .collect()
+                .await
+        });
+        println!(
+            "stage fetch only:  {:>8.3} s",
+            started.elapsed().as_secs_f64()
+        );
+        let started = Instant::now();
+        let id = SourceId::new("bench");
+        let parsed: Vec<Vec<veille::model::Item>> = bodies
+            .iter()
+            .map(|b| extract::feed_document(&id, b, None, None).unwrap_or_default())
+            .collect();
+        println!(
+            "stage parse only:  {:>8.3} s (one thread, {} items)",
+            started.elapsed().as_secs_f64(),
+            parsed.iter().map(Vec::len).sum::<usize>()
+        );
+        let started = Instant::now();
+        let matched: Vec<Vec<_>> = parsed
+            .into_iter()
+            .map(|items| {
+                items
+                    .into_iter()
+                    .map(|item| {
+                        let matches = app.matcher.match_text(veille::matching::ItemText {
+                            title: &item.title,
+                            body: &item.text,
+                        });
+                        (item, matches)
+                    })
+                    .collect()
+            })
+            .collect();
+        println!(
+            "stage match only:  {:>8.3} s (one thread)",
+            started.elapsed().as_secs_f64()
+        );
+        let store = veille::store::Store::open(&dir.path().join("stages.db")).expect("store");
+        let started = Instant::now();
+        let now = chrono::Utc::now();
+        for (i, items) in matched.iter().enumerate() {
+            let source = SourceId::new(format!("feed-{i}"));
+            store
+                .record_fetched(&veille::store::FetchedRun {
+                    source: &source,
+                    url: "http://bench/",
+                    now,
+                    next_poll_at: now,
+                    etag: None,
+                    last_modified: None,
+                    items,
+                })
+                .expect("store");
+        }
+        println!(
+            "stage store only:  {:>8.3} s (1,000 transactions)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    let started = Instant::now();
+    let cpu = cpu_seconds();
+    let first = rt.block_on(scheduler::poll_sources(&app, &ids));
+    let first_time = started.elapsed();
+    let first_cpu = cpu_seconds() - cpu;
+    let (updated, _, failed, items) = tally(&first);
+    println!(
+        "first cycle:       {:>8.3} s  {updated} updated, {failed} failed, {items} items, {:.0} items/s, {first_cpu:.2} CPU-s (server included)",
+        first_time.as_secs_f64(),
+        items as f64 / first_time.as_secs_f64().max(1e-9)
+    );
+
+    let started = Instant::now();
+    let cpu = cpu_seconds();
+    let again = rt.block_on(scheduler::poll_sources(&app, &ids));
+    let again_time = started.elapsed();
+    let again_cpu = cpu_seconds() - cpu;
+    let (_, unchanged, failed, _) = tally(&again);
+    println!(
+        "unchanged re-poll: {:>8.3} s  {unchanged} unchanged (304), {failed} failed, {again_cpu:.2} CPU-s",
+        again_time.as_secs_f64()
+    );
+    let counts = app.store.counts().expect("counts");
+    println!(
+        "stored: {} items, {} mentions",
+        counts.items, counts.mentions
+    );
+    rt.shutdown_timeout(Duration::from_secs(1));
+}
