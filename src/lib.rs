@@ -10,6 +10,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod dedup;
 pub mod daemon;
 pub mod digest;
 pub mod extract;
