@@ -35,7 +35,7 @@ pub struct App {
 impl App {
     /// Opens the database (creating it if needed) and sets up fetching and mail.
     pub fn new(config: Config, clock: Arc<dyn Clock>) -> Result<App, AppError> {
-        let store = Store::open(&config.daemon.database)?;
+        let store = Store::open(&config.daemon.database)?.with_dedup(config.dedup.clone());
         let fetcher = Fetcher::new(FetchSettings::new(config.daemon.user_agent.clone()))?;
         let matcher = Matcher::new(
             config

@@ -10,8 +10,8 @@
 pub mod app;
 pub mod clock;
 pub mod config;
-pub mod dedup;
 pub mod daemon;
+pub mod dedup;
 pub mod digest;
 pub mod extract;
 pub mod fetch;

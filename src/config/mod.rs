@@ -8,6 +8,7 @@
 //! problem and goes on, so `veille check` lists every error in one go, each with
 //! file:line:column and the key.
 
+mod dedup;
 mod duration;
 mod error;
 mod raw;
@@ -31,7 +32,7 @@ use crate::digest::schedule::{DaySet, Schedule, parse_time_of_day};
 use crate::matching::Query;
 use crate::model::{AlertId, DigestId, SourceId, WatchId};
 use error::Report;
-use raw::{OneOrMany, RawAlert, RawDaemon, RawDigest, RawSmtp, RawSource, RawWatch, S};
+use raw::{OneOrMany, RawAlert, RawDaemon, RawDedup, RawDigest, RawSmtp, RawSource, RawWatch, S};
 
 /// Defaults, shared by the loader and the documentation (`config/example.toml`).
 pub mod defaults {
@@ -74,6 +75,8 @@ pub struct Config {
     pub watches: Vec<WatchConfig>,
     pub digests: Vec<DigestConfig>,
     pub alerts: Vec<AlertConfig>,
+    /// `[dedup]`: how items are grouped into stories.
+    pub dedup: crate::dedup::DedupSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -275,12 +278,13 @@ struct RawConfig {
     watches: Vec<RawWatch>,
     digests: Vec<RawDigest>,
     alerts: Vec<RawAlert>,
+    dedup: Option<RawDedup>,
     /// Ids of entries that failed to deserialize, so references to them are not reported
     /// as missing on top of the real error.
     broken_ids: HashSet<String>,
 }
 
-const SECTIONS: &str = "daemon, smtp, source, watch, digest, alert";
+const SECTIONS: &str = "daemon, smtp, dedup, source, watch, digest, alert";
 
 fn read_raw(text: &str, report: &mut Report<'_>) -> RawConfig {
     let mut raw = RawConfig::default();
@@ -302,6 +306,7 @@ fn read_raw(text: &str, report: &mut Report<'_>) -> RawConfig {
         let name = key.get_ref().as_ref();
         match name {
             "daemon" => raw.daemon = section(report, "daemon", value),
+            "dedup" => raw.dedup = section(report, "dedup", value),
             "smtp" => {
                 let span = value.span();
                 raw.smtp = section(report, "smtp", value).map(|smtp| (smtp, span));
@@ -433,6 +438,7 @@ impl Validator<'_> {
         let digests = self.digests(raw.digests, daemon.timezone);
         let watches = self.watches(raw.watches, &sources, &digests);
         let alerts = self.alerts(raw.alerts, &watches);
+        let dedup = self.dedup(raw.dedup.unwrap_or_default());
         Config {
             path: path.to_path_buf(),
             daemon,
@@ -441,6 +447,7 @@ impl Validator<'_> {
             watches,
             digests,
             alerts,
+            dedup,
         }
     }
 

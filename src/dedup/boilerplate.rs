@@ -91,7 +91,13 @@ mod tests {
         let words: Vec<String> = segs.iter().map(|s| s.tokens.join(" ")).collect();
         assert_eq!(
             words,
-            ["le titre", "premiere phrase", "deuxieme", "troisieme", "fin"]
+            [
+                "le titre",
+                "premiere phrase",
+                "deuxieme",
+                "troisieme",
+                "fin"
+            ]
         );
     }
 
@@ -100,7 +106,10 @@ mod tests {
         let a = segments("", "Abonnez-vous à notre lettre.");
         let b = segments("", "ABONNEZ VOUS A NOTRE LETTRE !");
         assert_eq!(a[0].key, b[0].key);
-        assert_ne!(a[0].key, segments("", "Abonnez-vous à notre journal.")[0].key);
+        assert_ne!(
+            a[0].key,
+            segments("", "Abonnez-vous à notre journal.")[0].key
+        );
     }
 
     #[test]

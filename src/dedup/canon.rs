@@ -19,10 +19,38 @@ use url::Url;
 
 /// Query parameters that never change the document. Compared case-insensitively.
 const TRACKING: &[&str] = &[
-    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "mc_cid", "mc_eid", "igshid",
-    "xtor", "xtref", "at_medium", "at_campaign", "at_source", "at_content", "at_format",
-    "at_send_date", "at_link", "at_ptr_name", "ref_src", "ref_url", "_hsenc", "_hsmi", "yclid",
-    "twclid", "ttclid", "oly_anon_id", "oly_enc_id", "vero_id", "mkt_tok", "cmpid", "ncid",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "xtor",
+    "xtref",
+    "at_medium",
+    "at_campaign",
+    "at_source",
+    "at_content",
+    "at_format",
+    "at_send_date",
+    "at_link",
+    "at_ptr_name",
+    "ref_src",
+    "ref_url",
+    "_hsenc",
+    "_hsmi",
+    "yclid",
+    "twclid",
+    "ttclid",
+    "oly_anon_id",
+    "oly_enc_id",
+    "vero_id",
+    "mkt_tok",
+    "cmpid",
+    "ncid",
     "ito",
 ];
 
@@ -31,11 +59,45 @@ const TRACKING_PREFIXES: &[&str] = &["utm_", "pk_", "mtm_"];
 
 /// Values of `ref` that name where the click came from, not what to show.
 const REF_CHANNELS: &[&str] = &[
-    "rss", "feed", "feeds", "feedly", "atom", "newsletter", "email", "mail", "twitter", "tw",
-    "x", "facebook", "fb", "linkedin", "social", "share", "homepage", "home", "hp", "nav",
-    "menu", "sidebar", "footer", "header", "reddit", "hackernews", "hn", "producthunt",
-    "mastodon", "bluesky", "whatsapp", "telegram", "push", "app", "google", "googlenews",
-    "flipboard", "msn", "yahoo",
+    "rss",
+    "feed",
+    "feeds",
+    "feedly",
+    "atom",
+    "newsletter",
+    "email",
+    "mail",
+    "twitter",
+    "tw",
+    "x",
+    "facebook",
+    "fb",
+    "linkedin",
+    "social",
+    "share",
+    "homepage",
+    "home",
+    "hp",
+    "nav",
+    "menu",
+    "sidebar",
+    "footer",
+    "header",
+    "reddit",
+    "hackernews",
+    "hn",
+    "producthunt",
+    "mastodon",
+    "bluesky",
+    "whatsapp",
+    "telegram",
+    "push",
+    "app",
+    "google",
+    "googlenews",
+    "flipboard",
+    "msn",
+    "yahoo",
 ];
 
 /// How many redirect wrappers are unwrapped at most (a wrapper of a wrapper of ...).
@@ -70,7 +132,10 @@ pub fn canonical_url(url: &Url, extra_tracking: &[String]) -> String {
         out.push_str(&port.to_string());
     }
     let path = url.path();
-    out.push_str(&normalize_escapes(if path.is_empty() { "/" } else { path }, false));
+    out.push_str(&normalize_escapes(
+        if path.is_empty() { "/" } else { path },
+        false,
+    ));
     let mut params: Vec<(String, String)> = url
         .query()
         .unwrap_or_default()
@@ -224,26 +289,65 @@ mod tests {
             ("https://example.com/a#comments", "https://example.com/a"),
             ("https://example.com", "https://example.com/"),
             ("https://example.com./a", "https://example.com/a"),
-            ("https://example.com/a?utm_source=rss&utm_medium=feed", "https://example.com/a"),
-            ("https://example.com/a?UTM_Campaign=x", "https://example.com/a"),
-            ("https://example.com/a?fbclid=IwAR0abc", "https://example.com/a"),
-            ("https://example.com/a?gclid=1&dclid=2", "https://example.com/a"),
+            (
+                "https://example.com/a?utm_source=rss&utm_medium=feed",
+                "https://example.com/a",
+            ),
+            (
+                "https://example.com/a?UTM_Campaign=x",
+                "https://example.com/a",
+            ),
+            (
+                "https://example.com/a?fbclid=IwAR0abc",
+                "https://example.com/a",
+            ),
+            (
+                "https://example.com/a?gclid=1&dclid=2",
+                "https://example.com/a",
+            ),
             ("https://example.com/a?msclkid=9", "https://example.com/a"),
-            ("https://example.com/a?mc_cid=1&mc_eid=2", "https://example.com/a"),
+            (
+                "https://example.com/a?mc_cid=1&mc_eid=2",
+                "https://example.com/a",
+            ),
             ("https://example.com/a?igshid=MzRl", "https://example.com/a"),
             ("https://example.com/a?xtor=RSS-3", "https://example.com/a"),
-            ("https://example.com/a?at_medium=x&at_campaign=y", "https://example.com/a"),
+            (
+                "https://example.com/a?at_medium=x&at_campaign=y",
+                "https://example.com/a",
+            ),
             ("https://example.com/a?ref=rss", "https://example.com/a"),
-            ("https://example.com/a?ref_src=twsrc%5Etfw", "https://example.com/a"),
-            ("https://example.com/a?b=2&a=1", "https://example.com/a?a=1&b=2"),
-            ("https://example.com/a?a=1&&b=2&", "https://example.com/a?a=1&b=2"),
-            ("https://example.com/%7Euser/a", "https://example.com/~user/a"),
-            ("https://example.com/caf%c3%a9", "https://example.com/caf%C3%A9"),
+            (
+                "https://example.com/a?ref_src=twsrc%5Etfw",
+                "https://example.com/a",
+            ),
+            (
+                "https://example.com/a?b=2&a=1",
+                "https://example.com/a?a=1&b=2",
+            ),
+            (
+                "https://example.com/a?a=1&&b=2&",
+                "https://example.com/a?a=1&b=2",
+            ),
+            (
+                "https://example.com/%7Euser/a",
+                "https://example.com/~user/a",
+            ),
+            (
+                "https://example.com/caf%c3%a9",
+                "https://example.com/caf%C3%A9",
+            ),
             ("https://example.com/café", "https://example.com/caf%C3%A9"),
-            ("https://example.com/s?q=a+b", "https://example.com/s?q=a%20b"),
+            (
+                "https://example.com/s?q=a+b",
+                "https://example.com/s?q=a%20b",
+            ),
             ("https://example.com/s?q=%61", "https://example.com/s?q=a"),
             ("https://example.com/a?xtcr=4", "https://example.com/a"),
-            ("https://example.com/a?partner_id=4", "https://example.com/a"),
+            (
+                "https://example.com/a?partner_id=4",
+                "https://example.com/a",
+            ),
             (
                 "https://www.google.com/url?rct=j&sa=t&url=https://news.example/story%3Fid%3D7%26utm_source%3Dalerts&ct=ga",
                 "https://news.example/story?id=7",
@@ -264,7 +368,10 @@ mod tests {
                 "https://l.facebook.com/l.php?u=https%3A%2F%2Fnews.example%2Fa%3Ffbclid%3Dx&h=AT0",
                 "https://news.example/a",
             ),
-            ("https://example.com/a?id=3&utm_source=x", "https://example.com/a?id=3"),
+            (
+                "https://example.com/a?id=3&utm_source=x",
+                "https://example.com/a?id=3",
+            ),
         ];
         for (link, expected) in same {
             assert_eq!(canon(link), *expected, "canonical form of {link}");
@@ -278,15 +385,30 @@ mod tests {
             ("https://example.com/a", "https://example.com/a/"),
             ("https://example.com/a", "https://www.example.com/a"),
             ("https://example.com/a", "https://example.org/a"),
-            ("https://example.com/article?id=1", "https://example.com/article?id=2"),
-            ("https://example.com/article?id=1", "https://example.com/article"),
+            (
+                "https://example.com/article?id=1",
+                "https://example.com/article?id=2",
+            ),
+            (
+                "https://example.com/article?id=1",
+                "https://example.com/article",
+            ),
             ("https://example.com/a?page=2", "https://example.com/a"),
             ("https://example.com/a", "https://example.com/A"),
             ("https://example.com:8080/a", "https://example.com/a"),
-            ("https://example.com/tree?ref=main", "https://example.com/tree"),
+            (
+                "https://example.com/tree?ref=main",
+                "https://example.com/tree",
+            ),
             ("https://example.com/a%2Fb", "https://example.com/a/b"),
-            ("https://www.google.com/search?q=acme", "https://www.google.com/search?q=other"),
-            ("https://feedproxy.google.com/~r/Site/~3/abc/", "https://feedproxy.google.com/~r/Site/~3/def/"),
+            (
+                "https://www.google.com/search?q=acme",
+                "https://www.google.com/search?q=other",
+            ),
+            (
+                "https://feedproxy.google.com/~r/Site/~3/abc/",
+                "https://feedproxy.google.com/~r/Site/~3/def/",
+            ),
         ];
         for (a, b) in different {
             assert_ne!(canon(a), canon(b), "{a} and {b} are different documents");

@@ -153,7 +153,10 @@ mod tests {
         ));
         assert!(a.is_usable(), "{a:?}");
         let shared = a.shared(&b);
-        assert!(is_near_duplicate(shared, a.hashes.len(), b.hashes.len()), "{shared} of {a:?} / {b:?}");
+        assert!(
+            is_near_duplicate(shared, a.hashes.len(), b.hashes.len()),
+            "{shared} of {a:?} / {b:?}"
+        );
     }
 
     #[test]
@@ -161,12 +164,22 @@ mod tests {
         let a = of(STORY);
         let short = of("The council voted on Tuesday.");
         assert!(!short.is_usable());
-        assert!(!is_near_duplicate(a.shared(&short), a.hashes.len(), short.hashes.len()));
-        let other = of("The football club announced on Tuesday that its coach will leave at the \
+        assert!(!is_near_duplicate(
+            a.shared(&short),
+            a.hashes.len(),
+            short.hashes.len()
+        ));
+        let other = of(
+            "The football club announced on Tuesday that its coach will leave at the \
             end of the season after four years in charge, two promotions and a cup final lost \
             on penalties. The board thanked him and said a successor would be named in June, \
-            once the club knows in which division it will play next year.");
-        assert!(!is_near_duplicate(a.shared(&other), a.hashes.len(), other.hashes.len()));
+            once the club knows in which division it will play next year.",
+        );
+        assert!(!is_near_duplicate(
+            a.shared(&other),
+            a.hashes.len(),
+            other.hashes.len()
+        ));
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //! all of it or none of it. Times are stored as Unix seconds (UTC).
 
 mod migrations;
+mod stories;
+
+pub use stories::{Assignment, POSTINGS_CAP, StoryInfo};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -16,7 +19,8 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::model::{DigestId, Item, ItemId, MentionId, SourceId, WatchId, WatchMatch};
+use crate::dedup::DedupSettings;
+use crate::model::{DigestId, Item, ItemId, MentionId, SourceId, StoryId, WatchId, WatchMatch};
 
 /// A database failure, with what veille was doing at the time.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +56,7 @@ impl<T> Context<T> for rusqlite::Result<T> {
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
+    dedup: DedupSettings,
 }
 
 /// What veille remembers about polling one source.
@@ -94,6 +99,8 @@ pub struct MentionRecord {
     pub id: MentionId,
     pub watch: WatchId,
     pub item: ItemId,
+    /// The story the item belongs to (see `crate::dedup`).
+    pub story: StoryId,
     pub source: SourceId,
     pub url: Option<String>,
     pub title: String,
@@ -225,7 +232,14 @@ impl Store {
         }
         Ok(Store {
             conn: Mutex::new(conn),
+            dedup: DedupSettings::default(),
         })
+    }
+
+    /// Uses these story settings (tracking parameters, story window) for items stored from now.
+    pub fn with_dedup(mut self, settings: DedupSettings) -> Store {
+        self.dedup = settings;
+        self
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -304,6 +318,7 @@ impl Store {
         for (item, matches) in run.items {
             let (item_id, is_new) = upsert_item(&tx, item, run.now)?;
             if is_new {
+                stories::assign_story(&tx, item_id, item, run.url, run.now, &self.dedup)?;
                 stats.items_new += 1;
             } else {
                 stats.items_seen += 1;
@@ -595,7 +610,7 @@ impl Store {
 
 const MENTION_SELECT: &str =
     "SELECT m.id, m.watch_id, i.id, i.source_id, i.url, i.title, i.text, i.published_at,
-        m.created_at, m.terms
+        m.created_at, m.terms, i.story_id
    FROM mentions m JOIN items i ON i.id = m.item_id";
 
 fn mention_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<MentionRecord> {
@@ -604,6 +619,7 @@ fn mention_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<MentionRecord> {
         id: MentionId(row.get(0)?),
         watch: WatchId::new(row.get::<_, String>(1)?),
         item: ItemId(row.get(2)?),
+        story: StoryId(row.get(10)?),
         source: SourceId::new(row.get::<_, String>(3)?),
         url: row.get(4)?,
         title: row.get(5)?,
