@@ -6,6 +6,7 @@
 mod check;
 mod export;
 mod run;
+mod stories;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +57,8 @@ enum Command {
     },
     /// Write stored mentions as JSON or CSV.
     Export(export::ExportArgs),
+    /// List recent stories (copies of one news item grouped) with their outlets.
+    Stories(stories::StoriesArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Run { config, once } => run::run(&config.config, once),
         Command::Check { config } => check::check(&config.config),
         Command::Export(args) => export::export(&args),
+        Command::Stories(args) => stories::stories(&args),
     };
     ExitCode::from(code)
 }
