@@ -72,7 +72,13 @@ pub fn stories(args: &StoriesArgs) -> u8 {
         .iter()
         .try_for_each(|story| write_story(&mut out, story, config.daemon.timezone))
         .and_then(|()| {
-            writeln!(out, "{} stor{} since {}", list.len(), if list.len() == 1 { "y" } else { "ies" }, args.since)
+            writeln!(
+                out,
+                "{} stor{} since {}",
+                list.len(),
+                if list.len() == 1 { "y" } else { "ies" },
+                args.since
+            )
         })
         .and_then(|()| out.flush());
     match written {
@@ -96,7 +102,10 @@ fn write_story(out: &mut impl Write, story: &StoryInfo, tz: chrono_tz::Tz) -> io
         if outlets == 1 { "" } else { "s" },
         story.items,
         if story.items == 1 { "" } else { "s" },
-        story.earliest.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"),
+        story
+            .earliest
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M %Z"),
         story.title
     )?;
     if let Some(url) = &story.url {

@@ -86,7 +86,8 @@ pub(super) fn assign_story(
             .map(|id| Assignment::SameUrl(StoryId(id)));
     }
     if found.is_none() && sketch.is_usable() {
-        found = near_duplicate(tx, &sketch, window_start)?.map(Assignment::NearDuplicate);
+        found = near_duplicate(tx, &sketch, item.source.as_str(), window_start)?
+            .map(Assignment::NearDuplicate);
     }
     let assignment = match found {
         Some(found) => {
@@ -175,6 +176,7 @@ fn story_sketch(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result
 fn near_duplicate(
     tx: &Transaction<'_>,
     sketch: &Sketch,
+    source: &str,
     window_start: i64,
 ) -> Result<Option<StoryId>> {
     let mut postings = tx
@@ -197,7 +199,9 @@ fn near_duplicate(
         }
     }
     let mut candidate = tx
-        .prepare_cached("SELECT length(fingerprint) / 8, story_id FROM items WHERE id = ?1")
+        .prepare_cached(
+            "SELECT length(fingerprint) / 8, story_id, source_id = ?2 FROM items WHERE id = ?1",
+        )
         .context("reading a candidate duplicate")?;
     // Best: highest containment, then most shared, then the oldest item.
     let mut best: Option<(f64, usize, i64, i64)> = None;
@@ -205,9 +209,13 @@ fn near_duplicate(
         if count < crate::dedup::fingerprint::MIN_SHARED {
             continue;
         }
-        let Some((size, story)) = candidate
-            .query_row([item_id], |row| {
-                Ok((row.get::<_, Option<i64>>(0)?, row.get::<_, Option<i64>>(1)?))
+        let Some((size, story, same_source)) = candidate
+            .query_row(params![item_id, source], |row| {
+                Ok((
+                    row.get::<_, Option<i64>>(0)?,
+                    row.get::<_, Option<i64>>(1)?,
+                    row.get::<_, bool>(2)?,
+                ))
             })
             .optional()
             .context("reading a candidate duplicate")?
@@ -218,7 +226,7 @@ fn near_duplicate(
             continue;
         };
         let size = size as usize;
-        if !is_near_duplicate(count, size, sketch.hashes.len()) {
+        if !is_near_duplicate(count, size, sketch.hashes.len(), same_source) {
             continue;
         }
         let containment = count as f64 / size.min(sketch.hashes.len()).max(1) as f64;
