@@ -545,6 +545,51 @@ mod tests {
     }
 
     #[test]
+    fn items_stored_before_stories_existed_become_stories_of_their_own() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("old.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            conn.execute_batch(super::super::migrations::MIGRATIONS[0])
+                .and_then(|()| conn.pragma_update(None, "user_version", 1))
+                .and_then(|()| {
+                    conn.execute_batch(
+                        "INSERT INTO items (id, source_id, identity, url, title, text, first_seen_at, last_seen_at)
+                         VALUES (7, 'a', 'guid:1', 'https://a.example/1', 'Old', 'old text', 0, 0);
+                         INSERT INTO mentions (item_id, watch_id, terms, created_at) VALUES (7, 'tram', '[]', 0);",
+                    )
+                })
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut stories = Vec::new();
+        store
+            .for_each_mention(from_db(0), None, |m| -> Result<()> {
+                stories.push(m.story);
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(stories, [StoryId(7)]);
+        let info = store
+            .stories_info(&stories)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            info[&StoryId(7)].outlets,
+            ["a"],
+            "no outlet recorded: the source id stands in"
+        );
+        // A new copy of the old item's link joins nothing (old items have no canonical URL)
+        // but gets a story of its own, and the ids do not collide.
+        record(
+            &store,
+            "b",
+            at(0),
+            vec![item("b", "1", "https://a.example/1", "New", WIRE)],
+        );
+        assert_eq!(store.story_count().unwrap_or_else(|e| panic!("{e}")), 2);
+    }
+
+    #[test]
     fn a_sentence_a_source_repeats_stops_counting() {
         let store = open();
         let footer = "Cet article vous est offert par la rédaction du Quotidien de la Vallée, \
