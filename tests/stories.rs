@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{HttpServer, Response};
 use veille::clock::SystemClock;
 use veille::model::{Field, Item, SourceId, StoryId, TermHit, WatchId, WatchMatch};
+use veille::pipeline::SourceOutcome;
 use veille::store::{FetchedRun, Store, StoreError};
 use veille::{App, config, scheduler};
 
@@ -314,9 +315,14 @@ async fn two_feeds_carrying_one_story_make_one_story_with_two_outlets() {
     let config_path = write_config(dir.path(), &http);
     let config = config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
     let app = App::new(config, Arc::new(SystemClock)).unwrap_or_else(|e| panic!("{e}"));
-    scheduler::run_once(&app)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    // One source after the other, so the representative (the earliest item) is known.
+    for source in ["a", "b"] {
+        let reports = scheduler::poll_sources(&app, &[SourceId::new(source)]).await;
+        assert!(
+            matches!(reports[0].outcome, SourceOutcome::Updated(_)),
+            "{reports:?}"
+        );
+    }
 
     let mut mentions = Vec::new();
     app.store

@@ -172,15 +172,6 @@ mod tests {
             is_near_duplicate(shared, a.hashes.len(), b.hashes.len(), false),
             "{shared} of {a:?} / {b:?}"
         );
-        let (n, m) = (a.hashes.len(), b.hashes.len());
-        assert!(
-            !is_near_duplicate(shared, n, m, true),
-            "same source: {shared}"
-        );
-        assert!(
-            is_near_duplicate(n, n, n, true),
-            "an exact copy, same source"
-        );
     }
 
     #[test]
@@ -206,6 +197,29 @@ mod tests {
             other.hashes.len(),
             false
         ));
+    }
+
+    #[test]
+    fn thresholds_are_stricter_within_one_source() {
+        // (shared, sample a, sample b, same source, near duplicate)
+        let cases = [
+            (20, 20, 40, true, true),
+            (18, 20, 40, true, true),
+            (17, 20, 40, true, false),
+            (17, 20, 40, false, true),
+            (8, 20, 40, false, true),
+            (7, 20, 40, false, false),
+            (4, 6, 6, false, false),
+            (5, 5, 5, false, false),
+            (5, 6, 6, false, true),
+        ];
+        for (shared, a, b, same_source, expected) in cases {
+            assert_eq!(
+                is_near_duplicate(shared, a, b, same_source),
+                expected,
+                "{shared} shared of {a} and {b}, same source {same_source}"
+            );
+        }
     }
 
     #[test]
