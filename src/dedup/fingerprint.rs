@@ -12,6 +12,9 @@
 //! design)? SimHash bits flip with probability θ/π where θ is the angle between the two
 //! shingle sets; a wire copy with a rewritten intro and a footer keeps ~80 % of its shingles,
 //! which flips ~12 of 64 bits, far beyond the k ≤ 3 that a 4 × 16-bit band index can find.
+//! Measured on the written set (`tests/fixtures/stories`, same normalization and 4-word
+//! shingles): the 39 same-story pairs are 7 to 25 bits apart, different stories as close as
+//! 17, so no k both finds the copies (k = 3 finds none, k = 10 six) and keeps stories apart.
 //! Containment also handles trimmed copies (a shortened version is fully inside the long one)
 //! that a symmetric similarity would score low. The index is an inverted table from sampled
 //! hash to items (store side), probed once per sampled hash: cost grows with the sample and
