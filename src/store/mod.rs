@@ -310,7 +310,8 @@ impl Store {
             .collect())
     }
 
-    /// Records a fetched document: items, their mentions and the source state, atomically.
+    /// Records a fetched document: items (each new one given its story, see `stories`), their
+    /// mentions and the source state, atomically.
     pub fn record_fetched(&self, run: &FetchedRun<'_>) -> Result<RunStats> {
         let mut conn = self.conn();
         let tx = conn.transaction().context("starting a source run")?;
