@@ -140,6 +140,12 @@ pub(super) fn assign_story(
 
 /// The fingerprint of an item's story text: its sentences minus footers and minus the
 /// sentences this source repeats; counts this item's sentences for the next ones.
+///
+/// When no sentence is left, every sentence of the item is one this source published at
+/// least twice before: a re-post under a new identity. It is then fingerprinted whole,
+/// footers aside, so it can join those earlier items (same-source matches need
+/// near-identical text anyway). One new sentence, even short (a changed figure in a
+/// template), is enough to keep the stripped fingerprint.
 fn story_sketch(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result<Sketch> {
     let mut segments = boilerplate::segments(&item.title, &item.text);
     let mut seen_keys = std::collections::HashSet::new();
@@ -154,6 +160,7 @@ fn story_sketch(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result
         )
         .context("counting recurring sentences")?;
     let mut kept: Vec<&str> = Vec::new();
+    let mut whole: Vec<&str> = Vec::new();
     for segment in &segments {
         let key = segment.key as i64;
         let earlier: i64 = lookup
@@ -164,11 +171,19 @@ fn story_sketch(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result
         count
             .execute(params![item.source.as_str(), key, to_db(now)])
             .context("counting recurring sentences")?;
-        if earlier < RECURRING_MIN && !segment.is_footer() {
+        if segment.is_footer() {
+            continue;
+        }
+        whole.extend(segment.tokens.iter().map(String::as_str));
+        if earlier < RECURRING_MIN {
             kept.extend(segment.tokens.iter().map(String::as_str));
         }
     }
-    Ok(sketch(kept))
+    Ok(if kept.is_empty() {
+        sketch(whole)
+    } else {
+        sketch(kept)
+    })
 }
 
 /// The story of the stored item most like `sketch`, seen since `window_start`, if any is a
@@ -587,6 +602,28 @@ mod tests {
             vec![item("b", "1", "https://a.example/1", "New", WIRE)],
         );
         assert_eq!(store.story_count().unwrap_or_else(|e| panic!("{e}")), 2);
+    }
+
+    #[test]
+    fn a_source_reposting_one_text_under_new_identities_keeps_one_story() {
+        let store = open();
+        for n in 0..4 {
+            record(
+                &store,
+                "a",
+                at(n),
+                vec![item(
+                    "a",
+                    &format!("g{n}"),
+                    &format!("https://a.example/{n}"),
+                    "Tram",
+                    WIRE,
+                )],
+            );
+        }
+        let stories = stories_of(&store);
+        assert_eq!(stories.len(), 4);
+        assert!(stories.iter().all(|s| *s == stories[0]), "{stories:?}");
     }
 
     #[test]
