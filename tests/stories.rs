@@ -382,3 +382,85 @@ async fn two_feeds_carrying_one_story_make_one_story_with_two_outlets() {
     );
     assert!(stdout.contains("2 stories since 24h"), "{stdout}");
 }
+
+fn feed_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            feed_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// The shared corpus holds the same real feeds in several variants (parser test files): their
+/// entries must meet in stories, and nothing else may. Every feed file is a source here.
+#[test]
+fn corpus_feeds_group_only_copies_of_one_entry() {
+    let mut files = Vec::new();
+    feed_files(&common::corpus_dir().join("feeds"), &mut files);
+    files.sort();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = Store::open(&dir.path().join("veille.db")).unwrap_or_else(|e| panic!("{e}"));
+    let now = start();
+    let mut items = 0;
+    for (index, path) in files.iter().enumerate() {
+        // Small files are parser edge cases with one or two placeholder entries.
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
+        if bytes.len() < 3_000 {
+            continue;
+        }
+        let source = SourceId::new(format!("f{index}"));
+        let Ok(parsed) = veille::extract::feed(&source, &bytes, Some("https://base.example/"))
+        else {
+            continue;
+        };
+        let parsed: Vec<_> = parsed.into_iter().map(|item| (item, watched())).collect();
+        items += parsed.len();
+        store
+            .record_fetched(&FetchedRun {
+                source: &source,
+                url: &format!("https://{source}.example/feed.xml"),
+                now,
+                next_poll_at: now,
+                etag: None,
+                last_modified: None,
+                items: &parsed,
+            })
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    let mut titles: HashMap<StoryId, Vec<String>> = HashMap::new();
+    store
+        .for_each_mention(
+            now - Duration::days(1),
+            None,
+            |m| -> Result<(), StoreError> {
+                titles.entry(m.story).or_default().push(m.title);
+                Ok(())
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let grouped = titles.values().filter(|t| t.len() > 1).count();
+    println!(
+        "corpus: {items} entries, {} stories, {grouped} with several entries",
+        titles.len()
+    );
+    assert!(items > 500, "{items} entries: is the corpus there?");
+    assert!(
+        grouped > 20,
+        "the corpus' feed variants should meet: {grouped}"
+    );
+    for (story, list) in &titles {
+        assert!(
+            list.iter().all(|t| t == &list[0]),
+            "story {} mixes entries: {list:?}",
+            story.0
+        );
+    }
+}

@@ -72,13 +72,16 @@ pub(super) fn assign_story(
     let window_start = to_db(now) - settings.story_window.as_secs() as i64;
 
     let mut found = None;
+    // Only across sources: within one, the identity already catches re-polls, and two
+    // entries of one feed sharing a link are often distinct posts (every entry pointing at
+    // the home page, day pages whose fragment is the permalink: `/2017/06/26.html#a0806`).
     if let Some(canonical) = &canonical {
         found = tx
             .query_row(
                 "SELECT story_id FROM items
-                  WHERE canonical_url = ?1 AND id <> ?2 AND story_id IS NOT NULL
+                  WHERE canonical_url = ?1 AND source_id <> ?2 AND story_id IS NOT NULL
                   ORDER BY id LIMIT 1",
-                params![canonical, item_id],
+                params![canonical, item.source.as_str()],
                 |row| row.get::<_, i64>(0),
             )
             .optional()
@@ -491,6 +494,34 @@ mod tests {
         let stories = stories_of(&store);
         assert_eq!(stories.len(), 2);
         assert_eq!(stories[0], stories[1]);
+    }
+
+    #[test]
+    fn entries_of_one_feed_sharing_a_link_stay_apart() {
+        let store = open();
+        record(
+            &store,
+            "a",
+            at(0),
+            vec![
+                item(
+                    "a",
+                    "1",
+                    "http://blog.example/2017/06/26.html#a080605",
+                    "",
+                    "Un billet.",
+                ),
+                item(
+                    "a",
+                    "2",
+                    "http://blog.example/2017/06/26.html#a030658",
+                    "",
+                    "Un autre.",
+                ),
+            ],
+        );
+        let stories = stories_of(&store);
+        assert_ne!(stories[0], stories[1]);
     }
 
     #[test]
