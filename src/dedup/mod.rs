@@ -8,9 +8,11 @@
 //!   lines, "Lire aussi" footers), removed before fingerprinting.
 //! - [`fingerprint`]: near duplicates, by a sample of the text's word shingles.
 //!
-//! Story assignment, in order: an item whose canonical URL is already stored (any source,
-//! any age) joins that item's story; else an item whose fingerprint is close to one seen
-//! within the story window (default 72 h) joins that one's story; else it starts a story.
+//! Story assignment, in order: an item whose canonical URL is already stored by another
+//! source (any age) joins that item's story; else an item whose fingerprint is close to one
+//! seen within the story window (default 72 h) joins that one's story; else it starts a
+//! story. The story's representative is its first item; its outlets are the distinct hosts
+//! of its items' links (else of their sources' URLs).
 
 pub mod boilerplate;
 pub mod canon;
