@@ -59,6 +59,7 @@ impl App {
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
     ) -> Result<App, AppError> {
+        store.set_dedup(config.dedup.clone());
         let fetcher = Fetcher::new(FetchSettings {
             connect_timeout: config.daemon.connect_timeout,
             total_timeout: config.daemon.fetch_timeout,

@@ -210,8 +210,9 @@ async fn purge(app: App) {
     let Ok(retention) = chrono::Duration::from_std(app.config.daemon.retention) else {
         return;
     };
-    let cutoff = app.clock.now() - retention;
-    match app.db(move |s| s.purge_before(cutoff)).await {
+    let now = app.clock.now();
+    let cutoff = now - retention;
+    match app.db(move |s| s.purge(now, retention)).await {
         Ok(purged) => info!(
             items = purged.items,
             mentions = purged.mentions,

@@ -11,6 +11,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod dedup;
 pub mod digest;
 pub mod extract;
 pub mod fetch;

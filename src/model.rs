@@ -61,6 +61,11 @@ pub struct ItemId(pub i64);
 #[serde(transparent)]
 pub struct MentionId(pub i64);
 
+/// Row id of a story: the items that are one document or copies of one news story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct StoryId(pub i64);
+
 /// One entry of a source (a feed entry, later a page block), as extracted, before storage.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {

@@ -14,7 +14,7 @@ use tracing::{error, info, warn};
 use crate::app::{App, AppError};
 use crate::config::DigestConfig;
 use crate::digest::{self, Digest, DigestInput, EmptyPolicy, SourceTrouble, Trouble};
-use crate::model::{DigestId, SourceId, WatchId};
+use crate::model::{DigestId, SourceId, StoryId, WatchId};
 use crate::notify::{self, Mailer};
 use crate::pipeline::{self, SourceReport};
 use crate::store::{NewDigestRun, SourceHealth, SourceProblem, SourceRecovery};
@@ -123,7 +123,7 @@ pub async fn prepare_digest(
         .collect();
     let with_trend = config.trend;
     let failing_after = app.config.daemon.failing_after;
-    let (last, up_to, mentions, previous_counts, health, recovered) = app
+    let (last, up_to, mentions, previous_counts, health, recovered, stories) = app
         .db(move |s| {
             let last = s.last_digest_run(&id)?;
             let after = last.map_or(0, |l| l.last_mention_id);
@@ -134,10 +134,17 @@ pub async fn prepare_digest(
             } else {
                 None
             };
+            let ids: Vec<StoryId> = mentions
+                .iter()
+                .map(|m| m.story)
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            let stories = s.stories_info(&ids)?;
             let health = s.sources_in_trouble(failing_after)?;
             let since = last.map_or(DateTime::<Utc>::MIN_UTC, |l| l.window_end);
             let recovered = s.sources_recovered_between(since, now)?;
-            Ok((last, up_to, mentions, previous, health, recovered))
+            Ok((last, up_to, mentions, previous, health, recovered, stories))
         })
         .await?;
     // Windows are keyed by their end (to the second): two closed within the same second
@@ -157,6 +164,7 @@ pub async fn prepare_digest(
             mentions,
             previous_counts,
             trouble: trouble_of(app, config, health, recovered),
+            stories,
         },
     );
     Ok(PreparedDigest { digest, up_to })

@@ -209,6 +209,7 @@ fn export_writes_json_and_csv_records() {
         "title",
         "published_at",
         "found_at",
+        "story_id",
     ] {
         assert!(
             records[0].get(key).is_some(),
@@ -235,7 +236,9 @@ fn export_writes_json_and_csv_records() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("mention_id,watch_id,source_id,item_id,url,title,published_at,found_at,terms")
+        Some(
+            "mention_id,watch_id,source_id,item_id,url,title,published_at,found_at,terms,story_id"
+        )
     );
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 4, "{text}");

@@ -49,6 +49,9 @@ struct Record {
     published_at: String,
     found_at: String,
     terms: String,
+    /// Mentions with the same story id are copies of one story. Last, so CSV columns
+    /// read by position keep their place.
+    story_id: i64,
 }
 
 impl From<MentionRecord> for Record {
@@ -63,6 +66,7 @@ impl From<MentionRecord> for Record {
             published_at: m.published.map(|t| t.to_rfc3339()).unwrap_or_default(),
             found_at: m.found_at.to_rfc3339(),
             terms: m.terms.join(", "),
+            story_id: m.story.0,
         }
     }
 }

@@ -12,6 +12,7 @@ mod outbox;
 mod reload;
 mod run;
 mod sources;
+mod stories;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -106,6 +107,8 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// List recent stories (copies of one news item grouped) with their outlets.
+    Stories(stories::StoriesArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -126,6 +129,7 @@ pub fn main() -> ExitCode {
         Command::Backup { file, config } => data::backup(&config, &file),
         Command::Search(args) => data::search(&args),
         Command::Sources { config } => sources::sources(&config.config),
+        Command::Stories(args) => stories::stories(&args),
     };
     ExitCode::from(code)
 }

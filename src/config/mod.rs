@@ -8,6 +8,7 @@
 //! problem and goes on, so `veille check` lists every error in one go, each with
 //! file:line:column and the key.
 
+mod dedup;
 mod duration;
 mod error;
 pub mod opml;
@@ -33,7 +34,9 @@ use crate::digest::{EmptyPolicy, Lang};
 use crate::matching::Query;
 use crate::model::{AlertId, DigestId, SourceId, WatchId};
 use error::Report;
-use raw::{OneOrMany, RawAlert, RawDaemon, RawDigest, RawSelect, RawSmtp, RawSource, RawWatch, S};
+use raw::{
+    OneOrMany, RawAlert, RawDaemon, RawDedup, RawDigest, RawSelect, RawSmtp, RawSource, RawWatch, S,
+};
 
 /// Defaults, shared by the loader and the documentation (`config/example.toml`).
 pub mod defaults {
@@ -95,6 +98,8 @@ pub struct Config {
     pub watches: Vec<WatchConfig>,
     pub digests: Vec<DigestConfig>,
     pub alerts: Vec<AlertConfig>,
+    /// `[dedup]`: how items are grouped into stories.
+    pub dedup: crate::dedup::DedupSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -346,12 +351,13 @@ struct RawConfig {
     watches: Vec<RawWatch>,
     digests: Vec<RawDigest>,
     alerts: Vec<RawAlert>,
+    dedup: Option<RawDedup>,
     /// Ids of entries that failed to deserialize, so references to them are not reported
     /// as missing on top of the real error.
     broken_ids: HashSet<String>,
 }
 
-const SECTIONS: &str = "daemon, smtp, source, watch, digest, alert";
+const SECTIONS: &str = "daemon, smtp, dedup, source, watch, digest, alert";
 
 fn read_raw(text: &str, report: &mut Report<'_>) -> RawConfig {
     let mut raw = RawConfig::default();
@@ -373,6 +379,7 @@ fn read_raw(text: &str, report: &mut Report<'_>) -> RawConfig {
         let name = key.get_ref().as_ref();
         match name {
             "daemon" => raw.daemon = section(report, "daemon", value),
+            "dedup" => raw.dedup = section(report, "dedup", value),
             "smtp" => {
                 let span = value.span();
                 raw.smtp = section(report, "smtp", value).map(|smtp| (smtp, span));
@@ -504,6 +511,7 @@ impl Validator<'_> {
         let digests = self.digests(raw.digests, daemon.timezone);
         let watches = self.watches(raw.watches, &sources, &digests);
         let alerts = self.alerts(raw.alerts, &watches);
+        let dedup = self.dedup(raw.dedup.unwrap_or_default());
         Config {
             path: path.to_path_buf(),
             daemon,
@@ -512,6 +520,7 @@ impl Validator<'_> {
             watches,
             digests,
             alerts,
+            dedup,
         }
     }
 

@@ -77,6 +77,13 @@ pub(crate) struct RawDaemon {
     pub fetch_timeout: Option<S<String>>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDedup {
+    pub extra_tracking_params: Option<Vec<S<String>>>,
+    pub story_window: Option<S<String>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSmtp {

@@ -393,6 +393,46 @@ fn each_bad_input_names_line_column_and_key() {
             message: "invalid port 70000",
         },
         Case {
+            name: "story window too short",
+            toml: "[dedup]\nstory_window = \"10m\"",
+            line: 2,
+            column: 16,
+            key: "dedup.story_window",
+            message: "out of range: use 1h to 30d",
+        },
+        Case {
+            name: "story window not a duration",
+            toml: "[dedup]\nstory_window = \"three days\"",
+            line: 2,
+            column: 16,
+            key: "dedup.story_window",
+            message: "three days",
+        },
+        Case {
+            name: "tracking parameter with an equals sign",
+            toml: "[dedup]\nextra_tracking_params = [\"ok\", \"xtor=RSS\"]",
+            line: 2,
+            column: 32,
+            key: "dedup.extra_tracking_params",
+            message: "not a query parameter name",
+        },
+        Case {
+            name: "tracking parameters as a string",
+            toml: "[dedup]\nextra_tracking_params = \"xtcr\"",
+            line: 2,
+            column: 25,
+            key: "dedup.extra_tracking_params",
+            message: "",
+        },
+        Case {
+            name: "unknown dedup key",
+            toml: "[dedup]\nwindow = \"72h\"",
+            line: 2,
+            column: 1,
+            key: "dedup.window",
+            message: "unknown field",
+        },
+        Case {
             name: "single table instead of an array of tables",
             toml: "[source]\nid = \"a\"",
             line: 1,
@@ -567,6 +607,18 @@ fn file_urls_resolve_against_the_config_folder() {
     }
     let errors = errors_of("[[source]]\nid = \"a\"\nurl = \"file://server/share/a.xml\"");
     assert!(errors[0].message.contains("names a host"), "{}", errors[0]);
+}
+
+#[test]
+fn dedup_section_is_optional_and_typed() {
+    let config = load(VALID).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.dedup, crate::dedup::DedupSettings::default());
+    let text = format!(
+        "{VALID}\n[dedup]\nstory_window = \"48h\"\nextra_tracking_params = [\"xtcr\", \"pk_*\"]\n"
+    );
+    let config = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.dedup.story_window, Duration::from_secs(48 * 3600));
+    assert_eq!(config.dedup.extra_tracking_params, ["xtcr", "pk_*"]);
 }
 
 #[test]

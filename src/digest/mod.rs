@@ -16,8 +16,8 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::config::{Config, DigestConfig};
-use crate::model::{DigestId, ItemId, MentionId, SourceId, WatchId};
-use crate::store::{DigestRun, MentionRecord};
+use crate::model::{DigestId, MentionId, SourceId, StoryId, WatchId};
+use crate::store::{DigestRun, MentionRecord, StoryInfo};
 
 /// Longest title shown for an item that has none of its own (taken from its text).
 const UNTITLED_MAX_CHARS: usize = 100;
@@ -100,6 +100,9 @@ pub struct DigestInput {
     pub previous_counts: Option<HashMap<WatchId, usize>>,
     /// Sources that are failing, gone or moved, for the footer.
     pub trouble: Vec<SourceTrouble>,
+    /// What the store knows of the window's stories (all their items, not only this
+    /// window's): representative title, earliest time, outlets.
+    pub stories: HashMap<StoryId, StoryInfo>,
 }
 
 /// A source in trouble, as the digest footer shows it (only sources this digest's watches
@@ -168,26 +171,29 @@ pub struct Section {
     pub previous: Option<usize>,
 }
 
-/// One story: every mention of the same item (later: of the same story) in the window.
+/// One story: the window's mentions of one watch that are copies of the same news (the
+/// same document, or the same text in several outlets), shown once.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoryEntry {
-    /// The mention shown (the earliest); the id people judge.
+    pub story: StoryId,
+    /// The mention shown (the earliest of the window); the id people judge.
     pub mention: MentionId,
+    /// The story's title: its earliest item's, which is the original more often than not.
     pub title: String,
     pub url: Option<String>,
-    /// The item text the snippet is cut from.
+    /// The text of the mention shown, which the snippet is cut from.
     #[serde(skip)]
     pub text: String,
     /// Sources that carried the story in this window, first seen first.
     pub sources: Vec<SourceId>,
-    /// Earliest publication (or discovery) time of the story in the window.
+    /// Earliest time of the story (over all its items).
     pub time: DateTime<Utc>,
-    /// Latest time, for ranking by recency.
+    /// Latest time in the window, for ranking by recency.
     #[serde(skip)]
     pub latest: DateTime<Utc>,
     pub terms: Vec<String>,
-    /// Distinct outlets that carried the story.
-    pub outlets: usize,
+    /// Distinct outlets (hosts) that carried the story, first first.
+    pub outlets: Vec<String>,
 }
 
 impl Digest {
@@ -228,43 +234,37 @@ pub fn build(config: &Config, digest: &DigestConfig, input: DigestInput) -> Dige
         mentions,
         previous_counts,
         trouble,
+        stories: known,
     } = input;
     let mut sections = Vec::new();
-    let mut all_stories: HashSet<ItemId> = HashSet::new();
+    let mut all_stories: HashSet<StoryId> = HashSet::new();
     let mut all_sources: HashSet<&SourceId> = HashSet::new();
     for watch in config.watches_of_digest(&digest.id) {
-        let of_watch: Vec<&MentionRecord> =
+        let mut of_watch: Vec<&MentionRecord> =
             mentions.iter().filter(|m| m.watch == watch.id).collect();
         if of_watch.is_empty() {
             continue;
         }
+        // Oldest first, so each story's entry starts from its earliest mention.
+        of_watch.sort_by_key(|m| (m.published.unwrap_or(m.found_at), m.id));
         let mut stories: Vec<StoryEntry> = Vec::new();
-        let mut index: HashMap<ItemId, usize> = HashMap::new();
+        let mut index: HashMap<StoryId, usize> = HashMap::new();
         for m in &of_watch {
-            all_stories.insert(m.item);
+            all_stories.insert(m.story);
             all_sources.insert(&m.source);
             let when = m.published.unwrap_or(m.found_at);
-            match index.get(&m.item) {
+            match index.get(&m.story) {
                 Some(&i) => merge_into(&mut stories[i], m, when),
                 None => {
-                    index.insert(m.item, stories.len());
-                    stories.push(StoryEntry {
-                        mention: m.id,
-                        title: display_title(&m.title, &m.text),
-                        url: m.url.clone(),
-                        text: m.text.clone(),
-                        sources: vec![m.source.clone()],
-                        time: when,
-                        latest: when,
-                        terms: m.terms.clone(),
-                        outlets: 1,
-                    });
+                    index.insert(m.story, stories.len());
+                    stories.push(new_entry(m, when, known.get(&m.story)));
                 }
             }
         }
         stories.sort_by(|a, b| {
             b.outlets
-                .cmp(&a.outlets)
+                .len()
+                .cmp(&a.outlets.len())
                 .then(b.latest.cmp(&a.latest))
                 .then(b.mention.cmp(&a.mention))
         });
@@ -299,15 +299,32 @@ pub fn build(config: &Config, digest: &DigestConfig, input: DigestInput) -> Dige
     }
 }
 
-fn merge_into(story: &mut StoryEntry, m: &MentionRecord, when: DateTime<Utc>) {
-    if when < story.time {
-        story.time = when;
-        story.mention = m.id;
+fn new_entry(m: &MentionRecord, when: DateTime<Utc>, info: Option<&StoryInfo>) -> StoryEntry {
+    // The story's own title and link when the store knows them; this mention's otherwise.
+    let (title, url) = match info {
+        Some(info) if !info.title.trim().is_empty() => {
+            (info.title.trim().to_string(), info.url.clone())
+        }
+        _ => (display_title(&m.title, &m.text), m.url.clone()),
+    };
+    StoryEntry {
+        story: m.story,
+        mention: m.id,
+        title,
+        url,
+        text: m.text.clone(),
+        sources: vec![m.source.clone()],
+        time: info.map_or(when, |i| i.earliest.min(when)),
+        latest: when,
+        terms: m.terms.clone(),
+        outlets: info.map(|i| i.outlets.clone()).unwrap_or_default(),
     }
+}
+
+fn merge_into(story: &mut StoryEntry, m: &MentionRecord, when: DateTime<Utc>) {
     story.latest = story.latest.max(when);
     if !story.sources.contains(&m.source) {
         story.sources.push(m.source.clone());
-        story.outlets = story.outlets.max(story.sources.len());
     }
     for term in &m.terms {
         if !story.terms.contains(term) {

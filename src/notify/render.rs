@@ -19,6 +19,9 @@ use serde::Serialize;
 
 use crate::digest::{Digest, Lang, Trouble};
 
+/// Outlets named in "also in N outlets: …"; the rest are counted.
+const OUTLETS_NAMED: usize = 4;
+
 /// Largest HTML part we send (Gmail clips at about 102 KB).
 pub const MAX_HTML_BYTES: usize = 100_000;
 
@@ -237,17 +240,28 @@ impl Labels {
         }
     }
 
-    fn also_in(&self, others: usize) -> String {
-        match self.lang {
-            Lang::En => format!(
-                "also in {}",
-                self.count(others, ("outlet", "outlets"), ("", ""))
-            ),
+    /// "also in 3 outlets: a.example, b.example, c.example" (at most [`OUTLETS_NAMED`]
+    /// names).
+    fn also_in(&self, others: &[String]) -> String {
+        let n = others.len();
+        let count = match self.lang {
+            Lang::En => format!("also in {}", self.count(n, ("outlet", "outlets"), ("", ""))),
             Lang::Fr => format!(
                 "repris par {}",
-                self.count(others, ("", ""), ("autre média", "autres médias"))
+                self.count(n, ("", ""), ("autre média", "autres médias"))
             ),
+        };
+        let mut names = others
+            .iter()
+            .take(OUTLETS_NAMED)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if n > OUTLETS_NAMED {
+            names.push_str(", …");
         }
+        let colon = if self.lang == Lang::Fr { " :" } else { ":" };
+        format!("{count}{colon} {names}")
     }
 
     fn more(&self, n: usize) -> String {
@@ -468,7 +482,7 @@ fn view_of(digest: &Digest, cut_for_size: usize) -> View {
                             .join(", "),
                         labels.local(story.time, tz)
                     ),
-                    also_in: (story.outlets > 1).then(|| labels.also_in(story.outlets - 1)),
+                    also_in: (story.outlets.len() > 1).then(|| labels.also_in(&story.outlets[1..])),
                     terms: (!story.terms.is_empty()).then(|| story.terms.join(", ")),
                     judge: labels.judge(story.mention.0),
                 })
@@ -525,8 +539,12 @@ mod tests {
         assert_eq!(fr.stories(2), "2 sujets");
         assert_eq!(en.stories(0), "0 stories");
         assert_eq!(en.stories(1), "1 story");
-        assert_eq!(en.also_in(1), "also in 1 outlet");
-        assert_eq!(fr.also_in(3), "repris par 3 autres médias");
+        let outlets = |n: usize| (0..n).map(|i| format!("o{i}.example")).collect::<Vec<_>>();
+        assert_eq!(en.also_in(&outlets(1)), "also in 1 outlet: o0.example");
+        assert_eq!(
+            fr.also_in(&outlets(5)),
+            "repris par 5 autres médias : o0.example, o1.example, o2.example, o3.example, …"
+        );
     }
 
     #[test]

@@ -31,6 +31,14 @@ pub struct SearchHit {
     pub first_seen: DateTime<Utc>,
 }
 
+/// Items to purge, one batch: not seen since the cutoff (?1), and not in a story that a
+/// feed carried since then (its items stay together while the story lives).
+const PURGEABLE: &str = "SELECT id FROM items
+     WHERE last_seen_at < ?1
+       AND (story_id IS NULL
+            OR story_id NOT IN (SELECT id FROM stories WHERE last_seen_at >= ?1))
+     ORDER BY id LIMIT ?2";
+
 /// Rows deleted per purge transaction.
 const PURGE_BATCH: i64 = 1_000;
 /// Pages given back per purge (4 KiB pages: up to 40 MB).
@@ -46,26 +54,35 @@ pub struct Purged {
 }
 
 impl Store {
-    /// Deletes what is older than `cutoff`: items last seen before it (with their mentions),
-    /// and the stored bodies of mail sent before it.
-    pub fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<Purged> {
-        let cutoff = cutoff.timestamp();
+    /// Deletes what is older than `retention` at `now`: items last seen before the cutoff
+    /// (with their mentions), unless their story is still active; stories left empty; the
+    /// near-duplicate index beyond the story window; boilerplate statistics not seen since
+    /// the cutoff; and the stored bodies of mail sent before it.
+    pub fn purge(&self, now: DateTime<Utc>, retention: chrono::Duration) -> Result<Purged> {
+        let cutoff = (now - retention).timestamp();
+        let window = self
+            .dedup
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .story_window;
+        let fingerprints_cutoff = (now
+            - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(30)))
+        .timestamp()
+        .min(now.timestamp());
         let mut purged = Purged::default();
         loop {
             let mut conn = self.conn();
             let tx = conn.transaction().context("starting a purge")?;
             let mentions: i64 = tx
                 .query_row(
-                    "SELECT COUNT(*) FROM mentions WHERE item_id IN
-                       (SELECT id FROM items WHERE last_seen_at < ?1 ORDER BY id LIMIT ?2)",
+                    &format!("SELECT COUNT(*) FROM mentions WHERE item_id IN ({PURGEABLE})"),
                     params![cutoff, PURGE_BATCH],
                     |row| row.get(0),
                 )
                 .context("counting mentions to purge")?;
             let items = tx
                 .execute(
-                    "DELETE FROM items WHERE id IN
-                       (SELECT id FROM items WHERE last_seen_at < ?1 ORDER BY id LIMIT ?2)",
+                    &format!("DELETE FROM items WHERE id IN ({PURGEABLE})"),
                     params![cutoff, PURGE_BATCH],
                 )
                 .context("purging old items")?;
@@ -77,6 +94,22 @@ impl Store {
             }
         }
         let conn = self.conn();
+        conn.execute(
+            "DELETE FROM stories WHERE last_seen_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM items WHERE items.story_id = stories.id)",
+            [cutoff],
+        )
+        .context("purging empty stories")?;
+        conn.execute(
+            "DELETE FROM story_fingerprints WHERE seen_at < ?1",
+            [fingerprints_cutoff],
+        )
+        .context("purging the near-duplicate index")?;
+        conn.execute(
+            "DELETE FROM source_sentences WHERE last_seen_at < ?1",
+            [cutoff],
+        )
+        .context("purging boilerplate statistics")?;
         purged.mail_bodies = conn
             .execute(
                 "UPDATE outbox SET body = x'' WHERE status = 'sent' AND sent_at < ?1 AND length(body) > 0",

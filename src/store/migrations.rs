@@ -113,4 +113,47 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE source_state ADD COLUMN body_hash TEXT;
     ALTER TABLE source_state ADD COLUMN gone_at INTEGER;
     "#,
+    // 4: stories: items that are the same document (canonical URL) or copies of one story
+    // (sampled-shingle fingerprint). Items stored before this migration become stories of
+    // their own (story id = item id) without canonical URL or fingerprint.
+    r#"
+    CREATE TABLE stories (
+        id                     INTEGER PRIMARY KEY,
+        representative_item_id INTEGER NOT NULL,
+        first_seen_at          INTEGER NOT NULL,
+        last_seen_at           INTEGER NOT NULL,
+        items                  INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX stories_by_last_seen ON stories(last_seen_at);
+
+    ALTER TABLE items ADD COLUMN canonical_url TEXT;
+    ALTER TABLE items ADD COLUMN outlet TEXT;
+    ALTER TABLE items ADD COLUMN fingerprint BLOB;
+    ALTER TABLE items ADD COLUMN fingerprint_shingles INTEGER;
+    ALTER TABLE items ADD COLUMN story_id INTEGER REFERENCES stories(id);
+    CREATE INDEX items_by_canonical_url ON items(canonical_url) WHERE canonical_url IS NOT NULL;
+    CREATE INDEX items_by_story ON items(story_id);
+
+    INSERT INTO stories (id, representative_item_id, first_seen_at, last_seen_at, items)
+        SELECT id, id, first_seen_at, last_seen_at, 1 FROM items;
+    UPDATE items SET story_id = id;
+
+    -- The near-duplicate index: one row per sampled shingle hash of an item, probed by hash
+    -- and time window (never scanned).
+    CREATE TABLE story_fingerprints (
+        hash    INTEGER NOT NULL,
+        seen_at INTEGER NOT NULL,
+        item_id INTEGER NOT NULL,
+        PRIMARY KEY (hash, seen_at, item_id)
+    ) WITHOUT ROWID;
+
+    -- How many items of a source carried each sentence: recurring ones are boilerplate.
+    CREATE TABLE source_sentences (
+        source_id    TEXT NOT NULL,
+        key          INTEGER NOT NULL,
+        items        INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        PRIMARY KEY (source_id, key)
+    ) WITHOUT ROWID;
+    "#,
 ];

@@ -9,17 +9,21 @@
 
 mod maintenance;
 mod migrations;
+mod stories;
+
+pub use stories::{Assignment, POSTINGS_CAP, StoryInfo};
 
 pub use maintenance::{Purged, SearchHit};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::model::{DigestId, Item, ItemId, MentionId, SourceId, WatchId, WatchMatch};
+use crate::dedup::DedupSettings;
+use crate::model::{DigestId, Item, ItemId, MentionId, SourceId, StoryId, WatchId, WatchMatch};
 
 /// A database failure, with what veille was doing at the time.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +59,8 @@ impl<T> Context<T> for rusqlite::Result<T> {
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Story settings; replaced on a configuration reload.
+    dedup: RwLock<DedupSettings>,
 }
 
 /// What veille remembers about polling one source.
@@ -174,6 +180,8 @@ pub struct MentionRecord {
     pub id: MentionId,
     pub watch: WatchId,
     pub item: ItemId,
+    /// The story the item belongs to (see `crate::dedup`).
+    pub story: StoryId,
     pub source: SourceId,
     pub url: Option<String>,
     pub title: String,
@@ -328,6 +336,7 @@ impl Store {
         if current == known {
             return Ok(Store {
                 conn: Mutex::new(conn),
+                dedup: RwLock::default(),
             });
         }
         // The version is read again inside a write transaction, so two processes opening a
@@ -358,7 +367,19 @@ impl Store {
         tx.commit().context("committing the schema")?;
         Ok(Store {
             conn: Mutex::new(conn),
+            dedup: RwLock::default(),
         })
+    }
+
+    /// Uses these story settings (tracking parameters, story window) for items stored from now.
+    pub fn with_dedup(self, settings: DedupSettings) -> Store {
+        self.set_dedup(settings);
+        self
+    }
+
+    /// Replaces the story settings (a configuration reload), for items stored from now.
+    pub fn set_dedup(&self, settings: DedupSettings) {
+        *self.dedup.write().unwrap_or_else(|p| p.into_inner()) = settings;
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -621,14 +642,17 @@ impl Store {
             .collect())
     }
 
-    /// Records a fetched document: items, their mentions and the source state, atomically.
+    /// Records a fetched document: items (each new one given its story, see `stories`), their
+    /// mentions and the source state, atomically.
     pub fn record_fetched(&self, run: &FetchedRun<'_>) -> Result<RunStats> {
+        let dedup = self.dedup.read().unwrap_or_else(|p| p.into_inner()).clone();
         let mut conn = self.conn();
         let tx = conn.transaction().context("starting a source run")?;
         let mut stats = RunStats::default();
         for (item, matches) in run.items {
             let (item_id, is_new) = upsert_item(&tx, item, run.now)?;
             if is_new {
+                stories::assign_story(&tx, item_id, item, run.url, run.now, &dedup)?;
                 stats.items_new += 1;
             } else {
                 stats.items_seen += 1;
@@ -1020,7 +1044,7 @@ impl Store {
 
 const MENTION_SELECT: &str =
     "SELECT m.id, m.watch_id, i.id, i.source_id, i.url, i.title, i.text, i.published_at,
-        m.created_at, m.terms
+        m.created_at, m.terms, i.story_id
    FROM mentions m JOIN items i ON i.id = m.item_id";
 
 /// The columns [`state_of`] reads, in order (13 of them, then `gone_at`).
@@ -1050,6 +1074,7 @@ fn mention_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<MentionRecord> {
         id: MentionId(row.get(0)?),
         watch: WatchId::new(row.get::<_, String>(1)?),
         item: ItemId(row.get(2)?),
+        story: StoryId(row.get(10)?),
         source: SourceId::new(row.get::<_, String>(3)?),
         url: row.get(4)?,
         title: row.get(5)?,

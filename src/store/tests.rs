@@ -503,7 +503,7 @@ fn purge_removes_what_no_feed_carried_since_the_cutoff() {
     let last_id = store.last_mention_id().unwrap_or(0);
 
     let purged = store
-        .purge_before(t(60 * 24 * 20))
+        .purge(t(60 * 24 * 20), Duration::days(0))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((purged.items, purged.mentions), (1_500, 1_500));
     let after = store.counts().unwrap_or_default();

@@ -1,0 +1,688 @@
+//! Story assignment and story queries: the SQL side of [`crate::dedup`].
+//!
+//! Assignment runs inside `record_fetched`'s transaction, item by item, so a crash mid-poll
+//! leaves either the items with their stories or neither. The near-duplicate lookup probes
+//! `story_fingerprints` once per sampled hash of the new item, within the story window, and
+//! reads at most [`POSTINGS_CAP`] rows per hash (the newest): a hash shared by many items is
+//! a stock phrase, not evidence. The cost of one assignment is therefore bounded by the
+//! sample size times the cap, whatever the number of stored items.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+use url::Url;
+
+use super::{Context, Result, Store, from_db, to_db};
+use crate::dedup::boilerplate::{self, RECURRING_MIN};
+use crate::dedup::{DedupSettings, Sketch, canonical_link, is_near_duplicate, sketch};
+use crate::model::{Item, StoryId, WatchId};
+
+/// Rows read per sampled hash when looking for near duplicates.
+pub const POSTINGS_CAP: i64 = 50;
+
+/// What a digest or `veille stories` shows of a story.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoryInfo {
+    pub id: StoryId,
+    /// Title and link of the story's representative (its earliest item).
+    pub title: String,
+    pub url: Option<String>,
+    /// The earliest time of its items (published, else first seen).
+    pub earliest: DateTime<Utc>,
+    /// When its latest item was first seen.
+    pub last_seen: DateTime<Utc>,
+    /// Distinct outlets (hosts, without `www.`), in the order they carried the story.
+    pub outlets: Vec<String>,
+    /// Items in the story.
+    pub items: usize,
+}
+
+/// How a new item found its story, for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assignment {
+    SameUrl(StoryId),
+    NearDuplicate(StoryId),
+    New(StoryId),
+}
+
+impl Assignment {
+    pub fn story(self) -> StoryId {
+        match self {
+            Assignment::SameUrl(id) | Assignment::NearDuplicate(id) | Assignment::New(id) => id,
+        }
+    }
+}
+
+/// Gives a newly stored item its canonical URL, fingerprint, outlet and story.
+pub(super) fn assign_story(
+    tx: &Transaction<'_>,
+    item_id: i64,
+    item: &Item,
+    source_url: &str,
+    now: DateTime<Utc>,
+    settings: &DedupSettings,
+) -> Result<Assignment> {
+    let canonical = item
+        .url
+        .as_deref()
+        .and_then(|url| canonical_link(url, &settings.extra_tracking_params));
+    let outlet = outlet_of(canonical.as_deref(), source_url, item.source.as_str());
+    let sketch = story_sketch(tx, item, now)?;
+    let window_start = to_db(now) - settings.story_window.as_secs() as i64;
+
+    let mut found = None;
+    // Only across sources: within one, the identity already catches re-polls, and two
+    // entries of one feed sharing a link are often distinct posts (every entry pointing at
+    // the home page, day pages whose fragment is the permalink: `/2017/06/26.html#a0806`).
+    if let Some(canonical) = &canonical {
+        found = tx
+            .query_row(
+                "SELECT story_id FROM items
+                  WHERE canonical_url = ?1 AND source_id <> ?2 AND story_id IS NOT NULL
+                  ORDER BY id LIMIT 1",
+                params![canonical, item.source.as_str()],
+                |row| row.get::<_, i64>(0),
+            )
+            .optional()
+            .context("looking up an item by canonical URL")?
+            .map(|id| Assignment::SameUrl(StoryId(id)));
+    }
+    if found.is_none() && sketch.is_usable() {
+        found = near_duplicate(tx, &sketch, item.source.as_str(), window_start)?
+            .map(Assignment::NearDuplicate);
+    }
+    let assignment = match found {
+        Some(found) => {
+            tx.execute(
+                "UPDATE stories SET items = items + 1, last_seen_at = MAX(last_seen_at, ?2) WHERE id = ?1",
+                params![found.story().0, to_db(now)],
+            )
+            .context("adding an item to a story")?;
+            found
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO stories (representative_item_id, first_seen_at, last_seen_at, items)
+                 VALUES (?1, ?2, ?2, 1)",
+                params![item_id, to_db(now)],
+            )
+            .context("starting a story")?;
+            Assignment::New(StoryId(tx.last_insert_rowid()))
+        }
+    };
+    let usable = sketch.is_usable();
+    tx.execute(
+        "UPDATE items SET canonical_url = ?2, outlet = ?3, fingerprint = ?4, fingerprint_shingles = ?5,
+                          story_id = ?6
+          WHERE id = ?1",
+        params![
+            item_id,
+            canonical,
+            outlet,
+            usable.then(|| sketch.to_bytes()),
+            sketch.shingles as i64,
+            assignment.story().0
+        ],
+    )
+    .context("recording an item's story")?;
+    if usable {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO story_fingerprints (hash, seen_at, item_id) VALUES (?1, ?2, ?3)",
+            )
+            .context("indexing a fingerprint")?;
+        for hash in &sketch.hashes {
+            insert
+                .execute(params![*hash as i64, to_db(now), item_id])
+                .context("indexing a fingerprint")?;
+        }
+    }
+    Ok(assignment)
+}
+
+/// The fingerprint of an item's story text: its sentences minus footers and minus the
+/// sentences this source repeats; counts this item's sentences for the next ones.
+///
+/// When no sentence is left, every sentence of the item is one this source published at
+/// least twice before: a re-post under a new identity. It is then fingerprinted whole,
+/// footers aside, so it can join those earlier items (same-source matches need
+/// near-identical text anyway). One new sentence, even short (a changed figure in a
+/// template), is enough to keep the stripped fingerprint.
+fn story_sketch(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result<Sketch> {
+    let mut segments = boilerplate::segments(&item.title, &item.text);
+    let mut seen_keys = std::collections::HashSet::new();
+    segments.retain(|s| seen_keys.insert(s.key));
+    let mut lookup = tx
+        .prepare_cached("SELECT items FROM source_sentences WHERE source_id = ?1 AND key = ?2")
+        .context("reading recurring sentences")?;
+    let mut count = tx
+        .prepare_cached(
+            "INSERT INTO source_sentences (source_id, key, items, last_seen_at) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT (source_id, key) DO UPDATE SET items = items + 1, last_seen_at = excluded.last_seen_at",
+        )
+        .context("counting recurring sentences")?;
+    let mut kept: Vec<&str> = Vec::new();
+    let mut whole: Vec<&str> = Vec::new();
+    for segment in &segments {
+        let key = segment.key as i64;
+        let earlier: i64 = lookup
+            .query_row(params![item.source.as_str(), key], |row| row.get(0))
+            .optional()
+            .context("reading recurring sentences")?
+            .unwrap_or(0);
+        count
+            .execute(params![item.source.as_str(), key, to_db(now)])
+            .context("counting recurring sentences")?;
+        if segment.is_footer() {
+            continue;
+        }
+        whole.extend(segment.tokens.iter().map(String::as_str));
+        if earlier < RECURRING_MIN {
+            kept.extend(segment.tokens.iter().map(String::as_str));
+        }
+    }
+    Ok(if kept.is_empty() {
+        sketch(whole)
+    } else {
+        sketch(kept)
+    })
+}
+
+/// The story of the stored item most like `sketch`, seen since `window_start`, if any is a
+/// near duplicate.
+fn near_duplicate(
+    tx: &Transaction<'_>,
+    sketch: &Sketch,
+    source: &str,
+    window_start: i64,
+) -> Result<Option<StoryId>> {
+    let mut postings = tx
+        .prepare_cached(
+            "SELECT item_id FROM story_fingerprints WHERE hash = ?1 AND seen_at >= ?2
+              ORDER BY seen_at DESC LIMIT ?3",
+        )
+        .context("probing the fingerprint index")?;
+    let mut shared: HashMap<i64, usize> = HashMap::new();
+    for hash in &sketch.hashes {
+        let rows = postings
+            .query_map(params![*hash as i64, window_start, POSTINGS_CAP], |row| {
+                row.get::<_, i64>(0)
+            })
+            .context("probing the fingerprint index")?;
+        for row in rows {
+            *shared
+                .entry(row.context("probing the fingerprint index")?)
+                .or_default() += 1;
+        }
+    }
+    let mut candidate = tx
+        .prepare_cached(
+            "SELECT length(fingerprint) / 8, story_id, source_id = ?2 FROM items WHERE id = ?1",
+        )
+        .context("reading a candidate duplicate")?;
+    // Best: highest containment, then most shared, then the oldest item.
+    let mut best: Option<(f64, usize, i64, i64)> = None;
+    for (item_id, count) in shared {
+        if count < crate::dedup::fingerprint::MIN_SHARED {
+            continue;
+        }
+        let Some((size, story, same_source)) = candidate
+            .query_row(params![item_id, source], |row| {
+                Ok((
+                    row.get::<_, Option<i64>>(0)?,
+                    row.get::<_, Option<i64>>(1)?,
+                    row.get::<_, bool>(2)?,
+                ))
+            })
+            .optional()
+            .context("reading a candidate duplicate")?
+        else {
+            continue;
+        };
+        let (Some(size), Some(story)) = (size, story) else {
+            continue;
+        };
+        let size = size as usize;
+        if !is_near_duplicate(count, size, sketch.hashes.len(), same_source) {
+            continue;
+        }
+        let containment = count as f64 / size.min(sketch.hashes.len()).max(1) as f64;
+        let better = match best {
+            None => true,
+            Some((c, n, id, _)) => (containment, count, -item_id) > (c, n, -id),
+        };
+        if better {
+            best = Some((containment, count, item_id, story));
+        }
+    }
+    Ok(best.map(|(_, _, _, story)| StoryId(story)))
+}
+
+/// The outlet an item counts for: its link's host, else the source's host, else the source.
+fn outlet_of(canonical: Option<&str>, source_url: &str, source_id: &str) -> String {
+    let host = |link: &str| {
+        Url::parse(link)
+            .ok()
+            .and_then(|u| {
+                u.host_str()
+                    .map(|h| h.trim_start_matches("www.").to_string())
+            })
+            .filter(|h| !h.is_empty())
+    };
+    canonical
+        .and_then(host)
+        .or_else(|| host(source_url))
+        .unwrap_or_else(|| source_id.to_string())
+}
+
+impl Store {
+    /// What digests show of each story: representative title and link, earliest time,
+    /// outlets and item count. Unknown ids are absent from the map.
+    pub fn stories_info(&self, ids: &[StoryId]) -> Result<HashMap<StoryId, StoryInfo>> {
+        let conn = self.conn();
+        let mut head = conn
+            .prepare_cached(
+                "SELECT i.title, i.url, s.last_seen_at, s.first_seen_at,
+                        (SELECT MIN(COALESCE(published_at, first_seen_at)) FROM items WHERE story_id = s.id),
+                        (SELECT COUNT(*) FROM items WHERE story_id = s.id)
+                   FROM stories s JOIN items i ON i.id = s.representative_item_id
+                  WHERE s.id = ?1",
+            )
+            .context("reading a story")?;
+        let mut outlets = conn
+            .prepare_cached(
+                "SELECT COALESCE(outlet, source_id) AS o FROM items WHERE story_id = ?1
+                  GROUP BY o ORDER BY MIN(id)",
+            )
+            .context("reading a story's outlets")?;
+        let mut infos = HashMap::with_capacity(ids.len());
+        for id in ids {
+            let Some(row) = head
+                .query_row([id.0], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Option<String>>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, Option<i64>>(4)?,
+                        row.get::<_, i64>(5)?,
+                    ))
+                })
+                .optional()
+                .context("reading a story")?
+            else {
+                continue;
+            };
+            let (title, url, last_seen, first_seen, earliest, items) = row;
+            let names = outlets
+                .query_map([id.0], |row| row.get::<_, String>(0))
+                .context("reading a story's outlets")?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .context("reading a story's outlets")?;
+            infos.insert(
+                *id,
+                StoryInfo {
+                    id: *id,
+                    title,
+                    url,
+                    earliest: from_db(earliest.unwrap_or(first_seen).min(first_seen)),
+                    last_seen: from_db(last_seen),
+                    outlets: names,
+                    items: items as usize,
+                },
+            );
+        }
+        Ok(infos)
+    }
+
+    /// Stories that gained an item since `since` (only those with a mention of `watch`, when
+    /// given), biggest (most outlets, then items) and newest first.
+    pub fn stories_since(
+        &self,
+        since: DateTime<Utc>,
+        watch: Option<&WatchId>,
+    ) -> Result<Vec<StoryInfo>> {
+        let ids: Vec<StoryId> = {
+            let conn = self.conn();
+            let mut stmt = conn
+                .prepare(
+                    "SELECT s.id FROM stories s
+                      WHERE s.last_seen_at >= ?1
+                        AND (?2 IS NULL OR EXISTS (
+                              SELECT 1 FROM items i JOIN mentions m ON m.item_id = i.id
+                               WHERE i.story_id = s.id AND m.watch_id = ?2))",
+                )
+                .context("listing stories")?;
+            stmt.query_map(params![to_db(since), watch.map(WatchId::as_str)], |row| {
+                Ok(StoryId(row.get(0)?))
+            })
+            .context("listing stories")?
+            .collect::<rusqlite::Result<_>>()
+            .context("listing stories")?
+        };
+        let infos = self.stories_info(&ids)?;
+        let mut list: Vec<StoryInfo> = infos.into_values().collect();
+        list.sort_by(|a, b| {
+            (b.outlets.len(), b.items, b.last_seen, b.id).cmp(&(
+                a.outlets.len(),
+                a.items,
+                a.last_seen,
+                a.id,
+            ))
+        });
+        Ok(list)
+    }
+
+    /// The story of a stored item.
+    pub fn story_of(&self, item: crate::model::ItemId) -> Result<Option<StoryId>> {
+        self.conn()
+            .query_row(
+                "SELECT story_id FROM items WHERE id = ?1",
+                [item.0],
+                |row| row.get::<_, Option<i64>>(0),
+            )
+            .optional()
+            .context("reading an item's story")
+            .map(|id| id.flatten().map(StoryId))
+    }
+
+    /// Number of stories stored.
+    pub fn story_count(&self) -> Result<i64> {
+        self.conn()
+            .query_row("SELECT COUNT(*) FROM stories", [], |row| row.get(0))
+            .context("counting stories")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::model::{Field, SourceId, TermHit, WatchMatch};
+    use crate::store::FetchedRun;
+
+    const WIRE: &str = "Le conseil régional a voté mardi le financement d'une nouvelle ligne de \
+        tramway entre la gare et le campus universitaire, un projet discuté depuis plus de dix ans. \
+        La ligne mesurera douze kilomètres et desservira dix-huit arrêts. Les travaux doivent \
+        commencer au printemps prochain et les premières rames circuler trois ans plus tard, selon \
+        le président du conseil, qui parle du plus gros investissement dans les transports publics \
+        depuis la construction du contournement autoroutier.";
+
+    fn at(hours: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+            + Duration::hours(hours)
+    }
+
+    fn item(source: &str, identity: &str, url: &str, title: &str, text: &str) -> Item {
+        Item {
+            source: SourceId::new(source),
+            identity: identity.to_string(),
+            url: Some(url.to_string()),
+            title: title.to_string(),
+            text: text.to_string(),
+            published: None,
+        }
+    }
+
+    fn hit() -> Vec<WatchMatch> {
+        vec![WatchMatch {
+            watch: WatchId::new("tram"),
+            hits: vec![TermHit {
+                term: "tramway".to_string(),
+                field: Field::Body,
+                position: 0,
+            }],
+        }]
+    }
+
+    fn record(store: &Store, source: &str, now: DateTime<Utc>, items: Vec<Item>) {
+        let id = SourceId::new(source);
+        let items: Vec<(Item, Vec<WatchMatch>)> = items.into_iter().map(|i| (i, hit())).collect();
+        store
+            .record_fetched(&FetchedRun {
+                source: &id,
+                url: &format!("https://{source}.example/feed.xml"),
+                now,
+                next_poll_at: now,
+                etag: None,
+                last_modified: None,
+                items: &items,
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn stories_of(store: &Store) -> Vec<StoryId> {
+        let mut ids = Vec::new();
+        store
+            .for_each_mention(at(-1000), None, |m| -> Result<()> {
+                ids.push(m.story);
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        ids
+    }
+
+    fn open() -> Store {
+        Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn same_canonical_url_joins_the_story_whatever_the_text() {
+        let store = open();
+        record(
+            &store,
+            "a",
+            at(0),
+            vec![item(
+                "a",
+                "1",
+                "http://news.example/x?utm_source=rss",
+                "A",
+                "short",
+            )],
+        );
+        record(
+            &store,
+            "b",
+            at(1),
+            vec![item("b", "9", "https://news.example/x#top", "B", "other")],
+        );
+        let stories = stories_of(&store);
+        assert_eq!(stories.len(), 2);
+        assert_eq!(stories[0], stories[1]);
+    }
+
+    #[test]
+    fn entries_of_one_feed_sharing_a_link_stay_apart() {
+        let store = open();
+        record(
+            &store,
+            "a",
+            at(0),
+            vec![
+                item(
+                    "a",
+                    "1",
+                    "http://blog.example/2017/06/26.html#a080605",
+                    "",
+                    "Un billet.",
+                ),
+                item(
+                    "a",
+                    "2",
+                    "http://blog.example/2017/06/26.html#a030658",
+                    "",
+                    "Un autre.",
+                ),
+            ],
+        );
+        let stories = stories_of(&store);
+        assert_ne!(stories[0], stories[1]);
+    }
+
+    #[test]
+    fn near_duplicates_join_within_the_window_only() {
+        let store = open();
+        record(
+            &store,
+            "a",
+            at(0),
+            vec![item("a", "1", "https://a.example/1", "Tram", WIRE)],
+        );
+        let copy = format!("Enfin une décision. {WIRE} Lire aussi : le budget 2027.");
+        record(
+            &store,
+            "b",
+            at(5),
+            vec![item("b", "1", "https://b.example/1", "Le tram voté", &copy)],
+        );
+        record(
+            &store,
+            "c",
+            at(5 + 73),
+            vec![item("c", "1", "https://c.example/1", "Tram", WIRE)],
+        );
+        let stories = stories_of(&store);
+        assert_eq!(stories[0], stories[1], "copy within 72 h");
+        assert_ne!(stories[0], stories[2], "copy seen 78 h after the first");
+        let info = store
+            .stories_info(&[stories[0]])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let info = &info[&stories[0]];
+        assert_eq!(info.title, "Tram");
+        assert_eq!(info.outlets, ["a.example", "b.example"]);
+        assert_eq!(info.items, 2);
+        assert_eq!(info.earliest, at(0));
+    }
+
+    #[test]
+    fn a_retitled_repoll_updates_the_item_without_a_new_mention_or_story() {
+        let store = open();
+        record(
+            &store,
+            "a",
+            at(0),
+            vec![item("a", "g1", "https://a.example/1", "Tram", WIRE)],
+        );
+        record(
+            &store,
+            "a",
+            at(1),
+            vec![item(
+                "a",
+                "g1",
+                "https://a.example/1",
+                "Tram (mis à jour)",
+                WIRE,
+            )],
+        );
+        let counts = store.counts().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((counts.items, counts.mentions), (1, 1));
+        assert_eq!(store.story_count().unwrap_or_else(|e| panic!("{e}")), 1);
+        let stories = stories_of(&store);
+        let info = store
+            .stories_info(&stories)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(info[&stories[0]].title, "Tram (mis à jour)");
+    }
+
+    #[test]
+    fn items_stored_before_stories_existed_become_stories_of_their_own() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("old.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            conn.execute_batch(super::super::migrations::MIGRATIONS[0])
+                .and_then(|()| conn.pragma_update(None, "user_version", 1))
+                .and_then(|()| {
+                    conn.execute_batch(
+                        "INSERT INTO items (id, source_id, identity, url, title, text, first_seen_at, last_seen_at)
+                         VALUES (7, 'a', 'guid:1', 'https://a.example/1', 'Old', 'old text', 0, 0);
+                         INSERT INTO mentions (item_id, watch_id, terms, created_at) VALUES (7, 'tram', '[]', 0);",
+                    )
+                })
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut stories = Vec::new();
+        store
+            .for_each_mention(from_db(0), None, |m| -> Result<()> {
+                stories.push(m.story);
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(stories, [StoryId(7)]);
+        let info = store
+            .stories_info(&stories)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            info[&StoryId(7)].outlets,
+            ["a"],
+            "no outlet recorded: the source id stands in"
+        );
+        // A new copy of the old item's link joins nothing (old items have no canonical URL)
+        // but gets a story of its own, and the ids do not collide.
+        record(
+            &store,
+            "b",
+            at(0),
+            vec![item("b", "1", "https://a.example/1", "New", WIRE)],
+        );
+        assert_eq!(store.story_count().unwrap_or_else(|e| panic!("{e}")), 2);
+    }
+
+    #[test]
+    fn a_source_reposting_one_text_under_new_identities_keeps_one_story() {
+        let store = open();
+        for n in 0..4 {
+            record(
+                &store,
+                "a",
+                at(n),
+                vec![item(
+                    "a",
+                    &format!("g{n}"),
+                    &format!("https://a.example/{n}"),
+                    "Tram",
+                    WIRE,
+                )],
+            );
+        }
+        let stories = stories_of(&store);
+        assert_eq!(stories.len(), 4);
+        assert!(stories.iter().all(|s| *s == stories[0]), "{stories:?}");
+    }
+
+    #[test]
+    fn a_sentence_a_source_repeats_stops_counting() {
+        let store = open();
+        let footer = "Cet article vous est offert par la rédaction du Quotidien de la Vallée, \
+            votre journal indépendant depuis mille neuf cent douze, chaque matin dans vos boîtes \
+            aux lettres et sur votre téléphone, avec les annonces légales du département.";
+        for n in 0..3 {
+            let text = format!("Brève numéro {n} sans rapport avec les autres. {footer}");
+            record(
+                &store,
+                "q",
+                at(n),
+                vec![item(
+                    "q",
+                    &n.to_string(),
+                    &format!("https://q.example/{n}"),
+                    "Brève",
+                    &text,
+                )],
+            );
+        }
+        let stories = stories_of(&store);
+        assert_eq!(stories.len(), 3);
+        // The first two share the footer before it is known as boilerplate (the documented
+        // start-up weakness); from the third item on, the footer is stripped.
+        assert_ne!(stories[2], stories[0], "{stories:?}");
+        assert_ne!(stories[2], stories[1], "{stories:?}");
+    }
+}
