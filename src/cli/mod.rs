@@ -5,6 +5,7 @@
 
 mod check;
 mod export;
+mod r#match;
 mod run;
 
 use std::path::PathBuf;
@@ -56,6 +57,9 @@ enum Command {
     },
     /// Write stored mentions as JSON or CSV.
     Export(export::ExportArgs),
+    /// Try a query on a text (exit 0 match, 1 no match, 2 invalid), or replay a watch over
+    /// stored items with --replay 30d.
+    Match(r#match::MatchArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -69,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Run { config, once } => run::run(&config.config, once),
         Command::Check { config } => check::check(&config.config),
         Command::Export(args) => export::export(&args),
+        Command::Match(args) => r#match::run(&args),
     };
     ExitCode::from(code)
 }

@@ -7,10 +7,16 @@
 //! stream (` acme corp ` for a phrase, ` nord` for a prefix; see [`normalize`]), and all
 //! patterns go into one aho-corasick automaton (a second one holds `=Exact` terms, searched
 //! over the exact form of the text). Identical terms across watches share one pattern. An
-//! item is tokenized once per field, each automaton scans it once, and only the watches
-//! that own a pattern that occurred have their boolean structure evaluated. So the cost of
-//! an item is the scan (linear in the text, independent of the number of watches) plus the
-//! work proportional to the hits, never a loop over all watches.
+//! item is tokenized once per field and each automaton scans it once, recording one hit per
+//! pattern occurrence, whatever the number of watches using that pattern.
+//!
+//! Only *candidate* watches are then evaluated: those that own an occurring *anchor* term.
+//! A query's anchors are terms such that the query cannot be true unless one of them occurs:
+//! every branch of an OR, and for an AND or a NEAR only its most selective side (longest,
+//! exact, multi-word terms beat short words and prefixes). So `acme NEAR/5 rachat` is looked
+//! at when `acme` occurs, not on every item that says "rachat". The cost of an item is the
+//! scan (linear in the text, independent of the number of watches) plus work proportional
+//! to the hits and candidates, never a loop over all watches.
 //!
 //! Trade-off: the automaton reports overlapping matches (a text with `acme corp` hits both
 //! ` acme ` and ` acme corp `), which needs the standard match semantics and rules out the
@@ -26,7 +32,7 @@ pub use snippet::{Snippet, snippet};
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::model::{Field, TermHit, WatchId, WatchMatch};
 use normalize::Tokens;
@@ -34,9 +40,13 @@ use normalize::Tokens;
 /// All watches, ready to match.
 #[derive(Debug, Clone)]
 pub struct Matcher {
-    watches: Vec<(WatchId, Query)>,
-    folded: Automaton,
-    exact: Automaton,
+    watches: Vec<Compiled>,
+    folded: Option<AhoCorasick>,
+    exact: Option<AhoCorasick>,
+    /// Folded patterns first, then exact ones: a pattern id indexes this.
+    patterns: Vec<Pattern>,
+    /// Where the exact patterns start in `patterns`.
+    exact_from: u32,
 }
 
 /// The text of an item, as the matcher sees it.
@@ -46,39 +56,34 @@ pub struct ItemText<'a> {
     pub body: &'a str,
 }
 
-/// One automaton and, for each of its patterns, the watch terms it stands for.
-#[derive(Debug, Clone, Default)]
-struct Automaton {
-    searcher: Option<AhoCorasick>,
-    patterns: Vec<Pattern>,
+#[derive(Debug, Clone)]
+struct Compiled {
+    id: WatchId,
+    query: Query,
+    /// The pattern id of each term.
+    patterns: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
 struct Pattern {
     /// How many tokens the pattern covers.
     tokens: u32,
-    users: Vec<Use>,
+    /// The watches for which this pattern is an anchor.
+    anchor_of: Vec<u32>,
 }
 
-/// A term of a watch that a pattern stands for.
-#[derive(Debug, Clone, Copy)]
-struct Use {
-    watch: u32,
-    term: u32,
-    field: Option<Field>,
-}
-
-/// A term found in a field, before the watch is evaluated.
+/// One occurrence of a pattern in a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Found {
-    watch: u32,
-    term: u32,
+struct Hit {
+    pattern: u32,
     field: u8,
     position: u32,
-    tokens: u32,
 }
 
 const FIELDS: [Field; 2] = [Field::Title, Field::Body];
+
+/// Up to this many patterns, the automaton is a DFA (measured with benches/matching.rs).
+const DFA_MAX_PATTERNS: usize = 4000;
 
 fn field_index(field: Field) -> u8 {
     match field {
@@ -87,17 +92,17 @@ fn field_index(field: Field) -> u8 {
     }
 }
 
-/// Collects patterns, sharing identical ones.
+/// Collects the patterns of one automaton, sharing identical ones.
 #[derive(Default)]
 struct PatternSet {
-    index: HashMap<Vec<u8>, usize>,
+    index: HashMap<Vec<u8>, u32>,
     bytes: Vec<Vec<u8>>,
-    patterns: Vec<Pattern>,
+    tokens: Vec<u32>,
 }
 
 impl PatternSet {
-    fn add(&mut self, term: &query::Term, user: Use) {
-        let mut bytes = Vec::with_capacity(2 + term.tokens.iter().map(|t| t.len() + 1).sum::<usize>());
+    fn add(&mut self, term: &Term) -> u32 {
+        let mut bytes = Vec::new();
         for token in &term.tokens {
             bytes.push(b' ');
             bytes.extend_from_slice(token.as_bytes());
@@ -105,26 +110,35 @@ impl PatternSet {
         if !term.prefix {
             bytes.push(b' ');
         }
-        let id = *self.index.entry(bytes.clone()).or_insert_with(|| {
-            self.bytes.push(bytes);
-            self.patterns.push(Pattern {
-                tokens: term.tokens.len() as u32,
-                users: Vec::new(),
-            });
-            self.patterns.len() - 1
-        });
-        self.patterns[id].users.push(user);
+        if let Some(&id) = self.index.get(&bytes) {
+            return id;
+        }
+        let id = self.bytes.len() as u32;
+        self.index.insert(bytes.clone(), id);
+        self.bytes.push(bytes);
+        self.tokens.push(term.tokens.len() as u32);
+        id
     }
 
-    fn build(self) -> Automaton {
+    fn build(&self) -> Option<AhoCorasick> {
         if self.bytes.is_empty() {
-            return Automaton::default();
+            return None;
         }
         // Standard semantics: every occurrence of every pattern, overlapping ones included.
         // Patterns come from validated queries and are short, so building cannot fail in
         // practice; if it ever did, the watches would not match and the log says why.
-        let searcher = match AhoCorasick::builder()
+        // No prefilter: every pattern starts with a space, so it would stop at every token.
+        // A DFA is the fastest per byte while it fits in the CPU caches; past a few thousand
+        // patterns the contiguous NFA, much smaller, wins.
+        let kind = if self.bytes.len() <= DFA_MAX_PATTERNS {
+            AhoCorasickKind::DFA
+        } else {
+            AhoCorasickKind::ContiguousNFA
+        };
+        match AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .kind(Some(kind))
             .build(&self.bytes)
         {
             Ok(searcher) => Some(searcher),
@@ -132,10 +146,6 @@ impl PatternSet {
                 tracing::error!(error = %e, "cannot build the matching automaton");
                 None
             }
-        };
-        Automaton {
-            searcher,
-            patterns: self.patterns,
         }
     }
 }
@@ -144,102 +154,243 @@ impl Matcher {
     pub fn new(watches: Vec<(WatchId, Query)>) -> Matcher {
         let mut folded = PatternSet::default();
         let mut exact = PatternSet::default();
-        for (w, (_, query)) in watches.iter().enumerate() {
-            for (t, term) in query.terms().iter().enumerate() {
-                let user = Use {
-                    watch: w as u32,
-                    term: t as u32,
-                    field: term.field,
-                };
-                if term.exact {
-                    exact.add(term, user);
-                } else {
-                    folded.add(term, user);
+        // (is exact, id within its set) per term, per watch.
+        let local: Vec<Vec<(bool, u32)>> = watches
+            .iter()
+            .map(|(_, query)| {
+                query
+                    .terms()
+                    .iter()
+                    .map(|term| {
+                        if term.exact {
+                            (true, exact.add(term))
+                        } else {
+                            (false, folded.add(term))
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let exact_from = folded.bytes.len() as u32;
+        let mut patterns: Vec<Pattern> = folded
+            .tokens
+            .iter()
+            .chain(&exact.tokens)
+            .map(|&tokens| Pattern {
+                tokens,
+                anchor_of: Vec::new(),
+            })
+            .collect();
+        let mut compiled = Vec::with_capacity(watches.len());
+        for (w, ((id, query), local)) in watches.into_iter().zip(local).enumerate() {
+            let ids: Vec<u32> = local
+                .into_iter()
+                .map(|(is_exact, id)| if is_exact { exact_from + id } else { id })
+                .collect();
+            let mut anchors = anchors(query.root(), query.terms())
+                .map(|(terms, _)| terms)
+                .unwrap_or_default();
+            anchors.sort_unstable();
+            anchors.dedup();
+            let mut owned: Vec<u32> = anchors
+                .iter()
+                .filter_map(|&t| ids.get(t).copied())
+                .collect();
+            owned.sort_unstable();
+            owned.dedup();
+            for pattern in owned {
+                if let Some(p) = patterns.get_mut(pattern as usize) {
+                    p.anchor_of.push(w as u32);
                 }
             }
+            compiled.push(Compiled {
+                id,
+                query,
+                patterns: ids,
+            });
         }
         Matcher {
-            watches,
+            watches: compiled,
             folded: folded.build(),
             exact: exact.build(),
+            patterns,
+            exact_from,
         }
     }
 
     /// Every watch that matches the text, in the order the watches were given, with the
     /// terms that hit (terms under a NOT are never reported).
     pub fn match_text(&self, text: ItemText<'_>) -> Vec<WatchMatch> {
-        let keep_exact = self.exact.searcher.is_some();
-        let fields = [
-            Tokens::new(text.title, keep_exact),
-            Tokens::new(text.body, keep_exact),
-        ];
-        let mut found = Vec::new();
-        for (field, tokens) in FIELDS.iter().zip(&fields) {
-            scan(&self.folded, *field, tokens, false, &mut found);
-            if keep_exact {
-                scan(&self.exact, *field, tokens, true, &mut found);
+        thread_local! {
+            // Token buffers reused from item to item: no allocation per item once warm.
+            static BUFFERS: std::cell::RefCell<[Tokens; 2]> = std::cell::RefCell::default();
+        }
+        BUFFERS.with(|buffers| match buffers.try_borrow_mut() {
+            Ok(mut fields) => self.match_in(text, &mut fields),
+            Err(_) => self.match_in(text, &mut Default::default()),
+        })
+    }
+
+    fn match_in(&self, text: ItemText<'_>, fields: &mut [Tokens; 2]) -> Vec<WatchMatch> {
+        let keep_exact = self.exact.is_some();
+        fields[0].fill(text.title, keep_exact);
+        fields[1].fill(text.body, keep_exact);
+        let fields = &*fields;
+        let mut hits = Vec::new();
+        for (field, tokens) in fields.iter().enumerate() {
+            let field = field as u8;
+            if let Some(searcher) = &self.folded {
+                scan(searcher, 0, field, tokens, false, &mut hits);
+            }
+            if let Some(searcher) = &self.exact {
+                scan(searcher, self.exact_from, field, tokens, true, &mut hits);
             }
         }
-        if found.is_empty() {
+        if hits.is_empty() {
             return Vec::new();
         }
-        found.sort_unstable();
-        found.dedup();
+        hits.sort_unstable();
+        hits.dedup();
+
+        let mut candidates: Vec<u32> = Vec::new();
+        for group in hits.chunk_by(|a, b| a.pattern == b.pattern) {
+            if let Some(pattern) = self.patterns.get(group[0].pattern as usize) {
+                candidates.extend_from_slice(&pattern.anchor_of);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
 
         let mut matches = Vec::new();
-        for group in found.chunk_by(|a, b| a.watch == b.watch) {
-            let Some((watch, query)) = self.watches.get(group[0].watch as usize) else {
+        for w in candidates {
+            let Some(watch) = self.watches.get(w as usize) else {
                 continue;
             };
-            if !(Eval { found: group }).is_true(query.root()) {
+            let eval = Eval::new(&hits, watch, &self.patterns);
+            if !eval.is_true(watch.query.root()) {
                 continue;
             }
-            let mut hits: Vec<&Found> = group
-                .iter()
-                .filter(|f| {
-                    query
-                        .terms()
-                        .get(f.term as usize)
-                        .is_some_and(|t| !t.negated)
-                })
-                .collect();
-            hits.sort_by_key(|f| (f.field, f.position, f.term));
-            let hits = hits
-                .into_iter()
-                .filter_map(|f| {
-                    let tokens = &fields[f.field as usize];
-                    let first = tokens.spans.get(f.position as usize)?;
-                    let last = tokens
-                        .spans
-                        .get((f.position + f.tokens).saturating_sub(1) as usize)?;
-                    Some(TermHit {
-                        term: query.terms().get(f.term as usize)?.display.clone(),
-                        field: FIELDS[f.field as usize],
-                        position: f.position as usize,
-                        start: first.start as usize,
-                        end: last.end as usize,
-                    })
-                })
-                .collect();
+            let mut found = Vec::new();
+            for (t, term) in watch.query.terms().iter().enumerate() {
+                if term.negated {
+                    continue;
+                }
+                for hit in eval.hits(t) {
+                    let tokens = &fields[hit.field as usize];
+                    let len = self
+                        .patterns
+                        .get(hit.pattern as usize)
+                        .map_or(1, |p| p.tokens);
+                    let (Some(first), Some(last)) = (
+                        tokens.spans.get(hit.position as usize),
+                        tokens
+                            .spans
+                            .get((hit.position + len).saturating_sub(1) as usize),
+                    ) else {
+                        continue;
+                    };
+                    found.push((
+                        hit.field,
+                        hit.position,
+                        t,
+                        TermHit {
+                            term: term.display.clone(),
+                            field: FIELDS[hit.field as usize],
+                            position: hit.position as usize,
+                            start: first.start as usize,
+                            end: last.end as usize,
+                        },
+                    ));
+                }
+            }
+            found.sort_by_key(|(field, position, term, _)| (*field, *position, *term));
             matches.push(WatchMatch {
-                watch: watch.clone(),
-                hits,
+                watch: watch.id.clone(),
+                hits: found.into_iter().map(|(_, _, _, hit)| hit).collect(),
             });
         }
         matches
     }
 }
 
-/// Runs one automaton over one form of one field, recording what each pattern stands for.
-fn scan(automaton: &Automaton, field: Field, tokens: &Tokens, exact: bool, out: &mut Vec<Found>) {
-    let Some(searcher) = &automaton.searcher else {
-        return;
-    };
+/// Terms of which at least one must occur for `node` to be true, and how selective they
+/// are (higher is rarer); `None` when the node can be true with no term at all (a NOT).
+fn anchors(node: &Node, terms: &[Term]) -> Option<(Vec<usize>, u32)> {
+    match node {
+        Node::Term(t) => Some((vec![*t], terms.get(*t).map_or(0, selectivity))),
+        Node::Or(children) => {
+            let mut all = Vec::new();
+            let mut score = u32::MAX;
+            for child in children {
+                let (terms, s) = anchors(child, terms)?;
+                all.extend(terms);
+                score = score.min(s);
+            }
+            Some((all, score))
+        }
+        Node::And(children) => children
+            .iter()
+            .filter_map(|c| anchors(c, terms))
+            .max_by_key(|(_, s)| *s),
+        Node::Near { left, right, .. } => [anchors(left, terms), anchors(right, terms)]
+            .into_iter()
+            .flatten()
+            .max_by_key(|(_, s)| *s),
+        Node::Not(_) => None,
+    }
+}
+
+/// Words so common in French and English news that a term made of them is a poor anchor.
+const COMMON: &[&str] = &[
+    "a", "au", "aux", "avec", "ce", "dans", "de", "des", "du", "elle", "en", "est", "et", "il",
+    "la", "le", "les", "mais", "ne", "pas", "par", "plus", "pour", "qui", "que", "sur", "un",
+    "une", "and", "are", "as", "at", "be", "by", "for", "from", "has", "he", "in", "is", "it",
+    "of", "on", "or", "said", "that", "the", "to", "was", "with",
+];
+
+/// A rough rarity score: longer and multi-word terms are rarer; exact terms rarer still;
+/// prefixes and very common words match often.
+fn selectivity(term: &Term) -> u32 {
+    let mut score: u32 = term
+        .tokens
+        .iter()
+        .map(|t| {
+            if COMMON.contains(&t.to_lowercase().as_str()) {
+                1
+            } else {
+                t.chars().count() as u32
+            }
+        })
+        .sum();
+    score += 4 * (term.tokens.len() as u32).saturating_sub(1);
+    if term.exact {
+        score += 3;
+    }
+    if term.prefix {
+        score = score.saturating_sub(3);
+    }
+    // Admins capitalize names (`Macron NEAR/5 retraites`): a name is rarer than a word.
+    if term
+        .display
+        .trim_start_matches(['=', '"'])
+        .starts_with(char::is_uppercase)
+    {
+        score += 8;
+    }
+    score
+}
+
+/// Runs one automaton over one form of one field, recording each pattern occurrence.
+fn scan(
+    searcher: &AhoCorasick,
+    first_id: u32,
+    field: u8,
+    tokens: &Tokens,
+    exact: bool,
+    out: &mut Vec<Hit>,
+) {
     let haystack = if exact { &tokens.exact } else { &tokens.folded };
-    for m in searcher.find_overlapping_iter(haystack) {
-        let Some(pattern) = automaton.patterns.get(m.pattern().as_usize()) else {
-            continue;
-        };
+    for m in searcher.find_overlapping_iter(haystack.as_slice()) {
         // Every pattern starts with the space before its first token.
         let at = m.start() + 1;
         let position = if exact {
@@ -247,41 +398,71 @@ fn scan(automaton: &Automaton, field: Field, tokens: &Tokens, exact: bool, out: 
         } else {
             tokens.at_folded(at)
         };
-        let Some(position) = position else {
-            continue;
-        };
-        for user in &pattern.users {
-            if user.field.is_none_or(|f| f == field) {
-                out.push(Found {
-                    watch: user.watch,
-                    term: user.term,
-                    field: field_index(field),
-                    position: position as u32,
-                    tokens: pattern.tokens,
-                });
-            }
+        if let Some(position) = position {
+            out.push(Hit {
+                pattern: first_id + m.pattern().as_u32(),
+                field,
+                position: position as u32,
+            });
         }
     }
 }
 
-/// A query evaluated against the hits of one watch (sorted by term).
+/// A watch's query evaluated against the hits of an item (sorted by pattern).
 struct Eval<'a> {
-    found: &'a [Found],
+    hits: &'a [Hit],
+    watch: &'a Compiled,
+    patterns: &'a [Pattern],
+    /// For each term, its pattern's hits: a range of `hits`.
+    ranges: Vec<(usize, usize)>,
 }
 
 /// Where a sub-query holds: field and token range `[start, end)`.
 type Span = (u8, u32, u32);
 
-impl Eval<'_> {
-    fn hits(&self, term: usize) -> &[Found] {
-        let from = self.found.partition_point(|f| (f.term as usize) < term);
-        let to = self.found.partition_point(|f| (f.term as usize) <= term);
-        &self.found[from..to]
+impl<'a> Eval<'a> {
+    fn new(hits: &'a [Hit], watch: &'a Compiled, patterns: &'a [Pattern]) -> Eval<'a> {
+        let ranges = watch
+            .patterns
+            .iter()
+            .map(|&pattern| {
+                let from = hits.partition_point(|h| h.pattern < pattern);
+                let len = hits[from..].partition_point(|h| h.pattern <= pattern);
+                (from, from + len)
+            })
+            .collect();
+        Eval {
+            hits,
+            watch,
+            patterns,
+            ranges,
+        }
+    }
+
+    /// The hits of term `t`, in the term's field.
+    fn hits(&self, t: usize) -> impl Iterator<Item = &Hit> {
+        let (from, to) = self.ranges.get(t).copied().unwrap_or((0, 0));
+        let field = self
+            .watch
+            .query
+            .terms()
+            .get(t)
+            .and_then(|term| term.field)
+            .map(field_index);
+        self.hits[from..to]
+            .iter()
+            .filter(move |h| field.is_none_or(|f| f == h.field))
+    }
+
+    fn tokens(&self, hit: &Hit) -> u32 {
+        self.patterns
+            .get(hit.pattern as usize)
+            .map_or(1, |p| p.tokens)
     }
 
     fn is_true(&self, node: &Node) -> bool {
         match node {
-            Node::Term(t) => !self.hits(*t).is_empty(),
+            Node::Term(t) => self.hits(*t).next().is_some(),
             Node::And(children) => children.iter().all(|c| self.is_true(c)),
             Node::Or(children) => children.iter().any(|c| self.is_true(c)),
             Node::Not(inner) => !self.is_true(inner),
@@ -293,8 +474,7 @@ impl Eval<'_> {
         match node {
             Node::Term(t) => self
                 .hits(*t)
-                .iter()
-                .map(|f| (f.field, f.position, f.position + f.tokens))
+                .map(|h| (h.field, h.position, h.position + self.tokens(h)))
                 .collect(),
             Node::And(children) => {
                 if children.iter().all(|c| self.is_true(c)) {

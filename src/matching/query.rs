@@ -254,7 +254,10 @@ fn lex(source: &str) -> Result<Vec<Lexed>, QueryError> {
                 continue;
             }
             '-' if term_start => {
-                if chars.get(i + 1).is_none_or(|&n| n.is_whitespace() || n == ')') {
+                if chars
+                    .get(i + 1)
+                    .is_none_or(|&n| n.is_whitespace() || n == ')')
+                {
                     return error(
                         column,
                         "dangling -: put the term to exclude right after it, e.g. `-recrutement`",
@@ -361,7 +364,10 @@ fn lex(source: &str) -> Result<Vec<Lexed>, QueryError> {
                         column,
                     });
                     let after = start + name.chars().count() + 1;
-                    if chars.get(after).is_none_or(|&n| n.is_whitespace() || n == ')') {
+                    if chars
+                        .get(after)
+                        .is_none_or(|&n| n.is_whitespace() || n == ')')
+                    {
                         return error(
                             column,
                             format!(
@@ -382,7 +388,10 @@ fn lex(source: &str) -> Result<Vec<Lexed>, QueryError> {
         let stars = word.chars().rev().take_while(|&c| c == '*').count();
         let bare: String = word.chars().take(word.chars().count() - stars).collect();
         if bare.is_empty() {
-            return error(column, "a * must end a word: `nord*` matches nordvent, nordique…");
+            return error(
+                column,
+                "a * must end a word: `nord*` matches nordvent, nordique…",
+            );
         }
         let display = if exact { format!("={word}") } else { word };
         let raw = RawTerm {
@@ -394,10 +403,7 @@ fn lex(source: &str) -> Result<Vec<Lexed>, QueryError> {
         if !exact && normalize::tokens(&raw.text).is_empty() {
             // Lone punctuation such as `&` in `Procter & Gamble` carries nothing to match;
             // it is skipped unless an operator needs it.
-            if matches!(
-                out.last().map(|l| &l.tok),
-                Some(Tok::Minus | Tok::Field(_))
-            ) {
+            if matches!(out.last().map(|l| &l.tok), Some(Tok::Minus | Tok::Field(_))) {
                 return error(
                     column,
                     format!("{display:?} has no letter or digit to look for"),
@@ -706,7 +712,13 @@ mod tests {
             vec![
                 ("nord*".to_string(), false, true, Some(Field::Title), false),
                 ("=Orange".to_string(), true, false, Some(Field::Body), false),
-                ("jus d'orange".to_string(), false, false, Some(Field::Body), false),
+                (
+                    "jus d'orange".to_string(),
+                    false,
+                    false,
+                    Some(Field::Body),
+                    false
+                ),
                 ("test".to_string(), false, false, None, true),
             ]
         );

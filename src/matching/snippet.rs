@@ -285,15 +285,50 @@ mod tests {
                     la société Nordvent Énergie obtient le permis pour ses éoliennes au large \
                     de Fécamp, malgré l'opposition des pêcheurs. La suite au prochain numéro.";
         let cases: Vec<(&str, Vec<TermHit>, usize, &str)> = vec![
-            ("Acme rachète Nordvent", vec![hit("Acme rachète Nordvent", "Nordvent", 0)], 80, "Acme rachète [Nordvent]"),
-            (long, vec![hit(long, "Nordvent", 0), hit(long, "éoliennes", 0)], 60, "… [Nordvent] Énergie obtient le permis pour ses [éoliennes] au …"),
-            (long, vec![hit(long, "Fécamp", 0)], 30, "… au large de [Fécamp], malgré …"),
+            (
+                "Acme rachète Nordvent",
+                vec![hit("Acme rachète Nordvent", "Nordvent", 0)],
+                80,
+                "Acme rachète [Nordvent]",
+            ),
+            (
+                long,
+                vec![hit(long, "Nordvent", 0), hit(long, "éoliennes", 0)],
+                60,
+                "… [Nordvent] Énergie obtient le permis pour ses [éoliennes] au …",
+            ),
+            (
+                long,
+                vec![hit(long, "Fécamp", 0)],
+                30,
+                "… au large de [Fécamp], malgré …",
+            ),
             (long, vec![], 30, "Le conseil municipal a voté …"),
-            ("a  \n\n b Acme\tc", vec![hit("a  \n\n b Acme\tc", "Acme", 0)], 80, "a b [Acme] c"),
-            ("short", vec![TermHit { term: "x".into(), field: Field::Body, position: 0, start: 3, end: 99 }], 80, "short"),
+            (
+                "a  \n\n b Acme\tc",
+                vec![hit("a  \n\n b Acme\tc", "Acme", 0)],
+                80,
+                "a b [Acme] c",
+            ),
+            (
+                "short",
+                vec![TermHit {
+                    term: "x".into(),
+                    field: Field::Body,
+                    position: 0,
+                    start: 3,
+                    end: 99,
+                }],
+                80,
+                "short",
+            ),
         ];
         for (text, hits, max, expected) in cases {
-            assert_eq!(snippet(text, &hits, max).to_text(), expected, "{text:?} / {max}");
+            assert_eq!(
+                snippet(text, &hits, max).to_text(),
+                expected,
+                "{text:?} / {max}"
+            );
         }
     }
 
@@ -301,7 +336,11 @@ mod tests {
     fn prefers_the_cluster_with_most_distinct_terms() {
         let text = "acme here. filler filler filler filler filler filler filler filler filler \
                     filler. acme and corp together. filler filler filler filler filler filler.";
-        let hits = vec![hit(text, "acme", 0), hit(text, "acme", 1), hit(text, "corp", 0)];
+        let hits = vec![
+            hit(text, "acme", 0),
+            hit(text, "acme", 1),
+            hit(text, "corp", 0),
+        ];
         let s = snippet(text, &hits, 40).to_text();
         assert!(s.contains("[acme] and [corp]"), "{s}");
     }

@@ -54,10 +54,25 @@ fn matches_what_a_reader_means() {
         ("e-réputation", "", "votre e-reputation en ligne", true),
         ("\"alcatel lucent\"", "", "Alcatel–Lucent", true),
         // Phrases.
-        ("\"électricité de france\"", "", "ÉLECTRICITÉ DE FRANCE", true),
-        ("\"électricité de france\"", "France: électricité de retour", "", false),
+        (
+            "\"électricité de france\"",
+            "",
+            "ÉLECTRICITÉ DE FRANCE",
+            true,
+        ),
+        (
+            "\"électricité de france\"",
+            "France: électricité de retour",
+            "",
+            false,
+        ),
         ("“Nordvent Énergie”", "", "nordvent energie recrute", true),
-        ("« Nordvent Énergie »", "", "La société Nordvent Énergie", true),
+        (
+            "« Nordvent Énergie »",
+            "",
+            "La société Nordvent Énergie",
+            true,
+        ),
         ("\"nordvent energie\"", "", "Nordvent, énergie", true),
         // Prefixes vs whole words.
         ("nord*", "", "Nordvent et Nordique", true),
@@ -73,9 +88,24 @@ fn matches_what_a_reader_means() {
         ("=Orange", "", "ORANGE", false),
         ("=Société", "", "Société Générale", true),
         ("=Société", "", "Societe Generale", false),
-        ("=\"Crédit Agricole\"", "", "le Crédit Agricole, banque", true),
-        ("=\"Crédit Agricole\"", "", "le crédit agricole en crise", false),
-        ("=Orange -\"jus d'orange\"", "", "Orange et le jus d'orange", false),
+        (
+            "=\"Crédit Agricole\"",
+            "",
+            "le Crédit Agricole, banque",
+            true,
+        ),
+        (
+            "=\"Crédit Agricole\"",
+            "",
+            "le crédit agricole en crise",
+            false,
+        ),
+        (
+            "=Orange -\"jus d'orange\"",
+            "",
+            "Orange et le jus d'orange",
+            false,
+        ),
         ("=Apple OR =APPLE", "", "APPLE INC", true),
         // AND (implicit and explicit), OR, NOT, -.
         ("acme corp", "", "Corp et Acme", true),
@@ -88,20 +118,45 @@ fn matches_what_a_reader_means() {
         ("acme NOT recrutement", "", "Acme: recrutement", false),
         ("acme and corp", "", "acme sans l'autre", false),
         ("acme and corp", "", "acme and corp", true),
-        ("(acme OR nordvent) (éolien OR éolienne)", "", "Nordvent pose une éolienne", true),
-        ("(acme OR nordvent) (éolien OR éolienne)", "", "Nordvent recrute", false),
+        (
+            "(acme OR nordvent) (éolien OR éolienne)",
+            "",
+            "Nordvent pose une éolienne",
+            true,
+        ),
+        (
+            "(acme OR nordvent) (éolien OR éolienne)",
+            "",
+            "Nordvent recrute",
+            false,
+        ),
         ("acme OR nordvent éolienne", "", "Acme", true),
         ("NOT (a OR b) acme", "", "acme et b", false),
         ("Procter & Gamble", "", "Procter and Gamble", true),
         ("acme -Acme-Corp", "", "acme corp", false),
         // NEAR, both orders, distance counted in tokens between.
-        ("acme NEAR/2 rachat", "", "le rachat de la société acme", false),
-        ("acme NEAR/3 rachat", "", "le rachat de la société acme", true),
+        (
+            "acme NEAR/2 rachat",
+            "",
+            "le rachat de la société acme",
+            false,
+        ),
+        (
+            "acme NEAR/3 rachat",
+            "",
+            "le rachat de la société acme",
+            true,
+        ),
         ("acme NEAR/3 rachat", "", "acme annonce le rachat", true),
         ("acme NEAR/1 rachat", "", "acme annonce le rachat", false),
         ("acme NEAR/0 corp", "", "acme corp", true),
         ("acme NEAR/3 rachat", "acme", "rachat", false),
-        ("\"nordvent énergie\" NEAR/5 (parc OR permis)", "", "Nordvent Énergie obtient le permis", true),
+        (
+            "\"nordvent énergie\" NEAR/5 (parc OR permis)",
+            "",
+            "Nordvent Énergie obtient le permis",
+            true,
+        ),
         ("rachat NEAR/3 acm*", "", "Acmé annonce un rachat", true),
         // Fields.
         ("title:acme", "Acme rachète", "", true),
@@ -113,10 +168,20 @@ fn matches_what_a_reader_means() {
         ("acme -title:rumeur", "Rumeur", "acme", false),
         ("acme -title:rumeur", "Vrai", "acme et rumeur", true),
         // HTML entities and tags in titles and text given raw.
-        ("Société Générale", "Soci&eacute;t&eacute; G&eacute;n&eacute;rale", "", true),
+        (
+            "Société Générale",
+            "Soci&eacute;t&eacute; G&eacute;n&eacute;rale",
+            "",
+            true,
+        ),
         ("\"l'oreal\"", "L&rsquo;Or&eacute;al", "", true),
         ("acme", "<b>Acme</b> rachète", "", true),
-        ("nordvent", "<a href=\"https://nordvent.example\">lien</a>", "", false),
+        (
+            "nordvent",
+            "<a href=\"https://nordvent.example\">lien</a>",
+            "",
+            false,
+        ),
         ("script", "<script>alert(1)</script>", "", false),
         ("\"lt b\"", "&amp;lt;b&amp;gt;", "", true),
         ("acme corp", "Acme<br>Corp", "", true),
@@ -189,7 +254,10 @@ fn reports_field_position_and_offsets() {
         .collect();
     assert_eq!(
         hits,
-        vec![(Field::Title, 1, "Acme Corp"), (Field::Body, 2, "ACME CORP")]
+        vec![
+            (Field::Title, 1, "Acme Corp"),
+            (Field::Body, 2, "ACME CORP")
+        ]
     );
 }
 
@@ -228,8 +296,22 @@ fn many_watches_share_one_scan() {
 
 fn word() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "acme", "Énergie", "cœur", "d’Orange", "l'Oréal", "NORD", "vent", "2026", "Straße",
-        "ﬁn", "e-réputation", "&amp;", "<b>", "naïve", "Москва", "x",
+        "acme",
+        "Énergie",
+        "cœur",
+        "d’Orange",
+        "l'Oréal",
+        "NORD",
+        "vent",
+        "2026",
+        "Straße",
+        "ﬁn",
+        "e-réputation",
+        "&amp;",
+        "<b>",
+        "naïve",
+        "Москва",
+        "x",
     ])
     .prop_map(str::to_string)
 }
