@@ -5,10 +5,11 @@
 //!
 //! Design: every term of every watch becomes a byte pattern over the normalized token
 //! stream (` acme corp ` for a phrase, ` nord` for a prefix; see [`normalize`]), and all
-//! patterns go into one aho-corasick automaton (a second one holds `=Exact` terms, searched
-//! over the exact form of the text). Identical terms across watches share one pattern. An
-//! item is tokenized once per field and each automaton scans it once, recording one hit per
-//! pattern occurrence, whatever the number of watches using that pattern.
+//! patterns go into one aho-corasick automaton. `=Exact` terms are searched in their folded
+//! form and checked against the original text only where they occur, so the text is folded
+//! once. Identical terms across watches share one pattern. An item is tokenized once per
+//! field and the automaton scans it once, recording one hit per pattern occurrence, whatever
+//! the number of watches using that pattern.
 //!
 //! Only *candidate* watches are then evaluated: those that own an occurring *anchor* term.
 //! A query's anchors are terms such that the query cannot be true unless one of them occurs:
@@ -41,12 +42,11 @@ use normalize::Tokens;
 #[derive(Debug, Clone)]
 pub struct Matcher {
     watches: Vec<Compiled>,
-    folded: Option<AhoCorasick>,
-    exact: Option<AhoCorasick>,
-    /// Folded patterns first, then exact ones: a pattern id indexes this.
+    searcher: Option<AhoCorasick>,
+    /// For each automaton pattern, the distinct terms (pattern ids) it finds.
+    found_by: Vec<Vec<u32>>,
+    /// Every distinct term: a pattern id indexes this.
     patterns: Vec<Pattern>,
-    /// Where the exact patterns start in `patterns`.
-    exact_from: u32,
 }
 
 /// The text of an item, as the matcher sees it.
@@ -68,6 +68,9 @@ struct Compiled {
 struct Pattern {
     /// How many tokens the pattern covers.
     tokens: u32,
+    /// For `=Exact` terms, the tokens as written, checked against the original text.
+    exact: Option<Vec<String>>,
+    prefix: bool,
     /// The watches for which this pattern is an anchor.
     anchor_of: Vec<u32>,
 }
@@ -92,31 +95,62 @@ fn field_index(field: Field) -> u8 {
     }
 }
 
-/// Collects the patterns of one automaton, sharing identical ones.
+/// Collects the distinct terms of all watches and the automaton patterns that find them.
 #[derive(Default)]
 struct PatternSet {
+    /// Automaton patterns (folded bytes) and the terms each one finds.
     index: HashMap<Vec<u8>, u32>,
     bytes: Vec<Vec<u8>>,
-    tokens: Vec<u32>,
+    found_by: Vec<Vec<u32>>,
+    terms: HashMap<(Vec<u8>, Option<Vec<String>>), u32>,
+    patterns: Vec<Pattern>,
 }
 
 impl PatternSet {
+    /// The pattern id of a term. An `=Exact` term is searched in its folded form and
+    /// checked against the original text where it occurs, so the text is folded once.
     fn add(&mut self, term: &Term) -> u32 {
+        let folded: Vec<String> = if term.exact {
+            term.tokens
+                .iter()
+                .flat_map(|t| normalize::tokens(t))
+                .collect()
+        } else {
+            term.tokens.clone()
+        };
         let mut bytes = Vec::new();
-        for token in &term.tokens {
+        for token in &folded {
             bytes.push(b' ');
             bytes.extend_from_slice(token.as_bytes());
         }
         if !term.prefix {
             bytes.push(b' ');
         }
-        if let Some(&id) = self.index.get(&bytes) {
+        let exact = term.exact.then(|| term.tokens.clone());
+        let key = (bytes, exact);
+        if let Some(&id) = self.terms.get(&key) {
             return id;
         }
-        let id = self.bytes.len() as u32;
-        self.index.insert(bytes.clone(), id);
-        self.bytes.push(bytes);
-        self.tokens.push(term.tokens.len() as u32);
+        let (bytes, exact) = key.clone();
+        let id = self.patterns.len() as u32;
+        self.terms.insert(key, id);
+        self.patterns.push(Pattern {
+            tokens: folded.len() as u32,
+            exact,
+            prefix: term.prefix,
+            anchor_of: Vec::new(),
+        });
+        let ac = match self.index.get(&bytes) {
+            Some(&ac) => ac,
+            None => {
+                let ac = self.bytes.len() as u32;
+                self.index.insert(bytes.clone(), ac);
+                self.bytes.push(bytes);
+                self.found_by.push(Vec::new());
+                ac
+            }
+        };
+        self.found_by[ac as usize].push(id);
         id
     }
 
@@ -152,41 +186,15 @@ impl PatternSet {
 
 impl Matcher {
     pub fn new(watches: Vec<(WatchId, Query)>) -> Matcher {
-        let mut folded = PatternSet::default();
-        let mut exact = PatternSet::default();
-        // (is exact, id within its set) per term, per watch.
-        let local: Vec<Vec<(bool, u32)>> = watches
+        let mut set = PatternSet::default();
+        let local: Vec<Vec<u32>> = watches
             .iter()
-            .map(|(_, query)| {
-                query
-                    .terms()
-                    .iter()
-                    .map(|term| {
-                        if term.exact {
-                            (true, exact.add(term))
-                        } else {
-                            (false, folded.add(term))
-                        }
-                    })
-                    .collect()
-            })
+            .map(|(_, query)| query.terms().iter().map(|t| set.add(t)).collect())
             .collect();
-        let exact_from = folded.bytes.len() as u32;
-        let mut patterns: Vec<Pattern> = folded
-            .tokens
-            .iter()
-            .chain(&exact.tokens)
-            .map(|&tokens| Pattern {
-                tokens,
-                anchor_of: Vec::new(),
-            })
-            .collect();
+        let mut patterns = std::mem::take(&mut set.patterns);
         let mut compiled = Vec::with_capacity(watches.len());
         for (w, ((id, query), local)) in watches.into_iter().zip(local).enumerate() {
-            let ids: Vec<u32> = local
-                .into_iter()
-                .map(|(is_exact, id)| if is_exact { exact_from + id } else { id })
-                .collect();
+            let ids = local;
             let mut anchors = anchors(query.root(), query.terms())
                 .map(|(terms, _)| terms)
                 .unwrap_or_default();
@@ -211,10 +219,9 @@ impl Matcher {
         }
         Matcher {
             watches: compiled,
-            folded: folded.build(),
-            exact: exact.build(),
+            searcher: set.build(),
+            found_by: set.found_by,
             patterns,
-            exact_from,
         }
     }
 
@@ -232,18 +239,13 @@ impl Matcher {
     }
 
     fn match_in(&self, text: ItemText<'_>, fields: &mut [Tokens; 2]) -> Vec<WatchMatch> {
-        let keep_exact = self.exact.is_some();
-        fields[0].fill(text.title, keep_exact);
-        fields[1].fill(text.body, keep_exact);
+        fields[0].fill(text.title, false);
+        fields[1].fill(text.body, false);
         let fields = &*fields;
         let mut hits = Vec::new();
-        for (field, tokens) in fields.iter().enumerate() {
-            let field = field as u8;
-            if let Some(searcher) = &self.folded {
-                scan(searcher, 0, field, tokens, false, &mut hits);
-            }
-            if let Some(searcher) = &self.exact {
-                scan(searcher, self.exact_from, field, tokens, true, &mut hits);
+        for (field, (tokens, text)) in fields.iter().zip([text.title, text.body]).enumerate() {
+            if let Some(searcher) = &self.searcher {
+                self.scan(searcher, field as u8, tokens, text, &mut hits);
             }
         }
         if hits.is_empty() {
@@ -380,31 +382,77 @@ fn selectivity(term: &Term) -> u32 {
     score
 }
 
-/// Runs one automaton over one form of one field, recording each pattern occurrence.
-fn scan(
-    searcher: &AhoCorasick,
-    first_id: u32,
-    field: u8,
-    tokens: &Tokens,
-    exact: bool,
-    out: &mut Vec<Hit>,
-) {
-    let haystack = if exact { &tokens.exact } else { &tokens.folded };
-    for m in searcher.find_overlapping_iter(haystack.as_slice()) {
-        // Every pattern starts with the space before its first token.
-        let at = m.start() + 1;
-        let position = if exact {
-            tokens.at_exact(at)
-        } else {
-            tokens.at_folded(at)
-        };
-        if let Some(position) = position {
-            out.push(Hit {
-                pattern: first_id + m.pattern().as_u32(),
-                field,
-                position: position as u32,
-            });
+impl Matcher {
+    /// Runs the automaton over one field, recording each occurrence of each term.
+    fn scan(
+        &self,
+        searcher: &AhoCorasick,
+        field: u8,
+        tokens: &Tokens,
+        text: &str,
+        out: &mut Vec<Hit>,
+    ) {
+        for m in searcher.find_overlapping_iter(tokens.folded.as_slice()) {
+            // Every pattern starts with the space before its first token.
+            let Some(position) = tokens.at_folded(m.start() + 1) else {
+                continue;
+            };
+            let Some(ids) = self.found_by.get(m.pattern().as_usize()) else {
+                continue;
+            };
+            for &id in ids {
+                let Some(pattern) = self.patterns.get(id as usize) else {
+                    continue;
+                };
+                if let Some(exact) = &pattern.exact
+                    && !is_exact(
+                        text,
+                        tokens,
+                        position,
+                        pattern.tokens,
+                        exact,
+                        pattern.prefix,
+                    )
+                {
+                    continue;
+                }
+                out.push(Hit {
+                    pattern: id,
+                    field,
+                    position: position as u32,
+                });
+            }
         }
+    }
+}
+
+/// Whether the `covers` tokens of `text` from `position` are `exact` as written (case and
+/// accents; for a prefix term, the last one starts as written).
+fn is_exact(
+    text: &str,
+    tokens: &Tokens,
+    position: usize,
+    covers: u32,
+    exact: &[String],
+    prefix: bool,
+) -> bool {
+    let first = tokens.spans.get(position);
+    let last = tokens.spans.get(position + (covers.max(1) as usize) - 1);
+    let (Some(first), Some(last)) = (first, last) else {
+        return false;
+    };
+    let Some(span) = text.get(first.start as usize..last.end as usize) else {
+        return false;
+    };
+    let written = normalize::exact_tokens(span);
+    if written.len() != exact.len() {
+        return false;
+    }
+    match (exact.split_last(), written.split_last()) {
+        (Some((tail, head)), Some((written_tail, written_head))) if prefix => {
+            written_head == head && written_tail.starts_with(tail.as_str())
+        }
+        _ => written == exact,
     }
 }
 
