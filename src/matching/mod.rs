@@ -85,6 +85,9 @@ struct Hit {
 
 const FIELDS: [Field; 2] = [Field::Title, Field::Body];
 
+/// Token buffers larger than this (bytes of text) are freed after the item.
+const MAX_KEPT_BUFFER: usize = 1 << 20;
+
 /// Up to this many patterns, the automaton is a DFA (measured with benches/matching.rs).
 const DFA_MAX_PATTERNS: usize = 4000;
 
@@ -233,7 +236,16 @@ impl Matcher {
             static BUFFERS: std::cell::RefCell<[Tokens; 2]> = std::cell::RefCell::default();
         }
         BUFFERS.with(|buffers| match buffers.try_borrow_mut() {
-            Ok(mut fields) => self.match_in(text, &mut fields),
+            Ok(mut fields) => {
+                let found = self.match_in(text, &mut fields);
+                // One huge item must not pin its buffers for the life of the thread.
+                for tokens in fields.iter_mut() {
+                    if tokens.folded.capacity() > MAX_KEPT_BUFFER {
+                        *tokens = Tokens::default();
+                    }
+                }
+                found
+            }
             Err(_) => self.match_in(text, &mut Default::default()),
         })
     }
