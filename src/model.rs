@@ -105,6 +105,10 @@ pub struct TermHit {
     pub term: String,
     pub field: Field,
     pub position: usize,
+    /// Byte range of the hit in the field's text as it was matched (`Item::title` or
+    /// `Item::text`), always on character boundaries: what a snippet highlights.
+    pub start: usize,
+    pub end: usize,
 }
 
 /// A watch that matched an item, with the terms that made it match.

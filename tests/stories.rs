@@ -72,6 +72,8 @@ fn watched() -> Vec<WatchMatch> {
             term: "x".to_string(),
             field: Field::Title,
             position: 0,
+            start: 0,
+            end: 1,
         }],
     }]
 }

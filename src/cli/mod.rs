@@ -8,6 +8,7 @@ mod data;
 mod digest;
 mod export;
 mod import_opml;
+mod r#match;
 mod outbox;
 mod reload;
 mod run;
@@ -109,6 +110,9 @@ enum Command {
     },
     /// List recent stories (copies of one news item grouped) with their outlets.
     Stories(stories::StoriesArgs),
+    /// Try a query on a text (exit 0 match, 1 no match, 2 invalid), or replay a watch over
+    /// stored items with --replay 30d.
+    Match(r#match::MatchArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -130,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Search(args) => data::search(&args),
         Command::Sources { config } => sources::sources(&config.config),
         Command::Stories(args) => stories::stories(&args),
+        Command::Match(args) => r#match::run(&args),
     };
     ExitCode::from(code)
 }

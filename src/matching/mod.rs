@@ -2,21 +2,51 @@
 //!
 //! The engine is handed watches (id + compiled [`Query`]) once and items many times. It knows
 //! nothing of sources or storage: the caller decides which watches apply to which source.
-//! This first engine tokenizes each item once and looks for every term's token sequence;
-//! its cost grows with the number of watches, which the automaton-based engine removes
-//! without changing this interface.
+//!
+//! Design: every term of every watch becomes a byte pattern over the normalized token
+//! stream (` acme corp ` for a phrase, ` nord` for a prefix; see [`normalize`]), and all
+//! patterns go into one aho-corasick automaton. `=Exact` terms are searched in their folded
+//! form and checked against the original text only where they occur, so the text is folded
+//! once. Identical terms across watches share one pattern. An item is tokenized once per
+//! field and the automaton scans it once, recording one hit per pattern occurrence, whatever
+//! the number of watches using that pattern.
+//!
+//! Only *candidate* watches are then evaluated: those that own an occurring *anchor* term.
+//! A query's anchors are terms such that the query cannot be true unless one of them occurs:
+//! every branch of an OR, and for an AND or a NEAR only its most selective side (longest,
+//! exact, multi-word terms beat short words and prefixes). So `acme NEAR/5 rachat` is looked
+//! at when `acme` occurs, not on every item that says "rachat". The cost of an item is the
+//! scan (linear in the text, independent of the number of watches) plus work proportional
+//! to the hits and candidates, never a loop over all watches.
+//!
+//! Trade-off: the automaton reports overlapping matches (a text with `acme corp` hits both
+//! ` acme ` and ` acme corp `), which needs the standard match semantics and rules out the
+//! leftmost-first shortcuts; the patterns are framed by spaces so that no match ever needs
+//! a word-boundary check afterwards.
 
 pub mod normalize;
 pub mod query;
+pub mod snippet;
 
-pub use query::{Query, QueryError};
+pub use query::{Node, Query, QueryError, Term};
+pub use snippet::{Snippet, snippet};
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::model::{Field, TermHit, WatchId, WatchMatch};
+use normalize::Tokens;
 
 /// All watches, ready to match.
 #[derive(Debug, Clone)]
 pub struct Matcher {
-    watches: Vec<(WatchId, Query)>,
+    watches: Vec<Compiled>,
+    searcher: Option<AhoCorasick>,
+    /// For each automaton pattern, the distinct terms (pattern ids) it finds.
+    found_by: Vec<Vec<u32>>,
+    /// Every distinct term: a pattern id indexes this.
+    patterns: Vec<Pattern>,
 }
 
 /// The text of an item, as the matcher sees it.
@@ -26,117 +56,520 @@ pub struct ItemText<'a> {
     pub body: &'a str,
 }
 
-impl Matcher {
-    pub fn new(watches: Vec<(WatchId, Query)>) -> Matcher {
-        Matcher { watches }
+#[derive(Debug, Clone)]
+struct Compiled {
+    id: WatchId,
+    query: Query,
+    /// The pattern id of each term.
+    patterns: Vec<u32>,
+}
+
+#[derive(Debug, Clone)]
+struct Pattern {
+    /// How many tokens the pattern covers.
+    tokens: u32,
+    /// For `=Exact` terms, the tokens as written, checked against the original text.
+    exact: Option<Vec<String>>,
+    prefix: bool,
+    /// The watches for which this pattern is an anchor.
+    anchor_of: Vec<u32>,
+}
+
+/// One occurrence of a pattern in a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Hit {
+    pattern: u32,
+    field: u8,
+    position: u32,
+}
+
+const FIELDS: [Field; 2] = [Field::Title, Field::Body];
+
+/// Token buffers larger than this (bytes of text) are freed after the item.
+const MAX_KEPT_BUFFER: usize = 1 << 20;
+
+/// Up to this many patterns, the automaton is a DFA (measured with benches/matching.rs).
+const DFA_MAX_PATTERNS: usize = 4000;
+
+fn field_index(field: Field) -> u8 {
+    match field {
+        Field::Title => 0,
+        Field::Body => 1,
+    }
+}
+
+/// Collects the distinct terms of all watches and the automaton patterns that find them.
+#[derive(Default)]
+struct PatternSet {
+    /// Automaton patterns (folded bytes) and the terms each one finds.
+    index: HashMap<Vec<u8>, u32>,
+    bytes: Vec<Vec<u8>>,
+    found_by: Vec<Vec<u32>>,
+    terms: HashMap<(Vec<u8>, Option<Vec<String>>), u32>,
+    patterns: Vec<Pattern>,
+}
+
+impl PatternSet {
+    /// The pattern id of a term. An `=Exact` term is searched in its folded form and
+    /// checked against the original text where it occurs, so the text is folded once.
+    fn add(&mut self, term: &Term) -> u32 {
+        let folded: Vec<String> = if term.exact {
+            term.tokens
+                .iter()
+                .flat_map(|t| normalize::tokens(t))
+                .collect()
+        } else {
+            term.tokens.clone()
+        };
+        let mut bytes = Vec::new();
+        for token in &folded {
+            bytes.push(b' ');
+            bytes.extend_from_slice(token.as_bytes());
+        }
+        if !term.prefix {
+            bytes.push(b' ');
+        }
+        let exact = term.exact.then(|| term.tokens.clone());
+        let key = (bytes, exact);
+        if let Some(&id) = self.terms.get(&key) {
+            return id;
+        }
+        let (bytes, exact) = key.clone();
+        let id = self.patterns.len() as u32;
+        self.terms.insert(key, id);
+        self.patterns.push(Pattern {
+            tokens: folded.len() as u32,
+            exact,
+            prefix: term.prefix,
+            anchor_of: Vec::new(),
+        });
+        let ac = match self.index.get(&bytes) {
+            Some(&ac) => ac,
+            None => {
+                let ac = self.bytes.len() as u32;
+                self.index.insert(bytes.clone(), ac);
+                self.bytes.push(bytes);
+                self.found_by.push(Vec::new());
+                ac
+            }
+        };
+        self.found_by[ac as usize].push(id);
+        id
     }
 
-    /// Every watch that matches the text, with the terms that hit.
-    pub fn match_text(&self, text: ItemText<'_>) -> Vec<WatchMatch> {
-        let fields = [
-            (Field::Title, normalize::tokens(text.title)),
-            (Field::Body, normalize::tokens(text.body)),
-        ];
-        let mut matches = Vec::new();
-        for (watch, query) in &self.watches {
-            let mut hits = Vec::new();
-            for term in query.terms() {
-                for (field, tokens) in &fields {
-                    for position in find_sequence(tokens, &term.tokens) {
-                        hits.push(TermHit {
-                            term: term.display.clone(),
-                            field: *field,
-                            position,
-                        });
-                    }
+    fn build(&self) -> Option<AhoCorasick> {
+        if self.bytes.is_empty() {
+            return None;
+        }
+        // Standard semantics: every occurrence of every pattern, overlapping ones included.
+        // Patterns come from validated queries and are short, so building cannot fail in
+        // practice; if it ever did, the watches would not match and the log says why.
+        // No prefilter: every pattern starts with a space, so it would stop at every token.
+        // A DFA is the fastest per byte while it fits in the CPU caches; past a few thousand
+        // patterns the contiguous NFA, much smaller, wins.
+        let kind = if self.bytes.len() <= DFA_MAX_PATTERNS {
+            AhoCorasickKind::DFA
+        } else {
+            AhoCorasickKind::ContiguousNFA
+        };
+        match AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .kind(Some(kind))
+            .build(&self.bytes)
+        {
+            Ok(searcher) => Some(searcher),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build the matching automaton");
+                None
+            }
+        }
+    }
+}
+
+impl Matcher {
+    pub fn new(watches: Vec<(WatchId, Query)>) -> Matcher {
+        let mut set = PatternSet::default();
+        let local: Vec<Vec<u32>> = watches
+            .iter()
+            .map(|(_, query)| query.terms().iter().map(|t| set.add(t)).collect())
+            .collect();
+        let mut patterns = std::mem::take(&mut set.patterns);
+        let mut compiled = Vec::with_capacity(watches.len());
+        for (w, ((id, query), local)) in watches.into_iter().zip(local).enumerate() {
+            let ids = local;
+            let mut anchors = anchors(query.root(), query.terms())
+                .map(|(terms, _)| terms)
+                .unwrap_or_default();
+            anchors.sort_unstable();
+            anchors.dedup();
+            let mut owned: Vec<u32> = anchors
+                .iter()
+                .filter_map(|&t| ids.get(t).copied())
+                .collect();
+            owned.sort_unstable();
+            owned.dedup();
+            for pattern in owned {
+                if let Some(p) = patterns.get_mut(pattern as usize) {
+                    p.anchor_of.push(w as u32);
                 }
             }
-            if !hits.is_empty() {
-                matches.push(WatchMatch {
-                    watch: watch.clone(),
-                    hits,
-                });
+            compiled.push(Compiled {
+                id,
+                query,
+                patterns: ids,
+            });
+        }
+        Matcher {
+            watches: compiled,
+            searcher: set.build(),
+            found_by: set.found_by,
+            patterns,
+        }
+    }
+
+    /// Every watch that matches the text, in the order the watches were given, with the
+    /// terms that hit (terms under a NOT are never reported).
+    pub fn match_text(&self, text: ItemText<'_>) -> Vec<WatchMatch> {
+        thread_local! {
+            // Token buffers reused from item to item: no allocation per item once warm.
+            static BUFFERS: std::cell::RefCell<[Tokens; 2]> = std::cell::RefCell::default();
+        }
+        BUFFERS.with(|buffers| match buffers.try_borrow_mut() {
+            Ok(mut fields) => {
+                let found = self.match_in(text, &mut fields);
+                // One huge item must not pin its buffers for the life of the thread.
+                for tokens in fields.iter_mut() {
+                    if tokens.folded.capacity() > MAX_KEPT_BUFFER {
+                        *tokens = Tokens::default();
+                    }
+                }
+                found
             }
+            Err(_) => self.match_in(text, &mut Default::default()),
+        })
+    }
+
+    fn match_in(&self, text: ItemText<'_>, fields: &mut [Tokens; 2]) -> Vec<WatchMatch> {
+        fields[0].fill(text.title, false);
+        fields[1].fill(text.body, false);
+        let fields = &*fields;
+        let mut hits = Vec::new();
+        for (field, (tokens, text)) in fields.iter().zip([text.title, text.body]).enumerate() {
+            if let Some(searcher) = &self.searcher {
+                self.scan(searcher, field as u8, tokens, text, &mut hits);
+            }
+        }
+        if hits.is_empty() {
+            return Vec::new();
+        }
+        hits.sort_unstable();
+        hits.dedup();
+
+        let mut candidates: Vec<u32> = Vec::new();
+        for group in hits.chunk_by(|a, b| a.pattern == b.pattern) {
+            if let Some(pattern) = self.patterns.get(group[0].pattern as usize) {
+                candidates.extend_from_slice(&pattern.anchor_of);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+
+        let mut matches = Vec::new();
+        for w in candidates {
+            let Some(watch) = self.watches.get(w as usize) else {
+                continue;
+            };
+            let eval = Eval::new(&hits, watch, &self.patterns);
+            if !eval.is_true(watch.query.root()) {
+                continue;
+            }
+            let mut found = Vec::new();
+            for (t, term) in watch.query.terms().iter().enumerate() {
+                if term.negated {
+                    continue;
+                }
+                for hit in eval.hits(t) {
+                    let tokens = &fields[hit.field as usize];
+                    let len = self
+                        .patterns
+                        .get(hit.pattern as usize)
+                        .map_or(1, |p| p.tokens);
+                    let (Some(first), Some(last)) = (
+                        tokens.spans.get(hit.position as usize),
+                        tokens
+                            .spans
+                            .get((hit.position + len).saturating_sub(1) as usize),
+                    ) else {
+                        continue;
+                    };
+                    found.push((
+                        hit.field,
+                        hit.position,
+                        t,
+                        TermHit {
+                            term: term.display.clone(),
+                            field: FIELDS[hit.field as usize],
+                            position: hit.position as usize,
+                            start: first.start as usize,
+                            end: last.end as usize,
+                        },
+                    ));
+                }
+            }
+            found.sort_by_key(|(field, position, term, _)| (*field, *position, *term));
+            matches.push(WatchMatch {
+                watch: watch.id.clone(),
+                hits: found.into_iter().map(|(_, _, _, hit)| hit).collect(),
+            });
         }
         matches
     }
 }
 
-/// Start positions of `needle` as consecutive tokens in `haystack`.
-fn find_sequence(haystack: &[String], needle: &[String]) -> Vec<usize> {
-    if needle.is_empty() || needle.len() > haystack.len() {
-        return Vec::new();
+/// Terms of which at least one must occur for `node` to be true, and how selective they
+/// are (higher is rarer); `None` when the node can be true with no term at all (a NOT).
+fn anchors(node: &Node, terms: &[Term]) -> Option<(Vec<usize>, u32)> {
+    match node {
+        Node::Term(t) => Some((vec![*t], terms.get(*t).map_or(0, selectivity))),
+        Node::Or(children) => {
+            let mut all = Vec::new();
+            let mut score = u32::MAX;
+            for child in children {
+                let (terms, s) = anchors(child, terms)?;
+                all.extend(terms);
+                score = score.min(s);
+            }
+            Some((all, score))
+        }
+        Node::And(children) => children
+            .iter()
+            .filter_map(|c| anchors(c, terms))
+            .max_by_key(|(_, s)| *s),
+        Node::Near { left, right, .. } => [anchors(left, terms), anchors(right, terms)]
+            .into_iter()
+            .flatten()
+            .max_by_key(|(_, s)| *s),
+        Node::Not(_) => None,
     }
-    haystack
-        .windows(needle.len())
-        .enumerate()
-        .filter(|(_, window)| *window == needle)
-        .map(|(position, _)| position)
-        .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Words so common in French and English news that a term made of them is a poor anchor.
+const COMMON: &[&str] = &[
+    "a", "au", "aux", "avec", "ce", "dans", "de", "des", "du", "elle", "en", "est", "et", "il",
+    "la", "le", "les", "mais", "ne", "pas", "par", "plus", "pour", "qui", "que", "sur", "un",
+    "une", "and", "are", "as", "at", "be", "by", "for", "from", "has", "he", "in", "is", "it",
+    "of", "on", "or", "said", "that", "the", "to", "was", "with",
+];
 
-    fn matcher(watches: &[(&str, &str)]) -> Matcher {
-        Matcher::new(
-            watches
-                .iter()
-                .map(|(id, q)| {
-                    let query = Query::parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
-                    (WatchId::new(*id), query)
-                })
-                .collect(),
-        )
+/// A rough rarity score: longer and multi-word terms are rarer; exact terms rarer still;
+/// prefixes and very common words match often.
+fn selectivity(term: &Term) -> u32 {
+    let mut score: u32 = term
+        .tokens
+        .iter()
+        .map(|t| {
+            if COMMON.contains(&t.to_lowercase().as_str()) {
+                1
+            } else {
+                t.chars().count() as u32
+            }
+        })
+        .sum();
+    score += 4 * (term.tokens.len() as u32).saturating_sub(1);
+    if term.exact {
+        score += 3;
     }
-
-    fn matched(m: &Matcher, title: &str, body: &str) -> Vec<String> {
-        m.match_text(ItemText { title, body })
-            .into_iter()
-            .map(|w| w.watch.to_string())
-            .collect()
+    if term.prefix {
+        score = score.saturating_sub(3);
     }
+    // Admins capitalize names (`Macron NEAR/5 retraites`): a name is rarer than a word.
+    if term
+        .display
+        .trim_start_matches(['=', '"'])
+        .starts_with(char::is_uppercase)
+    {
+        score += 8;
+    }
+    score
+}
 
-    #[test]
-    fn matches_like_a_reader() {
-        let m = matcher(&[
-            ("acme", "acme \"acme corp\""),
-            ("edf", "\"électricité de france\""),
-            ("alcatel", "Alcatel-Lucent"),
-        ]);
-        let cases: &[(&str, &str, &[&str])] = &[
-            ("ACME rachète un concurrent", "", &["acme"]),
-            ("", "L’action d’Acme recule", &["acme"]),
-            ("Electricite de France investit", "", &["edf"]),
-            ("", "ÉLECTRICITÉ DE FRANCE", &["edf"]),
-            ("Alcatel Lucent", "", &["alcatel"]),
-            ("alcatel-lucent and acme", "", &["acme", "alcatel"]),
-            ("Acmeville fête ses 100 ans", "", &[]),
-            ("France: électricité de retour", "", &[]),
-        ];
-        for (title, body, expected) in cases {
-            assert_eq!(
-                matched(&m, title, body),
-                *expected,
-                "title {title:?} body {body:?}"
-            );
+impl Matcher {
+    /// Runs the automaton over one field, recording each occurrence of each term.
+    fn scan(
+        &self,
+        searcher: &AhoCorasick,
+        field: u8,
+        tokens: &Tokens,
+        text: &str,
+        out: &mut Vec<Hit>,
+    ) {
+        for m in searcher.find_overlapping_iter(tokens.folded.as_slice()) {
+            // Every pattern starts with the space before its first token.
+            let Some(position) = tokens.at_folded(m.start() + 1) else {
+                continue;
+            };
+            let Some(ids) = self.found_by.get(m.pattern().as_usize()) else {
+                continue;
+            };
+            for &id in ids {
+                let Some(pattern) = self.patterns.get(id as usize) else {
+                    continue;
+                };
+                if let Some(exact) = &pattern.exact
+                    && !is_exact(
+                        text,
+                        tokens,
+                        position,
+                        pattern.tokens,
+                        exact,
+                        pattern.prefix,
+                    )
+                {
+                    continue;
+                }
+                out.push(Hit {
+                    pattern: id,
+                    field,
+                    position: position as u32,
+                });
+            }
+        }
+    }
+}
+
+/// Whether the `covers` tokens of `text` from `position` are `exact` as written (case and
+/// accents; for a prefix term, the last one starts as written).
+fn is_exact(
+    text: &str,
+    tokens: &Tokens,
+    position: usize,
+    covers: u32,
+    exact: &[String],
+    prefix: bool,
+) -> bool {
+    let first = tokens.spans.get(position);
+    let last = tokens.spans.get(position + (covers.max(1) as usize) - 1);
+    let (Some(first), Some(last)) = (first, last) else {
+        return false;
+    };
+    let Some(span) = text.get(first.start as usize..last.end as usize) else {
+        return false;
+    };
+    let written = normalize::exact_tokens(span);
+    if written.len() != exact.len() {
+        return false;
+    }
+    match (exact.split_last(), written.split_last()) {
+        (Some((tail, head)), Some((written_tail, written_head))) if prefix => {
+            written_head == head && written_tail.starts_with(tail.as_str())
+        }
+        _ => written == exact,
+    }
+}
+
+/// A watch's query evaluated against the hits of an item (sorted by pattern).
+struct Eval<'a> {
+    hits: &'a [Hit],
+    watch: &'a Compiled,
+    patterns: &'a [Pattern],
+    /// For each term, its pattern's hits: a range of `hits`.
+    ranges: Vec<(usize, usize)>,
+}
+
+/// Where a sub-query holds: field and token range `[start, end)`.
+type Span = (u8, u32, u32);
+
+impl<'a> Eval<'a> {
+    fn new(hits: &'a [Hit], watch: &'a Compiled, patterns: &'a [Pattern]) -> Eval<'a> {
+        let ranges = watch
+            .patterns
+            .iter()
+            .map(|&pattern| {
+                let from = hits.partition_point(|h| h.pattern < pattern);
+                let len = hits[from..].partition_point(|h| h.pattern <= pattern);
+                (from, from + len)
+            })
+            .collect();
+        Eval {
+            hits,
+            watch,
+            patterns,
+            ranges,
         }
     }
 
-    #[test]
-    fn reports_field_and_position() {
-        let m = matcher(&[("acme", "\"acme corp\"")]);
-        let found = m.match_text(ItemText {
-            title: "News: Acme Corp",
-            body: "we met acme corp today",
-        });
-        assert_eq!(found.len(), 1);
-        let hits: Vec<(Field, usize)> = found[0]
-            .hits
+    /// The hits of term `t`, in the term's field.
+    fn hits(&self, t: usize) -> impl Iterator<Item = &Hit> {
+        let (from, to) = self.ranges.get(t).copied().unwrap_or((0, 0));
+        let field = self
+            .watch
+            .query
+            .terms()
+            .get(t)
+            .and_then(|term| term.field)
+            .map(field_index);
+        self.hits[from..to]
             .iter()
-            .map(|h| (h.field, h.position))
-            .collect();
-        assert_eq!(hits, vec![(Field::Title, 1), (Field::Body, 2)]);
+            .filter(move |h| field.is_none_or(|f| f == h.field))
+    }
+
+    fn tokens(&self, hit: &Hit) -> u32 {
+        self.patterns
+            .get(hit.pattern as usize)
+            .map_or(1, |p| p.tokens)
+    }
+
+    fn is_true(&self, node: &Node) -> bool {
+        match node {
+            Node::Term(t) => self.hits(*t).next().is_some(),
+            Node::And(children) => children.iter().all(|c| self.is_true(c)),
+            Node::Or(children) => children.iter().any(|c| self.is_true(c)),
+            Node::Not(inner) => !self.is_true(inner),
+            Node::Near { .. } => !self.spans(node).is_empty(),
+        }
+    }
+
+    fn spans(&self, node: &Node) -> Vec<Span> {
+        match node {
+            Node::Term(t) => self
+                .hits(*t)
+                .map(|h| (h.field, h.position, h.position + self.tokens(h)))
+                .collect(),
+            Node::And(children) => {
+                if children.iter().all(|c| self.is_true(c)) {
+                    children.iter().flat_map(|c| self.spans(c)).collect()
+                } else {
+                    Vec::new()
+                }
+            }
+            Node::Or(children) => children.iter().flat_map(|c| self.spans(c)).collect(),
+            Node::Not(_) => Vec::new(),
+            Node::Near {
+                left,
+                right,
+                distance,
+            } => {
+                let left = self.spans(left);
+                let right = self.spans(right);
+                let mut near = Vec::new();
+                for a in &left {
+                    for b in &right {
+                        if a.0 != b.0 {
+                            continue;
+                        }
+                        let (first, second) = if a.1 <= b.1 { (a, b) } else { (b, a) };
+                        // Two distinct places, with at most `distance` tokens between them.
+                        if second.1 >= first.2 && second.1 - first.2 <= *distance {
+                            near.push((a.0, first.1, first.2.max(second.2)));
+                        }
+                    }
+                }
+                near
+            }
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;

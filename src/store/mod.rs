@@ -1016,6 +1016,45 @@ impl Store {
         Ok(count)
     }
 
+    /// Streams the items first seen since `since`, oldest first, to `each` (for replaying a
+    /// query over what was stored). Returns how many were read.
+    pub fn for_each_item_since<E>(
+        &self,
+        since: DateTime<Utc>,
+        mut each: impl FnMut(ItemId, Item, DateTime<Utc>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<usize, E>
+    where
+        E: From<StoreError>,
+    {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, source_id, identity, url, title, text, published_at, first_seen_at
+                   FROM items WHERE first_seen_at >= ?1 ORDER BY first_seen_at, id",
+            )
+            .context("reading stored items")?;
+        let rows = stmt
+            .query_map(params![to_db(since)], |row| {
+                let item = Item {
+                    source: SourceId::new(row.get::<_, String>(1)?),
+                    identity: row.get(2)?,
+                    url: row.get(3)?,
+                    title: row.get(4)?,
+                    text: row.get(5)?,
+                    published: opt_from_db(row.get(6)?),
+                };
+                Ok((ItemId(row.get(0)?), item, from_db(row.get(7)?)))
+            })
+            .context("reading stored items")?;
+        let mut count = 0;
+        for row in rows {
+            let (id, item, first_seen) = row.context("reading an item")?;
+            each(id, item, first_seen)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
     pub fn counts(&self) -> Result<Counts> {
         self.conn()
             .query_row(

@@ -435,6 +435,8 @@ mod tests {
                 term: "tramway".to_string(),
                 field: Field::Body,
                 position: 0,
+                start: 0,
+                end: 7,
             }],
         }]
     }

@@ -28,6 +28,8 @@ fn matched(watch: &str, term: &str) -> WatchMatch {
             term: term.to_string(),
             field: Field::Title,
             position: 0,
+            start: 0,
+            end: 0,
         }],
     }
 }

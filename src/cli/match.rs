@@ -1,0 +1,295 @@
+//! `veille match`: try a query on a text, or replay a watch over stored items.
+//!
+//! For admins tuning a watch list. Exit codes follow grep: 0 the query matched (at least one
+//! item, with `--replay`), 1 it did not, 2 the query, the configuration or the arguments are
+//! invalid, or the database cannot be read. An invalid query is shown with a caret under the
+//! column the error names.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use veille::config::{Config, WatchConfig, parse_duration};
+use veille::matching::{ItemText, Matcher, Query, QueryError, snippet};
+use veille::model::{Field, TermHit, WatchId, WatchMatch};
+use veille::store::{Store, StoreError};
+
+use super::{EXIT_INVALID, load_config};
+
+const EXIT_NO_MATCH: u8 = 1;
+
+/// Characters of context shown around hits.
+const SNIPPET_CHARS: usize = 160;
+
+#[derive(Debug, clap::Args)]
+pub struct MatchArgs {
+    /// The query to try; with --watch, it replaces the watch's query.
+    #[arg(long, short = 'q')]
+    query: Option<String>,
+    /// The title to match.
+    #[arg(long, default_value = "")]
+    title: String,
+    /// The body to match; `-` reads it from standard input.
+    #[arg(long)]
+    text: Option<String>,
+    /// Print the hits as JSON.
+    #[arg(long)]
+    json: bool,
+    /// A watch of the configuration: its query (unless --query) and its sources.
+    #[arg(long)]
+    watch: Option<String>,
+    /// The configuration file (needed by --watch and --replay).
+    #[arg(long, short = 'c', env = "VEILLE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Run the query over the items stored in this last period (e.g. 30d) instead of a text.
+    #[arg(long, value_name = "PERIOD")]
+    replay: Option<String>,
+    /// How many matching titles --replay lists (newest first).
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+}
+
+pub fn run(args: &MatchArgs) -> u8 {
+    let config = if args.watch.is_some() || args.replay.is_some() {
+        let Some(path) = &args.config else {
+            eprintln!("error: --watch and --replay need --config FILE (or VEILLE_CONFIG)");
+            return EXIT_INVALID;
+        };
+        match load_config(path) {
+            Ok(config) => Some(config),
+            Err(code) => return code,
+        }
+    } else {
+        None
+    };
+    let watch = match (&config, &args.watch) {
+        (Some(config), Some(id)) => match config.watches.iter().find(|w| w.id.as_str() == id) {
+            Some(watch) => Some(watch),
+            None => {
+                let known: Vec<&str> = config.watches.iter().map(|w| w.id.as_str()).collect();
+                eprintln!(
+                    "error: --watch: no watch with id {id:?} in {} (watches: {})",
+                    config.path.display(),
+                    known.join(", ")
+                );
+                return EXIT_INVALID;
+            }
+        },
+        _ => None,
+    };
+    let query = match (&args.query, watch) {
+        (Some(text), _) => match Query::parse(text) {
+            Ok(query) => query,
+            Err(e) => {
+                eprint!("{}", describe_error(text, &e));
+                return EXIT_INVALID;
+            }
+        },
+        (None, Some(watch)) => watch.query.clone(),
+        (None, None) => {
+            eprintln!("error: give a query with --query 'QUERY' (or a watch with --watch ID)");
+            return EXIT_INVALID;
+        }
+    };
+    let id = watch.map_or_else(|| WatchId::new("query"), |w| w.id.clone());
+    let matcher = Matcher::new(vec![(id, query)]);
+    match (&config, &args.replay) {
+        (Some(config), Some(period)) => replay(args, config, watch, &matcher, period),
+        _ => match_one(args, &matcher),
+    }
+}
+
+/// The error message, the query, and a caret under the column.
+fn describe_error(query: &str, error: &QueryError) -> String {
+    let pad = " ".repeat(error.column.saturating_sub(1));
+    format!(
+        "error: invalid query: column {}: {}\n  {query}\n  {pad}^\n",
+        error.column, error.message
+    )
+}
+
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    matched: bool,
+    hits: &'a [TermHit],
+    title: Option<String>,
+    body: Option<String>,
+}
+
+fn match_one(args: &MatchArgs, matcher: &Matcher) -> u8 {
+    let body = match args.text.as_deref() {
+        Some("-") => {
+            let mut body = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut body) {
+                eprintln!("error: --text -: cannot read standard input: {e}");
+                return EXIT_INVALID;
+            }
+            body
+        }
+        Some(text) => text.to_string(),
+        None => String::new(),
+    };
+    let found = matcher.match_text(ItemText {
+        title: &args.title,
+        body: &body,
+    });
+    let hits: &[TermHit] = found.first().map_or(&[], |m| m.hits.as_slice());
+    let snippet_of = |field: Field, text: &str| {
+        let field_hits: Vec<TermHit> = hits.iter().filter(|h| h.field == field).cloned().collect();
+        (!field_hits.is_empty()).then(|| snippet(text, &field_hits, SNIPPET_CHARS))
+    };
+    let title = snippet_of(Field::Title, &args.title);
+    let body_snippet = snippet_of(Field::Body, &body);
+    if args.json {
+        let report = Report {
+            matched: !found.is_empty(),
+            hits,
+            title: title.as_ref().map(|s| s.to_text()),
+            body: body_snippet.as_ref().map(|s| s.to_text()),
+        };
+        match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("error: cannot write JSON: {e}");
+                return EXIT_INVALID;
+            }
+        }
+    } else if let Some(m) = found.first() {
+        println!("match: {}", m.terms().join(", "));
+        for hit in &m.hits {
+            println!(
+                "  {:<5} token {:<4} {}",
+                hit.field.as_str(),
+                hit.position,
+                hit.term
+            );
+        }
+        if let Some(s) = title {
+            println!("title: {}", s.to_text());
+        }
+        if let Some(s) = body_snippet {
+            println!("body:  {}", s.to_text());
+        }
+    } else {
+        println!("no match");
+    }
+    if found.is_empty() { EXIT_NO_MATCH } else { 0 }
+}
+
+/// One stored item the query matched.
+#[derive(Debug, Serialize)]
+struct Replayed {
+    source: String,
+    url: Option<String>,
+    title: String,
+    published: Option<DateTime<Utc>>,
+    first_seen: DateTime<Utc>,
+    terms: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ReplayReport {
+    period: String,
+    items: usize,
+    matched: usize,
+    top: Vec<Replayed>,
+}
+
+fn replay(
+    args: &MatchArgs,
+    config: &Config,
+    watch: Option<&WatchConfig>,
+    matcher: &Matcher,
+    period: &str,
+) -> u8 {
+    let since = match parse_duration(period) {
+        Ok(period) => {
+            Utc::now() - chrono::Duration::from_std(period).unwrap_or(chrono::Duration::MAX)
+        }
+        Err(message) => {
+            eprintln!("error: --replay: {message}");
+            return EXIT_INVALID;
+        }
+    };
+    if !config.daemon.database.exists() {
+        eprintln!(
+            "error: no database at {}: run `veille run --config {}` first",
+            config.daemon.database.display(),
+            config.path.display()
+        );
+        return EXIT_INVALID;
+    }
+    let store = match Store::open(&config.daemon.database) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let mut matched: Vec<Replayed> = Vec::new();
+    let mut items = 0usize;
+    let result = store.for_each_item_since(since, |_, item, first_seen| {
+        if watch.is_some_and(|w| !w.sources.contains(&item.source)) {
+            return Ok::<(), StoreError>(());
+        }
+        items += 1;
+        let found: Vec<WatchMatch> = matcher.match_text(ItemText {
+            title: &item.title,
+            body: &item.text,
+        });
+        if let Some(m) = found.first() {
+            matched.push(Replayed {
+                source: item.source.to_string(),
+                url: item.url.clone(),
+                terms: m.terms().into_iter().map(str::to_string).collect(),
+                title: item.title,
+                published: item.published,
+                first_seen,
+            });
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        return EXIT_INVALID;
+    }
+    let count = matched.len();
+    matched.sort_by_key(|r| std::cmp::Reverse(r.published.unwrap_or(r.first_seen)));
+    matched.truncate(args.top);
+    let what = watch.map_or_else(
+        || "the query".to_string(),
+        |w| format!("watch {:?}", w.id.as_str()),
+    );
+    if args.json {
+        let report = ReplayReport {
+            period: period.to_string(),
+            items,
+            matched: count,
+            top: matched,
+        };
+        match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("error: cannot write JSON: {e}");
+                return EXIT_INVALID;
+            }
+        }
+    } else {
+        println!("{what} matches {count} of {items} items stored in the last {period}");
+        for r in &matched {
+            let when = r.published.unwrap_or(r.first_seen);
+            println!(
+                "  {}  {:<16} {}  [{}]",
+                when.format("%Y-%m-%d"),
+                r.source,
+                r.title,
+                r.terms.join(", ")
+            );
+        }
+        if count > matched.len() {
+            println!("  … and {} more", count - matched.len());
+        }
+    }
+    if count == 0 { EXIT_NO_MATCH } else { 0 }
+}
