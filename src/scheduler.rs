@@ -167,6 +167,8 @@ pub async fn prepare_digest(
             stories,
         },
     );
+    let mut digest = digest;
+    digest::add_snippets(&mut digest, &app.matcher);
     Ok(PreparedDigest { digest, up_to })
 }
 

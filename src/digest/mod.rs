@@ -16,7 +16,9 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::config::{Config, DigestConfig};
-use crate::model::{DigestId, MentionId, SourceId, StoryId, WatchId};
+use crate::matching::snippet::{Snippet, snippet};
+use crate::matching::{ItemText, Matcher};
+use crate::model::{DigestId, Field, MentionId, SourceId, StoryId, TermHit, WatchId};
 use crate::store::{DigestRun, MentionRecord, StoryInfo};
 
 /// Longest title shown for an item that has none of its own (taken from its text).
@@ -194,6 +196,9 @@ pub struct StoryEntry {
     pub terms: Vec<String>,
     /// Distinct outlets (hosts) that carried the story, first first.
     pub outlets: Vec<String>,
+    /// A window of the text around the best hit (filled in for the stories shown).
+    #[serde(skip)]
+    pub snippet: Option<Snippet>,
 }
 
 impl Digest {
@@ -318,6 +323,7 @@ fn new_entry(m: &MentionRecord, when: DateTime<Utc>, info: Option<&StoryInfo>) -
         latest: when,
         terms: m.terms.clone(),
         outlets: info.map(|i| i.outlets.clone()).unwrap_or_default(),
+        snippet: None,
     }
 }
 
@@ -329,6 +335,36 @@ fn merge_into(story: &mut StoryEntry, m: &MentionRecord, when: DateTime<Utc>) {
     for term in &m.terms {
         if !story.terms.contains(term) {
             story.terms.push(term.clone());
+        }
+    }
+}
+
+/// Longest snippet shown under a story, in characters.
+pub const SNIPPET_CHARS: usize = 220;
+
+/// Cuts each shown story's snippet around its best hit. `matcher` finds the hits again in
+/// the stored text (positions are not stored); a story whose only hits are in its title
+/// shows the start of its text.
+pub fn add_snippets(digest: &mut Digest, matcher: &Matcher) {
+    for section in &mut digest.sections {
+        for story in &mut section.stories {
+            if story.text.trim().is_empty() {
+                continue;
+            }
+            let matches = matcher.match_text(ItemText {
+                title: "",
+                body: &story.text,
+            });
+            let hits: Vec<TermHit> = matches
+                .into_iter()
+                .filter(|m| m.watch == section.watch)
+                .flat_map(|m| m.hits)
+                .filter(|h| h.field == Field::Body)
+                .collect();
+            let cut = snippet(&story.text, &hits, SNIPPET_CHARS);
+            if !cut.is_empty() {
+                story.snippet = Some(cut);
+            }
         }
     }
 }

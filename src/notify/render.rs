@@ -135,6 +135,10 @@ struct StoryView {
     also_in: Option<String>,
     terms: Option<String>,
     judge: String,
+    /// Plain text, hits in [brackets].
+    snippet_text: Option<String>,
+    /// Already escaped, hits in <mark>: emitted as is.
+    snippet_html: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -485,6 +489,8 @@ fn view_of(digest: &Digest, cut_for_size: usize) -> View {
                     also_in: (story.outlets.len() > 1).then(|| labels.also_in(&story.outlets[1..])),
                     terms: (!story.terms.is_empty()).then(|| story.terms.join(", ")),
                     judge: labels.judge(story.mention.0),
+                    snippet_text: story.snippet.as_ref().map(|s| s.to_text()),
+                    snippet_html: story.snippet.as_ref().map(|s| s.to_html()),
                 })
                 .collect(),
         })
