@@ -568,3 +568,135 @@ lang = "fr"
     scheduler::run_once(&app).await.expect("day 4");
     assert_eq!(eml_bodies(&mail_dir).len(), 3);
 }
+
+/// One wire story carried by three outlets is one entry in the digest: the earliest
+/// outlet's title, "also in 2 outlets" with their names, and a snippet around the hit.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_story_in_three_outlets_is_one_entry_with_its_outlets() {
+    let wire = "Le groupe industriel Acme a annoncé mercredi la suppression de 300 emplois dans \
+                son usine de Vénissieux, près de Lyon, soit près d'un tiers des effectifs du \
+                site. La direction invoque la chute des commandes de compresseurs pour \
+                l'automobile et la concurrence des fabricants asiatiques. Un plan de départs \
+                volontaires sera proposé dans un premier temps, avant d'éventuels licenciements \
+                au second semestre 2027.";
+    let item = |guid: &str, title: &str, link: &str, hour: u32, intro: &str| {
+        format!(
+            "<item><title>{title}</title><link>{link}</link><guid>{guid}</guid>\
+             <pubDate>Thu, 26 Nov 2026 {hour:02}:00:00 +0000</pubDate>\
+             <description>{intro}{wire}</description></item>"
+        )
+    };
+    let http = HttpServer::start();
+    http.route(
+        "/agence.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&item(
+                "a1",
+                "Acme annonce la suppression de 300 emplois à Lyon",
+                "https://agence.example/depeches/acme-lyon",
+                8,
+                "",
+            )),
+        ),
+    );
+    http.route(
+        "/quotidien.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&item(
+                "q1",
+                "Vénissieux : Acme va supprimer 300 postes",
+                "https://www.lequotidien.example/eco/acme-300-postes?xtor=RSS-1",
+                9,
+                "Coup dur pour l'industrie lyonnaise. ",
+            )),
+        ),
+    );
+    http.route(
+        "/business.xml",
+        Response::ok(
+            "application/rss+xml",
+            rss(&item(
+                "b1",
+                "Plan social chez Acme",
+                "https://businessnow.example/fr/acme-plan-social?utm_source=rss",
+                10,
+                "Les syndicats dénoncent un plan décidé depuis des mois. ",
+            )),
+        ),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config_path = dir.path().join("veille.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            r#"
+[daemon]
+database = "veille.db"
+mail_dir = "mail"
+
+[[source]]
+id = "agence"
+url = "{a}"
+
+[[source]]
+id = "quotidien"
+url = "{q}"
+
+[[source]]
+id = "business"
+url = "{b}"
+
+[[watch]]
+id = "acme"
+name = "Acme"
+query = "Acme"
+
+[[digest]]
+id = "daily"
+to = "comms@example.org"
+"#,
+            a = http.url("/agence.xml"),
+            q = http.url("/quotidien.xml"),
+            b = http.url("/business.xml"),
+        ),
+    )
+    .expect("write config");
+    let app = app(
+        &config_path,
+        Arc::new(ManualClock::new(utc(2026, 11, 27, 13, 0))),
+    );
+    let summary = scheduler::run_once(&app).await.expect("run");
+    assert_eq!(summary.digests[0].mentions, 3);
+    assert_eq!(summary.digests[0].stories, 1, "{summary:?}");
+
+    let bodies = eml_bodies(&dir.path().join("mail"));
+    assert_eq!(bodies.len(), 1);
+    let message = mail_parser::MessageParser::default()
+        .parse(&bodies[0])
+        .expect("parse");
+    let text = message
+        .body_text(0)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    assert!(text.contains("1 story · 3 mentions · 3 sources"), "{text}");
+    assert_eq!(text.matches("\n* ").count(), 1, "one entry: {text}");
+    assert!(
+        text.contains("* Acme annonce la suppression de 300 emplois à Lyon"),
+        "the earliest outlet's title: {text}"
+    );
+    assert!(
+        text.contains("also in 2 outlets: lequotidien.example, businessnow.example"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[Acme]"),
+        "a snippet with the hit marked: {text}"
+    );
+    let html = message
+        .body_html(0)
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    assert!(html.contains("<mark>Acme</mark>"), "{html}");
+}

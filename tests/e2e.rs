@@ -209,11 +209,11 @@ async fn digest_arrives_once_with_the_right_mentions() {
 async fn mail_waits_in_the_outbox_while_smtp_is_down() {
     let dir = tempfile::tempdir().expect("tempdir");
     let http = feeds();
-    // A port with nothing listening: take one, then free it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
+    // The mail server was up, then stopped: its port has nothing listening any more.
+    let port = {
+        let smtp = SmtpSink::start();
+        smtp.addr.port()
+    };
     let config_path = write_config(dir.path(), &http, port);
     let start = Utc
         .with_ymd_and_hms(2026, 11, 27, 9, 0, 0)

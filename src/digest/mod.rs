@@ -196,6 +196,8 @@ pub struct StoryEntry {
     pub terms: Vec<String>,
     /// Distinct outlets (hosts) that carried the story, first first.
     pub outlets: Vec<String>,
+    /// The outlet of the mention shown (the others are "also in").
+    pub shown_outlet: Option<String>,
     /// A window of the text around the best hit (filled in for the stories shown).
     #[serde(skip)]
     pub snippet: Option<Snippet>,
@@ -305,24 +307,26 @@ pub fn build(config: &Config, digest: &DigestConfig, input: DigestInput) -> Dige
 }
 
 fn new_entry(m: &MentionRecord, when: DateTime<Utc>, info: Option<&StoryInfo>) -> StoryEntry {
-    // The story's own title and link when the store knows them; this mention's otherwise.
-    let (title, url) = match info {
-        Some(info) if !info.title.trim().is_empty() => {
-            (info.title.trim().to_string(), info.url.clone())
-        }
-        _ => (display_title(&m.title, &m.text), m.url.clone()),
-    };
+    // The earliest copy in the window speaks for the story (the original, more often than
+    // not); the store adds what it knows of the other copies: outlets, earliest time.
+    let mut outlets = info.map(|i| i.outlets.clone()).unwrap_or_default();
+    if let Some(outlet) = &m.outlet
+        && !outlets.contains(outlet)
+    {
+        outlets.insert(0, outlet.clone());
+    }
     StoryEntry {
         story: m.story,
         mention: m.id,
-        title,
-        url,
+        title: display_title(&m.title, &m.text),
+        url: m.url.clone(),
         text: m.text.clone(),
         sources: vec![m.source.clone()],
         time: info.map_or(when, |i| i.earliest.min(when)),
         latest: when,
         terms: m.terms.clone(),
-        outlets: info.map(|i| i.outlets.clone()).unwrap_or_default(),
+        outlets,
+        shown_outlet: m.outlet.clone(),
         snippet: None,
     }
 }
@@ -331,6 +335,11 @@ fn merge_into(story: &mut StoryEntry, m: &MentionRecord, when: DateTime<Utc>) {
     story.latest = story.latest.max(when);
     if !story.sources.contains(&m.source) {
         story.sources.push(m.source.clone());
+    }
+    if let Some(outlet) = &m.outlet
+        && !story.outlets.contains(outlet)
+    {
+        story.outlets.push(outlet.clone());
     }
     for term in &m.terms {
         if !story.terms.contains(term) {

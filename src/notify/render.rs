@@ -486,7 +486,15 @@ fn view_of(digest: &Digest, cut_for_size: usize) -> View {
                             .join(", "),
                         labels.local(story.time, tz)
                     ),
-                    also_in: (story.outlets.len() > 1).then(|| labels.also_in(&story.outlets[1..])),
+                    also_in: {
+                        let others: Vec<String> = story
+                            .outlets
+                            .iter()
+                            .filter(|o| story.shown_outlet.as_ref() != Some(*o))
+                            .cloned()
+                            .collect();
+                        (!others.is_empty()).then(|| labels.also_in(&others))
+                    },
                     terms: (!story.terms.is_empty()).then(|| story.terms.join(", ")),
                     judge: labels.judge(story.mention.0),
                     snippet_text: story.snippet.as_ref().map(|s| s.to_text()),

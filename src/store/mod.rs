@@ -190,6 +190,8 @@ pub struct MentionRecord {
     pub found_at: DateTime<Utc>,
     /// The query terms that hit, as written in the watch.
     pub terms: Vec<String>,
+    /// The outlet (host) the item counts for in its story.
+    pub outlet: Option<String>,
 }
 
 /// The last digest queued for a digest id.
@@ -1083,7 +1085,7 @@ impl Store {
 
 const MENTION_SELECT: &str =
     "SELECT m.id, m.watch_id, i.id, i.source_id, i.url, i.title, i.text, i.published_at,
-        m.created_at, m.terms, i.story_id
+        m.created_at, m.terms, i.story_id, i.outlet
    FROM mentions m JOIN items i ON i.id = m.item_id";
 
 /// The columns [`state_of`] reads, in order (13 of them, then `gone_at`).
@@ -1121,6 +1123,7 @@ fn mention_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<MentionRecord> {
         published: opt_from_db(row.get(7)?),
         found_at: from_db(row.get(8)?),
         terms: serde_json::from_str(&terms).unwrap_or_default(),
+        outlet: row.get(11)?,
     })
 }
 
