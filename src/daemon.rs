@@ -7,7 +7,7 @@
 //!
 //! Control comes as messages ([`Control`]), which the binary maps from signals: SIGTERM and
 //! SIGINT stop, SIGHUP reloads. On shutdown, scheduling stops at once and in-flight runs get
-//! [`SHUTDOWN_GRACE`] to finish; a run cut short leaves nothing half-written because each
+//! `daemon.shutdown_grace` (10 s by default) to finish; a run cut short leaves nothing half-written because each
 //! run is one transaction. A reload re-reads the TOML: a valid file takes effect for every
 //! run started after it (runs in flight finish with the configuration they started with);
 //! an invalid one is logged error by error and the daemon keeps the configuration it has.
@@ -30,8 +30,6 @@ use crate::model::SourceId;
 use crate::pipeline;
 use crate::scheduler::{self, MAX_QUEUED_RUNS};
 
-/// How long in-flight source runs may take to finish after a shutdown request.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The loop wakes at least this often, so a clock jump is noticed.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// Pause after the store itself failed, so a broken disk does not spin the loop.
@@ -179,7 +177,8 @@ pub async fn run(
         in_flight = in_flight.len(),
         "shutting down: waiting for in-flight polls"
     );
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+    let grace = app.config.daemon.shutdown_grace;
+    let drained = tokio::time::timeout(grace, async {
         while in_flight.join_next().await.is_some() {}
     })
     .await;
@@ -194,11 +193,11 @@ pub async fn run(
     // The sender finishes the mail it is delivering (a mail cut short stays pending and is
     // retried with the same Message-ID), then stops.
     let _ = stop_sender.send(true);
-    if tokio::time::timeout(SHUTDOWN_GRACE, sender).await.is_err() {
+    if tokio::time::timeout(grace, sender).await.is_err() {
         warn!("the mail sender did not stop in time; pending mail stays in the outbox");
     }
     if let Some(web) = web
-        && tokio::time::timeout(SHUTDOWN_GRACE, web).await.is_err()
+        && tokio::time::timeout(grace, web).await.is_err()
     {
         warn!("the HTTP listener did not stop in time");
     }

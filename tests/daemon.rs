@@ -411,3 +411,107 @@ to = "comms@example.org"
         matches!(daemon.try_wait(), Ok(Some(_)))
     });
 }
+
+/// SIGTERM while a fetch hangs: the daemon waits `shutdown_grace`, aborts the poll, exits 0
+/// within the bound, and the database holds no half-written run (the hanging source has no
+/// items, the other source all of its own, and SQLite finds nothing wrong).
+#[test]
+fn sigterm_during_a_hanging_fetch_exits_within_the_grace_period() {
+    use std::io::Read;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    // A server that accepts, reads the request, and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let asked = Arc::new(AtomicUsize::new(0));
+    let server = {
+        let (stop, asked) = (stop.clone(), asked.clone());
+        listener.set_nonblocking(true).expect("nonblocking");
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok((mut stream, _)) = listener.accept() {
+                    let _ = stream.set_nonblocking(false);
+                    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+                    let mut buffer = [0u8; 1024];
+                    let _ = stream.read(&mut buffer);
+                    asked.fetch_add(1, Ordering::SeqCst);
+                    held.push(stream);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let feed = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/le-quotidien-energie.xml");
+    std::fs::copy(&feed, dir.path().join("feed.xml")).expect("copy feed");
+    let config = dir.path().join("veille.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[daemon]
+fetch_timeout = "5m"
+shutdown_grace = "1s"
+
+[[source]]
+id = "hanging"
+url = "http://127.0.0.1:{port}/feed.xml"
+
+[[source]]
+id = "quotidien"
+url = "file:feed.xml"
+
+[[watch]]
+id = "nordvent"
+query = "Nordvent"
+"#
+        ),
+    )
+    .expect("write config");
+    let log = dir.path().join("daemon.log");
+    let mut daemon = start_daemon(&config, &log);
+    wait_for("the hanging request", Duration::from_secs(20), || {
+        asked.load(Ordering::SeqCst) > 0
+    });
+    wait_for("the other source", Duration::from_secs(20), || {
+        log_of(&log).contains("polled")
+    });
+
+    let started = Instant::now();
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    wait_for("the daemon to exit", Duration::from_secs(15), || {
+        matches!(daemon.try_wait(), Ok(Some(_)))
+    });
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    let _ = server.join();
+    let status = daemon.wait().expect("status");
+    let text = log_of(&log);
+    assert!(status.success(), "{status:?}\n{text}");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "a 1 s grace took {elapsed:?}"
+    );
+    assert!(
+        text.contains("in-flight polls did not finish in time"),
+        "{text}"
+    );
+
+    let store = veille::store::Store::open(&dir.path().join("veille.db")).expect("reopen");
+    let state = store
+        .source_state(&veille::model::SourceId::new("hanging"))
+        .expect("state");
+    assert_eq!(
+        state.last_polled_at, None,
+        "nothing recorded for the aborted run"
+    );
+    let counts = store.counts().expect("counts");
+    assert_eq!(counts.items, 5, "the other source's items, all of them");
+    assert!(store.integrity_ok().expect("integrity check"));
+}

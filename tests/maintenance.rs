@@ -86,6 +86,7 @@ fn a_backup_during_writes_holds_every_committed_row() {
             "{}: {items} items, {before} committed before, {total} in all (whole batches only)",
             target.display()
         );
+        assert!(copy.integrity_ok().unwrap_or(false), "{}", target.display());
         // The copy's search index matches its items.
         let hits = copy.search("dépêche", 100_000).unwrap_or_default();
         assert_eq!(hits.len() as i64, items);

@@ -44,6 +44,7 @@ fn table(config: &Config, rows: Vec<SourceRow>) -> String {
         "NEXT POLL".to_string(),
         "FAILURES".to_string(),
         "ITEMS".to_string(),
+        "PER DAY".to_string(),
         "LAST ERROR / NOTE".to_string(),
     ]];
     for source in &config.sources {
@@ -56,6 +57,7 @@ fn table(config: &Config, rows: Vec<SourceRow>) -> String {
                 "now".to_string(),
                 "0".to_string(),
                 "0".to_string(),
+                "-".to_string(),
                 String::new(),
             ],
             Some(row) => {
@@ -88,13 +90,14 @@ fn table(config: &Config, rows: Vec<SourceRow>) -> String {
                     next,
                     state.consecutive_failures.to_string(),
                     row.items.to_string(),
+                    per_day(row.items, row.first_item_at),
                     note,
                 ]
             }
         };
         lines.push(line);
     }
-    let mut widths = [0usize; 6];
+    let mut widths = [0usize; 7];
     for line in &lines {
         for (width, cell) in widths.iter_mut().zip(line.iter()) {
             *width = (*width).max(cell.chars().count());
@@ -106,10 +109,20 @@ fn table(config: &Config, rows: Vec<SourceRow>) -> String {
             out.push_str(cell);
             out.push_str(&" ".repeat(width - cell.chars().count() + 2));
         }
-        out.push_str(line[6].trim());
+        out.push_str(line[7].trim());
         out.push('\n');
     }
     out
+}
+
+/// Items per day since the first one was found (at least one day, so a new source does
+/// not show a burst of its backlog as a rate).
+fn per_day(items: i64, first: Option<DateTime<Utc>>) -> String {
+    let Some(first) = first else {
+        return "-".to_string();
+    };
+    let days = ((Utc::now() - first).num_seconds() as f64 / 86_400.0).max(1.0);
+    format!("{:.1}", items as f64 / days)
 }
 
 fn time(at: Option<DateTime<Utc>>, tz: Tz) -> String {

@@ -50,6 +50,8 @@ pub mod defaults {
     pub const MIN_EVERY: Duration = Duration::from_secs(30);
     pub const SOURCE_WEIGHT: f64 = 1.0;
     pub const MAX_SOURCE_WEIGHT: f64 = 10.0;
+    /// Polls in flight get this long to finish after SIGTERM.
+    pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
     /// Items not seen for this long are purged daily (about six months).
     pub const RETENTION: Duration = Duration::from_secs(180 * 24 * 3600);
     /// Shorter retention would purge items while their stories may still grow.
@@ -121,6 +123,8 @@ pub struct DaemonConfig {
     pub listen: Option<std::net::SocketAddr>,
     /// Items not seen in any feed for this long are purged (with their mentions).
     pub retention: Duration,
+    /// How long polls in flight (and the mail being sent) may take to finish on SIGTERM.
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -659,6 +663,11 @@ impl Validator<'_> {
             mail_dir: self.path(&mail_dir),
             listen,
             retention,
+            shutdown_grace: self.timeout(
+                raw.shutdown_grace.as_ref(),
+                "daemon.shutdown_grace",
+                defaults::SHUTDOWN_GRACE,
+            ),
         }
     }
 

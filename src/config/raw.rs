@@ -70,6 +70,7 @@ pub(crate) struct RawDaemon {
     pub mail_dir: Option<S<String>>,
     pub listen: Option<S<String>>,
     pub retention: Option<S<String>>,
+    pub shutdown_grace: Option<S<String>>,
     pub max_concurrent_fetches: Option<S<i64>>,
     pub per_host_concurrency: Option<S<i64>>,
     pub failing_after: Option<S<i64>>,

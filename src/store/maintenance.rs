@@ -121,6 +121,15 @@ impl Store {
         Ok(purged)
     }
 
+    /// SQLite's own check of the file (pages, indexes, constraints): true when it says "ok".
+    pub fn integrity_ok(&self) -> Result<bool> {
+        let verdict: String = self
+            .conn()
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .context("checking the database")?;
+        Ok(verdict == "ok")
+    }
+
     /// Writes a consistent copy of the database to `target`, which must not exist yet.
     pub fn backup_to(&self, target: &Path) -> Result<()> {
         if target.exists() {

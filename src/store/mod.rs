@@ -147,6 +147,8 @@ pub struct SourceRow {
     pub url: String,
     pub state: SourceState,
     pub items: i64,
+    /// When the first of its stored items was found (for the average per day).
+    pub first_item_at: Option<DateTime<Utc>>,
 }
 
 /// `next_poll_at` of a gone source: never.
@@ -592,7 +594,8 @@ impl Store {
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT source_id, url, {STATE_COLUMNS},
-                        (SELECT COUNT(*) FROM items WHERE items.source_id = source_state.source_id)
+                        (SELECT COUNT(*) FROM items WHERE items.source_id = source_state.source_id),
+                        (SELECT MIN(first_seen_at) FROM items WHERE items.source_id = source_state.source_id)
                    FROM source_state ORDER BY source_id"
             ))
             .context("listing sources")?;
@@ -603,6 +606,7 @@ impl Store {
                     url: row.get(1)?,
                     state: state_of(row, 2)?,
                     items: row.get(2 + 14)?,
+                    first_item_at: opt_from_db(row.get(2 + 15)?),
                 })
             })
             .context("listing sources")?;
