@@ -74,7 +74,7 @@ pub async fn run(
     });
     let sender = tokio::spawn(sender_loop(sender_app, mail_queued.clone(), sender_stopped));
     let watchdog = sd_notify::watchdog_enabled();
-    reset_moved_sources(&app).await;
+    scheduler::reset_moved_sources(&app).await;
     info!(
         sources = app.config.sources.len(),
         watches = app.config.watches.len(),
@@ -153,7 +153,7 @@ pub async fn run(
                     if let Some(reloaded) = reload(&app) {
                         app = reloaded;
                         configured = source_ids(&app);
-                        reset_moved_sources(&app).await;
+                        scheduler::reset_moved_sources(&app).await;
                         let _ = current_app.send(app.clone());
                     }
                     notify_systemd(&[sd_notify::NotifyState::Ready]);
@@ -220,22 +220,6 @@ async fn purge(app: App) {
             "retention purge done"
         ),
         Err(e) => error!(error = %e, "retention purge failed; it is tried again tomorrow"),
-    }
-}
-
-/// A source whose URL changed in the TOML (an admin following a redirect, or replacing a
-/// gone feed) starts afresh: no failure streak, polled at once.
-async fn reset_moved_sources(app: &App) {
-    let moved: Vec<(SourceId, String)> = app
-        .config
-        .sources
-        .iter()
-        .map(|s| (s.id.clone(), s.url.to_string()))
-        .collect();
-    match app.db(move |s| s.reset_moved_sources(&moved)).await {
-        Ok(0) => {}
-        Ok(n) => info!(sources = n, "sources whose URL changed are polled afresh"),
-        Err(e) => error!(error = %e, "cannot reset sources whose URL changed"),
     }
 }
 

@@ -67,16 +67,32 @@ pub async fn run_once(app: &App) -> Result<RunSummary, AppError> {
     })
 }
 
+/// Every configured source with its URL, for [`crate::store::Store::reset_moved_sources`].
+fn configured_urls(app: &App) -> Vec<(SourceId, String)> {
+    app.config
+        .sources
+        .iter()
+        .map(|s| (s.id.clone(), s.url.to_string()))
+        .collect()
+}
+
+/// A source whose URL changed in the TOML (an admin following a redirect, or replacing a
+/// gone feed) starts afresh: no failure streak, polled at once. The daemon calls this at
+/// start and after each reload; `poll_sources` does it in the same database call.
+pub async fn reset_moved_sources(app: &App) {
+    let moved = configured_urls(app);
+    match app.db(move |s| s.reset_moved_sources(&moved)).await {
+        Ok(0) => {}
+        Ok(n) => info!(sources = n, "sources whose URL changed are polled afresh"),
+        Err(e) => error!(error = %e, "cannot reset sources whose URL changed"),
+    }
+}
+
 /// Polls the given sources concurrently, within the global and per-host fetch limits
 /// (`daemon.max_concurrent_fetches`, `daemon.per_host_concurrency`). Gone sources are
 /// skipped.
 pub async fn poll_sources(app: &App, ids: &[SourceId]) -> Vec<SourceReport> {
-    let moved: Vec<(SourceId, String)> = app
-        .config
-        .sources
-        .iter()
-        .map(|s| (s.id.clone(), s.url.to_string()))
-        .collect();
+    let moved = configured_urls(app);
     let wanted = ids.to_vec();
     // Every source is polled, whatever its schedule, except gone ones (polled "never").
     let horizon = app.clock.now() + chrono::Duration::days(365 * 1_000);

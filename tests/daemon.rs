@@ -90,6 +90,16 @@ to = "comms@example.org"
     );
 }
 
+/// SIGTERM, then waits for the exit.
+fn terminate(daemon: &mut std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    wait_for("the daemon to exit", Duration::from_secs(15), || {
+        matches!(daemon.try_wait(), Ok(Some(_)))
+    });
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -164,12 +174,7 @@ to = "comms@example.org"
     let mails = smtp.wait_for(1, Duration::from_secs(20));
     // Give a double delivery the time to happen, if it were going to.
     std::thread::sleep(Duration::from_millis(1_500));
-    let _ = Command::new("kill")
-        .args(["-TERM", &second.id().to_string()])
-        .status();
-    wait_for("the daemon to exit", Duration::from_secs(15), || {
-        matches!(second.try_wait(), Ok(Some(_)))
-    });
+    terminate(&mut second);
     assert_eq!(mails.len(), 1, "delivered after the restart");
     assert_eq!(smtp.received().len(), 1, "exactly once");
     let counts = veille::store::Store::open(&db)
@@ -278,12 +283,7 @@ to = "comms@example.org"
         "still running after a bad reload"
     );
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status();
-    wait_for("the daemon to exit", Duration::from_secs(15), || {
-        matches!(daemon.try_wait(), Ok(Some(_)))
-    });
+    terminate(&mut daemon);
     assert!(
         !dir.path().join("veille.pid").exists(),
         "the pid file is removed at exit"
@@ -404,12 +404,7 @@ to = "comms@example.org"
     assert_eq!(health["status"], "ok");
     assert_eq!(health["sources_failing"], 1);
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status();
-    wait_for("the daemon to exit", Duration::from_secs(15), || {
-        matches!(daemon.try_wait(), Ok(Some(_)))
-    });
+    terminate(&mut daemon);
 }
 
 /// SIGTERM while a fetch hangs: the daemon waits `shutdown_grace`, aborts the poll, exits 0
@@ -482,12 +477,7 @@ query = "Nordvent"
     });
 
     let started = Instant::now();
-    let _ = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status();
-    wait_for("the daemon to exit", Duration::from_secs(15), || {
-        matches!(daemon.try_wait(), Ok(Some(_)))
-    });
+    terminate(&mut daemon);
     let elapsed = started.elapsed();
     stop.store(true, Ordering::SeqCst);
     let _ = server.join();

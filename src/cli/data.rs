@@ -5,15 +5,12 @@ use std::path::Path;
 use veille::config::Config;
 use veille::store::Store;
 
-use super::{ConfigArg, EXIT_FAILURE, load_config};
+use super::{ConfigArg, EXIT_FAILURE, load_config, open_existing_store};
 
 /// Opens the database named by the configuration, printing the error if it cannot.
 fn open_store(config: &ConfigArg) -> Result<(Config, Store), u8> {
     let config = load_config(&config.config)?;
-    let store = Store::open(&config.daemon.database).map_err(|e| {
-        eprintln!("error: {e}");
-        EXIT_FAILURE
-    })?;
+    let store = open_existing_store(&config, EXIT_FAILURE)?;
     Ok((config, store))
 }
 

@@ -8,11 +8,10 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use veille::config::parse_duration;
 use veille::model::WatchId;
 use veille::store::{MentionRecord, Store, StoreError};
 
-use super::{ConfigArg, EXIT_FAILURE, EXIT_INVALID, load_config};
+use super::{ConfigArg, EXIT_FAILURE, load_config, open_existing_store, since, watch_arg};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
@@ -88,40 +87,17 @@ pub fn export(args: &ExportArgs) -> u8 {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let since = match parse_duration(&args.since) {
-        Ok(period) => {
-            Utc::now() - chrono::Duration::from_std(period).unwrap_or(chrono::Duration::MAX)
-        }
-        Err(message) => {
-            eprintln!("error: --since: {message}");
-            return EXIT_INVALID;
-        }
+    let since = match since("--since", &args.since) {
+        Ok(since) => since,
+        Err(code) => return code,
     };
-    let watch = args.watch.as_ref().map(WatchId::new);
-    if let Some(watch) = &watch
-        && !config.watches.iter().any(|w| &w.id == watch)
-    {
-        eprintln!(
-            "error: --watch: no watch with id {:?} in {}",
-            watch.as_str(),
-            config.path.display()
-        );
-        return EXIT_INVALID;
-    }
-    if !config.daemon.database.exists() {
-        eprintln!(
-            "error: no database at {}: run `veille run --config {}` first",
-            config.daemon.database.display(),
-            config.path.display()
-        );
-        return EXIT_FAILURE;
-    }
-    let store = match Store::open(&config.daemon.database) {
+    let watch = match watch_arg(&config, args.watch.as_ref()) {
+        Ok(watch) => watch,
+        Err(code) => return code,
+    };
+    let store = match open_existing_store(&config, EXIT_FAILURE) {
         Ok(store) => store,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_FAILURE;
-        }
+        Err(code) => return code,
     };
     let out: Box<dyn Write> = match &args.output {
         Some(path) => match std::fs::File::create(path) {

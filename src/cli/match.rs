@@ -10,12 +10,12 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use veille::config::{Config, WatchConfig, parse_duration};
+use veille::config::{Config, WatchConfig};
 use veille::matching::{ItemText, Matcher, Query, QueryError, snippet};
 use veille::model::{Field, TermHit, WatchId, WatchMatch};
-use veille::store::{Store, StoreError};
+use veille::store::StoreError;
 
-use super::{EXIT_INVALID, load_config};
+use super::{EXIT_INVALID, load_config, open_existing_store, since};
 
 const EXIT_NO_MATCH: u8 = 1;
 
@@ -203,29 +203,13 @@ fn replay(
     matcher: &Matcher,
     period: &str,
 ) -> u8 {
-    let since = match parse_duration(period) {
-        Ok(period) => {
-            Utc::now() - chrono::Duration::from_std(period).unwrap_or(chrono::Duration::MAX)
-        }
-        Err(message) => {
-            eprintln!("error: --replay: {message}");
-            return EXIT_INVALID;
-        }
+    let since = match since("--replay", period) {
+        Ok(since) => since,
+        Err(code) => return code,
     };
-    if !config.daemon.database.exists() {
-        eprintln!(
-            "error: no database at {}: run `veille run --config {}` first",
-            config.daemon.database.display(),
-            config.path.display()
-        );
-        return EXIT_INVALID;
-    }
-    let store = match Store::open(&config.daemon.database) {
+    let store = match open_existing_store(config, EXIT_INVALID) {
         Ok(store) => store,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INVALID;
-        }
+        Err(code) => return code,
     };
     let mut matched: Vec<Replayed> = Vec::new();
     let mut items = 0usize;

@@ -22,6 +22,8 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use veille::config::{self, Config};
+use veille::model::WatchId;
+use veille::store::Store;
 
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_INVALID: u8 = 2;
@@ -170,6 +172,51 @@ fn load_config(path: &std::path::Path) -> Result<Config, u8> {
             Err(EXIT_INVALID)
         }
     }
+}
+
+/// The instant `period` (`--since 24h`, `--replay 30d`) before now.
+fn since(flag: &str, period: &str) -> Result<chrono::DateTime<chrono::Utc>, u8> {
+    match config::parse_duration(period) {
+        Ok(period) => Ok(chrono::Utc::now()
+            - chrono::Duration::from_std(period).unwrap_or(chrono::Duration::MAX)),
+        Err(message) => {
+            eprintln!("error: {flag}: {message}");
+            Err(EXIT_INVALID)
+        }
+    }
+}
+
+/// The watch `--watch` names, when the configuration has it.
+fn watch_arg(config: &Config, watch: Option<&String>) -> Result<Option<WatchId>, u8> {
+    let Some(watch) = watch.map(WatchId::new) else {
+        return Ok(None);
+    };
+    if config.watches.iter().any(|w| w.id == watch) {
+        return Ok(Some(watch));
+    }
+    eprintln!(
+        "error: --watch: no watch with id {:?} in {}",
+        watch.as_str(),
+        config.path.display()
+    );
+    Err(EXIT_INVALID)
+}
+
+/// Opens the database the configuration names, which must exist already (commands that
+/// read it never create an empty one by mistake). `code` is the exit code on failure.
+fn open_existing_store(config: &Config, code: u8) -> Result<Store, u8> {
+    if !config.daemon.database.exists() {
+        eprintln!(
+            "error: no database at {}: run `veille run --config {}` first",
+            config.daemon.database.display(),
+            config.path.display()
+        );
+        return Err(code);
+    }
+    Store::open(&config.daemon.database).map_err(|e| {
+        eprintln!("error: {e}");
+        code
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, u8> {

@@ -5,9 +5,9 @@
 use std::fmt::Write as _;
 
 use chrono::Utc;
-use veille::store::{OutboxEntry, Store};
+use veille::store::OutboxEntry;
 
-use super::{ConfigArg, EXIT_FAILURE, load_config};
+use super::{ConfigArg, EXIT_FAILURE, load_config, open_existing_store};
 
 #[derive(Debug, clap::Args)]
 pub struct OutboxArgs {
@@ -40,12 +40,9 @@ pub fn outbox(args: &OutboxArgs) -> u8 {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let store = match Store::open(&config.daemon.database) {
+    let store = match open_existing_store(&config, EXIT_FAILURE) {
         Ok(store) => store,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_FAILURE;
-        }
+        Err(code) => return code,
     };
     match &args.command {
         Some(OutboxCommand::Retry { id, .. }) => match store.retry_mail(*id, Utc::now()) {

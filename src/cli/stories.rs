@@ -6,12 +6,9 @@
 
 use std::io::{self, BufWriter, Write};
 
-use chrono::Utc;
-use veille::config::parse_duration;
-use veille::model::WatchId;
-use veille::store::{Store, StoryInfo};
+use veille::store::StoryInfo;
 
-use super::{ConfigArg, EXIT_FAILURE, EXIT_INVALID, load_config};
+use super::{ConfigArg, EXIT_FAILURE, load_config, open_existing_store, since, watch_arg};
 
 #[derive(Debug, clap::Args)]
 pub struct StoriesArgs {
@@ -30,37 +27,19 @@ pub fn stories(args: &StoriesArgs) -> u8 {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let since = match parse_duration(&args.since) {
-        Ok(period) => {
-            Utc::now() - chrono::Duration::from_std(period).unwrap_or(chrono::Duration::MAX)
-        }
-        Err(message) => {
-            eprintln!("error: --since: {message}");
-            return EXIT_INVALID;
-        }
+    let since = match since("--since", &args.since) {
+        Ok(since) => since,
+        Err(code) => return code,
     };
-    let watch = args.watch.as_ref().map(WatchId::new);
-    if let Some(watch) = &watch
-        && !config.watches.iter().any(|w| &w.id == watch)
-    {
-        eprintln!(
-            "error: --watch: no watch with id {:?} in {}",
-            watch.as_str(),
-            config.path.display()
-        );
-        return EXIT_INVALID;
-    }
-    if !config.daemon.database.exists() {
-        eprintln!(
-            "error: no database at {}: run `veille run --config {}` first",
-            config.daemon.database.display(),
-            config.path.display()
-        );
-        return EXIT_FAILURE;
-    }
-    let list = match Store::open(&config.daemon.database)
-        .and_then(|store| store.stories_since(since, watch.as_ref()))
-    {
+    let watch = match watch_arg(&config, args.watch.as_ref()) {
+        Ok(watch) => watch,
+        Err(code) => return code,
+    };
+    let store = match open_existing_store(&config, EXIT_FAILURE) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let list = match store.stories_since(since, watch.as_ref()) {
         Ok(list) => list,
         Err(e) => {
             eprintln!("error: {e}");
