@@ -505,3 +505,73 @@ query = "Nordvent"
     assert_eq!(counts.items, 5, "the other source's items, all of them");
     assert!(store.integrity_ok().expect("integrity check"));
 }
+
+/// The systemd notify protocol, against a datagram socket standing in for systemd:
+/// READY=1 at start, a STATUS= line, WATCHDOG=1 pings when WATCHDOG_USEC is set,
+/// RELOADING=1 with MONOTONIC_USEC on SIGHUP then READY=1 again, STOPPING=1 on SIGTERM.
+#[test]
+fn systemd_hears_ready_status_watchdog_reload_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind the notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let feed = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/le-quotidien-energie.xml");
+    std::fs::copy(&feed, dir.path().join("feed.xml")).expect("copy feed");
+    let config = dir.path().join("veille.toml");
+    std::fs::write(
+        &config,
+        "[[source]]\nid = \"quotidien\"\nurl = \"file:feed.xml\"\n\n[[watch]]\nid = \"w\"\nquery = \"Nordvent\"\n",
+    )
+    .expect("write config");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_veille"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "200000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the daemon");
+
+    let mut heard: Vec<String> = Vec::new();
+    let mut listen_until = |what: &str, heard: &mut Vec<String>| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut buffer = [0u8; 4096];
+        while !heard.iter().any(|m| m.contains(what)) {
+            assert!(Instant::now() < deadline, "never heard {what}: {heard:?}");
+            if let Ok(n) = socket.recv(&mut buffer) {
+                heard.push(String::from_utf8_lossy(&buffer[..n]).to_string());
+            }
+        }
+    };
+    listen_until("READY=1", &mut heard);
+    listen_until("STATUS=1 sources, 0 failing", &mut heard);
+    heard.retain(|m| !m.contains("WATCHDOG=1"));
+    listen_until("WATCHDOG=1", &mut heard);
+
+    heard.clear();
+    let _ = Command::new("kill")
+        .args(["-HUP", &daemon.id().to_string()])
+        .status();
+    listen_until("RELOADING=1", &mut heard);
+    let reloading = heard
+        .iter()
+        .find(|m| m.contains("RELOADING=1"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    heard.retain(|m| !m.contains("READY=1"));
+    listen_until("READY=1", &mut heard);
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    listen_until("STOPPING=1", &mut heard);
+    wait_for("the daemon to exit", Duration::from_secs(15), || {
+        matches!(daemon.try_wait(), Ok(Some(_)))
+    });
+}
