@@ -538,7 +538,7 @@ fn systemd_hears_ready_status_watchdog_reload_and_stopping() {
         .expect("start the daemon");
 
     let mut heard: Vec<String> = Vec::new();
-    let mut listen_until = |what: &str, heard: &mut Vec<String>| {
+    let listen_until = |what: &str, heard: &mut Vec<String>| {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut buffer = [0u8; 4096];
         while !heard.iter().any(|m| m.contains(what)) {
