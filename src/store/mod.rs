@@ -324,6 +324,12 @@ impl Store {
             .context("enabling foreign keys")?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .context("setting synchronous")?;
+        // A checkpoint runs inside the commit that crosses the threshold, with the store's
+        // lock held, and fsyncs: every 4,000 pages (a WAL of up to 16 MB) instead of 1,000,
+        // a first poll of 1,000 feeds runs ~25 of them instead of ~100, and a page written
+        // by several runs in between is copied to the database once.
+        conn.pragma_update(None, "wal_autocheckpoint", 4000)
+            .context("setting the checkpoint interval")?;
         // Every transaction takes the write lock when it begins. With WAL and several
         // processes (the daemon, `veille outbox`, `veille backup`), a transaction that
         // reads first and writes later fails at once with "database is locked" if another
