@@ -4,6 +4,7 @@
 //! attempt with backoff) and returned as data; it never stops the other sources.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -16,7 +17,7 @@ use crate::fetch::{FetchError, FetchOutcome, Fetched, Validators, backoff};
 use crate::matching::ItemText;
 use crate::metrics::PollOutcome;
 use crate::model::{Item, SourceId, WatchId, WatchMatch};
-use crate::store::{FetchedRun, RunStats, SuccessDetails, body_hash};
+use crate::store::{FetchedRun, RunStats, StoreError, SuccessDetails, body_hash};
 
 /// What one run of one source did.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,48 +156,28 @@ async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
                 };
                 return unchanged(app, source, now, details).await;
             }
-            let extracted =
-                extract_and_match(app, source, body, content_type, final_url.to_string()).await;
-            match extracted {
+            let run = StoreRun {
+                now,
+                next_poll_at: next_poll(source, now, 0),
+                validators,
+                body_hash: hash,
+                moved_to,
+                recovered_from,
+            };
+            let stored =
+                extract_match_store(app, source, body, content_type, final_url.to_string(), run)
+                    .await;
+            match stored {
                 Err(error) => fail(app, source, state.consecutive_failures, now, error, None).await,
-                Ok(items) => {
-                    let source_id = source.id.clone();
-                    let url = source.url.to_string();
-                    let next = next_poll(source, now, 0);
-                    let recorded = app
-                        .db(move |s| {
-                            let stats = s.record_fetched(&FetchedRun {
-                                source: &source_id,
-                                url: &url,
-                                now,
-                                next_poll_at: next,
-                                etag: validators.etag.as_deref(),
-                                last_modified: validators.last_modified.as_deref(),
-                                items: &items,
-                            })?;
-                            s.record_success_details(&SuccessDetails {
-                                source: &source_id,
-                                now,
-                                body_hash: Some(&hash),
-                                validators: None,
-                                redirected_to: moved_to.as_deref(),
-                                recovered_from,
-                            })?;
-                            Ok(stats)
-                        })
-                        .await;
-                    match recorded {
-                        Ok(stats) => {
-                            info!(
-                                new = stats.items_new,
-                                seen = stats.items_seen,
-                                mentions = stats.mentions.values().sum::<usize>(),
-                                "polled"
-                            );
-                            SourceOutcome::Updated(stats)
-                        }
-                        Err(e) => store_failed(e),
-                    }
+                Ok(Err(e)) => store_failed(e),
+                Ok(Ok(stats)) => {
+                    info!(
+                        new = stats.items_new,
+                        seen = stats.items_seen,
+                        mentions = stats.mentions.values().sum::<usize>(),
+                        "polled"
+                    );
+                    SourceOutcome::Updated(stats)
                 }
             }
         }
@@ -225,18 +206,21 @@ async fn unchanged(
     );
     let recorded = app
         .db(move |s| {
-            s.record_not_modified(&id, &url, now, next)?;
-            s.record_success_details(&SuccessDetails {
-                source: &id,
-                now,
-                body_hash: details.body_hash.as_deref(),
-                validators: details
-                    .validators
-                    .as_ref()
-                    .map(|v| (v.etag.as_deref(), v.last_modified.as_deref())),
-                redirected_to: details.moved_to.as_deref(),
-                recovered_from: details.recovered_from,
-            })
+            s.record_unchanged(
+                &url,
+                next,
+                &SuccessDetails {
+                    source: &id,
+                    now,
+                    body_hash: details.body_hash.as_deref(),
+                    validators: details
+                        .validators
+                        .as_ref()
+                        .map(|v| (v.etag.as_deref(), v.last_modified.as_deref())),
+                    redirected_to: details.moved_to.as_deref(),
+                    recovered_from: details.recovered_from,
+                },
+            )
         })
         .await;
     match recorded {
@@ -245,18 +229,34 @@ async fn unchanged(
     }
 }
 
-/// Parses the document and matches every item against the watches that read this source.
-async fn extract_and_match(
+/// What a parsed run records besides its items.
+struct StoreRun {
+    now: DateTime<Utc>,
+    next_poll_at: DateTime<Utc>,
+    validators: Validators,
+    body_hash: String,
+    moved_to: Option<String>,
+    recovered_from: Option<(DateTime<Utc>, u32)>,
+}
+
+/// Parses the document, matches every item against the watches that read this source and
+/// records the run. All of it is blocking work done in one hop to the blocking pool: one
+/// hand-off per source instead of one per step. The outer error is an extraction failure
+/// (recorded on the source by the caller), the inner one a database failure.
+async fn extract_match_store(
     app: &App,
     source: &SourceConfig,
     body: Vec<u8>,
     content_type: Option<String>,
     base: String,
-) -> Result<Vec<(Item, Vec<WatchMatch>)>, String> {
+    run: StoreRun,
+) -> Result<Result<RunStats, StoreError>, String> {
     let source_id = source.id.clone();
+    let url = source.url.to_string();
     let kind = source.kind;
     let select = source.select.clone();
     let matcher = app.matcher.clone();
+    let store = Arc::clone(&app.store);
     let reads_this_source: HashSet<WatchId> = app
         .config
         .watches
@@ -264,7 +264,6 @@ async fn extract_and_match(
         .filter(|w| w.sources.contains(&source.id))
         .map(|w| w.id.clone())
         .collect();
-    // Parsing and matching are CPU work: keep them off the async threads.
     let work = tokio::task::spawn_blocking(move || {
         let items = match kind {
             SourceKind::Feed => {
@@ -279,7 +278,9 @@ async fn extract_and_match(
             ),
         }
         .map_err(|e| e.to_string())?;
-        Ok(items
+        // The body is no longer needed: free it before the items are stored.
+        drop(body);
+        let items: Vec<(Item, Vec<WatchMatch>)> = items
             .into_iter()
             .map(|item| {
                 let text = ItemText {
@@ -290,7 +291,26 @@ async fn extract_and_match(
                 matches.retain(|m| reads_this_source.contains(&m.watch));
                 (item, matches)
             })
-            .collect())
+            .collect();
+        Ok(store.record_fetched_with(
+            &FetchedRun {
+                source: &source_id,
+                url: &url,
+                now: run.now,
+                next_poll_at: run.next_poll_at,
+                etag: run.validators.etag.as_deref(),
+                last_modified: run.validators.last_modified.as_deref(),
+                items: &items,
+            },
+            Some(&SuccessDetails {
+                source: &source_id,
+                now: run.now,
+                body_hash: Some(&run.body_hash),
+                validators: None,
+                redirected_to: run.moved_to.as_deref(),
+                recovered_from: run.recovered_from,
+            }),
+        ))
     });
     work.await
         .unwrap_or_else(|e| Err(format!("extraction did not finish: {e}")))

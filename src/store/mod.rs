@@ -328,11 +328,29 @@ impl Store {
             .context("enabling foreign keys")?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .context("setting synchronous")?;
+        // A checkpoint runs inside the commit that crosses the threshold, with the store's
+        // lock held, and fsyncs: every 4,000 pages (a WAL of up to 16 MB) instead of 1,000,
+        // a first poll of 1,000 feeds runs ~25 of them instead of ~100, and a page written
+        // by several runs in between is copied to the database once.
+        conn.pragma_update(None, "wal_autocheckpoint", 4000)
+            .context("setting the checkpoint interval")?;
         // Every transaction takes the write lock when it begins. With WAL and several
         // processes (the daemon, `veille outbox`, `veille backup`), a transaction that
         // reads first and writes later fails at once with "database is locked" if another
         // process wrote in between; one that starts with the lock waits (busy_timeout).
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+        // A source run uses about twenty statements (items, stories, mentions, state): with
+        // the default of 16 they evicted each other and were parsed again every run.
+        conn.set_prepared_statement_cache_capacity(64);
+        // Query plans that do not depend on the values bound. Without this, a statement whose
+        // plan looked at a bound value (ORDER BY over an equality, a LIMIT parameter) is
+        // marked for a full re-parse each time the cache clears its bindings: the story
+        // lookups were parsed again for every item.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .context("fixing query plans")?;
         let known = migrations::MIGRATIONS.len() as i64;
         let current: i64 = conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
@@ -413,41 +431,7 @@ impl Store {
     /// [`SuccessDetails`]): clears a failure streak and a gone status, records a recovery
     /// worth reporting, the permanent redirect and the body hash.
     pub fn record_success_details(&self, details: &SuccessDetails<'_>) -> Result<()> {
-        let (recovered_since, recovered_failures) = details
-            .recovered_from
-            .map_or((None, None), |(since, n)| (Some(to_db(since)), Some(n)));
-        let (update_validators, etag, last_modified) = match details.validators {
-            Some((etag, last_modified)) => (true, etag, last_modified),
-            None => (false, None, None),
-        };
-        self.conn()
-            .prepare_cached(
-                "UPDATE source_state SET
-                    status = 'active', gone_at = NULL, failing_since = NULL,
-                    body_hash = COALESCE(?2, body_hash),
-                    redirected_to = ?3,
-                    etag = CASE WHEN ?4 THEN ?5 ELSE etag END,
-                    last_modified = CASE WHEN ?4 THEN ?6 ELSE last_modified END,
-                    recovered_at = CASE WHEN ?7 IS NULL THEN recovered_at ELSE ?9 END,
-                    recovered_failing_since = COALESCE(?7, recovered_failing_since),
-                    recovered_failures = COALESCE(?8, recovered_failures)
-                 WHERE source_id = ?1",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    details.source.as_str(),
-                    details.body_hash,
-                    details.redirected_to,
-                    update_validators,
-                    etag,
-                    last_modified,
-                    recovered_since,
-                    recovered_failures,
-                    to_db(details.now),
-                ])
-            })
-            .context("recording the health of a source")?;
-        Ok(())
+        success_details(&self.conn(), details)
     }
 
     /// Records a 410 Gone: the source is not polled again until its URL changes.
@@ -651,36 +635,67 @@ impl Store {
     /// Records a fetched document: items (each new one given its story, see `stories`), their
     /// mentions and the source state, atomically.
     pub fn record_fetched(&self, run: &FetchedRun<'_>) -> Result<RunStats> {
+        self.record_fetched_with(run, None)
+    }
+
+    /// [`Store::record_fetched`] and, in the same transaction, what the poll says about the
+    /// source's health (see [`Store::record_success_details`]).
+    pub fn record_fetched_with(
+        &self,
+        run: &FetchedRun<'_>,
+        details: Option<&SuccessDetails<'_>>,
+    ) -> Result<RunStats> {
         let dedup = self.dedup.read().unwrap_or_else(|p| p.into_inner()).clone();
         let mut conn = self.conn();
         let tx = conn.transaction().context("starting a source run")?;
         let mut stats = RunStats::default();
+        // Full-text index writes, in item order, made once every other write of the run is
+        // done: an FTS5 table flushes its pending terms at each statement savepoint, and the
+        // item and story writes open one each (see migration "the full-text index is written
+        // by record_fetched").
+        let mut to_index: Vec<IndexWrite<'_>> = Vec::new();
         for (item, matches) in run.items {
-            let (item_id, is_new) = upsert_item(&tx, item, run.now)?;
-            if is_new {
-                stories::assign_story(&tx, item_id, item, run.url, run.now, &dedup)?;
-                stats.items_new += 1;
-            } else {
-                stats.items_seen += 1;
+            let item_id = match upsert_item(&tx, item, run.now)? {
+                Upserted::New(id) => {
+                    stories::assign_story(&tx, id, item, run.url, run.now, &dedup)?;
+                    stats.items_new += 1;
+                    to_index.push((id, None, item));
+                    id
+                }
+                Upserted::Seen { id, replaced } => {
+                    stats.items_seen += 1;
+                    if replaced.is_some() {
+                        to_index.push((id, replaced, item));
+                    }
+                    id
+                }
+            };
+            if matches.is_empty() {
+                continue;
             }
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO mentions (item_id, watch_id, terms, created_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (item_id, watch_id) DO NOTHING",
+                )
+                .context("storing a mention")?;
             for found in matches {
                 let terms =
                     serde_json::to_string(&found.terms()).unwrap_or_else(|_| "[]".to_string());
-                let inserted = tx
-                    .prepare_cached(
-                        "INSERT INTO mentions (item_id, watch_id, terms, created_at) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (item_id, watch_id) DO NOTHING",
-                    )
-                    .and_then(|mut stmt| {
-                        stmt.execute(params![item_id, found.watch.as_str(), terms, to_db(run.now)])
-                    })
+                let inserted = insert
+                    .execute(params![
+                        item_id,
+                        found.watch.as_str(),
+                        terms,
+                        to_db(run.now)
+                    ])
                     .context("storing a mention")?;
                 if inserted > 0 {
                     *stats.mentions.entry(found.watch.clone()).or_default() += 1;
                 }
             }
         }
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO source_state (source_id, url, etag, last_modified, last_polled_at, last_success_at,
                                        next_poll_at, consecutive_failures, last_error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, 0, NULL)
@@ -688,9 +703,22 @@ impl Store {
                 url = excluded.url, etag = excluded.etag, last_modified = excluded.last_modified,
                 last_polled_at = excluded.last_polled_at, last_success_at = excluded.last_success_at,
                 next_poll_at = excluded.next_poll_at, consecutive_failures = 0, last_error = NULL",
-            params![run.source.as_str(), run.url, run.etag, run.last_modified, to_db(run.now), to_db(run.next_poll_at)],
         )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                run.source.as_str(),
+                run.url,
+                run.etag,
+                run.last_modified,
+                to_db(run.now),
+                to_db(run.next_poll_at)
+            ])
+        })
         .context("recording a successful poll")?;
+        if let Some(details) = details {
+            success_details(&tx, details)?;
+        }
+        index_text(&tx, &to_index)?;
         tx.commit().context("committing a source run")?;
         Ok(stats)
     }
@@ -703,18 +731,22 @@ impl Store {
         now: DateTime<Utc>,
         next_poll_at: DateTime<Utc>,
     ) -> Result<()> {
-        self.conn()
-            .execute(
-                "INSERT INTO source_state (source_id, url, last_polled_at, last_success_at, next_poll_at, consecutive_failures)
-                 VALUES (?1, ?2, ?3, ?3, ?4, 0)
-                 ON CONFLICT (source_id) DO UPDATE SET
-                    url = excluded.url, last_polled_at = excluded.last_polled_at,
-                    last_success_at = excluded.last_success_at, next_poll_at = excluded.next_poll_at,
-                    consecutive_failures = 0, last_error = NULL",
-                params![source.as_str(), url, to_db(now), to_db(next_poll_at)],
-            )
-            .context("recording an unchanged poll")?;
-        Ok(())
+        not_modified(&self.conn(), source, url, now, next_poll_at)
+    }
+
+    /// [`Store::record_not_modified`] and [`Store::record_success_details`] in one
+    /// transaction (one commit instead of two).
+    pub fn record_unchanged(
+        &self,
+        url: &str,
+        next_poll_at: DateTime<Utc>,
+        details: &SuccessDetails<'_>,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().context("starting an unchanged poll")?;
+        not_modified(&tx, details.source, url, details.now, next_poll_at)?;
+        success_details(&tx, details)?;
+        tx.commit().context("committing an unchanged poll")
     }
 
     /// Records a failed poll; returns the number of consecutive failures now.
@@ -1131,27 +1163,105 @@ fn mention_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<MentionRecord> {
     })
 }
 
-/// Inserts or refreshes an item; returns its id and whether it is new.
-fn upsert_item(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result<(i64, bool)> {
-    let existing: Option<i64> = tx
-        .prepare_cached("SELECT id FROM items WHERE source_id = ?1 AND identity = ?2")
+fn not_modified(
+    conn: &Connection,
+    source: &SourceId,
+    url: &str,
+    now: DateTime<Utc>,
+    next_poll_at: DateTime<Utc>,
+) -> Result<()> {
+    conn
+            .prepare_cached(
+                "INSERT INTO source_state (source_id, url, last_polled_at, last_success_at, next_poll_at, consecutive_failures)
+                 VALUES (?1, ?2, ?3, ?3, ?4, 0)
+                 ON CONFLICT (source_id) DO UPDATE SET
+                    url = excluded.url, last_polled_at = excluded.last_polled_at,
+                    last_success_at = excluded.last_success_at, next_poll_at = excluded.next_poll_at,
+                    consecutive_failures = 0, last_error = NULL",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![source.as_str(), url, to_db(now), to_db(next_poll_at)])
+            })
+            .context("recording an unchanged poll")?;
+    Ok(())
+}
+
+/// See [`Store::record_success_details`].
+fn success_details(conn: &Connection, details: &SuccessDetails<'_>) -> Result<()> {
+    let (recovered_since, recovered_failures) = details
+        .recovered_from
+        .map_or((None, None), |(since, n)| (Some(to_db(since)), Some(n)));
+    let (update_validators, etag, last_modified) = match details.validators {
+        Some((etag, last_modified)) => (true, etag, last_modified),
+        None => (false, None, None),
+    };
+    conn.prepare_cached(
+        "UPDATE source_state SET
+                status = 'active', gone_at = NULL, failing_since = NULL,
+                body_hash = COALESCE(?2, body_hash),
+                redirected_to = ?3,
+                etag = CASE WHEN ?4 THEN ?5 ELSE etag END,
+                last_modified = CASE WHEN ?4 THEN ?6 ELSE last_modified END,
+                recovered_at = CASE WHEN ?7 IS NULL THEN recovered_at ELSE ?9 END,
+                recovered_failing_since = COALESCE(?7, recovered_failing_since),
+                recovered_failures = COALESCE(?8, recovered_failures)
+             WHERE source_id = ?1",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            details.source.as_str(),
+            details.body_hash,
+            details.redirected_to,
+            update_validators,
+            etag,
+            last_modified,
+            recovered_since,
+            recovered_failures,
+            to_db(details.now),
+        ])
+    })
+    .context("recording the health of a source")?;
+    Ok(())
+}
+
+/// What [`upsert_item`] did.
+enum Upserted {
+    New(i64),
+    /// Already stored; `replaced` holds the previous title and text when they changed (the
+    /// full-text index must forget them).
+    Seen {
+        id: i64,
+        replaced: Option<(String, String)>,
+    },
+}
+
+/// Inserts or refreshes an item (without touching the full-text index: see [`index_text`]).
+fn upsert_item(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result<Upserted> {
+    let existing: Option<(i64, Option<(String, String)>)> = tx
+        .prepare_cached("SELECT id, title, text FROM items WHERE source_id = ?1 AND identity = ?2")
         .and_then(|mut stmt| {
             stmt.query_row(params![item.source.as_str(), item.identity], |row| {
-                row.get(0)
+                let title = row.get_ref(1)?.as_str()?;
+                let text = row.get_ref(2)?.as_str()?;
+                let replaced = (title != item.title || text != item.text)
+                    .then(|| (title.to_string(), text.to_string()));
+                Ok((row.get(0)?, replaced))
             })
             .optional()
         })
         .context("looking up an item")?;
     match existing {
-        Some(id) => {
+        Some((id, replaced)) => {
             // A re-titled or edited entry updates the stored item; it is not a new one.
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE items SET url = ?2, title = ?3, text = ?4, published_at = COALESCE(?5, published_at), last_seen_at = ?6
                   WHERE id = ?1",
-                params![id, item.url, item.title, item.text, item.published.map(to_db), to_db(now)],
             )
+            .and_then(|mut stmt| {
+                stmt.execute(params![id, item.url, item.title, item.text, item.published.map(to_db), to_db(now)])
+            })
             .context("updating an item")?;
-            Ok((id, false))
+            Ok(Upserted::Seen { id, replaced })
         }
         None => {
             tx.prepare_cached(
@@ -1162,9 +1272,39 @@ fn upsert_item(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result<
                 stmt.execute(params![item.source.as_str(), item.identity, item.url, item.title, item.text, item.published.map(to_db), to_db(now)])
             })
             .context("storing an item")?;
-            Ok((tx.last_insert_rowid(), true))
+            Ok(Upserted::New(tx.last_insert_rowid()))
         }
     }
+}
+
+/// One full-text index write of a run: item id, its previous title and text when it had
+/// some (an edit), the item as stored now.
+type IndexWrite<'a> = (i64, Option<(String, String)>, &'a Item);
+
+/// Brings the full-text index in step with the items a run inserted or edited, in the order
+/// they were written: `(item id, its previous title and text if it had some, the item)`.
+/// Each write is a single-row VALUES insert, which opens no statement savepoint, so the
+/// terms of the whole run reach the index as one segment at commit.
+fn index_text(tx: &Transaction<'_>, writes: &[IndexWrite<'_>]) -> Result<()> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let mut insert = tx
+        .prepare_cached("INSERT INTO items_fts (rowid, title, text) VALUES (?1, ?2, ?3)")
+        .context("indexing an item for search")?;
+    for (id, replaced, item) in writes {
+        if let Some((title, text)) = replaced {
+            tx.prepare_cached(
+                "INSERT INTO items_fts (items_fts, rowid, title, text) VALUES ('delete', ?1, ?2, ?3)",
+            )
+            .and_then(|mut stmt| stmt.execute(params![id, title, text]))
+            .context("removing an edited item from the search index")?;
+        }
+        insert
+            .execute(params![id, item.title, item.text])
+            .context("indexing an item for search")?;
+    }
+    Ok(())
 }
 
 /// Inserts a mail unless one with the same key exists; returns its new id.

@@ -77,14 +77,17 @@ pub(super) fn assign_story(
     // the home page, day pages whose fragment is the permalink: `/2017/06/26.html#a0806`).
     if let Some(canonical) = &canonical {
         found = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT story_id FROM items
                   WHERE canonical_url = ?1 AND source_id <> ?2 AND story_id IS NOT NULL
                   ORDER BY id LIMIT 1",
-                params![canonical, item.source.as_str()],
-                |row| row.get::<_, i64>(0),
             )
-            .optional()
+            .and_then(|mut stmt| {
+                stmt.query_row(params![canonical, item.source.as_str()], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .optional()
+            })
             .context("looking up an item by canonical URL")?
             .map(|id| Assignment::SameUrl(StoryId(id)));
     }
@@ -94,37 +97,39 @@ pub(super) fn assign_story(
     }
     let assignment = match found {
         Some(found) => {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE stories SET items = items + 1, last_seen_at = MAX(last_seen_at, ?2) WHERE id = ?1",
-                params![found.story().0, to_db(now)],
             )
+            .and_then(|mut stmt| stmt.execute(params![found.story().0, to_db(now)]))
             .context("adding an item to a story")?;
             found
         }
         None => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO stories (representative_item_id, first_seen_at, last_seen_at, items)
                  VALUES (?1, ?2, ?2, 1)",
-                params![item_id, to_db(now)],
             )
+            .and_then(|mut stmt| stmt.execute(params![item_id, to_db(now)]))
             .context("starting a story")?;
             Assignment::New(StoryId(tx.last_insert_rowid()))
         }
     };
     let usable = sketch.is_usable();
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE items SET canonical_url = ?2, outlet = ?3, fingerprint = ?4, fingerprint_shingles = ?5,
                           story_id = ?6
           WHERE id = ?1",
-        params![
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
             item_id,
             canonical,
             outlet,
             usable.then(|| sketch.to_bytes()),
             sketch.shingles as i64,
             assignment.story().0
-        ],
-    )
+        ])
+    })
     .context("recording an item's story")?;
     if usable {
         let mut insert = tx

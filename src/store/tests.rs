@@ -524,3 +524,86 @@ fn purge_removes_what_no_feed_carried_since_the_cutoff() {
     );
     assert!(store.last_mention_id().unwrap_or(0) > last_id);
 }
+
+#[test]
+fn search_index_follows_new_edited_and_repeated_items() {
+    let store = open();
+    // One run carrying the same identity twice (a feed that repeats an entry, edited).
+    record(
+        &store,
+        "a",
+        t(0),
+        &[
+            (item("a", "guid:1", "alpha"), vec![]),
+            (item("a", "guid:2", "bravo"), vec![]),
+            (item("a", "guid:1", "charlie"), vec![]),
+        ],
+    );
+    // A re-poll: one entry unchanged, one re-titled, one new.
+    record(
+        &store,
+        "a",
+        t(30),
+        &[
+            (item("a", "guid:1", "charlie"), vec![]),
+            (item("a", "guid:2", "delta"), vec![]),
+            (item("a", "guid:3", "echo"), vec![]),
+        ],
+    );
+    let hits = |word: &str| {
+        store
+            .search(word, 10)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|h| h.title)
+            .collect::<Vec<_>>()
+    };
+    let cases: &[(&str, &[&str])] = &[
+        ("alpha", &[]),
+        ("bravo", &[]),
+        ("charlie", &["charlie"]),
+        ("delta", &["delta"]),
+        ("echo", &["echo"]),
+    ];
+    for (word, expected) in cases {
+        assert_eq!(hits(word), *expected, "search for {word}");
+    }
+    // FTS5's own check: the index holds exactly the terms of the stored rows.
+    store
+        .conn()
+        .execute_batch("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
+        .unwrap_or_else(|e| panic!("the search index is out of step: {e}"));
+}
+
+#[test]
+fn cached_statements_are_not_parsed_again_on_each_use() {
+    use rusqlite::StatementStatus;
+    let store = open();
+    for n in 0..3 {
+        let source = format!("s{n}");
+        record(
+            &store,
+            &source,
+            t(n),
+            &[(item(&source, "g", "x y z"), vec![])],
+        );
+    }
+    let conn = store.conn();
+    // Shapes of the story lookups: an ORDER BY over an equality, a LIMIT parameter. Without
+    // a stable plan each use after the cache cleared the bindings was a full re-parse.
+    let cases = [
+        "SELECT story_id FROM items WHERE canonical_url = ?1 AND source_id <> ?2 ORDER BY id LIMIT 1",
+        "SELECT item_id FROM story_fingerprints WHERE hash = ?1 AND seen_at >= ?2 ORDER BY seen_at DESC LIMIT ?2",
+    ];
+    for sql in cases {
+        for i in 0..5i64 {
+            let mut stmt = conn.prepare_cached(sql).unwrap_or_else(|e| panic!("{e}"));
+            let mut rows = stmt
+                .query(params![format!("https://s{i}.example/g"), i])
+                .unwrap_or_else(|e| panic!("{e}"));
+            while rows.next().unwrap_or_else(|e| panic!("{e}")).is_some() {}
+        }
+        let stmt = conn.prepare_cached(sql).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0, "{sql}");
+    }
+}
