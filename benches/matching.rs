@@ -163,7 +163,9 @@ fn watches(
 }
 
 /// Nanoseconds this thread has spent on a CPU (Linux), so that MB/s are per core even when
-/// other processes share the machine; `None` elsewhere (wall time is used instead).
+/// other processes share the machine; `None` elsewhere (wall time is used instead). Matching
+/// runs on this thread only, so this is the matching's CPU time. It does not shield the figures
+/// from a busy machine's shared caches: compare runs made under the same load.
 fn cpu_time() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     stat.split_whitespace().next()?.parse().ok()
@@ -239,7 +241,7 @@ fn main() {
             .len()
         });
         println!(
-            "{count:>6} watches: {mbps:8.1} MB/s  ({found} matches per pass over the corpus; automaton built in {:.1} ms)",
+            "{count:>6} watches: {mbps:8.1} MB/s  ({found} matches per pass over the corpus; index built in {:.1} ms)",
             build.as_secs_f64() * 1e3
         );
         results.push((count, mbps));

@@ -3,27 +3,33 @@
 //! The engine is handed watches (id + compiled [`Query`]) once and items many times. It knows
 //! nothing of sources or storage: the caller decides which watches apply to which source.
 //!
-//! Design: every term of every watch becomes a byte pattern over the normalized token
-//! stream (` acme corp ` for a phrase, ` nord` for a prefix; see [`normalize`]), and all
-//! patterns go into one aho-corasick automaton. `=Exact` terms are searched in their folded
-//! form and checked against the original text only where they occur, so the text is folded
-//! once. Identical terms across watches share one pattern. An item is tokenized once per
-//! field and the automaton scans it once, recording one hit per pattern occurrence, whatever
-//! the number of watches using that pattern.
+//! Design: every distinct term of every watch (identical terms across watches are one) is
+//! registered in one token index (see [`index`]): a word or phrase under one of its words, a
+//! prefix under its bytes. An item is tokenized once per field (see [`normalize`]) and each
+//! token is hashed once and looked up once, so the scan costs the same per token whether
+//! there is one watch or ten thousand; a phrase is confirmed by comparing the folded bytes
+//! from where it would start. `=Exact` terms are looked up in their folded form and checked
+//! against the original text only where they occur, so the text is folded once. The scan
+//! records one hit per occurrence of a term, whatever the number of watches using it.
 //!
 //! Only *candidate* watches are then evaluated: those that own an occurring *anchor* term.
 //! A query's anchors are terms such that the query cannot be true unless one of them occurs:
 //! every branch of an OR, and for an AND or a NEAR only its most selective side (longest,
 //! exact, multi-word terms beat short words and prefixes). So `acme NEAR/5 rachat` is looked
-//! at when `acme` occurs, not on every item that says "rachat". The cost of an item is the
-//! scan (linear in the text, independent of the number of watches) plus work proportional
-//! to the hits and candidates, never a loop over all watches.
+//! at when `acme` occurs, not on every item that says "rachat". Only the hits of the
+//! candidates' terms are sorted and looked at. The cost of an item is the scan (linear in
+//! the text) plus work proportional to the hits and candidates, never a loop over all
+//! watches; the buffers are per thread and reused, so a warm matcher allocates only for the
+//! matches it returns.
 //!
-//! Trade-off: the automaton reports overlapping matches (a text with `acme corp` hits both
-//! ` acme ` and ` acme corp `), which needs the standard match semantics and rules out the
-//! leftmost-first shortcuts; the patterns are framed by spaces so that no match ever needs
-//! a word-boundary check afterwards.
+//! Trade-off: looking tokens up instead of running a byte automaton (aho-corasick, the
+//! previous design) ties the engine to the tokenizer: a term can only be found at token
+//! boundaries, which is what the language means anyway, and a prefix term costs a second
+//! lookup per token. In exchange, the per-token cost no longer grows with the automaton,
+//! which past a few thousand patterns stopped fitting in the CPU caches (figures in
+//! benches/matching.rs).
 
+mod index;
 pub mod normalize;
 pub mod query;
 pub mod snippet;
@@ -33,18 +39,15 @@ pub use snippet::{Snippet, snippet};
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-
 use crate::model::{Field, TermHit, WatchId, WatchMatch};
+use index::{ANCHOR, EXACT, Index};
 use normalize::Tokens;
 
 /// All watches, ready to match.
 #[derive(Debug, Clone)]
 pub struct Matcher {
     watches: Vec<Compiled>,
-    searcher: Option<AhoCorasick>,
-    /// For each automaton pattern, the distinct terms (pattern ids) it finds.
-    found_by: Vec<Vec<u32>>,
+    index: Index,
     /// Every distinct term: a pattern id indexes this.
     patterns: Vec<Pattern>,
 }
@@ -66,6 +69,8 @@ struct Compiled {
 
 #[derive(Debug, Clone)]
 struct Pattern {
+    /// The folded tokens looked for.
+    folded: Vec<String>,
     /// How many tokens the pattern covers.
     tokens: u32,
     /// For `=Exact` terms, the tokens as written, checked against the original text.
@@ -88,9 +93,6 @@ const FIELDS: [Field; 2] = [Field::Title, Field::Body];
 /// Token buffers larger than this (bytes of text) are freed after the item.
 const MAX_KEPT_BUFFER: usize = 1 << 20;
 
-/// Up to this many patterns, the automaton is a DFA (measured with benches/matching.rs).
-const DFA_MAX_PATTERNS: usize = 4000;
-
 fn field_index(field: Field) -> u8 {
     match field {
         Field::Title => 0,
@@ -98,14 +100,14 @@ fn field_index(field: Field) -> u8 {
     }
 }
 
-/// Collects the distinct terms of all watches and the automaton patterns that find them.
+/// What makes two terms the same: folded tokens, prefix or not, and the exact tokens of an
+/// `=Exact` term.
+type TermKey = (Vec<String>, bool, Option<Vec<String>>);
+
+/// Collects the distinct terms of all watches.
 #[derive(Default)]
 struct PatternSet {
-    /// Automaton patterns (folded bytes) and the terms each one finds.
-    index: HashMap<Vec<u8>, u32>,
-    bytes: Vec<Vec<u8>>,
-    found_by: Vec<Vec<u32>>,
-    terms: HashMap<(Vec<u8>, Option<Vec<String>>), u32>,
+    terms: HashMap<TermKey, u32>,
     patterns: Vec<Pattern>,
 }
 
@@ -121,69 +123,22 @@ impl PatternSet {
         } else {
             term.tokens.clone()
         };
-        let mut bytes = Vec::new();
-        for token in &folded {
-            bytes.push(b' ');
-            bytes.extend_from_slice(token.as_bytes());
-        }
-        if !term.prefix {
-            bytes.push(b' ');
-        }
         let exact = term.exact.then(|| term.tokens.clone());
-        let key = (bytes, exact);
+        let key = (folded, term.prefix, exact);
         if let Some(&id) = self.terms.get(&key) {
             return id;
         }
-        let (bytes, exact) = key.clone();
         let id = self.patterns.len() as u32;
+        let (folded, prefix, exact) = key.clone();
         self.terms.insert(key, id);
         self.patterns.push(Pattern {
             tokens: folded.len() as u32,
+            folded,
             exact,
-            prefix: term.prefix,
+            prefix,
             anchor_of: Vec::new(),
         });
-        let ac = match self.index.get(&bytes) {
-            Some(&ac) => ac,
-            None => {
-                let ac = self.bytes.len() as u32;
-                self.index.insert(bytes.clone(), ac);
-                self.bytes.push(bytes);
-                self.found_by.push(Vec::new());
-                ac
-            }
-        };
-        self.found_by[ac as usize].push(id);
         id
-    }
-
-    fn build(&self) -> Option<AhoCorasick> {
-        if self.bytes.is_empty() {
-            return None;
-        }
-        // Standard semantics: every occurrence of every pattern, overlapping ones included.
-        // Patterns come from validated queries and are short, so building cannot fail in
-        // practice; if it ever did, the watches would not match and the log says why.
-        // No prefilter: every pattern starts with a space, so it would stop at every token.
-        // A DFA is the fastest per byte while it fits in the CPU caches; past a few thousand
-        // patterns the contiguous NFA, much smaller, wins.
-        let kind = if self.bytes.len() <= DFA_MAX_PATTERNS {
-            AhoCorasickKind::DFA
-        } else {
-            AhoCorasickKind::ContiguousNFA
-        };
-        match AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .prefilter(false)
-            .kind(Some(kind))
-            .build(&self.bytes)
-        {
-            Ok(searcher) => Some(searcher),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot build the matching automaton");
-                None
-            }
-        }
     }
 }
 
@@ -220,10 +175,20 @@ impl Matcher {
                 patterns: ids,
             });
         }
+        let mut index = index::Builder::default();
+        for (id, pattern) in patterns.iter().enumerate() {
+            let mut flags = 0;
+            if pattern.exact.is_some() {
+                flags |= EXACT;
+            }
+            if !pattern.anchor_of.is_empty() {
+                flags |= ANCHOR;
+            }
+            index.add(id as u32, &pattern.folded, pattern.prefix, flags);
+        }
         Matcher {
             watches: compiled,
-            searcher: set.build(),
-            found_by: set.found_by,
+            index: index.build(),
             patterns,
         }
     }
@@ -232,55 +197,80 @@ impl Matcher {
     /// terms that hit (terms under a NOT are never reported).
     pub fn match_text(&self, text: ItemText<'_>) -> Vec<WatchMatch> {
         thread_local! {
-            // Token buffers reused from item to item: no allocation per item once warm.
-            static BUFFERS: std::cell::RefCell<[Tokens; 2]> = std::cell::RefCell::default();
+            // Buffers reused from item to item: no allocation per item once warm.
+            static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
         }
-        BUFFERS.with(|buffers| match buffers.try_borrow_mut() {
-            Ok(mut fields) => {
-                let found = self.match_in(text, &mut fields);
-                // One huge item must not pin its buffers for the life of the thread.
-                for tokens in fields.iter_mut() {
-                    if tokens.folded.capacity() > MAX_KEPT_BUFFER {
-                        *tokens = Tokens::default();
-                    }
-                }
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let found = self.match_in(text, &mut scratch);
+                scratch.trim();
                 found
             }
-            Err(_) => self.match_in(text, &mut Default::default()),
+            Err(_) => self.match_in(text, &mut Scratch::default()),
         })
     }
 
-    fn match_in(&self, text: ItemText<'_>, fields: &mut [Tokens; 2]) -> Vec<WatchMatch> {
+    fn match_in(&self, text: ItemText<'_>, scratch: &mut Scratch) -> Vec<WatchMatch> {
+        let Scratch {
+            fields,
+            hits,
+            anchors,
+            candidates,
+            needed,
+            epoch,
+            ranges,
+        } = scratch;
         fields[0].fill(text.title, false);
         fields[1].fill(text.body, false);
         let fields = &*fields;
-        let mut hits = Vec::new();
+        hits.clear();
+        anchors.clear();
         for (field, (tokens, text)) in fields.iter().zip([text.title, text.body]).enumerate() {
-            if let Some(searcher) = &self.searcher {
-                self.scan(searcher, field as u8, tokens, text, &mut hits);
-            }
+            self.scan(field as u8, tokens, text, hits, anchors);
         }
-        if hits.is_empty() {
+        // No watch can be true without one of its anchors.
+        if anchors.is_empty() {
             return Vec::new();
         }
-        hits.sort_unstable();
-        hits.dedup();
-
-        let mut candidates: Vec<u32> = Vec::new();
-        for group in hits.chunk_by(|a, b| a.pattern == b.pattern) {
-            if let Some(pattern) = self.patterns.get(group[0].pattern as usize) {
+        anchors.sort_unstable();
+        anchors.dedup();
+        candidates.clear();
+        for &pattern in anchors.iter() {
+            if let Some(pattern) = self.patterns.get(pattern as usize) {
                 candidates.extend_from_slice(&pattern.anchor_of);
             }
         }
         candidates.sort_unstable();
         candidates.dedup();
 
+        // Only the hits of the candidates' terms matter: sort those alone.
+        *epoch = epoch.wrapping_add(1);
+        if *epoch == 0 {
+            needed.iter_mut().for_each(|stamp| *stamp = 0);
+            *epoch = 1;
+        }
+        let epoch = *epoch;
+        if needed.len() < self.patterns.len() {
+            needed.resize(self.patterns.len(), 0);
+        }
+        for &w in candidates.iter() {
+            if let Some(watch) = self.watches.get(w as usize) {
+                for &pattern in &watch.patterns {
+                    if let Some(stamp) = needed.get_mut(pattern as usize) {
+                        *stamp = epoch;
+                    }
+                }
+            }
+        }
+        hits.retain(|hit| needed.get(hit.pattern as usize) == Some(&epoch));
+        hits.sort_unstable();
+
         let mut matches = Vec::new();
-        for w in candidates {
+        for &w in candidates.iter() {
             let Some(watch) = self.watches.get(w as usize) else {
                 continue;
             };
-            let eval = Eval::new(&hits, watch, &self.patterns);
+            let eval = Eval::new(hits, watch, &self.patterns, ranges);
             if !eval.is_true(watch.query.root()) {
                 continue;
             }
@@ -324,6 +314,36 @@ impl Matcher {
             });
         }
         matches
+    }
+}
+
+/// Per-thread buffers of [`Matcher::match_text`], shared by all matchers of the thread.
+#[derive(Debug, Default)]
+struct Scratch {
+    fields: [Tokens; 2],
+    hits: Vec<Hit>,
+    /// Anchor patterns that occur.
+    anchors: Vec<u32>,
+    /// Watches that own one of them.
+    candidates: Vec<u32>,
+    /// Per pattern, the `epoch` of the last item that needed its hits.
+    needed: Vec<u32>,
+    epoch: u32,
+    /// Per term of the watch being evaluated, its range of hits.
+    ranges: Vec<(usize, usize)>,
+}
+
+impl Scratch {
+    /// One huge item must not pin its buffers for the life of the thread.
+    fn trim(&mut self) {
+        for tokens in self.fields.iter_mut() {
+            if tokens.folded.capacity() > MAX_KEPT_BUFFER {
+                *tokens = Tokens::default();
+            }
+        }
+        if self.hits.capacity() > MAX_KEPT_BUFFER / 8 {
+            self.hits = Vec::new();
+        }
     }
 }
 
@@ -395,26 +415,20 @@ fn selectivity(term: &Term) -> u32 {
 }
 
 impl Matcher {
-    /// Runs the automaton over one field, recording each occurrence of each term.
+    /// Looks every token of one field up, recording each occurrence of each term, and the
+    /// terms that are anchors of some watch.
     fn scan(
         &self,
-        searcher: &AhoCorasick,
         field: u8,
         tokens: &Tokens,
         text: &str,
         out: &mut Vec<Hit>,
+        anchors: &mut Vec<u32>,
     ) {
-        for m in searcher.find_overlapping_iter(tokens.folded.as_slice()) {
-            // Every pattern starts with the space before its first token.
-            let Some(position) = tokens.at_folded(m.start() + 1) else {
-                continue;
-            };
-            let Some(ids) = self.found_by.get(m.pattern().as_usize()) else {
-                continue;
-            };
-            for &id in ids {
+        self.index.scan(tokens, |id, flags, position| {
+            if flags & EXACT != 0 {
                 let Some(pattern) = self.patterns.get(id as usize) else {
-                    continue;
+                    return;
                 };
                 if let Some(exact) = &pattern.exact
                     && !is_exact(
@@ -426,15 +440,18 @@ impl Matcher {
                         pattern.prefix,
                     )
                 {
-                    continue;
+                    return;
                 }
-                out.push(Hit {
-                    pattern: id,
-                    field,
-                    position: position as u32,
-                });
             }
-        }
+            if flags & ANCHOR != 0 {
+                anchors.push(id);
+            }
+            out.push(Hit {
+                pattern: id,
+                field,
+                position: position as u32,
+            });
+        });
     }
 }
 
@@ -474,23 +491,25 @@ struct Eval<'a> {
     watch: &'a Compiled,
     patterns: &'a [Pattern],
     /// For each term, its pattern's hits: a range of `hits`.
-    ranges: Vec<(usize, usize)>,
+    ranges: &'a [(usize, usize)],
 }
 
 /// Where a sub-query holds: field and token range `[start, end)`.
 type Span = (u8, u32, u32);
 
 impl<'a> Eval<'a> {
-    fn new(hits: &'a [Hit], watch: &'a Compiled, patterns: &'a [Pattern]) -> Eval<'a> {
-        let ranges = watch
-            .patterns
-            .iter()
-            .map(|&pattern| {
-                let from = hits.partition_point(|h| h.pattern < pattern);
-                let len = hits[from..].partition_point(|h| h.pattern <= pattern);
-                (from, from + len)
-            })
-            .collect();
+    fn new(
+        hits: &'a [Hit],
+        watch: &'a Compiled,
+        patterns: &'a [Pattern],
+        ranges: &'a mut Vec<(usize, usize)>,
+    ) -> Eval<'a> {
+        ranges.clear();
+        ranges.extend(watch.patterns.iter().map(|&pattern| {
+            let from = hits.partition_point(|h| h.pattern < pattern);
+            let len = hits[from..].partition_point(|h| h.pattern <= pattern);
+            (from, from + len)
+        }));
         Eval {
             hits,
             watch,

@@ -13,10 +13,10 @@
 //!   `d’Orange` holds the token `orange`.
 //!
 //! The output is one buffer per form, tokens separated by single spaces and framed by spaces
-//! (` acme corp `), which is what the aho-corasick engine searches: a pattern ` acme ` can
-//! only match a whole token, ` nord` a token prefix. Beside the folded form it can keep an
-//! *exact* form (NFKC only: case and accents as written) for `=Exact` terms, and every token
-//! keeps its byte range in the original text, for snippets.
+//! (` acme corp `): the engine looks each token up, and confirms a phrase by comparing the
+//! bytes that follow its first token. Beside the folded form it can keep an *exact* form
+//! (NFKC only: case and accents as written) for `=Exact` terms, and every token keeps its
+//! byte range in the original text, for snippets.
 //!
 //! Design choice: characters are folded one at a time (compatibility decomposition, then
 //! marks dropped) instead of running NFKC over the whole string. Decomposition is local to a
