@@ -23,6 +23,17 @@ pub enum AppError {
     Fetch(#[from] FetchError),
 }
 
+/// The fetcher's settings a configuration asks for.
+fn fetch_settings(config: &Config) -> FetchSettings {
+    FetchSettings {
+        connect_timeout: config.daemon.connect_timeout,
+        total_timeout: config.daemon.fetch_timeout,
+        max_concurrent: config.daemon.max_concurrent_fetches,
+        per_host: config.daemon.per_host_concurrency,
+        ..FetchSettings::new(config.daemon.user_agent.clone())
+    }
+}
+
 #[derive(Clone)]
 pub struct App {
     pub config: Arc<Config>,
@@ -39,17 +50,23 @@ impl App {
     /// Opens the database (creating it if needed) and sets up fetching and mail.
     pub fn new(config: Config, clock: Arc<dyn Clock>) -> Result<App, AppError> {
         let store = Arc::new(Store::open(&config.daemon.database)?);
-        App::with_store(config, store, clock, Arc::new(Metrics::new()))
+        App::with_store(config, store, clock, Arc::new(Metrics::new()), None)
     }
 
     /// The same database and clock with a new configuration (a reload). The database path
     /// itself is not changed by a reload: the caller keeps the old one and says so.
+    /// The fetcher (its connection pool and its fetch limits) is kept when the fetch
+    /// settings did not change, so polls still in flight and new ones share one set of
+    /// per-host slots across the reload.
     pub fn reconfigured(&self, config: Config) -> Result<App, AppError> {
+        let keep =
+            (fetch_settings(&config) == *self.fetcher.settings()).then(|| self.fetcher.clone());
         App::with_store(
             config,
             Arc::clone(&self.store),
             Arc::clone(&self.clock),
             Arc::clone(&self.metrics),
+            keep,
         )
     }
 
@@ -58,15 +75,13 @@ impl App {
         store: Arc<Store>,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
+        fetcher: Option<Fetcher>,
     ) -> Result<App, AppError> {
         store.set_dedup(config.dedup.clone());
-        let fetcher = Fetcher::new(FetchSettings {
-            connect_timeout: config.daemon.connect_timeout,
-            total_timeout: config.daemon.fetch_timeout,
-            max_concurrent: config.daemon.max_concurrent_fetches,
-            per_host: config.daemon.per_host_concurrency,
-            ..FetchSettings::new(config.daemon.user_agent.clone())
-        })?;
+        let fetcher = match fetcher {
+            Some(fetcher) => fetcher,
+            None => Fetcher::new(fetch_settings(&config))?,
+        };
         let matcher = Matcher::new(
             config
                 .watches
@@ -101,5 +116,46 @@ impl App {
                     message: format!("the call did not finish: {e}"),
                 })
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+
+    fn app_with(dir: &std::path::Path, per_host: u32) -> (App, Config) {
+        let text = format!(
+            "[daemon]\ndatabase = \"v.db\"\nper_host_concurrency = {per_host}\n\n[[source]]\nid = \"s\"\nurl = \"file:f.xml\"\n"
+        );
+        let path = dir.join("veille.toml");
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        let config = crate::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let app = App::new(config.clone(), Arc::new(SystemClock)).unwrap_or_else(|e| panic!("{e}"));
+        (app, config)
+    }
+
+    #[tokio::test]
+    async fn a_reload_keeps_the_fetch_limits_unless_they_change() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (app, same) = app_with(dir.path(), 2);
+        let reloaded = app.reconfigured(same).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            reloaded
+                .fetcher
+                .politeness()
+                .is_shared_with(app.fetcher.politeness())
+        );
+
+        let other_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (_, changed) = app_with(other_dir.path(), 3);
+        let reloaded = app.reconfigured(changed).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !reloaded
+                .fetcher
+                .politeness()
+                .is_shared_with(app.fetcher.politeness())
+        );
+        assert_eq!(reloaded.fetcher.settings().per_host, 3);
     }
 }

@@ -108,7 +108,7 @@ fn reason_suffix(status: u16) -> String {
 }
 
 /// Settings of the fetcher.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchSettings {
     pub user_agent: String,
     pub connect_timeout: Duration,
@@ -160,6 +160,10 @@ impl Fetcher {
     /// The global and per-host fetch limits this fetcher's users share.
     pub fn politeness(&self) -> &politeness::Politeness {
         &self.politeness
+    }
+
+    pub fn settings(&self) -> &FetchSettings {
+        &self.settings
     }
 
     /// Fetches `url`, asking only for a changed document when `previous` has validators.

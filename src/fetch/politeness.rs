@@ -36,6 +36,11 @@ pub struct Permit {
 }
 
 impl Politeness {
+    /// Whether both hand out the same slots (clones of one `Politeness`).
+    pub fn is_shared_with(&self, other: &Politeness) -> bool {
+        Arc::ptr_eq(&self.global, &other.global) && Arc::ptr_eq(&self.hosts, &other.hosts)
+    }
+
     pub fn new(max_concurrent: usize, per_host: usize) -> Politeness {
         Politeness {
             global: Arc::new(Semaphore::new(max_concurrent.max(1))),
