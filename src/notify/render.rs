@@ -19,6 +19,10 @@ use serde::Serialize;
 
 use crate::digest::{Digest, Lang, Trouble};
 
+/// Dates in subjects, and dates with times in the body.
+const DATE: &str = "%a %-d %b %Y";
+const DATE_TIME: &str = "%a %-d %b %Y %H:%M";
+
 /// Outlets named in "also in N outlets: …"; the rest are counted.
 const OUTLETS_NAMED: usize = 4;
 
@@ -412,20 +416,11 @@ impl Labels {
         format!("veille · digest “{id}”")
     }
 
-    fn subject_date_format(&self) -> &'static str {
-        match self.lang {
-            Lang::En => "%a %-d %b %Y",
-            Lang::Fr => "%a %-d %b %Y",
-        }
-    }
-
+    /// A local date and time, with day and month names in the digest's language (the same
+    /// pattern reads well in both: "Fri 27 Nov 2026 08:05", "ven. 27 nov. 2026 08:05").
     fn local(&self, time: DateTime<Utc>, tz: Tz) -> String {
-        let format = match self.lang {
-            Lang::En => "%a %-d %b %Y %H:%M",
-            Lang::Fr => "%a %-d %b %Y %H:%M",
-        };
         time.with_timezone(&tz)
-            .format_localized(format, self.locale())
+            .format_localized(DATE_TIME, self.locale())
             .to_string()
     }
 }
@@ -435,7 +430,7 @@ fn subject_of(digest: &Digest) -> String {
     let date = digest
         .window_end
         .with_timezone(&digest.tz)
-        .format_localized(labels.subject_date_format(), labels.locale());
+        .format_localized(DATE, labels.locale());
     let separator = match digest.lang {
         Lang::En => ":",
         Lang::Fr => " :",
