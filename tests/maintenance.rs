@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
-use chrono::{Duration, TimeZone, Utc};
-use veille::model::{Item, SourceId};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use veille::model::{Item, SourceId, WatchMatch};
 use veille::store::{FetchedRun, Store};
 
 fn item(n: i64, title: &str) -> Item {
@@ -18,15 +18,8 @@ fn item(n: i64, title: &str) -> Item {
     }
 }
 
-fn write_batch(store: &Store, first: i64, size: i64) {
-    let now = Utc
-        .with_ymd_and_hms(2026, 11, 27, 8, 0, 0)
-        .single()
-        .expect("time")
-        + Duration::seconds(first);
-    let items: Vec<_> = (first..first + size)
-        .map(|n| (item(n, &format!("Dépêche {n}")), Vec::new()))
-        .collect();
+/// Records one run of the source "wire" at `now` with these items.
+fn record(store: &Store, now: DateTime<Utc>, items: &[(Item, Vec<WatchMatch>)]) {
     let source = SourceId::new("wire");
     store
         .record_fetched(&FetchedRun {
@@ -36,9 +29,21 @@ fn write_batch(store: &Store, first: i64, size: i64) {
             next_poll_at: now,
             etag: None,
             last_modified: None,
-            items: &items,
+            items,
         })
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn write_batch(store: &Store, first: i64, size: i64) {
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 27, 8, 0, 0)
+        .single()
+        .expect("time")
+        + Duration::seconds(first);
+    let items: Vec<_> = (first..first + size)
+        .map(|n| (item(n, &format!("Dépêche {n}")), Vec::new()))
+        .collect();
+    record(store, now, &items);
 }
 
 #[test]
@@ -118,22 +123,11 @@ fn search_ignores_accents_and_case_and_follows_updates() {
         "odd input is text, not an error"
     );
     // A re-titled item is found under its new title only.
-    let source = SourceId::new("wire");
     let now = Utc
         .with_ymd_and_hms(2026, 11, 28, 8, 0, 0)
         .single()
         .expect("time");
-    store
-        .record_fetched(&FetchedRun {
-            source: &source,
-            url: "https://wire.example/feed",
-            now,
-            next_poll_at: now,
-            etag: None,
-            last_modified: None,
-            items: &[(item(1, "Grève chez Nordvent"), Vec::new())],
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+    record(&store, now, &[(item(1, "Grève chez Nordvent"), Vec::new())]);
     assert_eq!(titles("greve nordvent"), ["Grève chez Nordvent"]);
     assert!(titles("depeche 1").is_empty());
 }

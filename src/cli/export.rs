@@ -11,7 +11,7 @@ use serde::Serialize;
 use veille::model::WatchId;
 use veille::store::{MentionRecord, Store, StoreError};
 
-use super::{ConfigArg, EXIT_FAILURE, load_config, open_existing_store, since, watch_arg};
+use super::{ConfigArg, EXIT_FAILURE, Scope, open_scope};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
@@ -83,20 +83,13 @@ enum ExportError {
 }
 
 pub fn export(args: &ExportArgs) -> u8 {
-    let config = match load_config(&args.config.config) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let since = match since("--since", &args.since) {
-        Ok(since) => since,
-        Err(code) => return code,
-    };
-    let watch = match watch_arg(&config, args.watch.as_ref()) {
-        Ok(watch) => watch,
-        Err(code) => return code,
-    };
-    let store = match open_existing_store(&config, EXIT_FAILURE) {
-        Ok(store) => store,
+    let Scope {
+        since,
+        watch,
+        store,
+        ..
+    } = match open_scope(&args.config, &args.since, args.watch.as_ref()) {
+        Ok(scope) => scope,
         Err(code) => return code,
     };
     let out: Box<dyn Write> = match &args.output {

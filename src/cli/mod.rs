@@ -174,6 +174,29 @@ fn load_config(path: &std::path::Path) -> Result<Config, u8> {
     }
 }
 
+/// What `export` and `stories` read: the configuration, a period back from now, an
+/// optional watch, and the existing database.
+struct Scope {
+    config: Config,
+    since: chrono::DateTime<chrono::Utc>,
+    watch: Option<WatchId>,
+    store: Store,
+}
+
+/// Loads and checks everything a [`Scope`] needs, printing the first problem.
+fn open_scope(config: &ConfigArg, period: &str, watch: Option<&String>) -> Result<Scope, u8> {
+    let config = load_config(&config.config)?;
+    let since = since("--since", period)?;
+    let watch = watch_arg(&config, watch)?;
+    let store = open_existing_store(&config, EXIT_FAILURE)?;
+    Ok(Scope {
+        config,
+        since,
+        watch,
+        store,
+    })
+}
+
 /// The instant `period` (`--since 24h`, `--replay 30d`) before now.
 fn since(flag: &str, period: &str) -> Result<chrono::DateTime<chrono::Utc>, u8> {
     match config::parse_duration(period) {

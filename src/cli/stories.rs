@@ -8,7 +8,7 @@ use std::io::{self, BufWriter, Write};
 
 use veille::store::StoryInfo;
 
-use super::{ConfigArg, EXIT_FAILURE, load_config, open_existing_store, since, watch_arg};
+use super::{ConfigArg, EXIT_FAILURE, Scope, open_scope};
 
 #[derive(Debug, clap::Args)]
 pub struct StoriesArgs {
@@ -23,20 +23,13 @@ pub struct StoriesArgs {
 }
 
 pub fn stories(args: &StoriesArgs) -> u8 {
-    let config = match load_config(&args.config.config) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let since = match since("--since", &args.since) {
-        Ok(since) => since,
-        Err(code) => return code,
-    };
-    let watch = match watch_arg(&config, args.watch.as_ref()) {
-        Ok(watch) => watch,
-        Err(code) => return code,
-    };
-    let store = match open_existing_store(&config, EXIT_FAILURE) {
-        Ok(store) => store,
+    let Scope {
+        config,
+        since,
+        watch,
+        store,
+    } = match open_scope(&args.config, &args.since, args.watch.as_ref()) {
+        Ok(scope) => scope,
         Err(code) => return code,
     };
     let list = match store.stories_since(since, watch.as_ref()) {

@@ -153,9 +153,14 @@ struct TroubleView {
 
 /// Renders a digest in both formats, shortening it when the HTML would be too large.
 pub fn render_digest(digest: &Digest) -> Result<Rendered, RenderError> {
-    let mut rendered = render_once(digest, 0)?;
+    let rendered = render_once(digest, 0)?;
+    if rendered.html.len() <= MAX_HTML_BYTES {
+        return Ok(rendered);
+    }
+    let mut rendered = rendered;
     let full = digest.shown();
     let mut shown = full;
+    // Only a digest over the limit is copied, to be cut down.
     let mut digest = digest.clone();
     // Each pass keeps a proportionally smaller number of stories per watch; the sizes are
     // close to linear in the number of stories, so this converges in two or three passes.
