@@ -88,8 +88,8 @@ pub fn body_hash(body: &[u8]) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(body))
 }
 
-/// What a successful poll adds to [`Store::record_fetched`] / [`Store::record_not_modified`]
-/// about the source's health (kept apart so those calls stay as they are).
+/// What a successful poll says about the source's health, written with the run by
+/// [`Store::record_fetched_with`] or [`Store::record_unchanged`].
 #[derive(Debug, Clone, Copy)]
 pub struct SuccessDetails<'a> {
     pub source: &'a SourceId,
@@ -393,12 +393,6 @@ impl Store {
         })
     }
 
-    /// Uses these story settings (tracking parameters, story window) for items stored from now.
-    pub fn with_dedup(self, settings: DedupSettings) -> Store {
-        self.set_dedup(settings);
-        self
-    }
-
     /// Replaces the story settings (a configuration reload), for items stored from now.
     pub fn set_dedup(&self, settings: DedupSettings) {
         *self.dedup.write().unwrap_or_else(|p| p.into_inner()) = settings;
@@ -425,13 +419,6 @@ impl Store {
         })
         .context("reading the state of a source")
         .map(Option::unwrap_or_default)
-    }
-
-    /// Records what a successful poll says about the source's health (see
-    /// [`SuccessDetails`]): clears a failure streak and a gone status, records a recovery
-    /// worth reporting, the permanent redirect and the body hash.
-    pub fn record_success_details(&self, details: &SuccessDetails<'_>) -> Result<()> {
-        success_details(&self.conn(), details)
     }
 
     /// Records a 410 Gone: the source is not polled again until its URL changes.
@@ -639,7 +626,7 @@ impl Store {
     }
 
     /// [`Store::record_fetched`] and, in the same transaction, what the poll says about the
-    /// source's health (see [`Store::record_success_details`]).
+    /// source's health (see [`SuccessDetails`]).
     pub fn record_fetched_with(
         &self,
         run: &FetchedRun<'_>,
@@ -723,19 +710,8 @@ impl Store {
         Ok(stats)
     }
 
-    /// Records a 304: the source is healthy and unchanged.
-    pub fn record_not_modified(
-        &self,
-        source: &SourceId,
-        url: &str,
-        now: DateTime<Utc>,
-        next_poll_at: DateTime<Utc>,
-    ) -> Result<()> {
-        not_modified(&self.conn(), source, url, now, next_poll_at)
-    }
-
-    /// [`Store::record_not_modified`] and [`Store::record_success_details`] in one
-    /// transaction (one commit instead of two).
+    /// Records a 304 (or a 200 whose body was seen before): the source is healthy and
+    /// unchanged; its health details are written in the same transaction.
     pub fn record_unchanged(
         &self,
         url: &str,
@@ -1186,7 +1162,8 @@ fn not_modified(
     Ok(())
 }
 
-/// See [`Store::record_success_details`].
+/// Clears a failure streak and a gone status, and records a recovery worth reporting, the
+/// permanent redirect and the body hash.
 fn success_details(conn: &Connection, details: &SuccessDetails<'_>) -> Result<()> {
     let (recovered_since, recovered_failures) = details
         .recovered_from
