@@ -34,6 +34,8 @@ use crate::scheduler::{self, MAX_QUEUED_RUNS};
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// Pause after the store itself failed, so a broken disk does not spin the loop.
 const ERROR_PAUSE: Duration = Duration::from_secs(5);
+/// systemd's STATUS= line is refreshed at most this often (it counts rows in the database).
+const STATUS_EVERY: Duration = Duration::from_secs(30);
 /// The retention purge runs this long after start-up (not during the first poll burst),
 /// then daily.
 const FIRST_PURGE_AFTER: Duration = Duration::from_secs(5 * 60);
@@ -83,6 +85,7 @@ pub async fn run(
     );
     notify_systemd(&[sd_notify::NotifyState::Ready]);
     let mut last_status = String::new();
+    let mut status_sent: Option<Instant> = None;
     let mut next_purge = Instant::now() + FIRST_PURGE_AFTER;
     loop {
         if Instant::now() >= next_purge {
@@ -120,14 +123,22 @@ pub async fn run(
             held_since.get_or_insert_with(Instant::now);
         } else {
             held_since = None;
-            if let Err(e) = scheduler::queue_due_digests(&app).await {
-                error!(error = %e, "cannot queue digests");
-                pause = ERROR_PAUSE;
+            match scheduler::queue_due_digests(&app).await {
+                // A mail was queued: the sender looks at the outbox now.
+                Ok(queued) if queued.iter().any(|q| q.outbox_id.is_some()) => {
+                    mail_queued.notify_one();
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    error!(error = %e, "cannot queue digests");
+                    pause = ERROR_PAUSE;
+                }
             }
         }
-        // Whatever was queued, the sender looks at the outbox now.
-        mail_queued.notify_one();
-        report_status(&app, &mut last_status).await;
+        if status_sent.is_none_or(|at| at.elapsed() >= STATUS_EVERY) {
+            status_sent = Some(Instant::now());
+            report_status(&app, &mut last_status).await;
+        }
         if watchdog.is_some() {
             notify_systemd(&[sd_notify::NotifyState::Watchdog]);
         }
