@@ -7,6 +7,10 @@
 //! phrases taken from the text itself, prefixes, `=Exact` terms, NOT, NEAR and fields.
 //! Targets (issue 4): ≥ 100 MB/s on one core with 1,000 watches, and 10,000 watches no more
 //! than 2× slower than 1.
+//!
+//! Each figure is the best of 10 rounds of 0.25 s of CPU time, the sizes taken in turn: on a
+//! shared machine a single long run of one size drifted by ±10% from run to run, which is as
+//! large as the differences measured.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -191,6 +195,12 @@ fn throughput(items: &[Item], min: Duration, mut each: impl FnMut(&Item) -> usiz
     ((bytes * passes) as f64 / secs / 1e6, found / passes.max(1))
 }
 
+/// Rounds of [`ROUND`] per watch-list size, taken in turn so that a slow spell of the machine
+/// (another process, a frequency change) hits every size alike; each size keeps its best
+/// round, the one least disturbed.
+const ROUNDS: usize = 10;
+const ROUND: Duration = Duration::from_millis(250);
+
 fn main() {
     let items = corpus();
     let bytes: usize = items.iter().map(|i| i.title.len() + i.body.len()).sum();
@@ -202,49 +212,61 @@ fn main() {
         words.0.len(),
         words.1.len()
     );
-    let min = Duration::from_secs(2);
-
     // `MATCHING_WATCHES=10000` benchmarks one size only (for profiling).
     let only: Option<usize> = std::env::var("MATCHING_WATCHES")
         .ok()
         .and_then(|v| v.parse().ok());
-    let mut tokens = Tokens::default();
-    let min_normalization = if only.is_some() { Duration::ZERO } else { min };
-    let (mbps, _) = throughput(&items, min_normalization, |item| {
-        tokens.fill(&item.title, false);
-        tokens.fill(&item.body, false);
-        black_box(tokens.len())
-    });
-    println!("normalization alone (folded form):   {mbps:8.1} MB/s");
-    let (mbps, _) = throughput(&items, min_normalization, |item| {
-        tokens.fill(&item.title, true);
-        tokens.fill(&item.body, true);
-        black_box(tokens.len())
-    });
-    println!("normalization alone (folded + exact): {mbps:7.1} MB/s");
+    if only.is_none() {
+        let mut tokens = Tokens::default();
+        for (label, exact) in [("folded form", false), ("folded + exact", true)] {
+            let best = (0..ROUNDS)
+                .map(|_| {
+                    throughput(&items, ROUND, |item| {
+                        tokens.fill(&item.title, exact);
+                        tokens.fill(&item.body, exact);
+                        black_box(tokens.len())
+                    })
+                    .0
+                })
+                .fold(0.0, f64::max);
+            println!("normalization alone ({label:<14}): {best:7.1} MB/s");
+        }
+    }
 
     let mut rng = Rng(0x5eed_cafe);
-    let mut results = Vec::new();
+    let mut matchers = Vec::new();
     for count in [1, 100, 1_000, 10_000] {
+        // Generated for every size, so each size gets the same watches whatever `only` is.
+        let watches = watches(count, &words, &mut rng);
         if only.is_some_and(|only| only != count) {
             continue;
         }
-        let watches = watches(count, &words, &mut rng);
         let built = Instant::now();
         let matcher = Matcher::new(watches);
-        let build = built.elapsed();
-        let (mbps, found) = throughput(&items, min, |item| {
-            black_box(matcher.match_text(ItemText {
-                title: &item.title,
-                body: &item.body,
-            }))
-            .len()
-        });
+        matchers.push((count, matcher, built.elapsed()));
+    }
+    let mut best = vec![(0.0f64, 0usize); matchers.len()];
+    for _ in 0..ROUNDS {
+        for ((_, matcher, _), best) in matchers.iter().zip(best.iter_mut()) {
+            let (mbps, found) = throughput(&items, ROUND, |item| {
+                black_box(matcher.match_text(ItemText {
+                    title: &item.title,
+                    body: &item.body,
+                }))
+                .len()
+            });
+            if mbps > best.0 {
+                *best = (mbps, found);
+            }
+        }
+    }
+    let mut results = Vec::new();
+    for ((count, _, build), (mbps, found)) in matchers.iter().zip(best) {
         println!(
             "{count:>6} watches: {mbps:8.1} MB/s  ({found} matches per pass over the corpus; index built in {:.1} ms)",
             build.as_secs_f64() * 1e3
         );
-        results.push((count, mbps));
+        results.push((*count, mbps));
     }
     if let (Some((_, one)), Some((_, many))) = (results.first(), results.last()) {
         println!("10,000 watches vs 1: {:.2}× slower", one / many);
