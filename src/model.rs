@@ -5,6 +5,7 @@
 //! newtypes so a source id can never be passed where a watch id is expected.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -14,11 +15,11 @@ macro_rules! string_id {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             pub fn new(id: impl Into<String>) -> Self {
-                Self(id.into())
+                Self(Arc::from(id.into()))
             }
 
             pub fn as_str(&self) -> &str {
@@ -102,7 +103,8 @@ impl Field {
 /// token position (so later stages can build snippets around it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TermHit {
-    pub term: String,
+    /// Shared with the compiled query: a hit costs no allocation.
+    pub term: Arc<str>,
     pub field: Field,
     pub position: usize,
     /// Byte range of the hit in the field's text as it was matched (`Item::title` or
@@ -123,7 +125,7 @@ impl WatchMatch {
     pub fn terms(&self) -> Vec<&str> {
         let mut seen: Vec<&str> = Vec::new();
         for hit in &self.hits {
-            if !seen.contains(&hit.term.as_str()) {
+            if !seen.contains(&&*hit.term) {
                 seen.push(&hit.term);
             }
         }

@@ -69,7 +69,7 @@ fn watched() -> Vec<WatchMatch> {
     vec![WatchMatch {
         watch: WatchId::new("all"),
         hits: vec![TermHit {
-            term: "x".to_string(),
+            term: "x".into(),
             field: Field::Title,
             position: 0,
             start: 0,

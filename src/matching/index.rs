@@ -17,6 +17,10 @@
 //! of its entry in one arena where the key's bytes and the list of terms sit side by side, so
 //! a token that names a term costs two cache misses, not a chain of pointers.
 //!
+//! Terms that no watch needs as an anchor are *deferred*: kept aside with their hash, out of
+//! the tables, and looked for only on request ([`Index::scan_deferred`]), in a table built
+//! for the few terms asked for.
+//!
 //! Trade-off: a hash table written here (open addressing, linear probing) rather than the
 //! standard one, whose SipHash would cost more than the rest of the lookup and whose values
 //! would live behind another pointer. The hash is fixed, not keyed: item text only ever looks
@@ -222,14 +226,25 @@ pub(super) struct Builder {
     short: u64,
     /// For each term registered as a phrase, its folded bytes (indexed by term id).
     phrases: Vec<Box<[u8]>>,
+    /// Whole-word terms that are no watch's anchor (indexed by term id).
+    deferred: Vec<Option<Deferred>>,
+}
+
+/// A term looked for only when a watch that uses it is a candidate: the token it is
+/// registered under, as in the words table.
+#[derive(Debug, Clone)]
+struct Deferred {
+    hash: u64,
+    key: Box<[u8]>,
+    flags: u32,
 }
 
 impl Builder {
     /// Registers term `id` looking for `tokens` (folded, none empty), the last one a prefix
     /// when `prefix`. `flags` ([`EXACT`], [`ANCHOR`]) come back with each occurrence.
     pub(super) fn add(&mut self, id: u32, tokens: &[String], prefix: bool, flags: u32) {
-        match tokens {
-            [] => {}
+        let (word, flags) = match tokens {
+            [] => return,
             [only] if prefix => {
                 let only = only.as_bytes();
                 self.prefixes
@@ -241,13 +256,9 @@ impl Builder {
                 } else {
                     *self.gates.entry(only[..GATE].to_vec()).or_default() |= length_bit(only.len());
                 }
+                return;
             }
-            [only] => {
-                self.words
-                    .entry(only.as_bytes().to_vec())
-                    .or_default()
-                    .extend([id, flags]);
-            }
+            [only] => (only, flags),
             _ => {
                 // Whole words only: the last token of a prefix phrase is unfinished.
                 let whole = if prefix {
@@ -271,11 +282,25 @@ impl Builder {
                     self.phrases.resize(slot + 1, Box::default());
                 }
                 self.phrases[slot] = bytes.into_boxed_slice();
-                self.words
-                    .entry(word.as_bytes().to_vec())
-                    .or_default()
-                    .extend([id, flags | PHRASE | offset as u32]);
+                (word, flags | PHRASE | offset as u32)
             }
+        };
+        let word = word.as_bytes();
+        if flags & ANCHOR != 0 {
+            self.words
+                .entry(word.to_vec())
+                .or_default()
+                .extend([id, flags]);
+        } else {
+            let slot = id as usize;
+            if self.deferred.len() <= slot {
+                self.deferred.resize(slot + 1, None);
+            }
+            self.deferred[slot] = Some(Deferred {
+                hash: hash(word),
+                key: word.into(),
+                flags,
+            });
         }
     }
 
@@ -293,8 +318,33 @@ impl Builder {
             gates: Table::build(gates),
             short: self.short,
             phrases: self.phrases,
+            has_deferred: self.deferred.iter().any(Option::is_some),
+            deferred_bits: self
+                .deferred
+                .chunks(64)
+                .map(|chunk| {
+                    chunk
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, d)| d.is_some())
+                        .fold(0, |bits, (i, _)| bits | 1 << i)
+                })
+                .collect(),
+            deferred: self.deferred,
         }
     }
+}
+
+/// The folded bytes of token `i`.
+#[inline]
+fn token<'a>(folded: &'a [u8], spans: &[TokenSpan], i: usize) -> Option<&'a [u8]> {
+    let from = spans.get(i)?.folded as usize;
+    // Each token is followed by a space; the next token starts just after it.
+    let to = spans
+        .get(i + 1)
+        .map_or(folded.len(), |next| next.folded as usize)
+        .saturating_sub(1);
+    folded.get(from..to)
 }
 
 /// The bit of a prefix length in a gate mask.
@@ -310,30 +360,41 @@ pub(super) struct Index {
     gates: Table,
     short: u64,
     phrases: Vec<Box<[u8]>>,
+    deferred: Vec<Option<Deferred>>,
+    /// One bit per term id, set for the deferred ones: small enough to stay in cache.
+    deferred_bits: Vec<u64>,
+    has_deferred: bool,
     has_words: bool,
     has_prefixes: bool,
 }
 
 impl Index {
-    /// Calls `found(term, flags, position)` for every occurrence of every term in `tokens`,
-    /// where `position` is the index of the term's first token.
+    /// Calls `found(term, flags, position)` for every occurrence in `tokens` of every term
+    /// but the deferred ones, where `position` is the index of the term's first token. Leaves
+    /// the hash of each token in `hashes`, for [`Index::scan_deferred`].
     #[inline]
-    pub(super) fn scan(&self, tokens: &Tokens, mut found: impl FnMut(u32, u32, usize)) {
+    pub(super) fn scan(
+        &self,
+        tokens: &Tokens,
+        hashes: &mut Vec<u64>,
+        mut found: impl FnMut(u32, u32, usize),
+    ) {
         let folded = tokens.folded.as_slice();
         let spans = tokens.spans.as_slice();
-        for (i, span) in spans.iter().enumerate() {
-            let from = span.folded as usize;
-            // Each token is followed by a space; the next token starts just after it.
-            let to = spans
-                .get(i + 1)
-                .map_or(folded.len().saturating_sub(1), |next| {
-                    next.folded as usize - 1
-                });
-            let Some(token) = folded.get(from..to) else {
+        hashes.clear();
+        for i in 0..spans.len() {
+            let Some(token) = token(folded, spans, i) else {
+                if self.has_deferred {
+                    hashes.push(0);
+                }
                 continue;
             };
+            let h = hash(token);
+            if self.has_deferred {
+                hashes.push(h);
+            }
             if self.has_words
-                && let Some(range) = self.words.get(token, hash(token))
+                && let Some(range) = self.words.get(token, h)
             {
                 let mut values = self.words.values(range);
                 while let (Some(id), Some(flags)) = (values.next(), values.next()) {
@@ -346,6 +407,72 @@ impl Index {
             }
             if self.has_prefixes {
                 self.prefixes(token, i, &mut found);
+            }
+        }
+    }
+
+    /// Whether term `id` is only looked for by [`Index::scan_deferred`].
+    #[inline]
+    pub(super) fn is_deferred(&self, id: u32) -> bool {
+        self.deferred_bits
+            .get(id as usize / 64)
+            .is_some_and(|bits| bits & (1 << (id % 64)) != 0)
+    }
+
+    /// Puts the deferred terms among `wanted` in `table` (reused), for
+    /// [`Index::scan_deferred`]. The table is sparse (an eighth full at most) so that the
+    /// probe of a token that is none of them, nearly every token, stops at its first slot
+    /// and the branch is predicted.
+    pub(super) fn deferred_table(&self, wanted: &[u32], table: &mut Vec<(u32, u32)>) {
+        let size = (wanted.len() * 8).next_power_of_two().max(64);
+        let mask = size - 1;
+        table.clear();
+        table.resize(size, (0, EMPTY));
+        for &id in wanted {
+            let Some(Some(term)) = self.deferred.get(id as usize) else {
+                continue;
+            };
+            let mut slot = term.hash as usize & mask;
+            while table[slot].1 != EMPTY {
+                slot = (slot + 1) & mask;
+            }
+            table[slot] = ((term.hash >> 32) as u32, id);
+        }
+    }
+
+    /// Like [`Index::scan`], for the deferred terms put in `table` by
+    /// [`Index::deferred_table`]: the tokens' `hashes` (from the scan) probe it.
+    pub(super) fn scan_deferred(
+        &self,
+        tokens: &Tokens,
+        hashes: &[u64],
+        table: &[(u32, u32)],
+        mut found: impl FnMut(u32, u32, usize),
+    ) {
+        let mask = table.len().saturating_sub(1);
+        let folded = tokens.folded.as_slice();
+        let spans = tokens.spans.as_slice();
+        for (i, &h) in hashes.iter().enumerate() {
+            let tag = (h >> 32) as u32;
+            let mut slot = h as usize & mask;
+            while let Some(&(stored, id)) = table.get(slot)
+                && id != EMPTY
+            {
+                slot = (slot + 1) & mask;
+                if stored != tag {
+                    continue;
+                }
+                let Some(Some(term)) = self.deferred.get(id as usize) else {
+                    continue;
+                };
+                if token(folded, spans, i) != Some(&term.key[..]) {
+                    continue;
+                }
+                if term.flags & PHRASE == 0 {
+                    found(id, term.flags, i);
+                } else if let Some(first) = self.phrase(folded, spans, i, id, term.flags) {
+                    found(id, term.flags, first);
+                }
             }
         }
     }
@@ -409,10 +536,20 @@ impl Index {
 mod tests {
     use super::*;
 
+    /// What a scan finds, then a deferred scan for every term.
     fn found(index: &Index, text: &str) -> Vec<(u32, usize)> {
         let tokens = Tokens::new(text, false);
         let mut out = Vec::new();
-        index.scan(&tokens, |id, _, position| out.push((id, position)));
+        let mut hashes = Vec::new();
+        index.scan(&tokens, &mut hashes, |id, _, position| {
+            out.push((id, position))
+        });
+        let all: Vec<u32> = (0..index.deferred.len() as u32).collect();
+        let mut table = Vec::new();
+        index.deferred_table(&all, &mut table);
+        index.scan_deferred(&tokens, &hashes, &table, |id, _, position| {
+            out.push((id, position))
+        });
         out.sort_unstable();
         out
     }
@@ -421,8 +558,15 @@ mod tests {
         s.split(' ').map(str::to_string).collect()
     }
 
+    /// Anchors are found by the scan; the other terms by the deferred scan, the same way.
     #[test]
     fn finds_words_phrases_and_prefixes_where_they_start() {
+        for flags in [ANCHOR, 0] {
+            finds_terms_where_they_start(flags);
+        }
+    }
+
+    fn finds_terms_where_they_start(flags: u32) {
         let mut builder = Builder::default();
         let terms: &[(&str, bool)] = &[
             ("acme", false),
@@ -433,7 +577,7 @@ mod tests {
             ("parc eolien", true),
         ];
         for (id, (term, prefix)) in terms.iter().enumerate() {
-            builder.add(id as u32, &words(term), *prefix, 0);
+            builder.add(id as u32, &words(term), *prefix, flags);
         }
         let index = builder.build();
         let (acme, phrase, nord, no, long, parc) = (0, 1, 2, 3, 4, 5);
@@ -453,7 +597,11 @@ mod tests {
             ("parc", &[]),
         ];
         for (text, expected) in cases {
-            assert_eq!(found(&index, text), *expected, "in {text:?}");
+            assert_eq!(
+                found(&index, text),
+                *expected,
+                "in {text:?}, flags {flags:#x}"
+            );
         }
     }
 

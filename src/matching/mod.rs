@@ -16,11 +16,16 @@
 //! A query's anchors are terms such that the query cannot be true unless one of them occurs:
 //! every branch of an OR, and for an AND or a NEAR only its most selective side (longest,
 //! exact, multi-word terms beat short words and prefixes). So `acme NEAR/5 rachat` is looked
-//! at when `acme` occurs, not on every item that says "rachat". Only the hits of the
-//! candidates' terms are sorted and looked at. The cost of an item is the scan (linear in
-//! the text) plus work proportional to the hits and candidates, never a loop over all
-//! watches; the buffers are per thread and reused, so a warm matcher allocates only for the
-//! matches it returns.
+//! at when `acme` occurs, not on every item that says "rachat". The other words and phrases
+//! of the watches (`rachat` here, exclusions, context words) are *deferred*: the scan does
+//! not look them up; once the candidates are known, their deferred terms alone go into a
+//! small table that the tokens' hashes, kept from the scan, probe again. With thousands of
+//! watches, context words cover much of a language's vocabulary, so looking them all up in
+//! the big table would cost a cache miss on most tokens of every item; the small table stays
+//! in the first-level cache. The cost of an item is the scan (linear in the text) plus work
+//! proportional to the candidates and their hits, never a loop over all watches; the
+//! buffers are per thread and reused, and the ids and terms a match reports are shared
+//! (`Arc<str>`), so a warm matcher allocates only the vectors of the matches it returns.
 //!
 //! Trade-off: looking tokens up instead of running a byte automaton (aho-corasick, the
 //! previous design) ties the engine to the tokenizer: a term can only be found at token
@@ -38,6 +43,7 @@ pub use query::{Node, Query, QueryError, Term};
 pub use snippet::{Snippet, snippet};
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::model::{Field, TermHit, WatchId, WatchMatch};
 use index::{ANCHOR, EXACT, Index};
@@ -65,6 +71,8 @@ struct Compiled {
     query: Query,
     /// The pattern id of each term.
     patterns: Vec<u32>,
+    /// Each term as written, shared by every hit reported for it.
+    displays: Vec<Arc<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -169,10 +177,16 @@ impl Matcher {
                     p.anchor_of.push(w as u32);
                 }
             }
+            let displays = query
+                .terms()
+                .iter()
+                .map(|t| Arc::from(t.display.as_str()))
+                .collect();
             compiled.push(Compiled {
                 id,
                 query,
                 patterns: ids,
+                displays,
             });
         }
         let mut index = index::Builder::default();
@@ -213,20 +227,27 @@ impl Matcher {
     fn match_in(&self, text: ItemText<'_>, scratch: &mut Scratch) -> Vec<WatchMatch> {
         let Scratch {
             fields,
+            hashes,
             hits,
             anchors,
             candidates,
-            needed,
-            epoch,
             ranges,
+            found,
+            deferred,
+            table,
         } = scratch;
         fields[0].fill(text.title, false);
         fields[1].fill(text.body, false);
         let fields = &*fields;
+        let texts = [text.title, text.body];
         hits.clear();
         anchors.clear();
-        for (field, (tokens, text)) in fields.iter().zip([text.title, text.body]).enumerate() {
-            self.scan(field as u8, tokens, text, hits, anchors);
+        for (field, (tokens, text)) in fields.iter().zip(texts).enumerate() {
+            self.index.scan(
+                tokens,
+                &mut hashes[field],
+                self.recorder(field as u8, tokens, text, hits, anchors),
+            );
         }
         // No watch can be true without one of its anchors.
         if anchors.is_empty() {
@@ -243,26 +264,32 @@ impl Matcher {
         candidates.sort_unstable();
         candidates.dedup();
 
-        // Only the hits of the candidates' terms matter: sort those alone.
-        *epoch = epoch.wrapping_add(1);
-        if *epoch == 0 {
-            needed.iter_mut().for_each(|stamp| *stamp = 0);
-            *epoch = 1;
-        }
-        let epoch = *epoch;
-        if needed.len() < self.patterns.len() {
-            needed.resize(self.patterns.len(), 0);
-        }
+        // The candidates' deferred terms are looked for now, and only now.
+        deferred.clear();
         for &w in candidates.iter() {
             if let Some(watch) = self.watches.get(w as usize) {
-                for &pattern in &watch.patterns {
-                    if let Some(stamp) = needed.get_mut(pattern as usize) {
-                        *stamp = epoch;
-                    }
-                }
+                deferred.extend(
+                    watch
+                        .patterns
+                        .iter()
+                        .copied()
+                        .filter(|&p| self.index.is_deferred(p)),
+                );
             }
         }
-        hits.retain(|hit| needed.get(hit.pattern as usize) == Some(&epoch));
+        if !deferred.is_empty() {
+            deferred.sort_unstable();
+            deferred.dedup();
+            self.index.deferred_table(deferred, table);
+            for (field, (tokens, text)) in fields.iter().zip(texts).enumerate() {
+                self.index.scan_deferred(
+                    tokens,
+                    &hashes[field],
+                    table,
+                    self.recorder(field as u8, tokens, text, hits, anchors),
+                );
+            }
+        }
         hits.sort_unstable();
 
         let mut matches = Vec::new();
@@ -274,8 +301,9 @@ impl Matcher {
             if !eval.is_true(watch.query.root()) {
                 continue;
             }
-            let mut found = Vec::new();
-            for (t, term) in watch.query.terms().iter().enumerate() {
+            found.clear();
+            for (t, (term, display)) in watch.query.terms().iter().zip(&watch.displays).enumerate()
+            {
                 if term.negated {
                     continue;
                 }
@@ -298,7 +326,7 @@ impl Matcher {
                         hit.position,
                         t,
                         TermHit {
-                            term: term.display.clone(),
+                            term: display.clone(),
                             field: FIELDS[hit.field as usize],
                             position: hit.position as usize,
                             start: first.start as usize,
@@ -310,7 +338,7 @@ impl Matcher {
             found.sort_by_key(|(field, position, term, _)| (*field, *position, *term));
             matches.push(WatchMatch {
                 watch: watch.id.clone(),
-                hits: found.into_iter().map(|(_, _, _, hit)| hit).collect(),
+                hits: found.drain(..).map(|(_, _, _, hit)| hit).collect(),
             });
         }
         matches
@@ -321,16 +349,21 @@ impl Matcher {
 #[derive(Debug, Default)]
 struct Scratch {
     fields: [Tokens; 2],
+    /// The hash of each token of each field.
+    hashes: [Vec<u64>; 2],
     hits: Vec<Hit>,
     /// Anchor patterns that occur.
     anchors: Vec<u32>,
     /// Watches that own one of them.
     candidates: Vec<u32>,
-    /// Per pattern, the `epoch` of the last item that needed its hits.
-    needed: Vec<u32>,
-    epoch: u32,
     /// Per term of the watch being evaluated, its range of hits.
     ranges: Vec<(usize, usize)>,
+    /// Deferred terms of the candidates.
+    deferred: Vec<u32>,
+    /// The table [`Index::scan_deferred`] builds for them.
+    table: Vec<(u32, u32)>,
+    /// The hits of the watch being reported, with their sort key.
+    found: Vec<(u8, u32, usize, TermHit)>,
 }
 
 impl Scratch {
@@ -415,17 +448,18 @@ fn selectivity(term: &Term) -> u32 {
 }
 
 impl Matcher {
-    /// Looks every token of one field up, recording each occurrence of each term, and the
-    /// terms that are anchors of some watch.
-    fn scan(
-        &self,
+    /// What a scan of one field calls for each term it finds: an `=Exact` term is checked
+    /// against the text as written, then the occurrence is recorded, and so is the term
+    /// when it anchors some watch.
+    fn recorder<'s>(
+        &'s self,
         field: u8,
-        tokens: &Tokens,
-        text: &str,
-        out: &mut Vec<Hit>,
-        anchors: &mut Vec<u32>,
-    ) {
-        self.index.scan(tokens, |id, flags, position| {
+        tokens: &'s Tokens,
+        text: &'s str,
+        out: &'s mut Vec<Hit>,
+        anchors: &'s mut Vec<u32>,
+    ) -> impl FnMut(u32, u32, usize) + 's {
+        move |id, flags, position| {
             if flags & EXACT != 0 {
                 let Some(pattern) = self.patterns.get(id as usize) else {
                     return;
@@ -451,7 +485,7 @@ impl Matcher {
                 field,
                 position: position as u32,
             });
-        });
+        }
     }
 }
 

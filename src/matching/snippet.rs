@@ -96,7 +96,7 @@ pub fn snippet(text: &str, hits: &[TermHit], max_chars: usize) -> Snippet {
                 && text.is_char_boundary(h.start)
                 && text.is_char_boundary(h.end)
         })
-        .map(|h| (h.start, h.end, h.term.as_str()))
+        .map(|h| (h.start, h.end, &*h.term))
         .collect();
     ranges.sort_unstable();
 
@@ -271,7 +271,7 @@ mod tests {
             .map(|(i, _)| i)
             .unwrap_or_else(|| panic!("{word:?} not in {text:?}"));
         TermHit {
-            term: word.to_lowercase(),
+            term: word.to_lowercase().into(),
             field: Field::Body,
             position: 0,
             start,

@@ -320,6 +320,21 @@ fn sentence() -> impl Strategy<Value = Vec<String>> {
     prop::collection::vec(word(), 1..12)
 }
 
+/// A query of one or two of [`word`]s, with one of the operators.
+fn small_query() -> impl Strategy<Value = String> {
+    (0..9usize, word(), word()).prop_map(|(shape, a, b)| match shape {
+        0 => a,
+        1 => format!("{a} {b}"),
+        2 => format!("{a} OR {b}"),
+        3 => format!("{a} -{b}"),
+        4 => format!("\"{a} {b}\""),
+        5 => format!("{a} NEAR/2 {b}"),
+        6 => format!("{a}*"),
+        7 => format!("={a} OR title:{b}"),
+        _ => format!("({a} OR {b}) -body:{b}"),
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
@@ -359,6 +374,34 @@ proptest! {
         prop_assume!(!tokens.is_empty());
         let query = format!("\"{}\"", tokens.join(" "));
         prop_assert!(matches(&query, &text, ""), "{} in {}", query, text);
+    }
+
+    /// Watches that share terms (a term one watch needs as an anchor is only context for
+    /// another, and is then looked for later) match together exactly as each does alone.
+    #[test]
+    fn watches_match_together_as_they_do_alone(
+        queries in prop::collection::vec(small_query(), 1..12),
+        title in sentence(),
+        body in sentence(),
+    ) {
+        let watches: Vec<(String, Query)> = queries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, q)| Some((format!("w{i}"), Query::parse(q).ok()?)))
+            .collect();
+        let (title, body) = (title.join(" "), body.join(" "));
+        let text = ItemText { title: &title, body: &body };
+        let together = Matcher::new(
+            watches.iter().map(|(id, q)| (WatchId::new(id.as_str()), q.clone())).collect(),
+        )
+        .match_text(text);
+        let alone: Vec<WatchMatch> = watches
+            .iter()
+            .flat_map(|(id, q)| {
+                Matcher::new(vec![(WatchId::new(id.as_str()), q.clone())]).match_text(text)
+            })
+            .collect();
+        prop_assert_eq!(together, alone);
     }
 
     #[test]

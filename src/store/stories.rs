@@ -437,7 +437,7 @@ mod tests {
         vec![WatchMatch {
             watch: WatchId::new("tram"),
             hits: vec![TermHit {
-                term: "tramway".to_string(),
+                term: "tramway".into(),
                 field: Field::Body,
                 position: 0,
                 start: 0,

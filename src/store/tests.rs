@@ -25,7 +25,7 @@ fn matched(watch: &str, term: &str) -> WatchMatch {
     WatchMatch {
         watch: WatchId::new(watch),
         hits: vec![TermHit {
-            term: term.to_string(),
+            term: term.into(),
             field: Field::Title,
             position: 0,
             start: 0,
