@@ -430,6 +430,7 @@ mod tests {
             title: title.to_string(),
             text: text.to_string(),
             published: None,
+            author: None,
         }
     }
 
