@@ -140,7 +140,13 @@ fn item_from_entry(source: &SourceId, entry: Entry, feed_author: Option<&str>) -
         (Some(content), _) if !content.is_empty() => content,
         (_, Some(summary)) => summary,
         (Some(content), None) => content,
-        (None, None) => String::new(),
+        // YouTube (and podcasts) describe an entry only in its media group.
+        (None, None) => entry
+            .media
+            .iter()
+            .find_map(|m| m.description.as_ref())
+            .map(|d| text_of(&d.content, d.content_type.as_ref()))
+            .unwrap_or_default(),
     };
     let link = best_link(&entry.links);
     let identity = identity(&entry.id, link, &title, &text);
