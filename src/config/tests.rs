@@ -746,7 +746,11 @@ fn bundled_configs_are_valid() {
     let example = load_with_env(&text, &dir.path().join("example.toml"), &no_env);
     match example {
         Ok(config) => {
-            assert_eq!(config.sources.len(), 4);
+            assert_eq!(config.sources.len(), 12);
+            let presets: Vec<&str> = config.sources.iter().filter_map(|s| s.preset).collect();
+            for key in super::presets::PRESET_KEYS {
+                assert!(presets.contains(key), "example.toml lacks a {key} source");
+            }
             assert_eq!(config.sources[2].kind, SourceKind::Page);
             assert!(config.sources[2].select.is_none(), "whole-page example");
             assert!(config.sources[3].select.is_some(), "selector example");
