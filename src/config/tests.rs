@@ -791,7 +791,9 @@ url = "https://news.example/feed"
 "#,
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let got: Vec<(&str, &str, Option<&str>, u64, Option<usize>)> = config
+    /// id, URL, preset, every (seconds), per-host limit.
+    type Expanded<'a> = (&'a str, &'a str, Option<&'a str>, u64, Option<usize>);
+    let got: Vec<Expanded<'_>> = config
         .sources
         .iter()
         .map(|s| {

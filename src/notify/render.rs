@@ -498,9 +498,11 @@ fn view_of(digest: &Digest, cut_for_size: usize) -> View {
                             .join(", "),
                         labels.local(story.time, tz),
                         // More copies than outlets: boosts, reposts and quotes of one post.
-                        (story.copies > story.outlets.len().max(1))
-                            .then(|| format!(" · {}", labels.shared(story.copies)))
-                            .unwrap_or_default(),
+                        if story.copies > story.outlets.len().max(1) {
+                            format!(" · {}", labels.shared(story.copies))
+                        } else {
+                            String::new()
+                        },
                     ),
                     also_in: {
                         let others: Vec<String> = story
