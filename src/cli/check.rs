@@ -56,7 +56,7 @@ fn summary(config: &Config) -> String {
         if let Some(preset) = source.preset {
             let limit = source
                 .per_host
-                .map(|n| format!(", {} at a time to this host", n))
+                .map(|n| format!(", {n} at a time to this host"))
                 .unwrap_or_default();
             out.push_str(&format!(
                 "  source {:?} ({preset}): {} every {}{limit}\n",

@@ -3,7 +3,10 @@
 //! Feeds (RSS 0.9x/1.0/2.0, Atom, JSON Feed) are parsed by feed-rs from raw bytes, never
 //! from a decoded string, so the parser can honour the document's own encoding. Everything
 //! a watch will read is turned into plain text here (see [`html`]), once, so later stages
-//! never see markup. Pure: no I/O.
+//! never see markup. Social posts come out as items too: no title (the digest derives a
+//! display title from the text, so `title:` queries still mean the feed's title), an author
+//! taken from the post's link or the feed ([`author_of`]), and Google redirect links
+//! replaced by their target. Pure: no I/O.
 
 pub mod charset;
 pub mod html;

@@ -566,6 +566,77 @@ mod tests {
         Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Short posts: grouped by their exact wording across sources, never within one source,
+    /// never below the word minimum; a post linking a stored item joins its story.
+    #[test]
+    fn posts_join_by_wording_and_by_quoted_link() {
+        let post = |source: &str, id: &str, text: &str| {
+            item(
+                source,
+                id,
+                &format!("https://{source}.example/@x/{id}"),
+                "",
+                text,
+            )
+        };
+        let cases: &[(&str, &[(&str, &str)], bool)] = &[
+            (
+                "same wording, two sources",
+                &[
+                    ("a", "Nordvent recrute 40 techniciens à Brest #emploi"),
+                    ("b", "Nordvent recrute 40 TECHNICIENS à Brest emploi"),
+                ],
+                true,
+            ),
+            (
+                "same wording, one source",
+                &[
+                    ("a", "Nordvent recrute 40 techniciens à Brest #emploi"),
+                    ("a", "Nordvent recrute 40 techniciens à Brest #emploi"),
+                ],
+                false,
+            ),
+            (
+                "too few words",
+                &[
+                    ("a", "Merci Nordvent, bravo !"),
+                    ("b", "Merci Nordvent, bravo !"),
+                ],
+                false,
+            ),
+            (
+                "one word changed",
+                &[
+                    ("a", "Nordvent recrute 40 techniciens à Brest #emploi"),
+                    ("b", "Nordvent recrute 50 techniciens à Brest #emploi"),
+                ],
+                false,
+            ),
+            (
+                "a quote of the first post",
+                &[
+                    ("a", "Nordvent ouvre ses portes"),
+                    ("a", "Bonne idée. RE: https://a.example/@x/0."),
+                ],
+                true,
+            ),
+        ];
+        for (name, posts, joined) in cases {
+            let store = open();
+            for (n, (source, text)) in posts.iter().enumerate() {
+                record(
+                    &store,
+                    source,
+                    at(n as i64),
+                    vec![post(source, &n.to_string(), text)],
+                );
+            }
+            let stories = stories_of(&store);
+            assert_eq!(stories.len(), 2, "{name}");
+            assert_eq!(stories[0] == stories[1], *joined, "{name}");
+        }
+    }
+
     #[test]
     fn same_canonical_url_joins_the_story_whatever_the_text() {
         let store = open();
