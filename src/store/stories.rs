@@ -579,7 +579,9 @@ mod tests {
                 text,
             )
         };
-        let cases: &[(&str, &[(&str, &str)], bool)] = &[
+        /// Name, posts (source, text) recorded in order, whether the first two share a story.
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
+        let cases: &[Case<'_>] = &[
             (
                 "same wording, two sources",
                 &[
