@@ -105,6 +105,7 @@ fn item(source: usize, key: &str, title: String, text: String) -> (Item, Vec<Wat
         title,
         text,
         published: None,
+        author: None,
     };
     // Every item is a mention, as in a deployment where watches are broad.
     let watch = WatchMatch {

@@ -30,8 +30,26 @@ fn fetch_settings(config: &Config) -> FetchSettings {
         total_timeout: config.daemon.fetch_timeout,
         max_concurrent: config.daemon.max_concurrent_fetches,
         per_host: config.daemon.per_host_concurrency,
+        host_limits: host_limits(config),
         ..FetchSettings::new(config.daemon.user_agent.clone())
     }
+}
+
+/// Per-host limits the sources ask for (presets of rate-limited platforms): the lowest
+/// over the sources of each host.
+fn host_limits(config: &Config) -> std::collections::BTreeMap<String, usize> {
+    let mut limits = std::collections::BTreeMap::new();
+    for source in &config.sources {
+        if let Some(limit) = source.per_host
+            && let Some(key) = crate::fetch::politeness::host_key(&source.url)
+        {
+            limits
+                .entry(key)
+                .and_modify(|l: &mut usize| *l = (*l).min(limit))
+                .or_insert(limit);
+        }
+    }
+    limits
 }
 
 #[derive(Clone)]

@@ -80,6 +80,9 @@ pub struct Item {
     /// Plain text of the content (or summary when there is no content).
     pub text: String,
     pub published: Option<DateTime<Utc>>,
+    /// Who wrote it, when the feed says: a handle for social posts (`@alice@mastodon.example`,
+    /// `/u/alice`), a name for articles (see `extract::author_of`).
+    pub author: Option<String>,
 }
 
 /// Which part of an item a query term was found in.

@@ -15,6 +15,7 @@ fn item(n: i64, title: &str) -> Item {
         title: title.to_string(),
         text: format!("Texte de l’article numéro {n}, sur l’éolien en mer."),
         published: None,
+        author: None,
     }
 }
 

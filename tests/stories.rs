@@ -89,6 +89,7 @@ fn record(store: &Store, cases: &[Case]) {
             title: case.title.clone(),
             text: case.text.clone(),
             published: None,
+            author: None,
         };
         let now = start() + Duration::hours(case.hours);
         store

@@ -51,6 +51,21 @@ fn summary(config: &Config) -> String {
             config.daemon.mail_dir.display()
         )),
     }
+    // A preset's URL is derived: show it, so the admin can open it by hand.
+    for source in &config.sources {
+        if let Some(preset) = source.preset {
+            let limit = source
+                .per_host
+                .map(|n| format!(", {n} at a time to this host"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  source {:?} ({preset}): {} every {}{limit}\n",
+                source.id.as_str(),
+                source.url,
+                veille::config::format_duration(source.every),
+            ));
+        }
+    }
     for digest in &config.digests {
         let times: Vec<String> = digest
             .schedule

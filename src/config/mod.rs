@@ -12,6 +12,7 @@ mod dedup;
 mod duration;
 mod error;
 pub mod opml;
+pub mod presets;
 mod raw;
 
 pub use duration::{format_duration, parse_duration};
@@ -215,6 +216,12 @@ pub struct SourceConfig {
     pub weight: f64,
     /// Page sources only: the selectors; `None` is whole-page mode.
     pub select: Option<PageSelect>,
+    /// The preset key the URL was expanded from (`mastodon_tag`), `None` for a raw `url`.
+    pub preset: Option<&'static str>,
+    /// At most this many fetches at once to this source's host, when lower than
+    /// `daemon.per_host_concurrency` (set by presets: Reddit allows one). The lowest value
+    /// over the sources of one host wins.
+    pub per_host: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -875,7 +882,20 @@ impl Validator<'_> {
         for source in raw {
             let id_ok = self.id(&source.id, "source", &mut seen);
             let label = format!("source {:?}", source.id.get_ref());
-            let url = self.source_url(&source.url, &label);
+            let (url, preset) = match self.source_location(&source, &label) {
+                Some((url, preset)) => (Some(url), preset),
+                None => (None, None),
+            };
+            if preset.is_some()
+                && let Some(kind) = &source.kind
+                && kind.get_ref() != "feed"
+            {
+                self.error(
+                    kind.span(),
+                    format!("{label}.kind"),
+                    "a preset source is a feed: remove `kind` or give a raw `url`",
+                );
+            }
             let kind = match source.kind.as_ref().map(|k| k.get_ref().as_str()) {
                 None | Some("feed") => Some(SourceKind::Feed),
                 Some("page") => Some(SourceKind::Page),
@@ -909,7 +929,7 @@ impl Validator<'_> {
                 }
             };
             let every = match &source.every {
-                None => Some(defaults::EVERY),
+                None => Some(preset.map_or(defaults::EVERY, |p| p.every)),
                 Some(every) => match parse_duration(every.get_ref()) {
                     Ok(d) if d < defaults::MIN_EVERY => {
                         self.error(
@@ -970,9 +990,101 @@ impl Validator<'_> {
                 tags,
                 weight,
                 select,
+                preset: preset.map(|p| p.key.split('+').next().unwrap_or(p.key)),
+                per_host: preset.and_then(|p| p.per_host),
             });
         }
         sources
+    }
+
+    /// The URL a source polls: its `url`, or what its one preset key expands to (with the
+    /// preset's defaults). Exactly one of them must be given.
+    fn source_location(
+        &mut self,
+        source: &RawSource,
+        label: &str,
+    ) -> Option<(Url, Option<&'static presets::PresetSpec>)> {
+        use presets::Preset;
+        let given: Vec<(&str, &S<String>)> = [
+            ("url", &source.url),
+            ("mastodon_tag", &source.mastodon_tag),
+            ("mastodon_account", &source.mastodon_account),
+            ("bluesky_profile", &source.bluesky_profile),
+            ("reddit_search", &source.reddit_search),
+            ("reddit_subreddit", &source.reddit_subreddit),
+            ("youtube_channel", &source.youtube_channel),
+            ("google_alerts", &source.google_alerts),
+            ("hn_search", &source.hn_search),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| value.as_ref().map(|v| (key, v)))
+        .collect();
+        if let Some(sub) = &source.subreddit
+            && source.reddit_search.is_none()
+        {
+            self.error(
+                sub.span(),
+                format!("{label}.subreddit"),
+                "`subreddit` narrows a `reddit_search`: add reddit_search = \"…\", or use reddit_subreddit = \"NAME\" for the whole subreddit",
+            );
+            return None;
+        }
+        let (key, value) = match given.as_slice() {
+            [] => {
+                self.error(
+                    source.id.span(),
+                    label.to_string(),
+                    format!(
+                        "no feed to poll: give `url`, or one preset key ({})",
+                        presets::PRESET_KEYS.join(", ")
+                    ),
+                );
+                return None;
+            }
+            [one] => *one,
+            [(first, _), (second, value), ..] => {
+                self.error(
+                    value.span(),
+                    format!("{label}.{second}"),
+                    format!("`{first}` and `{second}` both say what to poll: keep one"),
+                );
+                return None;
+            }
+        };
+        let text = value.get_ref().as_str();
+        let preset = match key {
+            "url" => return self.source_url(value, label).map(|url| (url, None)),
+            "mastodon_tag" => Preset::MastodonTag(text),
+            "mastodon_account" => Preset::MastodonAccount(text),
+            "bluesky_profile" => Preset::BlueskyProfile(text),
+            "reddit_search" => Preset::RedditSearch {
+                query: text,
+                subreddit: source.subreddit.as_ref().map(|s| s.get_ref().as_str()),
+            },
+            "reddit_subreddit" => Preset::RedditSubreddit(text),
+            "youtube_channel" => Preset::YoutubeChannel(text),
+            "google_alerts" => Preset::GoogleAlerts(text),
+            _ => Preset::HnSearch(text),
+        };
+        match presets::expand(&preset) {
+            Ok(url) => Some((url, Some(preset.spec()))),
+            Err(message) => {
+                // A bad `subreddit` is reported on its own line, not on the query's.
+                let span = match (&preset, &source.subreddit) {
+                    (Preset::RedditSearch { .. }, Some(sub)) if message.contains("subreddit") => {
+                        sub.span()
+                    }
+                    _ => value.span(),
+                };
+                let key = if span == value.span() {
+                    key
+                } else {
+                    "subreddit"
+                };
+                self.error(span, format!("{label}.{key}"), message);
+                None
+            }
+        }
     }
 
     fn page_select(&mut self, raw: &S<RawSelect>, label: &str) -> Option<PageSelect> {

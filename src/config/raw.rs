@@ -102,7 +102,18 @@ pub(crate) struct RawSmtp {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSource {
     pub id: S<String>,
-    pub url: S<String>,
+    /// Exactly one of `url` and the preset keys below (see `config::presets`).
+    pub url: Option<S<String>>,
+    pub mastodon_tag: Option<S<String>>,
+    pub mastodon_account: Option<S<String>>,
+    pub bluesky_profile: Option<S<String>>,
+    pub reddit_search: Option<S<String>>,
+    /// Narrows `reddit_search` to one subreddit.
+    pub subreddit: Option<S<String>>,
+    pub reddit_subreddit: Option<S<String>>,
+    pub youtube_channel: Option<S<String>>,
+    pub google_alerts: Option<S<String>>,
+    pub hn_search: Option<S<String>>,
     pub kind: Option<S<String>>,
     pub every: Option<S<String>>,
     pub tags: Option<Vec<S<String>>>,

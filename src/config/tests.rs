@@ -171,10 +171,74 @@ fn each_bad_input_names_line_column_and_key() {
         Case {
             name: "missing required key",
             toml: "[[source]]\nid = \"a\"",
-            line: 1,
-            column: 1,
+            line: 2,
+            column: 6,
             key: "source \"a\"",
-            message: "missing field `url`",
+            message: "no feed to poll: give `url`, or one preset key (mastodon_tag,",
+        },
+        Case {
+            name: "url and a preset together",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\nhn_search = \"acme\"",
+            line: 4,
+            column: 13,
+            key: "source \"a\".hn_search",
+            message: "`url` and `hn_search` both say what to poll: keep one",
+        },
+        Case {
+            name: "Mastodon account without its instance",
+            toml: "[[source]]\nid = \"a\"\nmastodon_account = \"@alice\"",
+            line: 3,
+            column: 20,
+            key: "source \"a\".mastodon_account",
+            message: "not a full handle: write @user@instance",
+        },
+        Case {
+            name: "Mastodon instance without a dot",
+            toml: "[[source]]\nid = \"a\"\nmastodon_tag = \"localhost/acme\"",
+            line: 3,
+            column: 16,
+            key: "source \"a\".mastodon_tag",
+            message: "\"localhost\" is not an instance: write its domain name, with a dot",
+        },
+        Case {
+            name: "malformed Bluesky handle",
+            toml: "[[source]]\nid = \"a\"\nbluesky_profile = \"@nordvent\"",
+            line: 3,
+            column: 19,
+            key: "source \"a\".bluesky_profile",
+            message: "not a Bluesky handle",
+        },
+        Case {
+            name: "subreddit without a search",
+            toml: "[[source]]\nid = \"a\"\nsubreddit = \"france\"",
+            line: 3,
+            column: 13,
+            key: "source \"a\".subreddit",
+            message: "`subreddit` narrows a `reddit_search`",
+        },
+        Case {
+            name: "bad subreddit of a search",
+            toml: "[[source]]\nid = \"a\"\nreddit_search = \"acme\"\nsubreddit = \"x y\"",
+            line: 4,
+            column: 13,
+            key: "source \"a\".subreddit",
+            message: "not a subreddit name",
+        },
+        Case {
+            name: "YouTube handle instead of a channel id",
+            toml: "[[source]]\nid = \"a\"\nyoutube_channel = \"@acme\"",
+            line: 3,
+            column: 19,
+            key: "source \"a\".youtube_channel",
+            message: "not a YouTube channel id",
+        },
+        Case {
+            name: "preset declared as a page",
+            toml: "[[source]]\nid = \"a\"\nreddit_subreddit = \"france\"\nkind = \"page\"",
+            line: 4,
+            column: 8,
+            key: "source \"a\".kind",
+            message: "a preset source is a feed",
         },
         Case {
             name: "duplicate source id",
@@ -682,7 +746,11 @@ fn bundled_configs_are_valid() {
     let example = load_with_env(&text, &dir.path().join("example.toml"), &no_env);
     match example {
         Ok(config) => {
-            assert_eq!(config.sources.len(), 4);
+            assert_eq!(config.sources.len(), 12);
+            let presets: Vec<&str> = config.sources.iter().filter_map(|s| s.preset).collect();
+            for key in super::presets::PRESET_KEYS {
+                assert!(presets.contains(key), "example.toml lacks a {key} source");
+            }
             assert_eq!(config.sources[2].kind, SourceKind::Page);
             assert!(config.sources[2].select.is_none(), "whole-page example");
             assert!(config.sources[3].select.is_some(), "selector example");
@@ -693,4 +761,90 @@ fn bundled_configs_are_valid() {
         }
         Err(e) => panic!("example.toml: {e}"),
     }
+}
+
+#[test]
+fn presets_expand_with_their_platform_defaults() {
+    let config = load(
+        r#"
+[[source]]
+id = "tag"
+mastodon_tag = "mastodon.social/Nordvent"
+
+[[source]]
+id = "reddit"
+reddit_search = "nordvent éolien"
+subreddit = "france"
+
+[[source]]
+id = "reddit-sub"
+reddit_subreddit = "energy"
+every = "1h"
+
+[[source]]
+id = "yt"
+youtube_channel = "UC_x5XG1OV2P6uZZ5FSM9Ttw"
+
+[[source]]
+id = "raw"
+url = "https://news.example/feed"
+"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    /// id, URL, preset, every (seconds), per-host limit.
+    type Expanded<'a> = (&'a str, &'a str, Option<&'a str>, u64, Option<usize>);
+    let got: Vec<Expanded<'_>> = config
+        .sources
+        .iter()
+        .map(|s| {
+            (
+                s.id.as_str(),
+                s.url.as_str(),
+                s.preset,
+                s.every.as_secs(),
+                s.per_host,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "tag",
+                "https://mastodon.social/tags/Nordvent.rss",
+                Some("mastodon_tag"),
+                300,
+                None
+            ),
+            (
+                "reddit",
+                "https://www.reddit.com/r/france/search.rss?q=nordvent%20%C3%A9olien&restrict_sr=1",
+                Some("reddit_search"),
+                600,
+                Some(1)
+            ),
+            (
+                "reddit-sub",
+                "https://www.reddit.com/r/energy/.rss",
+                Some("reddit_subreddit"),
+                3600,
+                Some(1)
+            ),
+            (
+                "yt",
+                "https://www.youtube.com/feeds/videos.xml?channel_id=UC_x5XG1OV2P6uZZ5FSM9Ttw",
+                Some("youtube_channel"),
+                3600,
+                None
+            ),
+            (
+                "raw",
+                "https://news.example/feed",
+                None,
+                defaults::EVERY.as_secs(),
+                None
+            ),
+        ]
+    );
+    assert!(config.sources.iter().all(|s| s.kind == SourceKind::Feed));
 }

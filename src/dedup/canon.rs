@@ -192,13 +192,8 @@ fn unwrap_redirect(url: &Url) -> Option<Url> {
             .find(|(k, _)| names.contains(&k.as_ref()))
             .and_then(|(_, v)| http_url(&v))
     };
-    let is_google = host
-        .trim_start_matches("www.")
-        .split('.')
-        .next()
-        .is_some_and(|label| label == "google");
-    if is_google && url.path() == "/url" {
-        return param(&["url", "q"]);
+    if let Some(target) = google_redirect_target(url) {
+        return Some(target);
     }
     if host == "feedproxy.google.com" || host.starts_with("feeds.feedburner.") {
         if let Some(target) = param(&["url"]) {
@@ -214,6 +209,24 @@ fn unwrap_redirect(url: &Url) -> Option<Url> {
         return param(&["u"]);
     }
     None
+}
+
+/// The target of a Google redirect link (`https://www.google.com/url?…&url=TARGET`, as
+/// Google Alerts writes every link): only on a `google.*` host, only the `url` or `q`
+/// parameter, only an http(s) target. `None` for every other link.
+pub fn google_redirect_target(url: &Url) -> Option<Url> {
+    let host = url.host_str()?.to_ascii_lowercase();
+    let is_google = host
+        .trim_start_matches("www.")
+        .split('.')
+        .next()
+        .is_some_and(|label| label == "google");
+    if !is_google || url.path() != "/url" {
+        return None;
+    }
+    url.query_pairs()
+        .find(|(k, _)| matches!(k.as_ref(), "url" | "q"))
+        .and_then(|(_, v)| http_url(&v))
 }
 
 fn http_url(text: &str) -> Option<Url> {

@@ -11,12 +11,15 @@
 //! Story assignment, in order: an item whose canonical URL is already stored by another
 //! source (any age) joins that item's story; else an item whose fingerprint is close to one
 //! seen within the story window (default 72 h) joins that one's story; else it starts a
-//! story. The story's representative is its first item; its outlets are the distinct hosts
+//! story. Social posts have two more ways in (see [`posts`]): a post whose text links a
+//! stored item joins its story (a quote-post), and a short text too small to fingerprint
+//! joins another source's item with the same wording. The story's representative is its first item; its outlets are the distinct hosts
 //! of its items' links (else of their sources' URLs).
 
 pub mod boilerplate;
 pub mod canon;
 pub mod fingerprint;
+pub mod posts;
 
 pub use canon::{canonical_link, canonical_url};
 pub use fingerprint::{Sketch, is_near_duplicate, sketch};

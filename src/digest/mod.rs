@@ -198,6 +198,10 @@ pub struct StoryEntry {
     pub outlets: Vec<String>,
     /// The outlet of the mention shown (the others are "also in").
     pub shown_outlet: Option<String>,
+    /// Who wrote the mention shown (a handle for social posts), when its feed said.
+    pub author: Option<String>,
+    /// Items in the story (every copy, boost and quote, all time): "shared N times".
+    pub copies: usize,
     /// A window of the text around the best hit (filled in for the stories shown).
     #[serde(skip)]
     pub snippet: Option<Snippet>,
@@ -327,6 +331,8 @@ fn new_entry(m: &MentionRecord, when: DateTime<Utc>, info: Option<&StoryInfo>) -
         terms: m.terms.clone(),
         outlets,
         shown_outlet: m.outlet.clone(),
+        author: m.author.clone(),
+        copies: info.map_or(1, |i| i.items),
         snippet: None,
     }
 }
@@ -384,6 +390,13 @@ pub fn display_title(title: &str, text: &str) -> String {
         return title.trim().to_string();
     }
     let text = text.trim();
+    // A post's first sentence reads as its headline, when it is one.
+    if let Some(end) = first_sentence_end(text)
+        && end < text.len()
+        && text[..end].chars().count() <= UNTITLED_MAX_CHARS
+    {
+        return text[..end].trim_end().to_string();
+    }
     if text.chars().count() <= UNTITLED_MAX_CHARS {
         return if text.is_empty() {
             "(untitled)".to_string()
@@ -396,6 +409,22 @@ pub fn display_title(title: &str, text: &str) -> String {
         .rfind(char::is_whitespace)
         .map_or(cut.as_str(), |i| &cut[..i]);
     format!("{}…", at_word.trim_end_matches([',', ';', ':', ' ']))
+}
+
+/// The byte offset just past the first sentence's final mark (`.`, `!`, `?`, `…`) when it is
+/// followed by a space, and the sentence has at least three words (so "M. Dupont" or
+/// "1. Intro" do not end a sentence).
+fn first_sentence_end(text: &str) -> Option<usize> {
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        if matches!(c, '.' | '!' | '?' | '…')
+            && chars.peek().is_some_and(|(_, next)| next.is_whitespace())
+            && text[..at].split_whitespace().count() >= 3
+        {
+            return Some(at + c.len_utf8());
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -411,5 +440,25 @@ mod tests {
         let shown = display_title("", &long);
         assert!(shown.ends_with("word…"), "{shown}");
         assert!(shown.chars().count() <= UNTITLED_MAX_CHARS + 1);
+        let cases = [
+            (
+                "Nordvent ouvre un parc à Brest! Lien dans le fil #eolien",
+                "Nordvent ouvre un parc à Brest!",
+            ),
+            (
+                "M. Dupont parle de Nordvent ce soir",
+                "M. Dupont parle de Nordvent ce soir",
+            ),
+            (
+                "Short. Then more text follows here.",
+                "Short. Then more text follows here.",
+            ),
+            ("Une seule phrase sans fin", "Une seule phrase sans fin"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(display_title("", text), want, "{text}");
+        }
+        let long_first = format!("{} end. Second.", "word ".repeat(30));
+        assert!(display_title("", &long_first).ends_with("word…"));
     }
 }

@@ -3,14 +3,17 @@
 //! Feeds (RSS 0.9x/1.0/2.0, Atom, JSON Feed) are parsed by feed-rs from raw bytes, never
 //! from a decoded string, so the parser can honour the document's own encoding. Everything
 //! a watch will read is turned into plain text here (see [`html`]), once, so later stages
-//! never see markup. Pure: no I/O.
+//! never see markup. Social posts come out as items too: no title (the digest derives a
+//! display title from the text, so `title:` queries still mean the feed's title), an author
+//! taken from the post's link or the feed ([`author_of`]), and Google redirect links
+//! replaced by their target. Pure: no I/O.
 
 pub mod charset;
 pub mod html;
 pub mod page;
 
 use chrono::{DateTime, Utc};
-use feed_rs::model::{Entry, Link};
+use feed_rs::model::{Entry, Link, Person};
 use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -102,10 +105,12 @@ pub fn feed_document(
             Err(e) => return Err(ExtractError::NotAFeed(one_line(&e.to_string()))),
         }
     };
+    // An account's or profile's own feed names its owner once, in the channel link.
+    let feed_author = best_link(&parsed.links).and_then(handle_in_link);
     Ok(parsed
         .entries
         .into_iter()
-        .map(|entry| item_from_entry(source, entry))
+        .map(|entry| item_from_entry(source, entry, feed_author.as_deref()))
         .collect())
 }
 
@@ -118,7 +123,7 @@ fn is_channelless_rss(utf8: &[u8]) -> bool {
     rest.starts_with("<rss") && !text.contains("<channel")
 }
 
-fn item_from_entry(source: &SourceId, entry: Entry) -> Item {
+fn item_from_entry(source: &SourceId, entry: Entry, feed_author: Option<&str>) -> Item {
     let title = entry
         .title
         .as_ref()
@@ -138,10 +143,26 @@ fn item_from_entry(source: &SourceId, entry: Entry) -> Item {
         (Some(content), _) if !content.is_empty() => content,
         (_, Some(summary)) => summary,
         (Some(content), None) => content,
-        (None, None) => String::new(),
+        // YouTube (and podcasts) describe an entry only in its media group.
+        (None, None) => entry
+            .media
+            .iter()
+            .find_map(|m| m.description.as_ref())
+            .map(|d| text_of(&d.content, d.content_type.as_ref()))
+            .unwrap_or_default(),
     };
-    let url = best_link(&entry.links).map(str::to_string);
-    let identity = identity(&entry.id, url.as_deref(), &title, &text);
+    let link = best_link(&entry.links);
+    let identity = identity(&entry.id, link, &title, &text);
+    // Google Alerts wraps every link in a google.com/url redirect: keep the article's own
+    // address, for the digest and for grouping copies (the identity keeps the link as
+    // the feed wrote it, so items stored before this stay the same items).
+    let url = link.map(|link| {
+        url::Url::parse(link)
+            .ok()
+            .and_then(|u| crate::dedup::canon::google_redirect_target(&u))
+            .map_or_else(|| link.to_string(), |target| target.to_string())
+    });
+    let author = author_of(&entry.authors, link).or_else(|| feed_author.map(str::to_string));
     Item {
         source: source.clone(),
         identity,
@@ -149,7 +170,82 @@ fn item_from_entry(source: &SourceId, entry: Entry) -> Item {
         title,
         text,
         published: published_of(&entry),
+        author,
     }
+}
+
+/// Longest author kept, in characters (a feed can put anything there).
+const AUTHOR_MAX_CHARS: usize = 100;
+
+/// Who wrote an entry. A social post's link names its author more reliably than the feed
+/// does, so it comes first: `https://HOST/@user/123` (Mastodon) gives `@user@HOST`,
+/// `https://bsky.app/profile/HANDLE/post/ID` gives `@HANDLE`. Then the entry's own author
+/// (Reddit's `/u/name`, a YouTube channel, an article's byline): its name, else its URI,
+/// else its e-mail. The caller falls back on the feed's owner (an account's feed).
+pub fn author_of(authors: &[Person], link: Option<&str>) -> Option<String> {
+    let from_link = link.and_then(|link| {
+        let url = url::Url::parse(link).ok()?;
+        let segments: Vec<&str> = url.path_segments()?.collect();
+        // Only a post permalink: `/@user` alone is a profile, `/@user/slug` a blog (Medium).
+        match segments.as_slice() {
+            [user, id] if user.starts_with('@') && is_post_id(id) => handle_in_link(link),
+            ["profile", _, "post", _] => handle_in_link(link),
+            _ => None,
+        }
+    });
+    let named = || {
+        authors.iter().find_map(|person| {
+            [
+                person.name.as_ref(),
+                person.uri.as_ref(),
+                person.email.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .map(|text| html::collapse_whitespace(text))
+            .find(|text| !text.is_empty())
+        })
+    };
+    from_link
+        .or_else(named)
+        .map(|author| author.chars().take(AUTHOR_MAX_CHARS).collect())
+}
+
+/// A Mastodon status id: digits (older instances and other servers use other shapes,
+/// which then fall back on the feed's author).
+fn is_post_id(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The handle a profile or post link names: `https://HOST/@user[/…]` → `@user@HOST` (a
+/// remote account shown on another instance, `/@user@other/…`, keeps its own instance);
+/// `https://bsky.app/profile/HANDLE[/…]` → `@HANDLE`, unless HANDLE is a `did:` (not a
+/// name anyone reads).
+fn handle_in_link(link: &str) -> Option<String> {
+    let url = url::Url::parse(link).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    let mut segments = url.path_segments()?;
+    let first = segments.next()?;
+    if let Some(user) = first.strip_prefix('@') {
+        let valid = |part: &str| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        };
+        return match user.split_once('@') {
+            Some((name, instance)) if valid(name) && valid(instance) => Some(format!("@{user}")),
+            None if valid(user) => Some(format!("@{user}@{host}")),
+            _ => None,
+        };
+    }
+    if host == "bsky.app" && first == "profile" {
+        let handle = segments.next()?;
+        if !handle.is_empty() && !handle.starts_with("did:") && handle.contains('.') {
+            return Some(format!("@{handle}"));
+        }
+    }
+    None
 }
 
 /// What makes an item unique within its source: the GUID, else the link, else a hash of the
@@ -245,6 +341,87 @@ mod tests {
         let a = identity("", None, "title", "body");
         assert_eq!(a, identity("", None, "title", "body"));
         assert_ne!(a, identity("", None, "titlebody", ""));
+    }
+
+    #[test]
+    fn authors_come_from_post_links_then_the_feed() {
+        let person = |name: &str, uri: Option<&str>| Person {
+            name: Some(name.to_string()),
+            uri: uri.map(str::to_string),
+            email: None,
+            role: None,
+        };
+        let cases: &[(&[Person], Option<&str>, Option<&str>)] = &[
+            (
+                &[],
+                Some("https://mastodon.example/@alice/1134"),
+                Some("@alice@mastodon.example"),
+            ),
+            (
+                &[],
+                Some("https://mastodon.example/@bob@other.example/1134"),
+                Some("@bob@other.example"),
+            ),
+            (
+                &[],
+                Some("https://bsky.app/profile/nordvent.example/post/3kabc"),
+                Some("@nordvent.example"),
+            ),
+            (
+                &[],
+                Some("https://bsky.app/profile/did:plc:abc/post/3kabc"),
+                None,
+            ),
+            (&[], Some("https://medium.com/@writer/a-story-1a2b3c"), None),
+            (
+                &[person(
+                    "/u/someone",
+                    Some("https://www.reddit.com/user/someone"),
+                )],
+                Some("https://www.reddit.com/r/x/comments/1/t/"),
+                Some("/u/someone"),
+            ),
+            (
+                &[person(" ", Some("https://www.reddit.com/user/anon"))],
+                None,
+                Some("https://www.reddit.com/user/anon"),
+            ),
+            (
+                &[person("Jeanne Martin", None)],
+                Some("https://news.example/a"),
+                Some("Jeanne Martin"),
+            ),
+            (&[], Some("https://news.example/a"), None),
+        ];
+        for (authors, link, want) in cases {
+            assert_eq!(author_of(authors, *link).as_deref(), *want, "{link:?}");
+        }
+        assert_eq!(
+            handle_in_link("https://mastodon.example/@alice").as_deref(),
+            Some("@alice@mastodon.example")
+        );
+        assert_eq!(handle_in_link("https://mastodon.example/tags/acme"), None);
+    }
+
+    #[test]
+    fn google_redirect_links_become_their_target() {
+        let rss = r#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><id>g</id><title>Alerts</title>
+<entry><id>tag:google.com,2013:googlealerts/feed:1</id><title type="html">Nordvent</title>
+<link href="https://www.google.com/url?rct=j&amp;sa=t&amp;url=https://news.example/a%3Fid%3D1&amp;ct=ga&amp;cd=X&amp;usg=Y"/></entry>
+<entry><id>2</id><title>Other</title><link href="https://www.google.com/url?url=javascript:alert(1)"/></entry>
+<entry><id>3</id><title>Plain</title><link href="https://evil.example/url?url=https://news.example/b"/></entry>
+</feed>"#;
+        let items =
+            feed(&SourceId::new("g"), rss.as_bytes(), None).unwrap_or_else(|e| panic!("{e}"));
+        let urls: Vec<Option<&str>> = items.iter().map(|i| i.url.as_deref()).collect();
+        assert_eq!(
+            urls,
+            vec![
+                Some("https://news.example/a?id=1"),
+                Some("https://www.google.com/url?url=javascript:alert(1)"),
+                Some("https://evil.example/url?url=https://news.example/b"),
+            ]
+        );
     }
 
     #[test]

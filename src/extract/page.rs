@@ -89,6 +89,7 @@ fn selected_items(
             title,
             text: summary,
             published,
+            author: None,
         });
     }
     if matched == 0 {
@@ -161,6 +162,7 @@ fn whole_page(source: &SourceId, document: &Html, page_url: &str) -> Item {
         title,
         text,
         published: None,
+        author: None,
     }
 }
 

@@ -116,6 +116,8 @@ pub struct FetchSettings {
     pub max_body_bytes: usize,
     pub max_concurrent: usize,
     pub per_host: usize,
+    /// Lower per-host limits for some hosts, keyed by [`politeness::host_key`].
+    pub host_limits: std::collections::BTreeMap<String, usize>,
 }
 
 impl FetchSettings {
@@ -127,6 +129,7 @@ impl FetchSettings {
             max_body_bytes: defaults::MAX_BODY_BYTES,
             max_concurrent: crate::config::defaults::MAX_CONCURRENT_FETCHES,
             per_host: crate::config::defaults::PER_HOST_CONCURRENCY,
+            host_limits: Default::default(),
         }
     }
 }
@@ -149,7 +152,11 @@ impl Fetcher {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))?;
-        let politeness = politeness::Politeness::new(settings.max_concurrent, settings.per_host);
+        let politeness = politeness::Politeness::with_host_limits(
+            settings.max_concurrent,
+            settings.per_host,
+            settings.host_limits.clone(),
+        );
         Ok(Fetcher {
             client,
             settings,

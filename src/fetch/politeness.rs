@@ -8,8 +8,13 @@
 //! (fetch, parse, store), which also bounds memory: at most that many bodies are alive.
 //! Trade-off: a host's semaphore is kept for the life of the process (one small entry per
 //! host the configuration names).
+//!
+//! Some platforms need fewer slots than the global per-host default (Reddit answers 429 to
+//! parallel requests): `host_limits` lowers the count for named hosts. It is keyed by host,
+//! not by source, because the server counts requests per client, whatever feed they ask
+//! for; the configuration gives the lowest value any source of that host asks for.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +30,8 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 pub struct Politeness {
     global: Arc<Semaphore>,
     per_host: usize,
+    /// Lower per-host counts for some hosts (keys as [`host_key`] makes them).
+    host_limits: Arc<BTreeMap<String, usize>>,
     hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
 }
 
@@ -42,11 +49,29 @@ impl Politeness {
     }
 
     pub fn new(max_concurrent: usize, per_host: usize) -> Politeness {
+        Politeness::with_host_limits(max_concurrent, per_host, BTreeMap::new())
+    }
+
+    /// Like [`Politeness::new`], with fewer slots for the hosts of `host_limits` (a limit
+    /// above `per_host` is ignored: a preset never raises the admin's limit).
+    pub fn with_host_limits(
+        max_concurrent: usize,
+        per_host: usize,
+        host_limits: BTreeMap<String, usize>,
+    ) -> Politeness {
         Politeness {
             global: Arc::new(Semaphore::new(max_concurrent.max(1))),
             per_host: per_host.max(1),
+            host_limits: Arc::new(host_limits),
             hosts: Arc::default(),
         }
+    }
+
+    /// Slots for the host of `key`.
+    fn slots(&self, key: &str) -> usize {
+        self.host_limits
+            .get(key)
+            .map_or(self.per_host, |&limit| limit.clamp(1, self.per_host))
     }
 
     /// Waits for a slot for `url`'s host, then for a global slot. Local files take only a
@@ -54,12 +79,13 @@ impl Politeness {
     pub async fn acquire(&self, url: &Url) -> Permit {
         let host = match host_key(url) {
             Some(key) => {
+                let slots = self.slots(&key);
                 let semaphore = {
                     let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
                     Arc::clone(
                         hosts
                             .entry(key)
-                            .or_insert_with(|| Arc::new(Semaphore::new(self.per_host))),
+                            .or_insert_with(|| Arc::new(Semaphore::new(slots))),
                     )
                 };
                 // The semaphores are never closed, so acquiring cannot fail.
@@ -76,7 +102,7 @@ impl Politeness {
 }
 
 /// `host:port` of an http(s) URL; `None` for local files.
-fn host_key(url: &Url) -> Option<String> {
+pub fn host_key(url: &Url) -> Option<String> {
     if !matches!(url.scheme(), "http" | "https") {
         return None;
     }
@@ -181,5 +207,30 @@ mod tests {
         assert!(got_b.is_ok(), "host b was blocked by host a");
         assert!(!waiting.is_finished(), "host a got a second slot");
         waiting.abort();
+    }
+
+    #[tokio::test]
+    async fn a_host_limit_lowers_that_host_only() {
+        let url = |u: &str| Url::parse(u).unwrap_or_else(|e| panic!("{e}"));
+        let reddit = url("https://www.reddit.com/r/france/.rss");
+        let other = url("https://news.example/feed");
+        let limits = BTreeMap::from([
+            (host_key(&reddit).unwrap_or_default(), 1),
+            (host_key(&other).unwrap_or_default(), 9),
+        ]);
+        let limits = Politeness::with_host_limits(8, 2, limits);
+        assert_eq!(limits.slots("www.reddit.com:443"), 1);
+        assert_eq!(limits.slots("news.example:443"), 2, "never above per_host");
+        assert_eq!(limits.slots("elsewhere.example:443"), 2);
+        let _first = limits.acquire(&reddit).await;
+        let second = tokio::time::timeout(
+            Duration::from_millis(100),
+            limits.acquire(&url("https://www.reddit.com/search.rss?q=x")),
+        )
+        .await;
+        assert!(second.is_err(), "a second Reddit fetch got a slot");
+        let _a = limits.acquire(&other).await;
+        let b = tokio::time::timeout(Duration::from_millis(100), limits.acquire(&other)).await;
+        assert!(b.is_ok(), "the other host lost its second slot");
     }
 }

@@ -255,6 +255,13 @@ impl Labels {
 
     /// "also in 3 outlets: a.example, b.example, c.example" (at most [`OUTLETS_NAMED`]
     /// names).
+    fn shared(&self, copies: usize) -> String {
+        match self.lang {
+            Lang::En => format!("shared {copies} times"),
+            Lang::Fr => format!("partagé {copies} fois"),
+        }
+    }
+
     fn also_in(&self, others: &[String]) -> String {
         let n = others.len();
         let count = match self.lang {
@@ -477,14 +484,25 @@ fn view_of(digest: &Digest, cut_for_size: usize) -> View {
                     title: story.title.clone(),
                     url: story.url.clone().filter(|u| is_web_link(u)),
                     meta: format!(
-                        "{} · {}",
+                        "{}{} · {}{}",
+                        story
+                            .author
+                            .as_deref()
+                            .map(|a| format!("{a} · "))
+                            .unwrap_or_default(),
                         story
                             .sources
                             .iter()
                             .map(|s| s.as_str())
                             .collect::<Vec<_>>()
                             .join(", "),
-                        labels.local(story.time, tz)
+                        labels.local(story.time, tz),
+                        // More copies than outlets: boosts, reposts and quotes of one post.
+                        if story.copies > story.outlets.len().max(1) {
+                            format!(" · {}", labels.shared(story.copies))
+                        } else {
+                            String::new()
+                        },
                     ),
                     also_in: {
                         let others: Vec<String> = story

@@ -165,4 +165,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     DROP TRIGGER items_fts_insert;
     DROP TRIGGER items_fts_update;
     "#,
+    // Social posts: who wrote an item (a handle for posts, a name for articles), shown in
+    // digests. Older items have none.
+    r#"
+    ALTER TABLE items ADD COLUMN author TEXT;
+    "#,
 ];

@@ -194,6 +194,8 @@ pub struct MentionRecord {
     pub terms: Vec<String>,
     /// The outlet (host) the item counts for in its story.
     pub outlet: Option<String>,
+    /// Who wrote the item, when its feed said.
+    pub author: Option<String>,
 }
 
 /// The last digest queued for a digest id.
@@ -1043,7 +1045,7 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
-                "SELECT id, source_id, identity, url, title, text, published_at, first_seen_at
+                "SELECT id, source_id, identity, url, title, text, published_at, first_seen_at, author
                    FROM items WHERE first_seen_at >= ?1 ORDER BY first_seen_at, id",
             )
             .context("reading stored items")?;
@@ -1056,6 +1058,7 @@ impl Store {
                     title: row.get(4)?,
                     text: row.get(5)?,
                     published: opt_from_db(row.get(6)?),
+                    author: row.get(8)?,
                 };
                 Ok((ItemId(row.get(0)?), item, from_db(row.get(7)?)))
             })
@@ -1097,7 +1100,7 @@ impl Store {
 
 const MENTION_SELECT: &str =
     "SELECT m.id, m.watch_id, i.id, i.source_id, i.url, i.title, i.text, i.published_at,
-        m.created_at, m.terms, i.story_id, i.outlet
+        m.created_at, m.terms, i.story_id, i.outlet, i.author
    FROM mentions m JOIN items i ON i.id = m.item_id";
 
 /// The columns [`state_of`] reads, in order (13 of them, then `gone_at`).
@@ -1136,6 +1139,7 @@ fn mention_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<MentionRecord> {
         found_at: from_db(row.get(8)?),
         terms: serde_json::from_str(&terms).unwrap_or_default(),
         outlet: row.get(11)?,
+        author: row.get(12)?,
     })
 }
 
@@ -1231,22 +1235,23 @@ fn upsert_item(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result<
         Some((id, replaced)) => {
             // A re-titled or edited entry updates the stored item; it is not a new one.
             tx.prepare_cached(
-                "UPDATE items SET url = ?2, title = ?3, text = ?4, published_at = COALESCE(?5, published_at), last_seen_at = ?6
+                "UPDATE items SET url = ?2, title = ?3, text = ?4, published_at = COALESCE(?5, published_at), last_seen_at = ?6,
+                                 author = COALESCE(?7, author)
                   WHERE id = ?1",
             )
             .and_then(|mut stmt| {
-                stmt.execute(params![id, item.url, item.title, item.text, item.published.map(to_db), to_db(now)])
+                stmt.execute(params![id, item.url, item.title, item.text, item.published.map(to_db), to_db(now), item.author])
             })
             .context("updating an item")?;
             Ok(Upserted::Seen { id, replaced })
         }
         None => {
             tx.prepare_cached(
-                "INSERT INTO items (source_id, identity, url, title, text, published_at, first_seen_at, last_seen_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                "INSERT INTO items (source_id, identity, url, title, text, published_at, first_seen_at, last_seen_at, author)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
             )
             .and_then(|mut stmt| {
-                stmt.execute(params![item.source.as_str(), item.identity, item.url, item.title, item.text, item.published.map(to_db), to_db(now)])
+                stmt.execute(params![item.source.as_str(), item.identity, item.url, item.title, item.text, item.published.map(to_db), to_db(now), item.author])
             })
             .context("storing an item")?;
             Ok(Upserted::New(tx.last_insert_rowid()))

@@ -15,7 +15,7 @@ use url::Url;
 
 use super::{Context, Result, Store, from_db, to_db};
 use crate::dedup::boilerplate::{self, RECURRING_MIN};
-use crate::dedup::{DedupSettings, Sketch, canonical_link, is_near_duplicate, sketch};
+use crate::dedup::{DedupSettings, Sketch, canonical_link, is_near_duplicate, posts, sketch};
 use crate::model::{Item, StoryId, WatchId};
 
 /// Rows read per sampled hash when looking for near duplicates.
@@ -68,7 +68,7 @@ pub(super) fn assign_story(
         .as_deref()
         .and_then(|url| canonical_link(url, &settings.extra_tracking_params));
     let outlet = outlet_of(canonical.as_deref(), source_url, item.source.as_str());
-    let sketch = story_sketch(tx, item, now)?;
+    let (sketch, exact) = story_sketch(tx, item, now)?;
     let window_start = to_db(now) - settings.story_window.as_secs() as i64;
 
     let mut found = None;
@@ -91,8 +91,18 @@ pub(super) fn assign_story(
             .context("looking up an item by canonical URL")?
             .map(|id| Assignment::SameUrl(StoryId(id)));
     }
+    // A post (no title of its own) that quotes or shares a stored item joins its story.
+    if found.is_none() && item.title.trim().is_empty() {
+        found = quoted(tx, item, canonical.as_deref(), settings)?.map(Assignment::SameUrl);
+    }
     if found.is_none() && sketch.is_usable() {
         found = near_duplicate(tx, &sketch, item.source.as_str(), window_start)?
+            .map(Assignment::NearDuplicate);
+    }
+    if found.is_none()
+        && let Some(key) = exact
+    {
+        found = same_wording(tx, key, item.source.as_str(), window_start)?
             .map(Assignment::NearDuplicate);
     }
     let assignment = match found {
@@ -131,6 +141,15 @@ pub(super) fn assign_story(
         ])
     })
     .context("recording an item's story")?;
+    if let Some(key) = exact {
+        // In the fingerprint index, under its own seed; the item keeps no fingerprint, which
+        // is how `same_wording` tells these rows from sampled hashes.
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO story_fingerprints (hash, seen_at, item_id) VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![key as i64, to_db(now), item_id]))
+        .context("indexing a short text")?;
+    }
     if usable {
         let mut insert = tx
             .prepare_cached(
@@ -154,7 +173,14 @@ pub(super) fn assign_story(
 /// footers aside, so it can join those earlier items (same-source matches need
 /// near-identical text anyway). One new sentence, even short (a changed figure in a
 /// template), is enough to keep the stripped fingerprint.
-fn story_sketch(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result<Sketch> {
+///
+/// Also returns the exact-wording key of a text too short to fingerprint (see
+/// [`crate::dedup::posts`]).
+fn story_sketch(
+    tx: &Transaction<'_>,
+    item: &Item,
+    now: DateTime<Utc>,
+) -> Result<(Sketch, Option<u64>)> {
     let mut segments = boilerplate::segments(&item.title, &item.text);
     let mut seen_keys = std::collections::HashSet::new();
     segments.retain(|s| seen_keys.insert(s.key));
@@ -187,11 +213,73 @@ fn story_sketch(tx: &Transaction<'_>, item: &Item, now: DateTime<Utc>) -> Result
             kept.extend(segment.tokens.iter().map(String::as_str));
         }
     }
-    Ok(if kept.is_empty() {
-        sketch(whole)
+    let fingerprint = if kept.is_empty() {
+        sketch(whole.iter().copied())
     } else {
         sketch(kept)
+    };
+    let exact = if fingerprint.is_usable() {
+        None
+    } else {
+        posts::exact_key(whole)
+    };
+    Ok((fingerprint, exact))
+}
+
+/// The story of a stored item at one of the addresses a post's text links (a quote-post,
+/// or a post sharing an article), from any source: the link is explicit.
+fn quoted(
+    tx: &Transaction<'_>,
+    item: &Item,
+    own: Option<&str>,
+    settings: &DedupSettings,
+) -> Result<Option<StoryId>> {
+    let mut lookup = tx
+        .prepare_cached(
+            "SELECT story_id FROM items WHERE canonical_url = ?1 AND story_id IS NOT NULL
+              ORDER BY id LIMIT 1",
+        )
+        .context("looking up a quoted item")?;
+    for link in posts::linked_urls(&item.text) {
+        let Some(canonical) = canonical_link(link, &settings.extra_tracking_params) else {
+            continue;
+        };
+        if Some(canonical.as_str()) == own {
+            continue;
+        }
+        if let Some(story) = lookup
+            .query_row([&canonical], |row| row.get::<_, i64>(0))
+            .optional()
+            .context("looking up a quoted item")?
+        {
+            return Ok(Some(StoryId(story)));
+        }
+    }
+    Ok(None)
+}
+
+/// The story of another source's short item with the same wording, seen since
+/// `window_start`.
+fn same_wording(
+    tx: &Transaction<'_>,
+    key: u64,
+    source: &str,
+    window_start: i64,
+) -> Result<Option<StoryId>> {
+    tx.prepare_cached(
+        "SELECT i.story_id FROM story_fingerprints f JOIN items i ON i.id = f.item_id
+          WHERE f.hash = ?1 AND f.seen_at >= ?2 AND i.source_id <> ?3
+            AND i.fingerprint IS NULL AND i.story_id IS NOT NULL
+          ORDER BY f.seen_at LIMIT 1",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(params![key as i64, window_start, source], |row| {
+            row.get::<_, i64>(0)
+        })
+        .optional()
     })
+    .context("looking up a post with the same text")
+    .map(|story| story.map(StoryId))
 }
 
 /// The story of the stored item most like `sketch`, seen since `window_start`, if any is a
@@ -430,6 +518,7 @@ mod tests {
             title: title.to_string(),
             text: text.to_string(),
             published: None,
+            author: None,
         }
     }
 
@@ -475,6 +564,79 @@ mod tests {
 
     fn open() -> Store {
         Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Short posts: grouped by their exact wording across sources, never within one source,
+    /// never below the word minimum; a post linking a stored item joins its story.
+    #[test]
+    fn posts_join_by_wording_and_by_quoted_link() {
+        let post = |source: &str, id: &str, text: &str| {
+            item(
+                source,
+                id,
+                &format!("https://{source}.example/@x/{id}"),
+                "",
+                text,
+            )
+        };
+        /// Name, posts (source, text) recorded in order, whether the first two share a story.
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
+        let cases: &[Case<'_>] = &[
+            (
+                "same wording, two sources",
+                &[
+                    ("a", "Nordvent recrute 40 techniciens à Brest #emploi"),
+                    ("b", "Nordvent recrute 40 TECHNICIENS à Brest emploi"),
+                ],
+                true,
+            ),
+            (
+                "same wording, one source",
+                &[
+                    ("a", "Nordvent recrute 40 techniciens à Brest #emploi"),
+                    ("a", "Nordvent recrute 40 techniciens à Brest #emploi"),
+                ],
+                false,
+            ),
+            (
+                "too few words",
+                &[
+                    ("a", "Merci Nordvent, bravo !"),
+                    ("b", "Merci Nordvent, bravo !"),
+                ],
+                false,
+            ),
+            (
+                "one word changed",
+                &[
+                    ("a", "Nordvent recrute 40 techniciens à Brest #emploi"),
+                    ("b", "Nordvent recrute 50 techniciens à Brest #emploi"),
+                ],
+                false,
+            ),
+            (
+                "a quote of the first post",
+                &[
+                    ("a", "Nordvent ouvre ses portes"),
+                    ("a", "Bonne idée. RE: https://a.example/@x/0."),
+                ],
+                true,
+            ),
+        ];
+        for (name, posts, joined) in cases {
+            let store = open();
+            for (n, (source, text)) in posts.iter().enumerate() {
+                record(
+                    &store,
+                    source,
+                    at(n as i64),
+                    vec![post(source, &n.to_string(), text)],
+                );
+            }
+            let stories = stories_of(&store);
+            assert_eq!(stories.len(), 2, "{name}");
+            assert_eq!(stories[0] == stories[1], *joined, "{name}");
+        }
     }
 
     #[test]

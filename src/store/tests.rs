@@ -18,6 +18,7 @@ fn item(source: &str, identity: &str, title: &str) -> Item {
         title: title.to_string(),
         text: format!("text of {title}"),
         published: Some(t(-60)),
+        author: None,
     }
 }
 
