@@ -210,6 +210,7 @@ fn export_writes_json_and_csv_records() {
         "published_at",
         "found_at",
         "story_id",
+        "author",
     ] {
         assert!(
             records[0].get(key).is_some(),
@@ -237,7 +238,7 @@ fn export_writes_json_and_csv_records() {
     assert_eq!(
         lines.next(),
         Some(
-            "mention_id,watch_id,source_id,item_id,url,title,published_at,found_at,terms,story_id"
+            "mention_id,watch_id,source_id,item_id,url,title,published_at,found_at,terms,story_id,author"
         )
     );
     let rows: Vec<&str> = lines.collect();

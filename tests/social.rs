@@ -226,6 +226,35 @@ async fn social_feeds_become_stories_with_authors() {
             "a post's display title matched title:\n{titles}"
         );
     }
+
+    // The export carries the authors too.
+    let out = assert_cmd::Command::cargo_bin("veille")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .args([
+            "export", "--since", "3650d", "--watch", "nordvent", "--config",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let authors: Vec<&str> = records
+        .as_array()
+        .map(|records| {
+            records
+                .iter()
+                .filter_map(|r| r["author"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    for author in ["@alice@mastodon.example", "/u/bzh_watt"] {
+        assert!(authors.contains(&author), "{author} not in {authors:?}");
+    }
 }
 
 /// A Reddit-shaped source answered 429 with Retry-After: the next poll waits as asked.

@@ -48,9 +48,11 @@ struct Record {
     published_at: String,
     found_at: String,
     terms: String,
-    /// Mentions with the same story id are copies of one story. Last, so CSV columns
-    /// read by position keep their place.
+    /// Mentions with the same story id are copies of one story.
     story_id: i64,
+    /// A post's author handle or an article's byline; empty when the feed names none.
+    /// New columns go last, so CSV columns read by position keep their place.
+    author: String,
 }
 
 impl From<MentionRecord> for Record {
@@ -66,6 +68,7 @@ impl From<MentionRecord> for Record {
             found_at: m.found_at.to_rfc3339(),
             terms: m.terms.join(", "),
             story_id: m.story.0,
+            author: m.author.unwrap_or_default(),
         }
     }
 }
