@@ -253,8 +253,7 @@ impl Labels {
         }
     }
 
-    /// "also in 3 outlets: a.example, b.example, c.example" (at most [`OUTLETS_NAMED`]
-    /// names).
+    /// "shared 3 times": copies, boosts and quotes of one post.
     fn shared(&self, copies: usize) -> String {
         match self.lang {
             Lang::En => format!("shared {copies} times"),
@@ -262,6 +261,8 @@ impl Labels {
         }
     }
 
+    /// "also in 3 outlets: a.example, b.example, c.example" (at most [`OUTLETS_NAMED`]
+    /// names).
     fn also_in(&self, others: &[String]) -> String {
         let n = others.len();
         let count = match self.lang {
