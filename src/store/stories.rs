@@ -6,11 +6,18 @@
 //! reads at most [`POSTINGS_CAP`] rows per hash (the newest): a hash shared by many items is
 //! a stock phrase, not evidence. The cost of one assignment is therefore bounded by the
 //! sample size times the cap, whatever the number of stored items.
+//!
+//! Within one batch of source runs (see `store`), the postings read per hash and the
+//! candidates read per item are kept in a [`StoryCache`] and brought up to date by this
+//! module's own inserts: copies of one story arrive together, and a burst of them probed
+//! the same frequent hashes again and again. The cache answers exactly what the index would
+//! (the batch's transaction holds the write lock, so nothing else writes meanwhile) and is
+//! dropped when the batch ends.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use url::Url;
 
 use super::{Context, Result, Store, from_db, to_db};
@@ -20,6 +27,135 @@ use crate::model::{Item, StoryId, WatchId};
 
 /// Rows read per sampled hash when looking for near duplicates.
 pub const POSTINGS_CAP: i64 = 50;
+
+/// Posting rows a [`StoryCache`] holds at most (~1 MB); past that it starts again empty.
+const CACHE_ROWS: usize = 65_536;
+
+/// What story assignment read from the index in the open batch (see the module doc).
+#[derive(Debug, Default)]
+pub(super) struct StoryCache {
+    /// Per hash: the window start it was read for, and its newest rows in that window as
+    /// the index orders them, newest first: `(seen_at, item_id)`, at most [`POSTINGS_CAP`].
+    postings: HashMap<u64, (i64, Vec<(i64, i64)>)>,
+    rows: usize,
+    /// Per stored item: sample size (if fingerprinted), story, source.
+    candidates: HashMap<i64, Option<Candidate>>,
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    size: Option<i64>,
+    story: Option<i64>,
+    source: String,
+}
+
+impl StoryCache {
+    pub(super) fn clear(&mut self) {
+        self.postings.clear();
+        self.candidates.clear();
+        self.rows = 0;
+    }
+
+    /// Records an index insert into the postings already read for its hash.
+    fn indexed(&mut self, hash: u64, seen_at: i64, item_id: i64) {
+        let Some((window_start, rows)) = self.postings.get_mut(&hash) else {
+            return;
+        };
+        let row = (seen_at, item_id);
+        if seen_at < *window_start || rows.contains(&row) {
+            return;
+        }
+        // Newest first: the index's backward order, (seen_at, item_id) descending.
+        let at = rows.partition_point(|r| *r > row);
+        if at >= POSTINGS_CAP as usize {
+            return;
+        }
+        rows.insert(at, row);
+        if rows.len() > POSTINGS_CAP as usize {
+            rows.pop();
+        } else {
+            self.rows += 1;
+        }
+    }
+}
+
+/// Inserts one row of the fingerprint index.
+fn index_hash(
+    tx: &Connection,
+    cache: &mut StoryCache,
+    hash: u64,
+    seen_at: i64,
+    item_id: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO story_fingerprints (hash, seen_at, item_id) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![hash as i64, seen_at, item_id])?;
+    cache.indexed(hash, seen_at, item_id);
+    Ok(())
+}
+
+/// The newest rows of `hash` since `window_start`, newest first, at most [`POSTINGS_CAP`].
+fn postings<'c>(
+    tx: &Connection,
+    cache: &'c mut StoryCache,
+    hash: u64,
+    window_start: i64,
+) -> Result<&'c [(i64, i64)]> {
+    let fresh = cache
+        .postings
+        .get(&hash)
+        .is_some_and(|(read_from, _)| *read_from <= window_start);
+    if !fresh {
+        let rows: Vec<(i64, i64)> = tx
+            .prepare_cached(
+                "SELECT seen_at, item_id FROM story_fingerprints WHERE hash = ?1 AND seen_at >= ?2
+                  ORDER BY seen_at DESC, item_id DESC LIMIT ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(params![hash as i64, window_start, POSTINGS_CAP], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
+                .collect()
+            })
+            .context("probing the fingerprint index")?;
+        if cache.rows + rows.len() > CACHE_ROWS {
+            cache.clear();
+        }
+        cache.rows += rows.len();
+        if let Some((_, old)) = cache.postings.insert(hash, (window_start, rows)) {
+            cache.rows -= old.len();
+        }
+    }
+    let rows = cache.postings.get(&hash).map_or(&[][..], |(_, rows)| rows);
+    // Read for an earlier window start: the rows before this one are the oldest, at the end.
+    let within = rows.partition_point(|(seen_at, _)| *seen_at >= window_start);
+    Ok(&rows[..within])
+}
+
+/// A stored item as a near-duplicate candidate.
+fn candidate(tx: &Connection, cache: &mut StoryCache, item_id: i64) -> Result<Option<Candidate>> {
+    if let Some(known) = cache.candidates.get(&item_id) {
+        return Ok(known.clone());
+    }
+    let read = tx
+        .prepare_cached(
+            "SELECT length(fingerprint) / 8, story_id, source_id FROM items WHERE id = ?1",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row([item_id], |row| {
+                Ok(Candidate {
+                    size: row.get(0)?,
+                    story: row.get(1)?,
+                    source: row.get(2)?,
+                })
+            })
+            .optional()
+        })
+        .context("reading a candidate duplicate")?;
+    cache.candidates.insert(item_id, read.clone());
+    Ok(read)
+}
 
 /// What a digest or `veille stories` shows of a story.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +192,8 @@ impl Assignment {
 
 /// Gives a newly stored item its canonical URL, fingerprint, outlet and story.
 pub(super) fn assign_story(
-    tx: &Transaction<'_>,
+    tx: &Connection,
+    cache: &mut StoryCache,
     item_id: i64,
     item: &Item,
     source_url: &str,
@@ -96,7 +233,7 @@ pub(super) fn assign_story(
         found = quoted(tx, item, canonical.as_deref(), settings)?.map(Assignment::SameUrl);
     }
     if found.is_none() && sketch.is_usable() {
-        found = near_duplicate(tx, &sketch, item.source.as_str(), window_start)?
+        found = near_duplicate(tx, cache, &sketch, item.source.as_str(), window_start)?
             .map(Assignment::NearDuplicate);
     }
     if found.is_none()
@@ -144,22 +281,11 @@ pub(super) fn assign_story(
     if let Some(key) = exact {
         // In the fingerprint index, under its own seed; the item keeps no fingerprint, which
         // is how `same_wording` tells these rows from sampled hashes.
-        tx.prepare_cached(
-            "INSERT OR IGNORE INTO story_fingerprints (hash, seen_at, item_id) VALUES (?1, ?2, ?3)",
-        )
-        .and_then(|mut stmt| stmt.execute(params![key as i64, to_db(now), item_id]))
-        .context("indexing a short text")?;
+        index_hash(tx, cache, key, to_db(now), item_id).context("indexing a short text")?;
     }
     if usable {
-        let mut insert = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO story_fingerprints (hash, seen_at, item_id) VALUES (?1, ?2, ?3)",
-            )
-            .context("indexing a fingerprint")?;
         for hash in &sketch.hashes {
-            insert
-                .execute(params![*hash as i64, to_db(now), item_id])
-                .context("indexing a fingerprint")?;
+            index_hash(tx, cache, *hash, to_db(now), item_id).context("indexing a fingerprint")?;
         }
     }
     Ok(assignment)
@@ -176,11 +302,7 @@ pub(super) fn assign_story(
 ///
 /// Also returns the exact-wording key of a text too short to fingerprint (see
 /// [`crate::dedup::posts`]).
-fn story_sketch(
-    tx: &Transaction<'_>,
-    item: &Item,
-    now: DateTime<Utc>,
-) -> Result<(Sketch, Option<u64>)> {
+fn story_sketch(tx: &Connection, item: &Item, now: DateTime<Utc>) -> Result<(Sketch, Option<u64>)> {
     let mut segments = boilerplate::segments(&item.title, &item.text);
     let mut seen_keys = std::collections::HashSet::new();
     segments.retain(|s| seen_keys.insert(s.key));
@@ -229,7 +351,7 @@ fn story_sketch(
 /// The story of a stored item at one of the addresses a post's text links (a quote-post,
 /// or a post sharing an article), from any source: the link is explicit.
 fn quoted(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     item: &Item,
     own: Option<&str>,
     settings: &DedupSettings,
@@ -261,7 +383,7 @@ fn quoted(
 /// The story of another source's short item with the same wording, seen since
 /// `window_start`.
 fn same_wording(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     key: u64,
     source: &str,
     window_start: i64,
@@ -285,58 +407,34 @@ fn same_wording(
 /// The story of the stored item most like `sketch`, seen since `window_start`, if any is a
 /// near duplicate.
 fn near_duplicate(
-    tx: &Transaction<'_>,
+    tx: &Connection,
+    cache: &mut StoryCache,
     sketch: &Sketch,
     source: &str,
     window_start: i64,
 ) -> Result<Option<StoryId>> {
-    let mut postings = tx
-        .prepare_cached(
-            "SELECT item_id FROM story_fingerprints WHERE hash = ?1 AND seen_at >= ?2
-              ORDER BY seen_at DESC LIMIT ?3",
-        )
-        .context("probing the fingerprint index")?;
     let mut shared: HashMap<i64, usize> = HashMap::new();
     for hash in &sketch.hashes {
-        let rows = postings
-            .query_map(params![*hash as i64, window_start, POSTINGS_CAP], |row| {
-                row.get::<_, i64>(0)
-            })
-            .context("probing the fingerprint index")?;
-        for row in rows {
-            *shared
-                .entry(row.context("probing the fingerprint index")?)
-                .or_default() += 1;
+        for (_, item_id) in postings(tx, cache, *hash, window_start)? {
+            *shared.entry(*item_id).or_default() += 1;
         }
     }
-    let mut candidate = tx
-        .prepare_cached(
-            "SELECT length(fingerprint) / 8, story_id, source_id = ?2 FROM items WHERE id = ?1",
-        )
-        .context("reading a candidate duplicate")?;
     // Best: highest containment, then most shared, then the oldest item.
     let mut best: Option<(f64, usize, i64, i64)> = None;
     for (item_id, count) in shared {
         if count < crate::dedup::fingerprint::MIN_SHARED {
             continue;
         }
-        let Some((size, story, same_source)) = candidate
-            .query_row(params![item_id, source], |row| {
-                Ok((
-                    row.get::<_, Option<i64>>(0)?,
-                    row.get::<_, Option<i64>>(1)?,
-                    row.get::<_, bool>(2)?,
-                ))
-            })
-            .optional()
-            .context("reading a candidate duplicate")?
+        let Some(Candidate {
+            size: Some(size),
+            story: Some(story),
+            source: candidate_source,
+        }) = candidate(tx, cache, item_id)?
         else {
             continue;
         };
-        let (Some(size), Some(story)) = (size, story) else {
-            continue;
-        };
         let size = size as usize;
+        let same_source = candidate_source == source;
         if !is_near_duplicate(count, size, sketch.hashes.len(), same_source) {
             continue;
         }
