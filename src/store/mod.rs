@@ -865,6 +865,7 @@ impl Store {
             if let Some(details) = details {
                 success_details(tx, details)?;
             }
+            stories::record_sentences(tx, cache, run.now)?;
             index_text(tx, &to_index)?;
             Ok(stats)
         })

@@ -40,6 +40,11 @@ pub(super) struct StoryCache {
     rows: usize,
     /// Per stored item: sample size (if fingerprinted), story, source.
     candidates: HashMap<i64, Option<Candidate>>,
+    /// The sentences counted in the current run, written once at its end by
+    /// [`record_sentences`]: source, then per key (items before the run, items of the run).
+    /// A feed's template lines recur in most of its items: counted here, they cost one read
+    /// and one write per run instead of two statements per item.
+    sentences: Option<(String, HashMap<u64, (i64, i64)>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +58,7 @@ impl StoryCache {
     pub(super) fn clear(&mut self) {
         self.postings.clear();
         self.candidates.clear();
+        self.sentences = None;
         self.rows = 0;
     }
 
@@ -205,7 +211,7 @@ pub(super) fn assign_story(
         .as_deref()
         .and_then(|url| canonical_link(url, &settings.extra_tracking_params));
     let outlet = outlet_of(canonical.as_deref(), source_url, item.source.as_str());
-    let (sketch, exact) = story_sketch(tx, item, now)?;
+    let (sketch, exact) = story_sketch(tx, cache, item, now)?;
     let window_start = to_db(now) - settings.story_window.as_secs() as i64;
 
     let mut found = None;
@@ -302,31 +308,46 @@ pub(super) fn assign_story(
 ///
 /// Also returns the exact-wording key of a text too short to fingerprint (see
 /// [`crate::dedup::posts`]).
-fn story_sketch(tx: &Connection, item: &Item, now: DateTime<Utc>) -> Result<(Sketch, Option<u64>)> {
+fn story_sketch(
+    tx: &Connection,
+    cache: &mut StoryCache,
+    item: &Item,
+    now: DateTime<Utc>,
+) -> Result<(Sketch, Option<u64>)> {
     let mut segments = boilerplate::segments(&item.title, &item.text);
     let mut seen_keys = std::collections::HashSet::new();
     segments.retain(|s| seen_keys.insert(s.key));
+    if cache
+        .sentences
+        .as_ref()
+        .is_some_and(|(source, _)| source != item.source.as_str())
+    {
+        record_sentences(tx, cache, now)?;
+    }
+    let (_, counted) = cache
+        .sentences
+        .get_or_insert_with(|| (item.source.as_str().to_string(), HashMap::new()));
     let mut lookup = tx
         .prepare_cached("SELECT items FROM source_sentences WHERE source_id = ?1 AND key = ?2")
         .context("reading recurring sentences")?;
-    let mut count = tx
-        .prepare_cached(
-            "INSERT INTO source_sentences (source_id, key, items, last_seen_at) VALUES (?1, ?2, 1, ?3)
-             ON CONFLICT (source_id, key) DO UPDATE SET items = items + 1, last_seen_at = excluded.last_seen_at",
-        )
-        .context("counting recurring sentences")?;
     let mut kept: Vec<&str> = Vec::new();
     let mut whole: Vec<&str> = Vec::new();
     for segment in &segments {
-        let key = segment.key as i64;
-        let earlier: i64 = lookup
-            .query_row(params![item.source.as_str(), key], |row| row.get(0))
-            .optional()
-            .context("reading recurring sentences")?
-            .unwrap_or(0);
-        count
-            .execute(params![item.source.as_str(), key, to_db(now)])
-            .context("counting recurring sentences")?;
+        let (before, this_run) = match counted.entry(segment.key) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(new) => {
+                let before: i64 = lookup
+                    .query_row(params![item.source.as_str(), segment.key as i64], |row| {
+                        row.get(0)
+                    })
+                    .optional()
+                    .context("reading recurring sentences")?
+                    .unwrap_or(0);
+                new.insert((before, 0))
+            }
+        };
+        let earlier = *before + *this_run;
+        *this_run += 1;
         if segment.is_footer() {
             continue;
         }
@@ -346,6 +367,35 @@ fn story_sketch(tx: &Connection, item: &Item, now: DateTime<Utc>) -> Result<(Ske
         posts::exact_key(whole)
     };
     Ok((fingerprint, exact))
+}
+
+/// Writes the sentence counts of the current run (see [`StoryCache`]), in key order.
+pub(super) fn record_sentences(
+    tx: &Connection,
+    cache: &mut StoryCache,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some((source, counted)) = cache.sentences.take() else {
+        return Ok(());
+    };
+    let mut counted: Vec<(u64, i64)> = counted
+        .into_iter()
+        .map(|(key, (_, this_run))| (key, this_run))
+        .collect();
+    counted.sort_unstable_by_key(|(key, _)| *key as i64);
+    let mut count = tx
+        .prepare_cached(
+            "INSERT INTO source_sentences (source_id, key, items, last_seen_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (source_id, key) DO UPDATE SET items = items + excluded.items,
+                                                        last_seen_at = excluded.last_seen_at",
+        )
+        .context("counting recurring sentences")?;
+    for (key, items) in counted {
+        count
+            .execute(params![source, key as i64, items, to_db(now)])
+            .context("counting recurring sentences")?;
+    }
+    Ok(())
 }
 
 /// The story of a stored item at one of the addresses a post's text links (a quote-post,
