@@ -803,8 +803,10 @@ impl Store {
             let mut to_index: Vec<IndexWrite<'_>> = Vec::new();
             for (item, matches) in run.items {
                 let item_id = match upsert_item(tx, item, run.now)? {
-                    Upserted::New(id) => {
-                        stories::assign_story(tx, cache, id, item, run.url, run.now, &dedup)?;
+                    Upserted::New => {
+                        let (id, _) = stories::store_new_item(
+                            tx, cache, item, run.url, run.now, &dedup,
+                        )?;
                         stats.items_new += 1;
                         to_index.push((id, None, item));
                         id
@@ -1365,7 +1367,8 @@ fn success_details(conn: &Connection, details: &SuccessDetails<'_>) -> Result<()
 
 /// What [`upsert_item`] did.
 enum Upserted {
-    New(i64),
+    /// Not stored yet: the caller stores it with its story (`stories::store_new_item`).
+    New,
     /// Already stored; `replaced` holds the previous title and text when they changed (the
     /// full-text index must forget them).
     Seen {
@@ -1374,7 +1377,7 @@ enum Upserted {
     },
 }
 
-/// Inserts or refreshes an item (without touching the full-text index: see [`index_text`]).
+/// Refreshes a stored item (without touching the full-text index: see [`index_text`]).
 fn upsert_item(tx: &Connection, item: &Item, now: DateTime<Utc>) -> Result<Upserted> {
     let existing: Option<(i64, Option<(String, String)>)> = tx
         .prepare_cached("SELECT id, title, text FROM items WHERE source_id = ?1 AND identity = ?2")
@@ -1403,17 +1406,7 @@ fn upsert_item(tx: &Connection, item: &Item, now: DateTime<Utc>) -> Result<Upser
             .context("updating an item")?;
             Ok(Upserted::Seen { id, replaced })
         }
-        None => {
-            tx.prepare_cached(
-                "INSERT INTO items (source_id, identity, url, title, text, published_at, first_seen_at, last_seen_at, author)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![item.source.as_str(), item.identity, item.url, item.title, item.text, item.published.map(to_db), to_db(now), item.author])
-            })
-            .context("storing an item")?;
-            Ok(Upserted::New(tx.last_insert_rowid()))
-        }
+        None => Ok(Upserted::New),
     }
 }
 

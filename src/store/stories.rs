@@ -196,16 +196,21 @@ impl Assignment {
     }
 }
 
-/// Gives a newly stored item its canonical URL, fingerprint, outlet and story.
-pub(super) fn assign_story(
+/// Stores a new item with its canonical URL, fingerprint, outlet and story; returns its id.
+///
+/// The story is decided before the item is written, so the item goes in whole, in one
+/// insert (an update after the insert rewrote the row and two of its index entries). Every
+/// lookup below excluded the new item anyway (other sources, or a story already set). The
+/// id is the one SQLite would have chosen (one past the largest), taken explicitly so that
+/// a new story can name the item as its representative before the item exists.
+pub(super) fn store_new_item(
     tx: &Connection,
     cache: &mut StoryCache,
-    item_id: i64,
     item: &Item,
     source_url: &str,
     now: DateTime<Utc>,
     settings: &DedupSettings,
-) -> Result<Assignment> {
+) -> Result<(i64, Assignment)> {
     let canonical = item
         .url
         .as_deref()
@@ -248,6 +253,10 @@ pub(super) fn assign_story(
         found = same_wording(tx, key, item.source.as_str(), window_start)?
             .map(Assignment::NearDuplicate);
     }
+    let item_id: i64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM items")
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .context("numbering a new item")?;
     let assignment = match found {
         Some(found) => {
             tx.prepare_cached(
@@ -269,13 +278,22 @@ pub(super) fn assign_story(
     };
     let usable = sketch.is_usable();
     tx.prepare_cached(
-        "UPDATE items SET canonical_url = ?2, outlet = ?3, fingerprint = ?4, fingerprint_shingles = ?5,
-                          story_id = ?6
-          WHERE id = ?1",
+        "INSERT INTO items (id, source_id, identity, url, title, text, published_at, first_seen_at,
+                           last_seen_at, author, canonical_url, outlet, fingerprint,
+                           fingerprint_shingles, story_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
             item_id,
+            item.source.as_str(),
+            item.identity,
+            item.url,
+            item.title,
+            item.text,
+            item.published.map(to_db),
+            to_db(now),
+            item.author,
             canonical,
             outlet,
             usable.then(|| sketch.to_bytes()),
@@ -283,7 +301,7 @@ pub(super) fn assign_story(
             assignment.story().0
         ])
     })
-    .context("recording an item's story")?;
+    .context("storing an item")?;
     if let Some(key) = exact {
         // In the fingerprint index, under its own seed; the item keeps no fingerprint, which
         // is how `same_wording` tells these rows from sampled hashes.
@@ -294,7 +312,7 @@ pub(super) fn assign_story(
             index_hash(tx, cache, *hash, to_db(now), item_id).context("indexing a fingerprint")?;
         }
     }
-    Ok(assignment)
+    Ok((item_id, assignment))
 }
 
 /// The fingerprint of an item's story text: its sentences minus footers and minus the
