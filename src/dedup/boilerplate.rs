@@ -75,9 +75,12 @@ pub fn segments(title: &str, text: &str) -> Vec<Segment> {
 
 /// Whether normalized words start like a footer ("lire aussi", "read more").
 pub fn is_footer(tokens: &[String]) -> bool {
+    // Called for every sentence of every new item: no allocation.
     FOOTER_STARTS.iter().any(|start| {
-        let words: Vec<&str> = start.split(' ').collect();
-        tokens.len() >= words.len() && tokens.iter().zip(&words).all(|(t, w)| t == w)
+        let mut tokens = tokens.iter();
+        start
+            .split(' ')
+            .all(|word| tokens.next().is_some_and(|t| t == word))
     })
 }
 

@@ -92,6 +92,10 @@ struct Db {
     batched: usize,
     /// What story assignment read in the open batch (valid until it ends).
     stories: stories::StoryCache,
+    /// New items of the open batch, not yet in the full-text index: written together just
+    /// before the commit ([`index_new_items`]), so a batch adds one segment to the index
+    /// instead of one per run (each of which FTS5 merges again later).
+    unindexed: Vec<i64>,
 }
 
 impl Db {
@@ -103,11 +107,17 @@ impl Db {
     /// Commits the open batch; on failure, rolls it back.
     fn commit_batch(&mut self) {
         self.stories.clear();
+        let unindexed = std::mem::take(&mut self.unindexed);
         if !self.in_batch() {
             self.batched = 0;
             return;
         }
-        if let Err(error) = self.conn.execute_batch("COMMIT") {
+        let committed = index_new_items(&self.conn, &unindexed).and_then(|()| {
+            self.conn
+                .execute_batch("COMMIT")
+                .context("committing a batch of source runs")
+        });
+        if let Err(error) = committed {
             self.abandon_batch(&error.to_string());
         }
         self.batched = 0;
@@ -118,6 +128,7 @@ impl Db {
     fn abandon_batch(&mut self, error: &str) {
         let runs = std::mem::take(&mut self.batched);
         self.stories.clear();
+        self.unindexed.clear();
         tracing::error!(
             %error,
             runs,
@@ -142,7 +153,7 @@ impl Conn<'_> {
     /// error rolls the batch back (see the module doc); a full batch is committed at once.
     fn in_batch<T>(
         &mut self,
-        write: impl FnOnce(&Connection, &mut stories::StoryCache) -> Result<T>,
+        write: impl FnOnce(&Connection, &mut stories::StoryCache, &mut Vec<i64>) -> Result<T>,
     ) -> Result<T> {
         if !self.db.in_batch() {
             self.db
@@ -151,7 +162,7 @@ impl Conn<'_> {
                 .context("starting a batch of source runs")?;
         }
         let db = &mut *self.db;
-        match write(&db.conn, &mut db.stories) {
+        match write(&db.conn, &mut db.stories, &mut db.unindexed) {
             Ok(done) => {
                 self.db.batched += 1;
                 if self.db.batched >= BATCH_RUNS {
@@ -528,6 +539,7 @@ impl Store {
                 conn,
                 batched: 0,
                 stories: stories::StoryCache::default(),
+                unindexed: Vec::new(),
             }),
             waiting: AtomicUsize::new(0),
             dedup: RwLock::default(),
@@ -794,12 +806,13 @@ impl Store {
         details: Option<&SuccessDetails<'_>>,
     ) -> Result<RunStats> {
         let dedup = self.dedup.read().unwrap_or_else(|p| p.into_inner()).clone();
-        self.batch_conn().in_batch(|tx, cache| {
+        self.batch_conn().in_batch(|tx, cache, unindexed| {
             let mut stats = RunStats::default();
-            // Full-text index writes, in item order, made once every other write of the run is
-            // done: an FTS5 table flushes its pending terms at each statement savepoint, and the
-            // item and story writes open one each (see migration "the full-text index is written
-            // by record_fetched").
+            // Full-text index writes of edited items, in item order, made once every other
+            // write of the run is done: an FTS5 table flushes its pending terms at each
+            // statement savepoint, and the item and story writes open one each (see migration
+            // "the full-text index is written by record_fetched"). New items are indexed when
+            // the batch commits.
             let mut to_index: Vec<IndexWrite<'_>> = Vec::new();
             for (item, matches) in run.items {
                 let item_id = match upsert_item(tx, item, run.now)? {
@@ -808,12 +821,13 @@ impl Store {
                             tx, cache, item, run.url, run.now, &dedup,
                         )?;
                         stats.items_new += 1;
-                        to_index.push((id, None, item));
+                        unindexed.push(id);
                         id
                     }
                     Upserted::Seen { id, replaced } => {
                         stats.items_seen += 1;
-                        if replaced.is_some() {
+                        // An item new in this batch is indexed as it is at the commit.
+                        if replaced.is_some() && !unindexed.contains(&id) {
                             to_index.push((id, replaced, item));
                         }
                         id
@@ -881,7 +895,7 @@ impl Store {
         next_poll_at: DateTime<Utc>,
         details: &SuccessDetails<'_>,
     ) -> Result<()> {
-        self.batch_conn().in_batch(|tx, _| {
+        self.batch_conn().in_batch(|tx, _, _| {
             not_modified(tx, details.source, url, details.now, next_poll_at)?;
             success_details(tx, details)
         })
@@ -1435,6 +1449,29 @@ fn index_text(tx: &Connection, writes: &[IndexWrite<'_>]) -> Result<()> {
         }
         insert
             .execute(params![id, item.title, item.text])
+            .context("indexing an item for search")?;
+    }
+    Ok(())
+}
+
+/// Adds new items to the full-text index, as they are stored now. Like [`index_text`], one
+/// single-row insert each, so the terms of the whole batch reach the index as one segment.
+fn index_new_items(conn: &Connection, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut read = conn
+        .prepare_cached("SELECT title, text FROM items WHERE id = ?1")
+        .context("reading an item to index")?;
+    let mut insert = conn
+        .prepare_cached("INSERT INTO items_fts (rowid, title, text) VALUES (?1, ?2, ?3)")
+        .context("indexing an item for search")?;
+    for id in ids {
+        let (title, text): (String, String) = read
+            .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .context("reading an item to index")?;
+        insert
+            .execute(params![id, title, text])
             .context("indexing an item for search")?;
     }
     Ok(())
