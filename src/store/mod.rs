@@ -806,6 +806,11 @@ impl Store {
         details: Option<&SuccessDetails<'_>>,
     ) -> Result<RunStats> {
         let dedup = self.dedup.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let prepared: Vec<stories::Prepared> = run
+            .items
+            .iter()
+            .map(|(item, _)| stories::prepare(item, run.url, &dedup))
+            .collect();
         self.batch_conn().in_batch(|tx, cache, unindexed| {
             let mut stats = RunStats::default();
             // Full-text index writes of edited items, in item order, made once every other
@@ -814,12 +819,11 @@ impl Store {
             // "the full-text index is written by record_fetched"). New items are indexed when
             // the batch commits.
             let mut to_index: Vec<IndexWrite<'_>> = Vec::new();
-            for (item, matches) in run.items {
+            for ((item, matches), prepared) in run.items.iter().zip(prepared) {
                 let item_id = match upsert_item(tx, item, run.now)? {
                     Upserted::New => {
-                        let (id, _) = stories::store_new_item(
-                            tx, cache, item, run.url, run.now, &dedup,
-                        )?;
+                        let (id, _) =
+                            stories::store_new_item(tx, cache, item, prepared, run.now, &dedup)?;
                         stats.items_new += 1;
                         unindexed.push(id);
                         id

@@ -196,6 +196,34 @@ impl Assignment {
     }
 }
 
+/// What story assignment needs of an item that no query decides: its canonical URL, its
+/// outlet and its sentences. Computed by [`prepare`] before the store is locked, in the
+/// caller's thread, for every item of a run (most turn out to be stored already: cheap
+/// work spent outside the one lock, rather than less work inside it).
+#[derive(Debug)]
+pub(super) struct Prepared {
+    canonical: Option<String>,
+    outlet: String,
+    /// Distinct sentences, in order.
+    segments: Vec<boilerplate::Segment>,
+}
+
+pub(super) fn prepare(item: &Item, source_url: &str, settings: &DedupSettings) -> Prepared {
+    let canonical = item
+        .url
+        .as_deref()
+        .and_then(|url| canonical_link(url, &settings.extra_tracking_params));
+    let outlet = outlet_of(canonical.as_deref(), source_url, item.source.as_str());
+    let mut segments = boilerplate::segments(&item.title, &item.text);
+    let mut seen_keys = std::collections::HashSet::new();
+    segments.retain(|s| seen_keys.insert(s.key));
+    Prepared {
+        canonical,
+        outlet,
+        segments,
+    }
+}
+
 /// Stores a new item with its canonical URL, fingerprint, outlet and story; returns its id.
 ///
 /// The story is decided before the item is written, so the item goes in whole, in one
@@ -207,16 +235,16 @@ pub(super) fn store_new_item(
     tx: &Connection,
     cache: &mut StoryCache,
     item: &Item,
-    source_url: &str,
+    prepared: Prepared,
     now: DateTime<Utc>,
     settings: &DedupSettings,
 ) -> Result<(i64, Assignment)> {
-    let canonical = item
-        .url
-        .as_deref()
-        .and_then(|url| canonical_link(url, &settings.extra_tracking_params));
-    let outlet = outlet_of(canonical.as_deref(), source_url, item.source.as_str());
-    let (sketch, exact) = story_sketch(tx, cache, item, now)?;
+    let Prepared {
+        canonical,
+        outlet,
+        segments,
+    } = prepared;
+    let (sketch, exact) = story_sketch(tx, cache, item, &segments, now)?;
     let window_start = to_db(now) - settings.story_window.as_secs() as i64;
 
     let mut found = None;
@@ -330,11 +358,9 @@ fn story_sketch(
     tx: &Connection,
     cache: &mut StoryCache,
     item: &Item,
+    segments: &[boilerplate::Segment],
     now: DateTime<Utc>,
 ) -> Result<(Sketch, Option<u64>)> {
-    let mut segments = boilerplate::segments(&item.title, &item.text);
-    let mut seen_keys = std::collections::HashSet::new();
-    segments.retain(|s| seen_keys.insert(s.key));
     if cache
         .sentences
         .as_ref()
@@ -350,7 +376,7 @@ fn story_sketch(
         .context("reading recurring sentences")?;
     let mut kept: Vec<&str> = Vec::new();
     let mut whole: Vec<&str> = Vec::new();
-    for segment in &segments {
+    for segment in segments {
         let (before, this_run) = match counted.entry(segment.key) {
             std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
             std::collections::hash_map::Entry::Vacant(new) => {
@@ -369,9 +395,9 @@ fn story_sketch(
         if segment.is_footer() {
             continue;
         }
-        whole.extend(segment.tokens.iter().map(String::as_str));
+        whole.extend(segment.tokens());
         if earlier < RECURRING_MIN {
-            kept.extend(segment.tokens.iter().map(String::as_str));
+            kept.extend(segment.tokens());
         }
     }
     let fingerprint = if kept.is_empty() {
