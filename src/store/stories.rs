@@ -996,6 +996,86 @@ mod tests {
         assert_eq!(store.story_count().unwrap_or_else(|e| panic!("{e}")), 2);
     }
 
+    /// Runs written into one batch (while another caller waits for the connection) find
+    /// the same stories as runs committed one by one, though the batch answers its lookups
+    /// from its cache; a full batch is committed without waiting for the burst to end, and
+    /// the rest when the last caller leaves.
+    #[test]
+    fn batched_runs_find_the_same_stories_and_commit_when_full() {
+        let sentences = [
+            "Le conseil régional finance une nouvelle ligne de tramway vers le campus",
+            "La ligne mesurera douze kilomètres et desservira dix-huit arrêts en ville",
+            "Les travaux commenceront au printemps prochain selon le président du conseil",
+            "Les syndicats appellent à la grève dans les transports publics de la région",
+            "Le budget prévoit aussi des pistes cyclables le long de la nouvelle ligne",
+        ];
+        let runs: Vec<(String, Vec<Item>)> = (0..2 * super::super::BATCH_RUNS + 3)
+            .map(|s| {
+                let source = format!("s{s}");
+                let items = (0..10)
+                    .map(|j| {
+                        let text = format!(
+                            "{}. {} {}",
+                            sentences[(s + j) % 5],
+                            sentences[(s + j + 1) % 5],
+                            sentences[(s + j + 2) % 5]
+                        );
+                        let title = format!("{} ({s}-{j})", sentences[(s + j) % 5]);
+                        let url = format!("https://{source}.example/{j}");
+                        item(&source, &j.to_string(), &url, &title, &text)
+                    })
+                    .collect();
+                (source, items)
+            })
+            .collect();
+        let stored = |path: &std::path::Path| -> i64 {
+            rusqlite::Connection::open(path)
+                .and_then(|c| c.query_row("SELECT COUNT(*) FROM items", [], |row| row.get(0)))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let stories = |batched: bool| -> Vec<StoryId> {
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let path = dir.path().join("batch.db");
+            let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            if batched {
+                store
+                    .waiting
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            for (n, (source, items)) in runs.iter().enumerate() {
+                record(
+                    &store,
+                    source,
+                    at(0) + Duration::seconds(n as i64),
+                    items.clone(),
+                );
+                let committed = if batched {
+                    (n + 1) / super::super::BATCH_RUNS * super::super::BATCH_RUNS
+                } else {
+                    n + 1
+                };
+                assert_eq!(
+                    stored(&path),
+                    committed as i64 * 10,
+                    "batched {batched}, run {n}"
+                );
+            }
+            if batched {
+                store
+                    .waiting
+                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            // Any other call commits an open batch first.
+            let stories = stories_of(&store);
+            assert_eq!(stored(&path), runs.len() as i64 * 10);
+            stories
+        };
+        let one_by_one = stories(false);
+        let distinct: std::collections::HashSet<_> = one_by_one.iter().collect();
+        assert!(distinct.len() < one_by_one.len() / 2, "copies make stories");
+        assert_eq!(stories(true), one_by_one);
+    }
+
     #[test]
     fn a_source_reposting_one_text_under_new_identities_keeps_one_story() {
         let store = open();
