@@ -41,11 +41,14 @@ pub(super) struct StoryCache {
     /// Per stored item: sample size (if fingerprinted), story, source.
     candidates: HashMap<i64, Option<Candidate>>,
     /// The sentences counted in the current run, written once at its end by
-    /// [`record_sentences`]: source, then per key (items before the run, items of the run).
+    /// [`record_sentences`]: the source, and per sentence key (items before the run, items
+    /// of the run).
     /// A feed's template lines recur in most of its items: counted here, they cost one read
     /// and one write per run instead of two statements per item.
-    sentences: Option<(String, HashMap<u64, (i64, i64)>)>,
+    sentences: Option<(String, SentenceCounts)>,
 }
+
+type SentenceCounts = HashMap<u64, (i64, i64)>;
 
 #[derive(Debug, Clone)]
 struct Candidate {
