@@ -10,15 +10,16 @@
 //! Source runs are group-committed: a run writes into a transaction that stays open while
 //! other callers wait for the connection, and the last of them commits it (or the run that
 //! fills [`BATCH_RUNS`]). A burst of polls then writes each page of the scattered indexes
-//! (fingerprints, stories, full-text) to the WAL once per batch instead of once per run.
+//! (fingerprints, stories, items by link and by story) to the WAL once per batch instead of
+//! once per run, and story lookups can reuse what earlier runs of the batch read.
 //! Every other call commits an open batch before it runs, so it sees and does exactly what
 //! it did before. The trade-off is the unit of failure: a run reports success before its
 //! batch commits, and a batch is all or nothing. A run that fails (a database error), or a
 //! commit that fails (disk full), rolls back the whole batch, logged: items, mentions and
 //! the sources' poll state together, so those sources are still due and are polled again
-//! at the next tick; nothing is half-stored, nothing is sent twice. Runs are not savepoints
-//! because a savepoint copies every page it changes to a sub-journal first, which costs
-//! more than the batch saves.
+//! at the next tick; nothing is half-stored, nothing is sent twice. Runs are not savepoints:
+//! a savepoint copies every page it changes to a sub-journal first, which, on the poll
+//! bench, cost all that the batch saved (sub-journal in a file) or 4 MB at peak (in memory).
 
 mod maintenance;
 mod migrations;
@@ -94,10 +95,6 @@ struct Db {
     batched: usize,
     /// What story assignment read in the open batch (valid until it ends).
     stories: stories::StoryCache,
-    /// New items of the open batch, not yet in the full-text index: written together just
-    /// before the commit ([`index_new_items`]), so a batch adds one segment to the index
-    /// instead of one per run (each of which FTS5 merges again later).
-    unindexed: Vec<i64>,
 }
 
 impl Db {
@@ -109,17 +106,11 @@ impl Db {
     /// Commits the open batch; on failure, rolls it back.
     fn commit_batch(&mut self) {
         self.stories.clear();
-        let unindexed = std::mem::take(&mut self.unindexed);
         if !self.in_batch() {
             self.batched = 0;
             return;
         }
-        let committed = index_new_items(&self.conn, &unindexed).and_then(|()| {
-            self.conn
-                .execute_batch("COMMIT")
-                .context("committing a batch of source runs")
-        });
-        if let Err(error) = committed {
+        if let Err(error) = self.conn.execute_batch("COMMIT") {
             self.abandon_batch(&error.to_string());
         }
         self.batched = 0;
@@ -130,7 +121,6 @@ impl Db {
     fn abandon_batch(&mut self, error: &str) {
         let runs = std::mem::take(&mut self.batched);
         self.stories.clear();
-        self.unindexed.clear();
         tracing::error!(
             %error,
             runs,
@@ -155,7 +145,7 @@ impl Conn<'_> {
     /// error rolls the batch back (see the module doc); a full batch is committed at once.
     fn in_batch<T>(
         &mut self,
-        write: impl FnOnce(&Connection, &mut stories::StoryCache, &mut Vec<i64>) -> Result<T>,
+        write: impl FnOnce(&Connection, &mut stories::StoryCache) -> Result<T>,
     ) -> Result<T> {
         if !self.db.in_batch() {
             self.db
@@ -164,7 +154,7 @@ impl Conn<'_> {
                 .context("starting a batch of source runs")?;
         }
         let db = &mut *self.db;
-        match write(&db.conn, &mut db.stories, &mut db.unindexed) {
+        match write(&db.conn, &mut db.stories) {
             Ok(done) => {
                 self.db.batched += 1;
                 if self.db.batched >= BATCH_RUNS {
@@ -541,7 +531,6 @@ impl Store {
                 conn,
                 batched: 0,
                 stories: stories::StoryCache::default(),
-                unindexed: Vec::new(),
             }),
             waiting: AtomicUsize::new(0),
             dedup: RwLock::default(),
@@ -813,13 +802,13 @@ impl Store {
             .iter()
             .map(|(item, _)| stories::prepare(item, run.url, &dedup))
             .collect();
-        self.batch_conn().in_batch(|tx, cache, unindexed| {
+        self.batch_conn().in_batch(|tx, cache| {
             let mut stats = RunStats::default();
-            // Full-text index writes of edited items, in item order, made once every other
-            // write of the run is done: an FTS5 table flushes its pending terms at each
-            // statement savepoint, and the item and story writes open one each (see migration
-            // "the full-text index is written by record_fetched"). New items are indexed when
-            // the batch commits.
+            // Full-text index writes, in item order, made once every other write of the run is
+            // done: an FTS5 table flushes its pending terms at each statement savepoint, and the
+            // item and story writes open one each (see migration "the full-text index is written
+            // by record_fetched"). Not deferred to the batch's commit: a batch's worth of
+            // pending terms took 4 MB more at peak, for no measurable gain.
             let mut to_index: Vec<IndexWrite<'_>> = Vec::new();
             for ((item, matches), prepared) in run.items.iter().zip(prepared) {
                 let item_id = match upsert_item(tx, item, run.now)? {
@@ -827,13 +816,12 @@ impl Store {
                         let (id, _) =
                             stories::store_new_item(tx, cache, item, prepared, run.now, &dedup)?;
                         stats.items_new += 1;
-                        unindexed.push(id);
+                        to_index.push((id, None, item));
                         id
                     }
                     Upserted::Seen { id, replaced } => {
                         stats.items_seen += 1;
-                        // An item new in this batch is indexed as it is at the commit.
-                        if replaced.is_some() && !unindexed.contains(&id) {
+                        if replaced.is_some() {
                             to_index.push((id, replaced, item));
                         }
                         id
@@ -901,7 +889,7 @@ impl Store {
         next_poll_at: DateTime<Utc>,
         details: &SuccessDetails<'_>,
     ) -> Result<()> {
-        self.batch_conn().in_batch(|tx, _, _| {
+        self.batch_conn().in_batch(|tx, _| {
             not_modified(tx, details.source, url, details.now, next_poll_at)?;
             success_details(tx, details)
         })
@@ -1455,29 +1443,6 @@ fn index_text(tx: &Connection, writes: &[IndexWrite<'_>]) -> Result<()> {
         }
         insert
             .execute(params![id, item.title, item.text])
-            .context("indexing an item for search")?;
-    }
-    Ok(())
-}
-
-/// Adds new items to the full-text index, as they are stored now. Like [`index_text`], one
-/// single-row insert each, so the terms of the whole batch reach the index as one segment.
-fn index_new_items(conn: &Connection, ids: &[i64]) -> Result<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let mut read = conn
-        .prepare_cached("SELECT title, text FROM items WHERE id = ?1")
-        .context("reading an item to index")?;
-    let mut insert = conn
-        .prepare_cached("INSERT INTO items_fts (rowid, title, text) VALUES (?1, ?2, ?3)")
-        .context("indexing an item for search")?;
-    for id in ids {
-        let (title, text): (String, String) = read
-            .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
-            .context("reading an item to index")?;
-        insert
-            .execute(params![id, title, text])
             .context("indexing an item for search")?;
     }
     Ok(())

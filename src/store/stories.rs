@@ -128,13 +128,20 @@ fn postings<'c>(
                 .collect()
             })
             .context("probing the fingerprint index")?;
-        if cache.rows + rows.len() > CACHE_ROWS {
-            cache.clear();
-        }
-        cache.rows += rows.len();
-        if let Some((_, old)) = cache.postings.insert(hash, (window_start, rows)) {
+        if let Some((_, old)) = cache.postings.remove(&hash) {
             cache.rows -= old.len();
         }
+        // Most hashes of a text are new: remembering them would cost memory and save nothing.
+        if rows.is_empty() {
+            return Ok(&[]);
+        }
+        if cache.rows + rows.len() > CACHE_ROWS {
+            cache.postings.clear();
+            cache.candidates.clear();
+            cache.rows = 0;
+        }
+        cache.rows += rows.len();
+        cache.postings.insert(hash, (window_start, rows));
     }
     let rows = cache.postings.get(&hash).map_or(&[][..], |(_, rows)| rows);
     // Read for an earlier window start: the rows before this one are the oldest, at the end.
