@@ -185,8 +185,14 @@ impl DerefMut for Conn<'_> {
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        // Someone counted in `waiting` takes the lock after us and commits in turn.
-        if self.db.in_batch() && self.waiting.load(Ordering::SeqCst) == 0 {
+        if !self.db.in_batch() {
+            return;
+        }
+        if std::thread::panicking() {
+            // A run cut short may have written half of itself: the batch goes as a whole.
+            self.db.abandon_batch("a source run panicked");
+        } else if self.waiting.load(Ordering::SeqCst) == 0 {
+            // Otherwise someone counted in `waiting` takes the lock after us, and commits.
             self.db.commit_batch();
         }
     }
@@ -557,8 +563,8 @@ impl Store {
 
     fn lock(&self) -> Conn<'_> {
         self.waiting.fetch_add(1, Ordering::SeqCst);
-        // A panic while holding the lock leaves SQLite itself consistent (savepoints and
-        // transactions roll back on drop), so a poisoned lock is safe to reuse.
+        // A panic while holding the lock leaves SQLite itself consistent (transactions roll
+        // back on drop, and so does a batch, see `Conn`), so a poisoned lock is safe to reuse.
         let db = self
             .conn
             .lock()

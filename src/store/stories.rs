@@ -1086,6 +1086,48 @@ mod tests {
         assert_eq!(stories(true), one_by_one);
     }
 
+    /// A run that panics halfway may have written half of itself: its whole batch is
+    /// rolled back (the runs before it too), and the store goes on.
+    #[test]
+    fn a_run_cut_short_by_a_panic_leaves_nothing_of_its_batch() {
+        let store = open();
+        // Another caller "waits": the batch stays open after the first run.
+        store
+            .waiting
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        record(
+            &store,
+            "a",
+            at(0),
+            vec![item("a", "1", "https://a.example/1", "Tram", WIRE)],
+        );
+        let cut = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.batch_conn().in_batch(|tx, _| -> Result<()> {
+                tx.execute(
+                    "INSERT INTO items (source_id, identity, title, text, first_seen_at, last_seen_at)
+                     VALUES ('b', 'half', 't', 't', 0, 0)",
+                    [],
+                )
+                .context("writing half a run")?;
+                panic!("cut short");
+            })
+        }));
+        assert!(cut.is_err());
+        store
+            .waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        let counts = store.counts().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((counts.items, counts.mentions), (0, 0));
+        record(
+            &store,
+            "a",
+            at(1),
+            vec![item("a", "1", "https://a.example/1", "Tram", WIRE)],
+        );
+        let counts = store.counts().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((counts.items, counts.mentions), (1, 1));
+    }
+
     #[test]
     fn a_source_reposting_one_text_under_new_identities_keeps_one_story() {
         let store = open();
