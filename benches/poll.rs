@@ -8,6 +8,14 @@
 //! and parsing alone, to show where the time goes (it holds every body in memory, so leave
 //! it off when measuring peak RSS). All feeds share one host, so the per-host limit is
 //! raised to the global one: a real configuration spreads sources over many hosts.
+//!
+//! Two texts. By default (`BENCH_TEXT=repeated`), the worst case for story clustering: every
+//! item is made of the same ten sentences, so every fingerprint lookup reads its full
+//! posting lists and half the items join one of a few huge stories. `BENCH_TEXT=varied`:
+//! each item has its own sentences, random words drawn from the vocabulary of the
+//! readability articles of `../shared/corpus/pages/readability`, and one item in ten is a
+//! wire copy of another feed's item (its sentences after an intro of its own), so story
+//! clustering finds copies in short posting lists, as with real news.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,7 +46,79 @@ const ENGLISH: &[&str] = &[
     "Tech giant faces antitrust probe over app store rules",
 ];
 
-fn feed(i: usize) -> Vec<u8> {
+/// A small xorshift generator: the same feeds on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n.max(1) as u64) as usize
+    }
+}
+
+/// Words of the readability articles (letters only, so nothing needs escaping in XML);
+/// generated words when the corpus is missing.
+fn vocabulary() -> Vec<String> {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pages/readability");
+    let mut words: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("expected.html")).ok())
+        .flat_map(|html| {
+            veille::extract::html_to_text(&html)
+                .split_whitespace()
+                .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string())
+                .filter(|w| !w.is_empty() && w.chars().all(char::is_alphanumeric))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if words.is_empty() {
+        eprintln!(
+            "corpus not found under {}: using generated words",
+            dir.display()
+        );
+        words = (0..5000).map(|n| format!("mot{n}")).collect();
+    }
+    words
+}
+
+/// The sentences of item `j` of feed `i` in varied mode, from its own seed.
+fn varied_sentences(vocabulary: &[String], i: usize, j: usize) -> Vec<String> {
+    let mut rng = Rng::new((i * ITEMS + j) as u64);
+    (0..4)
+        .map(|_| {
+            let len = 8 + rng.below(12);
+            let words: Vec<&str> = (0..len)
+                .map(|_| vocabulary[rng.below(vocabulary.len())].as_str())
+                .collect();
+            words.join(" ")
+        })
+        .collect()
+}
+
+/// The title and description of item `j` of feed `i` in varied mode: one item in ten is a
+/// wire copy of an item of the previous feed.
+fn varied_item(vocabulary: &[String], i: usize, j: usize) -> (String, String) {
+    let own = varied_sentences(vocabulary, i, j);
+    let title = own[0].split(' ').take(8).collect::<Vec<_>>().join(" ");
+    let body = if j.is_multiple_of(10) && i > 0 {
+        let copied = varied_sentences(vocabulary, i - 1, j + 1);
+        format!("{}. {}.", own[1], copied.join(". "))
+    } else {
+        format!("{}.", own.join(". "))
+    };
+    (title, body)
+}
+
+fn feed(i: usize, vocabulary: Option<&[String]>) -> Vec<u8> {
     let latin1 = i.is_multiple_of(10);
     let texts = if i.is_multiple_of(2) { FRENCH } else { ENGLISH };
     let mut xml = format!(
@@ -46,12 +126,23 @@ fn feed(i: usize) -> Vec<u8> {
         if latin1 { "ISO-8859-1" } else { "UTF-8" }
     );
     for j in 0..ITEMS {
-        let title = texts[(i + j) % texts.len()];
+        let (title, body) = match vocabulary {
+            Some(vocabulary) => varied_item(vocabulary, i, j),
+            None => {
+                let title = texts[(i + j) % texts.len()];
+                (
+                    format!("{title} ({i}-{j})"),
+                    format!(
+                        "{title}. {} {}",
+                        texts[(i + j + 1) % texts.len()],
+                        texts[(i + j + 2) % texts.len()]
+                    ),
+                )
+            }
+        };
         xml.push_str(&format!(
-            "<item><title>{title} ({i}-{j})</title><link>https://news{i}.example/articles/{j}</link><guid>news{i}-{j}</guid><pubDate>Fri, 27 Nov 2026 08:{:02}:00 +0100</pubDate><description>&lt;p&gt;{title}. {} {}&lt;/p&gt;</description></item>\n",
+            "<item><title>{title}</title><link>https://news{i}.example/articles/{j}</link><guid>news{i}-{j}</guid><pubDate>Fri, 27 Nov 2026 08:{:02}:00 +0100</pubDate><description>&lt;p&gt;{body}&lt;/p&gt;</description></item>\n",
             j % 60,
-            texts[(i + j + 1) % texts.len()],
-            texts[(i + j + 2) % texts.len()],
         ));
     }
     xml.push_str("</channel></rss>\n");
@@ -169,7 +260,15 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000);
     let stages = std::env::var("BENCH_STAGES").is_ok_and(|v| v == "1");
-    let feeds: Arc<Vec<Vec<u8>>> = Arc::new((0..n).map(feed).collect());
+    let varied = match std::env::var("BENCH_TEXT").as_deref() {
+        Ok("varied") => true,
+        Ok("repeated") | Err(_) => false,
+        Ok(other) => panic!("BENCH_TEXT={other}: use repeated (default) or varied"),
+    };
+    let vocabulary = varied.then(vocabulary);
+    let feeds: Arc<Vec<Vec<u8>>> =
+        Arc::new((0..n).map(|i| feed(i, vocabulary.as_deref())).collect());
+    drop(vocabulary);
     let total_bytes: usize = feeds.iter().map(Vec::len).sum();
     let addr = start_server(feeds);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -192,9 +291,10 @@ fn main() {
     let app = App::new(config, Arc::new(SystemClock)).unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<SourceId> = app.config.sources.iter().map(|s| s.id.clone()).collect();
     println!(
-        "feeds: {n}, {:.1} MB, {} items",
+        "feeds: {n}, {:.1} MB, {} items, {} text",
         total_bytes as f64 / 1e6,
-        n * ITEMS
+        n * ITEMS,
+        if varied { "varied" } else { "repeated" }
     );
 
     if stages {
@@ -295,8 +395,9 @@ fn main() {
         again_time.as_secs_f64()
     );
     let counts = app.store.counts().expect("counts");
+    let stories = app.store.story_count().expect("stories");
     println!(
-        "stored: {} items, {} mentions",
+        "stored: {} items, {} mentions, {stories} stories",
         counts.items, counts.mentions
     );
     rt.shutdown_timeout(Duration::from_secs(1));

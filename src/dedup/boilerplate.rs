@@ -45,14 +45,20 @@ const FOOTER_STARTS: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
     pub key: u64,
-    /// The normalized words of the sentence.
-    pub tokens: Vec<String>,
+    /// The normalized words of the sentence, joined by single spaces (one allocation per
+    /// sentence, not per word: the store holds the sentences of a whole run at once).
+    pub words: String,
 }
 
 impl Segment {
+    /// The normalized words, in order.
+    pub fn tokens(&self) -> impl Iterator<Item = &str> {
+        self.words.split(' ')
+    }
+
     /// Whether the sentence is a footer or link line, whatever the source.
     pub fn is_footer(&self) -> bool {
-        is_footer(&self.tokens)
+        is_footer(&self.words)
     }
 }
 
@@ -65,19 +71,22 @@ pub fn segments(title: &str, text: &str) -> Vec<Segment> {
             if tokens.is_empty() {
                 return None;
             }
+            let words = tokens.join(" ");
             Some(Segment {
-                key: xxh3_64(tokens.join(" ").as_bytes()),
-                tokens,
+                key: xxh3_64(words.as_bytes()),
+                words,
             })
         })
         .collect()
 }
 
-/// Whether normalized words start like a footer ("lire aussi", "read more").
-pub fn is_footer(tokens: &[String]) -> bool {
+/// Whether normalized words (joined by single spaces) start like a footer ("lire aussi",
+/// "read more"): whole words, so "related" is not "relations".
+pub fn is_footer(words: &str) -> bool {
     FOOTER_STARTS.iter().any(|start| {
-        let words: Vec<&str> = start.split(' ').collect();
-        tokens.len() >= words.len() && tokens.iter().zip(&words).all(|(t, w)| t == w)
+        words
+            .strip_prefix(start)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
     })
 }
 
@@ -88,7 +97,7 @@ mod tests {
     #[test]
     fn text_is_cut_at_sentence_ends_and_the_title_is_a_sentence() {
         let segs = segments("Le titre", "Première phrase. Deuxième ! Troisième? Fin");
-        let words: Vec<String> = segs.iter().map(|s| s.tokens.join(" ")).collect();
+        let words: Vec<&str> = segs.iter().map(|s| s.words.as_str()).collect();
         assert_eq!(
             words,
             [

@@ -6,11 +6,18 @@
 //! reads at most [`POSTINGS_CAP`] rows per hash (the newest): a hash shared by many items is
 //! a stock phrase, not evidence. The cost of one assignment is therefore bounded by the
 //! sample size times the cap, whatever the number of stored items.
+//!
+//! Within one batch of source runs (see `store`), the postings read per hash and the
+//! candidates read per item are kept in a [`StoryCache`] and brought up to date by this
+//! module's own inserts: copies of one story arrive together, and a burst of them probed
+//! the same frequent hashes again and again. The cache answers exactly what the index would
+//! (the batch's transaction holds the write lock, so nothing else writes meanwhile) and is
+//! dropped when the batch ends.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use url::Url;
 
 use super::{Context, Result, Store, from_db, to_db};
@@ -20,6 +27,151 @@ use crate::model::{Item, StoryId, WatchId};
 
 /// Rows read per sampled hash when looking for near duplicates.
 pub const POSTINGS_CAP: i64 = 50;
+
+/// Posting rows a [`StoryCache`] holds at most (~1 MB); past that it starts again empty.
+const CACHE_ROWS: usize = 65_536;
+
+/// What story assignment read from the index in the open batch (see the module doc).
+#[derive(Debug, Default)]
+pub(super) struct StoryCache {
+    /// Per hash: the window start it was read for, and its newest rows in that window as
+    /// the index orders them, newest first: `(seen_at, item_id)`, at most [`POSTINGS_CAP`].
+    postings: HashMap<u64, (i64, Vec<(i64, i64)>)>,
+    rows: usize,
+    /// Per stored item: sample size (if fingerprinted), story, source.
+    candidates: HashMap<i64, Option<Candidate>>,
+    /// The sentences counted in the current run, written once at its end by
+    /// [`record_sentences`]: the source, and per sentence key (items before the run, items
+    /// of the run).
+    /// A feed's template lines recur in most of its items: counted here, they cost one read
+    /// and one write per run instead of two statements per item.
+    sentences: Option<(String, SentenceCounts)>,
+}
+
+type SentenceCounts = HashMap<u64, (i64, i64)>;
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    size: Option<i64>,
+    story: Option<i64>,
+    source: String,
+}
+
+impl StoryCache {
+    pub(super) fn clear(&mut self) {
+        self.postings.clear();
+        self.candidates.clear();
+        self.sentences = None;
+        self.rows = 0;
+    }
+
+    /// Records an index insert into the postings already read for its hash.
+    fn indexed(&mut self, hash: u64, seen_at: i64, item_id: i64) {
+        let Some((window_start, rows)) = self.postings.get_mut(&hash) else {
+            return;
+        };
+        let row = (seen_at, item_id);
+        if seen_at < *window_start || rows.contains(&row) {
+            return;
+        }
+        // Newest first: the index's backward order, (seen_at, item_id) descending.
+        let at = rows.partition_point(|r| *r > row);
+        if at >= POSTINGS_CAP as usize {
+            return;
+        }
+        rows.insert(at, row);
+        if rows.len() > POSTINGS_CAP as usize {
+            rows.pop();
+        } else {
+            self.rows += 1;
+        }
+    }
+}
+
+/// Inserts one row of the fingerprint index.
+fn index_hash(
+    tx: &Connection,
+    cache: &mut StoryCache,
+    hash: u64,
+    seen_at: i64,
+    item_id: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO story_fingerprints (hash, seen_at, item_id) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![hash as i64, seen_at, item_id])?;
+    cache.indexed(hash, seen_at, item_id);
+    Ok(())
+}
+
+/// The newest rows of `hash` since `window_start`, newest first, at most [`POSTINGS_CAP`].
+fn postings<'c>(
+    tx: &Connection,
+    cache: &'c mut StoryCache,
+    hash: u64,
+    window_start: i64,
+) -> Result<&'c [(i64, i64)]> {
+    let fresh = cache
+        .postings
+        .get(&hash)
+        .is_some_and(|(read_from, _)| *read_from <= window_start);
+    if !fresh {
+        let rows: Vec<(i64, i64)> = tx
+            .prepare_cached(
+                "SELECT seen_at, item_id FROM story_fingerprints WHERE hash = ?1 AND seen_at >= ?2
+                  ORDER BY seen_at DESC, item_id DESC LIMIT ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(params![hash as i64, window_start, POSTINGS_CAP], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
+                .collect()
+            })
+            .context("probing the fingerprint index")?;
+        if let Some((_, old)) = cache.postings.remove(&hash) {
+            cache.rows -= old.len();
+        }
+        // Most hashes of a text are new: remembering them would cost memory and save nothing.
+        if rows.is_empty() {
+            return Ok(&[]);
+        }
+        if cache.rows + rows.len() > CACHE_ROWS {
+            cache.postings.clear();
+            cache.candidates.clear();
+            cache.rows = 0;
+        }
+        cache.rows += rows.len();
+        cache.postings.insert(hash, (window_start, rows));
+    }
+    let rows = cache.postings.get(&hash).map_or(&[][..], |(_, rows)| rows);
+    // Read for an earlier window start: the rows before this one are the oldest, at the end.
+    let within = rows.partition_point(|(seen_at, _)| *seen_at >= window_start);
+    Ok(&rows[..within])
+}
+
+/// A stored item as a near-duplicate candidate.
+fn candidate(tx: &Connection, cache: &mut StoryCache, item_id: i64) -> Result<Option<Candidate>> {
+    if let Some(known) = cache.candidates.get(&item_id) {
+        return Ok(known.clone());
+    }
+    let read = tx
+        .prepare_cached(
+            "SELECT length(fingerprint) / 8, story_id, source_id FROM items WHERE id = ?1",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row([item_id], |row| {
+                Ok(Candidate {
+                    size: row.get(0)?,
+                    story: row.get(1)?,
+                    source: row.get(2)?,
+                })
+            })
+            .optional()
+        })
+        .context("reading a candidate duplicate")?;
+    cache.candidates.insert(item_id, read.clone());
+    Ok(read)
+}
 
 /// What a digest or `veille stories` shows of a story.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,21 +206,55 @@ impl Assignment {
     }
 }
 
-/// Gives a newly stored item its canonical URL, fingerprint, outlet and story.
-pub(super) fn assign_story(
-    tx: &Transaction<'_>,
-    item_id: i64,
-    item: &Item,
-    source_url: &str,
-    now: DateTime<Utc>,
-    settings: &DedupSettings,
-) -> Result<Assignment> {
+/// What story assignment needs of an item that no query decides: its canonical URL, its
+/// outlet and its sentences. Computed by [`prepare`] before the store is locked, in the
+/// caller's thread, for every item of a run (most turn out to be stored already: cheap
+/// work spent outside the one lock, rather than less work inside it).
+#[derive(Debug)]
+pub(super) struct Prepared {
+    canonical: Option<String>,
+    outlet: String,
+    /// Distinct sentences, in order.
+    segments: Vec<boilerplate::Segment>,
+}
+
+pub(super) fn prepare(item: &Item, source_url: &str, settings: &DedupSettings) -> Prepared {
     let canonical = item
         .url
         .as_deref()
         .and_then(|url| canonical_link(url, &settings.extra_tracking_params));
     let outlet = outlet_of(canonical.as_deref(), source_url, item.source.as_str());
-    let (sketch, exact) = story_sketch(tx, item, now)?;
+    let mut segments = boilerplate::segments(&item.title, &item.text);
+    let mut seen_keys = std::collections::HashSet::new();
+    segments.retain(|s| seen_keys.insert(s.key));
+    Prepared {
+        canonical,
+        outlet,
+        segments,
+    }
+}
+
+/// Stores a new item with its canonical URL, fingerprint, outlet and story; returns its id.
+///
+/// The story is decided before the item is written, so the item goes in whole, in one
+/// insert (an update after the insert rewrote the row and two of its index entries). Every
+/// lookup below excluded the new item anyway (other sources, or a story already set). The
+/// id is the one SQLite would have chosen (one past the largest), taken explicitly so that
+/// a new story can name the item as its representative before the item exists.
+pub(super) fn store_new_item(
+    tx: &Connection,
+    cache: &mut StoryCache,
+    item: &Item,
+    prepared: Prepared,
+    now: DateTime<Utc>,
+    settings: &DedupSettings,
+) -> Result<(i64, Assignment)> {
+    let Prepared {
+        canonical,
+        outlet,
+        segments,
+    } = prepared;
+    let (sketch, exact) = story_sketch(tx, cache, item, &segments, now)?;
     let window_start = to_db(now) - settings.story_window.as_secs() as i64;
 
     let mut found = None;
@@ -96,7 +282,7 @@ pub(super) fn assign_story(
         found = quoted(tx, item, canonical.as_deref(), settings)?.map(Assignment::SameUrl);
     }
     if found.is_none() && sketch.is_usable() {
-        found = near_duplicate(tx, &sketch, item.source.as_str(), window_start)?
+        found = near_duplicate(tx, cache, &sketch, item.source.as_str(), window_start)?
             .map(Assignment::NearDuplicate);
     }
     if found.is_none()
@@ -105,6 +291,10 @@ pub(super) fn assign_story(
         found = same_wording(tx, key, item.source.as_str(), window_start)?
             .map(Assignment::NearDuplicate);
     }
+    let item_id: i64 = tx
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM items")
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .context("numbering a new item")?;
     let assignment = match found {
         Some(found) => {
             tx.prepare_cached(
@@ -126,13 +316,22 @@ pub(super) fn assign_story(
     };
     let usable = sketch.is_usable();
     tx.prepare_cached(
-        "UPDATE items SET canonical_url = ?2, outlet = ?3, fingerprint = ?4, fingerprint_shingles = ?5,
-                          story_id = ?6
-          WHERE id = ?1",
+        "INSERT INTO items (id, source_id, identity, url, title, text, published_at, first_seen_at,
+                           last_seen_at, author, canonical_url, outlet, fingerprint,
+                           fingerprint_shingles, story_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
             item_id,
+            item.source.as_str(),
+            item.identity,
+            item.url,
+            item.title,
+            item.text,
+            item.published.map(to_db),
+            to_db(now),
+            item.author,
             canonical,
             outlet,
             usable.then(|| sketch.to_bytes()),
@@ -140,29 +339,18 @@ pub(super) fn assign_story(
             assignment.story().0
         ])
     })
-    .context("recording an item's story")?;
+    .context("storing an item")?;
     if let Some(key) = exact {
         // In the fingerprint index, under its own seed; the item keeps no fingerprint, which
         // is how `same_wording` tells these rows from sampled hashes.
-        tx.prepare_cached(
-            "INSERT OR IGNORE INTO story_fingerprints (hash, seen_at, item_id) VALUES (?1, ?2, ?3)",
-        )
-        .and_then(|mut stmt| stmt.execute(params![key as i64, to_db(now), item_id]))
-        .context("indexing a short text")?;
+        index_hash(tx, cache, key, to_db(now), item_id).context("indexing a short text")?;
     }
     if usable {
-        let mut insert = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO story_fingerprints (hash, seen_at, item_id) VALUES (?1, ?2, ?3)",
-            )
-            .context("indexing a fingerprint")?;
         for hash in &sketch.hashes {
-            insert
-                .execute(params![*hash as i64, to_db(now), item_id])
-                .context("indexing a fingerprint")?;
+            index_hash(tx, cache, *hash, to_db(now), item_id).context("indexing a fingerprint")?;
         }
     }
-    Ok(assignment)
+    Ok((item_id, assignment))
 }
 
 /// The fingerprint of an item's story text: its sentences minus footers and minus the
@@ -177,40 +365,49 @@ pub(super) fn assign_story(
 /// Also returns the exact-wording key of a text too short to fingerprint (see
 /// [`crate::dedup::posts`]).
 fn story_sketch(
-    tx: &Transaction<'_>,
+    tx: &Connection,
+    cache: &mut StoryCache,
     item: &Item,
+    segments: &[boilerplate::Segment],
     now: DateTime<Utc>,
 ) -> Result<(Sketch, Option<u64>)> {
-    let mut segments = boilerplate::segments(&item.title, &item.text);
-    let mut seen_keys = std::collections::HashSet::new();
-    segments.retain(|s| seen_keys.insert(s.key));
+    if cache
+        .sentences
+        .as_ref()
+        .is_some_and(|(source, _)| source != item.source.as_str())
+    {
+        record_sentences(tx, cache, now)?;
+    }
+    let (_, counted) = cache
+        .sentences
+        .get_or_insert_with(|| (item.source.as_str().to_string(), HashMap::new()));
     let mut lookup = tx
         .prepare_cached("SELECT items FROM source_sentences WHERE source_id = ?1 AND key = ?2")
         .context("reading recurring sentences")?;
-    let mut count = tx
-        .prepare_cached(
-            "INSERT INTO source_sentences (source_id, key, items, last_seen_at) VALUES (?1, ?2, 1, ?3)
-             ON CONFLICT (source_id, key) DO UPDATE SET items = items + 1, last_seen_at = excluded.last_seen_at",
-        )
-        .context("counting recurring sentences")?;
     let mut kept: Vec<&str> = Vec::new();
     let mut whole: Vec<&str> = Vec::new();
-    for segment in &segments {
-        let key = segment.key as i64;
-        let earlier: i64 = lookup
-            .query_row(params![item.source.as_str(), key], |row| row.get(0))
-            .optional()
-            .context("reading recurring sentences")?
-            .unwrap_or(0);
-        count
-            .execute(params![item.source.as_str(), key, to_db(now)])
-            .context("counting recurring sentences")?;
+    for segment in segments {
+        let (before, this_run) = match counted.entry(segment.key) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(new) => {
+                let before: i64 = lookup
+                    .query_row(params![item.source.as_str(), segment.key as i64], |row| {
+                        row.get(0)
+                    })
+                    .optional()
+                    .context("reading recurring sentences")?
+                    .unwrap_or(0);
+                new.insert((before, 0))
+            }
+        };
+        let earlier = *before + *this_run;
+        *this_run += 1;
         if segment.is_footer() {
             continue;
         }
-        whole.extend(segment.tokens.iter().map(String::as_str));
+        whole.extend(segment.tokens());
         if earlier < RECURRING_MIN {
-            kept.extend(segment.tokens.iter().map(String::as_str));
+            kept.extend(segment.tokens());
         }
     }
     let fingerprint = if kept.is_empty() {
@@ -226,10 +423,39 @@ fn story_sketch(
     Ok((fingerprint, exact))
 }
 
+/// Writes the sentence counts of the current run (see [`StoryCache`]), in key order.
+pub(super) fn record_sentences(
+    tx: &Connection,
+    cache: &mut StoryCache,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some((source, counted)) = cache.sentences.take() else {
+        return Ok(());
+    };
+    let mut counted: Vec<(u64, i64)> = counted
+        .into_iter()
+        .map(|(key, (_, this_run))| (key, this_run))
+        .collect();
+    counted.sort_unstable_by_key(|(key, _)| *key as i64);
+    let mut count = tx
+        .prepare_cached(
+            "INSERT INTO source_sentences (source_id, key, items, last_seen_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (source_id, key) DO UPDATE SET items = items + excluded.items,
+                                                        last_seen_at = excluded.last_seen_at",
+        )
+        .context("counting recurring sentences")?;
+    for (key, items) in counted {
+        count
+            .execute(params![source, key as i64, items, to_db(now)])
+            .context("counting recurring sentences")?;
+    }
+    Ok(())
+}
+
 /// The story of a stored item at one of the addresses a post's text links (a quote-post,
 /// or a post sharing an article), from any source: the link is explicit.
 fn quoted(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     item: &Item,
     own: Option<&str>,
     settings: &DedupSettings,
@@ -261,7 +487,7 @@ fn quoted(
 /// The story of another source's short item with the same wording, seen since
 /// `window_start`.
 fn same_wording(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     key: u64,
     source: &str,
     window_start: i64,
@@ -285,58 +511,34 @@ fn same_wording(
 /// The story of the stored item most like `sketch`, seen since `window_start`, if any is a
 /// near duplicate.
 fn near_duplicate(
-    tx: &Transaction<'_>,
+    tx: &Connection,
+    cache: &mut StoryCache,
     sketch: &Sketch,
     source: &str,
     window_start: i64,
 ) -> Result<Option<StoryId>> {
-    let mut postings = tx
-        .prepare_cached(
-            "SELECT item_id FROM story_fingerprints WHERE hash = ?1 AND seen_at >= ?2
-              ORDER BY seen_at DESC LIMIT ?3",
-        )
-        .context("probing the fingerprint index")?;
     let mut shared: HashMap<i64, usize> = HashMap::new();
     for hash in &sketch.hashes {
-        let rows = postings
-            .query_map(params![*hash as i64, window_start, POSTINGS_CAP], |row| {
-                row.get::<_, i64>(0)
-            })
-            .context("probing the fingerprint index")?;
-        for row in rows {
-            *shared
-                .entry(row.context("probing the fingerprint index")?)
-                .or_default() += 1;
+        for (_, item_id) in postings(tx, cache, *hash, window_start)? {
+            *shared.entry(*item_id).or_default() += 1;
         }
     }
-    let mut candidate = tx
-        .prepare_cached(
-            "SELECT length(fingerprint) / 8, story_id, source_id = ?2 FROM items WHERE id = ?1",
-        )
-        .context("reading a candidate duplicate")?;
     // Best: highest containment, then most shared, then the oldest item.
     let mut best: Option<(f64, usize, i64, i64)> = None;
     for (item_id, count) in shared {
         if count < crate::dedup::fingerprint::MIN_SHARED {
             continue;
         }
-        let Some((size, story, same_source)) = candidate
-            .query_row(params![item_id, source], |row| {
-                Ok((
-                    row.get::<_, Option<i64>>(0)?,
-                    row.get::<_, Option<i64>>(1)?,
-                    row.get::<_, bool>(2)?,
-                ))
-            })
-            .optional()
-            .context("reading a candidate duplicate")?
+        let Some(Candidate {
+            size: Some(size),
+            story: Some(story),
+            source: candidate_source,
+        }) = candidate(tx, cache, item_id)?
         else {
             continue;
         };
-        let (Some(size), Some(story)) = (size, story) else {
-            continue;
-        };
         let size = size as usize;
+        let same_source = candidate_source == source;
         if !is_near_duplicate(count, size, sketch.hashes.len(), same_source) {
             continue;
         }
@@ -802,6 +1004,128 @@ mod tests {
             vec![item("b", "1", "https://a.example/1", "New", WIRE)],
         );
         assert_eq!(store.story_count().unwrap_or_else(|e| panic!("{e}")), 2);
+    }
+
+    /// Runs written into one batch (while another caller waits for the connection) find
+    /// the same stories as runs committed one by one, though the batch answers its lookups
+    /// from its cache; a full batch is committed without waiting for the burst to end, and
+    /// the rest when the last caller leaves.
+    #[test]
+    fn batched_runs_find_the_same_stories_and_commit_when_full() {
+        let sentences = [
+            "Le conseil régional finance une nouvelle ligne de tramway vers le campus",
+            "La ligne mesurera douze kilomètres et desservira dix-huit arrêts en ville",
+            "Les travaux commenceront au printemps prochain selon le président du conseil",
+            "Les syndicats appellent à la grève dans les transports publics de la région",
+            "Le budget prévoit aussi des pistes cyclables le long de la nouvelle ligne",
+        ];
+        let runs: Vec<(String, Vec<Item>)> = (0..2 * super::super::BATCH_RUNS + 3)
+            .map(|s| {
+                let source = format!("s{s}");
+                let items = (0..10)
+                    .map(|j| {
+                        let text = format!(
+                            "{}. {} {}",
+                            sentences[(s + j) % 5],
+                            sentences[(s + j + 1) % 5],
+                            sentences[(s + j + 2) % 5]
+                        );
+                        let title = format!("{} ({s}-{j})", sentences[(s + j) % 5]);
+                        let url = format!("https://{source}.example/{j}");
+                        item(&source, &j.to_string(), &url, &title, &text)
+                    })
+                    .collect();
+                (source, items)
+            })
+            .collect();
+        let stored = |path: &std::path::Path| -> i64 {
+            rusqlite::Connection::open(path)
+                .and_then(|c| c.query_row("SELECT COUNT(*) FROM items", [], |row| row.get(0)))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let stories = |batched: bool| -> Vec<StoryId> {
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let path = dir.path().join("batch.db");
+            let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            if batched {
+                store
+                    .waiting
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            for (n, (source, items)) in runs.iter().enumerate() {
+                record(
+                    &store,
+                    source,
+                    at(0) + Duration::seconds(n as i64),
+                    items.clone(),
+                );
+                let committed = if batched {
+                    (n + 1) / super::super::BATCH_RUNS * super::super::BATCH_RUNS
+                } else {
+                    n + 1
+                };
+                assert_eq!(
+                    stored(&path),
+                    committed as i64 * 10,
+                    "batched {batched}, run {n}"
+                );
+            }
+            if batched {
+                store
+                    .waiting
+                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            // Any other call commits an open batch first.
+            let stories = stories_of(&store);
+            assert_eq!(stored(&path), runs.len() as i64 * 10);
+            stories
+        };
+        let one_by_one = stories(false);
+        let distinct: std::collections::HashSet<_> = one_by_one.iter().collect();
+        assert!(distinct.len() < one_by_one.len() / 2, "copies make stories");
+        assert_eq!(stories(true), one_by_one);
+    }
+
+    /// A run that panics halfway may have written half of itself: its whole batch is
+    /// rolled back (the runs before it too), and the store goes on.
+    #[test]
+    fn a_run_cut_short_by_a_panic_leaves_nothing_of_its_batch() {
+        let store = open();
+        // Another caller "waits": the batch stays open after the first run.
+        store
+            .waiting
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        record(
+            &store,
+            "a",
+            at(0),
+            vec![item("a", "1", "https://a.example/1", "Tram", WIRE)],
+        );
+        let cut = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.batch_conn().in_batch(|tx, _| -> Result<()> {
+                tx.execute(
+                    "INSERT INTO items (source_id, identity, title, text, first_seen_at, last_seen_at)
+                     VALUES ('b', 'half', 't', 't', 0, 0)",
+                    [],
+                )
+                .context("writing half a run")?;
+                panic!("cut short");
+            })
+        }));
+        assert!(cut.is_err());
+        store
+            .waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        let counts = store.counts().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((counts.items, counts.mentions), (0, 0));
+        record(
+            &store,
+            "a",
+            at(1),
+            vec![item("a", "1", "https://a.example/1", "Tram", WIRE)],
+        );
+        let counts = store.counts().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((counts.items, counts.mentions), (1, 1));
     }
 
     #[test]
