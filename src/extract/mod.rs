@@ -106,7 +106,9 @@ pub fn feed_document(
         }
     };
     // An account's or profile's own feed names its owner once, in the channel link.
-    let feed_author = best_link(&parsed.links).and_then(handle_in_link);
+    let feed_author = best_link(&parsed.links)
+        .and_then(|link| url::Url::parse(link).ok())
+        .and_then(|link| handle_in(&link));
     Ok(parsed
         .entries
         .into_iter()
@@ -153,16 +155,18 @@ fn item_from_entry(source: &SourceId, entry: Entry, feed_author: Option<&str>) -
     };
     let link = best_link(&entry.links);
     let identity = identity(&entry.id, link, &title, &text);
+    let parsed = link.and_then(|link| url::Url::parse(link).ok());
     // Google Alerts wraps every link in a google.com/url redirect: keep the article's own
     // address, for the digest and for grouping copies (the identity keeps the link as
     // the feed wrote it, so items stored before this stay the same items).
     let url = link.map(|link| {
-        url::Url::parse(link)
-            .ok()
-            .and_then(|u| crate::dedup::canon::google_redirect_target(&u))
+        parsed
+            .as_ref()
+            .and_then(crate::dedup::canon::google_redirect_target)
             .map_or_else(|| link.to_string(), |target| target.to_string())
     });
-    let author = author_of(&entry.authors, link).or_else(|| feed_author.map(str::to_string));
+    let author =
+        author_of(&entry.authors, parsed.as_ref()).or_else(|| feed_author.map(str::to_string));
     Item {
         source: source.clone(),
         identity,
@@ -182,14 +186,13 @@ const AUTHOR_MAX_CHARS: usize = 100;
 /// `https://bsky.app/profile/HANDLE/post/ID` gives `@HANDLE`. Then the entry's own author
 /// (Reddit's `/u/name`, a YouTube channel, an article's byline): its name, else its URI,
 /// else its e-mail. The caller falls back on the feed's owner (an account's feed).
-pub fn author_of(authors: &[Person], link: Option<&str>) -> Option<String> {
+pub fn author_of(authors: &[Person], link: Option<&url::Url>) -> Option<String> {
     let from_link = link.and_then(|link| {
-        let url = url::Url::parse(link).ok()?;
-        let segments: Vec<&str> = url.path_segments()?.collect();
+        let segments: Vec<&str> = link.path_segments()?.collect();
         // Only a post permalink: `/@user` alone is a profile, `/@user/slug` a blog (Medium).
         match segments.as_slice() {
-            [user, id] if user.starts_with('@') && is_post_id(id) => handle_in_link(link),
-            ["profile", _, "post", _] => handle_in_link(link),
+            [user, id] if user.starts_with('@') && is_post_id(id) => handle_in(link),
+            ["profile", _, "post", _] => handle_in(link),
             _ => None,
         }
     });
@@ -221,8 +224,7 @@ fn is_post_id(text: &str) -> bool {
 /// remote account shown on another instance, `/@user@other/…`, keeps its own instance);
 /// `https://bsky.app/profile/HANDLE[/…]` → `@HANDLE`, unless HANDLE is a `did:` (not a
 /// name anyone reads).
-fn handle_in_link(link: &str) -> Option<String> {
-    let url = url::Url::parse(link).ok()?;
+fn handle_in(url: &url::Url) -> Option<String> {
     let host = url.host_str()?.to_ascii_lowercase();
     let mut segments = url.path_segments()?;
     let first = segments.next()?;
@@ -343,6 +345,10 @@ mod tests {
         assert_ne!(a, identity("", None, "titlebody", ""));
     }
 
+    fn parse(link: &str) -> url::Url {
+        url::Url::parse(link).unwrap_or_else(|e| panic!("{link}: {e}"))
+    }
+
     #[test]
     fn authors_come_from_post_links_then_the_feed() {
         let person = |name: &str, uri: Option<&str>| Person {
@@ -394,13 +400,21 @@ mod tests {
             (&[], Some("https://news.example/a"), None),
         ];
         for (authors, link, want) in cases {
-            assert_eq!(author_of(authors, *link).as_deref(), *want, "{link:?}");
+            let link = link.and_then(|link| url::Url::parse(link).ok());
+            assert_eq!(
+                author_of(authors, link.as_ref()).as_deref(),
+                *want,
+                "{link:?}"
+            );
         }
         assert_eq!(
-            handle_in_link("https://mastodon.example/@alice").as_deref(),
+            handle_in(&parse("https://mastodon.example/@alice")).as_deref(),
             Some("@alice@mastodon.example")
         );
-        assert_eq!(handle_in_link("https://mastodon.example/tags/acme"), None);
+        assert_eq!(
+            handle_in(&parse("https://mastodon.example/tags/acme")),
+            None
+        );
     }
 
     #[test]
