@@ -21,6 +21,7 @@ pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod scheduler;
+pub mod score;
 pub mod store;
 pub mod web;
 
