@@ -170,4 +170,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE items ADD COLUMN author TEXT;
     "#,
+    // Scores and alerts (issue 7): a mention's score and its reasons (JSON, see
+    // `crate::score`); whether it was found by a backfill (a source's first poll, or the first
+    // after a long outage), which never alerts nor counts toward spikes.
+    r#"
+    ALTER TABLE mentions ADD COLUMN score REAL;
+    ALTER TABLE mentions ADD COLUMN reasons TEXT;
+    ALTER TABLE mentions ADD COLUMN backfill INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];

@@ -338,6 +338,10 @@ pub struct MentionRecord {
     pub outlet: Option<String>,
     /// Who wrote the item, when its feed said.
     pub author: Option<String>,
+    /// The mention's score (0–1), None for mentions stored before scoring existed.
+    pub score: Option<f64>,
+    /// Why it scored so, strongest first (see `crate::score`).
+    pub reasons: Vec<crate::score::Reason>,
 }
 
 /// The last digest queued for a digest id.
@@ -1274,7 +1278,7 @@ impl Store {
 
 const MENTION_SELECT: &str =
     "SELECT m.id, m.watch_id, i.id, i.source_id, i.url, i.title, i.text, i.published_at,
-        m.created_at, m.terms, i.story_id, i.outlet, i.author
+        m.created_at, m.terms, i.story_id, i.outlet, i.author, m.score, m.reasons
    FROM mentions m JOIN items i ON i.id = m.item_id";
 
 /// The columns [`state_of`] reads, in order (13 of them, then `gone_at`).
@@ -1314,6 +1318,13 @@ fn mention_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<MentionRecord> {
         terms: serde_json::from_str(&terms).unwrap_or_default(),
         outlet: row.get(11)?,
         author: row.get(12)?,
+        score: row.get(13)?,
+        // Reasons are written by veille itself; an unreadable list (a newer version's reason
+        // kind) is shown as no reasons rather than failing the digest.
+        reasons: row
+            .get::<_, Option<String>>(14)?
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default(),
     })
 }
 
