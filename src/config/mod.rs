@@ -34,9 +34,11 @@ use crate::digest::schedule::{DaySet, Schedule, parse_time_of_day};
 use crate::digest::{EmptyPolicy, Lang};
 use crate::matching::Query;
 use crate::model::{AlertId, DigestId, SourceId, WatchId};
+use crate::score::risk::RiskVocabulary;
 use error::Report;
 use raw::{
-    OneOrMany, RawAlert, RawDaemon, RawDedup, RawDigest, RawSelect, RawSmtp, RawSource, RawWatch, S,
+    OneOrMany, RawAlert, RawDaemon, RawDedup, RawDigest, RawQuietHours, RawSelect, RawSmtp, RawSource,
+    RawSpike, RawWatch, S,
 };
 
 /// Defaults, shared by the loader and the documentation (`config/example.toml`).
@@ -49,6 +51,13 @@ pub mod defaults {
     pub const EVERY: Duration = Duration::from_secs(15 * 60);
     /// Polling faster than this is unkind to publishers and rarely useful.
     pub const MIN_EVERY: Duration = Duration::from_secs(30);
+    pub const ALERT_MIN_SCORE: f64 = 0.5;
+    pub const ALERT_THROTTLE: Duration = Duration::from_secs(30 * 60);
+    pub const SPIKE_FACTOR: f64 = 3.0;
+    pub const SPIKE_WINDOW: Duration = Duration::from_secs(3600);
+    pub const SPIKE_MIN_MENTIONS: u32 = 5;
+    /// Longest spike window: the baseline compares it with the same hours of earlier days.
+    pub const SPIKE_MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
     pub const SOURCE_WEIGHT: f64 = 1.0;
     pub const MAX_SOURCE_WEIGHT: f64 = 10.0;
     /// Polls in flight get this long to finish after SIGTERM.
@@ -251,11 +260,45 @@ pub struct DigestConfig {
     pub trend: bool,
 }
 
+/// An `[[alert]]` rule: which watches wake whom, and when (see `crate::alert`).
 #[derive(Debug, Clone)]
 pub struct AlertConfig {
     pub id: AlertId,
     pub to: Vec<Mailbox>,
     pub watches: Vec<WatchId>,
+    /// A new story alerts when one of its mentions scores at least this (0–1).
+    pub min_score: f64,
+    /// Risk terms added to the built-in lists (or replacing them, see below).
+    pub risk_terms: Vec<String>,
+    /// Use the built-in French and English risk vocabulary (true unless the rule says not).
+    pub builtin_risk_terms: bool,
+    /// At most one story mail per rule per throttle window; the rest is folded in the next.
+    pub throttle: Duration,
+    pub lang: Lang,
+    /// Volume spikes; None when the rule turns them off.
+    pub spike: Option<SpikeRule>,
+    pub quiet_hours: Option<QuietHours>,
+}
+
+/// When a watch's volume counts as a spike (see `crate::alert::spike`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpikeRule {
+    /// The window's count must exceed `factor` × the usual count of that window.
+    pub factor: f64,
+    /// Length of the window counted, a whole number of minutes (1 h by default).
+    pub window: Duration,
+    /// And be at least this many mentions.
+    pub min_mentions: u32,
+}
+
+/// Local hours during which a rule holds its mails (folded into the first one after),
+/// except for a story scoring at least `unless_score`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuietHours {
+    pub from: chrono::NaiveTime,
+    pub to: chrono::NaiveTime,
+    pub unless_score: Option<f64>,
+    pub tz: Tz,
 }
 
 impl Config {
@@ -299,12 +342,6 @@ impl Config {
                 "daemon.contact_url is not set: publishers cannot reach you about your crawler (set it to a page or mailto: URL)"
                     .to_string(),
             );
-        }
-        if !self.alerts.is_empty() {
-            warnings.push(format!(
-                "{} [[alert]] rule(s) are validated but instant alerts are not sent by this version",
-                self.alerts.len()
-            ));
         }
         warnings
     }
@@ -521,7 +558,7 @@ impl Validator<'_> {
         let sources = self.sources(raw.sources);
         let digests = self.digests(raw.digests, daemon.timezone);
         let watches = self.watches(raw.watches, &sources, &digests);
-        let alerts = self.alerts(raw.alerts, &watches);
+        let alerts = self.alerts(raw.alerts, &watches, daemon.timezone);
         let dedup = self.dedup(raw.dedup.unwrap_or_default());
         Config {
             path: path.to_path_buf(),
@@ -1410,7 +1447,7 @@ impl Validator<'_> {
         watches
     }
 
-    fn alerts(&mut self, raw: Vec<RawAlert>, watches: &[WatchConfig]) -> Vec<AlertConfig> {
+    fn alerts(&mut self, raw: Vec<RawAlert>, watches: &[WatchConfig], tz: Tz) -> Vec<AlertConfig> {
         let mut seen = HashMap::new();
         let mut alerts = Vec::new();
         for alert in raw {
@@ -1435,15 +1472,187 @@ impl Validator<'_> {
                     ids
                 }
             };
+            let min_score = self
+                .score_value(&alert.min_score, &format!("{label}.min_score"))
+                .unwrap_or(defaults::ALERT_MIN_SCORE);
+            let builtin_risk_terms = alert.builtin_risk_terms.as_ref().is_none_or(|b| *b.get_ref());
+            let risk_terms: Vec<String> = match alert.risk_terms {
+                None => Vec::new(),
+                Some(list) => {
+                    let terms = raw::list(list);
+                    let mut kept = Vec::new();
+                    for term in terms {
+                        match RiskVocabulary::new(std::slice::from_ref(term.get_ref()), false) {
+                            Ok(_) => kept.push(term.into_inner()),
+                            Err(message) => {
+                                self.error(term.span(), format!("{label}.risk_terms"), message)
+                            }
+                        }
+                    }
+                    kept
+                }
+            };
+            if !builtin_risk_terms
+                && risk_terms.is_empty()
+                && let Some(flag) = &alert.builtin_risk_terms
+            {
+                self.error(
+                    flag.span(),
+                    format!("{label}.builtin_risk_terms"),
+                    "without the built-in lists the rule has no risk vocabulary: list your own in risk_terms",
+                );
+            }
+            let throttle = match &alert.throttle {
+                None => defaults::ALERT_THROTTLE,
+                Some(text) => match parse_duration(text.get_ref()) {
+                    Ok(d) => d,
+                    Err(message) => {
+                        self.error(text.span(), format!("{label}.throttle"), message);
+                        defaults::ALERT_THROTTLE
+                    }
+                },
+            };
+            let lang = self.choice(&alert.lang, &format!("{label}.lang"), "en");
+            // Spikes are watched by default, with the default thresholds.
+            let spike = match alert.spike {
+                None => Some(SpikeRule {
+                    factor: defaults::SPIKE_FACTOR,
+                    window: defaults::SPIKE_WINDOW,
+                    min_mentions: defaults::SPIKE_MIN_MENTIONS,
+                }),
+                Some(raw) => self.spike(raw, &label),
+            };
+            let quiet_hours = alert
+                .quiet_hours
+                .and_then(|raw| self.quiet_hours(raw, &label, tz));
             if id_ok && !to.is_empty() {
                 alerts.push(AlertConfig {
                     id: AlertId::new(alert.id.into_inner()),
                     to,
                     watches: selected,
+                    min_score,
+                    risk_terms,
+                    builtin_risk_terms,
+                    throttle,
+                    lang: lang.unwrap_or_default(),
+                    spike,
+                    quiet_hours,
                 });
             }
         }
         alerts
+    }
+
+    /// A score threshold: a number from 0 to 1.
+    fn score_value(&mut self, value: &Option<S<f64>>, key: &str) -> Option<f64> {
+        let value = value.as_ref()?;
+        let number = *value.get_ref();
+        if !(0.0..=1.0).contains(&number) {
+            self.error(
+                value.span(),
+                key.to_string(),
+                format!("score {number} is out of range: scores go from 0 to 1"),
+            );
+            return None;
+        }
+        Some(number)
+    }
+
+    /// `spike = { … }`: every key optional; `enabled = false` turns spikes off for the rule.
+    fn spike(&mut self, raw: S<RawSpike>, label: &str) -> Option<SpikeRule> {
+        let raw = raw.into_inner();
+        let key = format!("{label}.spike");
+        let factor = match &raw.factor {
+            None => defaults::SPIKE_FACTOR,
+            Some(f) if *f.get_ref() > 1.0 && f.get_ref().is_finite() => *f.get_ref(),
+            Some(f) => {
+                self.error(
+                    f.span(),
+                    format!("{key}.factor"),
+                    format!(
+                        "factor {} is too low: a spike is a count above factor × the usual one, so use more than 1 (default 3)",
+                        f.get_ref()
+                    ),
+                );
+                defaults::SPIKE_FACTOR
+            }
+        };
+        let window = match &raw.window {
+            None => defaults::SPIKE_WINDOW,
+            Some(text) => match parse_duration(text.get_ref()) {
+                Ok(d)
+                    if d >= Duration::from_secs(60)
+                        && d <= defaults::SPIKE_MAX_WINDOW
+                        && d.as_secs() % 60 == 0 =>
+                {
+                    d
+                }
+                Ok(_) => {
+                    self.error(
+                        text.span(),
+                        format!("{key}.window"),
+                        "a spike window is whole minutes, from 1m to 24h (default 1h)",
+                    );
+                    defaults::SPIKE_WINDOW
+                }
+                Err(message) => {
+                    self.error(text.span(), format!("{key}.window"), message);
+                    defaults::SPIKE_WINDOW
+                }
+            },
+        };
+        let min_mentions = match &raw.min_mentions {
+            None => defaults::SPIKE_MIN_MENTIONS,
+            Some(n) => match u32::try_from(*n.get_ref()) {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    self.error(
+                        n.span(),
+                        format!("{key}.min_mentions"),
+                        "min_mentions must be a positive whole number (default 5)",
+                    );
+                    defaults::SPIKE_MIN_MENTIONS
+                }
+            },
+        };
+        if raw.enabled.is_some_and(|e| !*e.get_ref()) {
+            return None;
+        }
+        Some(SpikeRule {
+            factor,
+            window,
+            min_mentions,
+        })
+    }
+
+    fn quiet_hours(&mut self, raw: S<RawQuietHours>, label: &str, tz: Tz) -> Option<QuietHours> {
+        let raw = raw.into_inner();
+        let key = format!("{label}.quiet_hours");
+        let mut time = |text: &S<String>, part: &str| match parse_time_of_day(text.get_ref()) {
+            Ok(t) => Some(t),
+            Err(message) => {
+                self.error(text.span(), format!("{key}.{part}"), message);
+                None
+            }
+        };
+        let from = time(&raw.from, "from");
+        let to = time(&raw.to, "to");
+        let unless_score = self.score_value(&raw.unless_score, &format!("{key}.unless_score"));
+        let (from, to) = (from?, to?);
+        if from == to {
+            self.error(
+                raw.to.span(),
+                format!("{key}.to"),
+                "quiet hours that start and end at the same time are empty: remove quiet_hours or fix the times",
+            );
+            return None;
+        }
+        Some(QuietHours {
+            from,
+            to,
+            unless_score,
+            tz,
+        })
     }
 
     /// Byte offset in the file of the `column`-th character inside a string value (after its

@@ -164,4 +164,28 @@ pub(crate) struct RawAlert {
     pub id: S<String>,
     pub to: S<OneOrMany>,
     pub watches: Option<S<OneOrMany>>,
+    pub min_score: Option<S<f64>>,
+    pub risk_terms: Option<S<OneOrMany>>,
+    pub builtin_risk_terms: Option<S<bool>>,
+    pub throttle: Option<S<String>>,
+    pub lang: Option<S<String>>,
+    pub spike: Option<S<RawSpike>>,
+    pub quiet_hours: Option<S<RawQuietHours>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSpike {
+    pub enabled: Option<S<bool>>,
+    pub factor: Option<S<f64>>,
+    pub window: Option<S<String>>,
+    pub min_mentions: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawQuietHours {
+    pub from: S<String>,
+    pub to: S<String>,
+    pub unless_score: Option<S<f64>>,
 }

@@ -281,6 +281,70 @@ fn each_bad_input_names_line_column_and_key() {
             message: "no watch with id \"ghost\"",
         },
         Case {
+            name: "alert min_score out of range",
+            toml: "[[alert]]\nid = \"crisis\"\nto = \"a@example.org\"\nmin_score = 1.5",
+            line: 4,
+            column: 13,
+            key: "alert \"crisis\".min_score",
+            message: "scores go from 0 to 1",
+        },
+        Case {
+            name: "alert spike factor too low",
+            toml: "[[alert]]\nid = \"crisis\"\nto = \"a@example.org\"\nspike = { factor = 0.5 }",
+            line: 4,
+            column: 20,
+            key: "alert \"crisis\".spike.factor",
+            message: "use more than 1",
+        },
+        Case {
+            name: "alert spike window not whole minutes",
+            toml: "[[alert]]\nid = \"crisis\"\nto = \"a@example.org\"\nspike = { window = \"90s\" }",
+            line: 4,
+            column: 20,
+            key: "alert \"crisis\".spike.window",
+            message: "whole minutes, from 1m to 24h",
+        },
+        Case {
+            name: "alert spike unknown key",
+            toml: "[[alert]]\nid = \"crisis\"\nto = \"a@example.org\"\nspike = { threshold = 2 }",
+            line: 4,
+            column: 11,
+            key: "alert \"crisis\".spike",
+            message: "unknown field `threshold`",
+        },
+        Case {
+            name: "alert quiet hours bad time",
+            toml: "[[alert]]\nid = \"crisis\"\nto = \"a@example.org\"\nquiet_hours = { from = \"22h\", to = \"07:00\" }",
+            line: 4,
+            column: 24,
+            key: "alert \"crisis\".quiet_hours.from",
+            message: "HH:MM",
+        },
+        Case {
+            name: "alert bad throttle",
+            toml: "[[alert]]\nid = \"crisis\"\nto = \"a@example.org\"\nthrottle = \"soon\"",
+            line: 4,
+            column: 12,
+            key: "alert \"crisis\".throttle",
+            message: "invalid duration",
+        },
+        Case {
+            name: "alert without any risk vocabulary",
+            toml: "[[alert]]\nid = \"crisis\"\nto = \"a@example.org\"\nbuiltin_risk_terms = false",
+            line: 4,
+            column: 22,
+            key: "alert \"crisis\".builtin_risk_terms",
+            message: "list your own in risk_terms",
+        },
+        Case {
+            name: "alert empty risk term",
+            toml: "[[alert]]\nid = \"crisis\"\nto = \"a@example.org\"\nrisk_terms = [\"rappel conso\", \"  \"]",
+            line: 4,
+            column: 32,
+            key: "alert \"crisis\".risk_terms",
+            message: "risk term",
+        },
+        Case {
             name: "bad duration",
             toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\nevery = \"15 minutes\"",
             line: 4,
@@ -847,4 +911,70 @@ url = "https://news.example/feed"
         ]
     );
     assert!(config.sources.iter().all(|s| s.kind == SourceKind::Feed));
+}
+
+#[test]
+fn alert_rules_have_defaults_and_take_every_key() {
+    let config = load(
+        r#"
+[daemon]
+timezone = "Europe/Paris"
+[[watch]]
+id = "brand"
+query = "nordvent"
+[[watch]]
+id = "ceo"
+query = "dupont"
+[[alert]]
+id = "plain"
+to = "crisis@example.org"
+[[alert]]
+id = "tuned"
+to = ["a@example.org", "b@example.org"]
+watches = "ceo"
+min_score = 0.7
+risk_terms = ["rappel conso", "golden parachute"]
+builtin_risk_terms = false
+throttle = "10m"
+lang = "fr"
+spike = { factor = 4.5, window = "30m", min_mentions = 8 }
+quiet_hours = { from = "22:00", to = "07:00", unless_score = 0.9 }
+[[alert]]
+id = "nospike"
+to = "c@example.org"
+spike = { enabled = false }
+"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let plain = &config.alerts[0];
+    assert_eq!(plain.watches.len(), 2, "every watch by default");
+    assert_eq!(plain.min_score, 0.5);
+    assert!(plain.builtin_risk_terms && plain.risk_terms.is_empty());
+    assert_eq!(plain.throttle, std::time::Duration::from_secs(1800));
+    let spike = plain.spike.unwrap_or_else(|| panic!("spikes on by default"));
+    assert_eq!(
+        (spike.factor, spike.window.as_secs(), spike.min_mentions),
+        (3.0, 3600, 5)
+    );
+    assert!(plain.quiet_hours.is_none());
+
+    let tuned = &config.alerts[1];
+    assert_eq!(tuned.to.len(), 2);
+    assert_eq!(tuned.watches, vec![WatchId::new("ceo")]);
+    assert_eq!(tuned.min_score, 0.7);
+    assert_eq!(tuned.risk_terms, ["rappel conso", "golden parachute"]);
+    assert!(!tuned.builtin_risk_terms);
+    assert_eq!(tuned.throttle.as_secs(), 600);
+    assert_eq!(tuned.lang, crate::digest::Lang::Fr);
+    let spike = tuned.spike.unwrap_or_else(|| panic!("spike"));
+    assert_eq!(
+        (spike.factor, spike.window.as_secs(), spike.min_mentions),
+        (4.5, 1800, 8)
+    );
+    let quiet = tuned.quiet_hours.unwrap_or_else(|| panic!("quiet hours"));
+    assert_eq!(quiet.from.to_string(), "22:00:00");
+    assert_eq!(quiet.unless_score, Some(0.9));
+    assert_eq!(quiet.tz, chrono_tz::Europe::Paris);
+
+    assert!(config.alerts[2].spike.is_none(), "enabled = false");
 }
