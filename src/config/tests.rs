@@ -340,7 +340,7 @@ fn each_bad_input_names_line_column_and_key() {
             name: "alert empty risk term",
             toml: "[[alert]]\nid = \"crisis\"\nto = \"a@example.org\"\nrisk_terms = [\"rappel conso\", \"  \"]",
             line: 4,
-            column: 32,
+            column: 31,
             key: "alert \"crisis\".risk_terms",
             message: "risk term",
         },
