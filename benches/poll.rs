@@ -363,6 +363,8 @@ fn main() {
                     etag: None,
                     last_modified: None,
                     items,
+                    signals: &[],
+                    backfill: veille::store::Backfill::No,
                 })
                 .expect("store");
         }

@@ -92,6 +92,8 @@ fn record(store: &Store, source: usize, now: DateTime<Utc>, items: &[(Item, Vec<
         etag: None,
         last_modified: None,
         items,
+        signals: &[],
+        backfill: veille::store::Backfill::No,
     }) {
         panic!("{e}");
     }

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::alert::Rules;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::fetch::{FetchError, FetchSettings, Fetcher};
@@ -21,6 +22,18 @@ pub enum AppError {
     Notify(#[from] NotifyError),
     #[error("cannot set up fetching: {0}")]
     Fetch(#[from] FetchError),
+    #[error("cannot set up the alert rules: {0}")]
+    Alerts(String),
+}
+
+/// What lives as long as the process, across reloads.
+#[derive(Clone)]
+struct Lasting {
+    metrics: Arc<Metrics>,
+    /// One alert decision at a time: two runs ending together must not both decide that a
+    /// rule may mail now.
+    alert_lock: Arc<tokio::sync::Mutex<()>>,
+    mail_queued: Arc<tokio::sync::Notify>,
 }
 
 /// The fetcher's settings a configuration asks for.
@@ -62,13 +75,25 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Shared across reloads, so counters keep counting.
     pub metrics: Arc<Metrics>,
+    /// The `[[alert]]` rules, compiled.
+    pub alerting: Arc<Rules>,
+    /// Held while the alert engine decides (shared across reloads).
+    pub alert_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Woken whenever mail is queued, so the daemon's sender delivers it at once (shared
+    /// across reloads).
+    pub mail_queued: Arc<tokio::sync::Notify>,
 }
 
 impl App {
     /// Opens the database (creating it if needed) and sets up fetching and mail.
     pub fn new(config: Config, clock: Arc<dyn Clock>) -> Result<App, AppError> {
         let store = Arc::new(Store::open(&config.daemon.database)?);
-        App::with_store(config, store, clock, Arc::new(Metrics::new()), None)
+        let lasting = Lasting {
+            metrics: Arc::new(Metrics::new()),
+            alert_lock: Arc::new(tokio::sync::Mutex::new(())),
+            mail_queued: Arc::new(tokio::sync::Notify::new()),
+        };
+        App::with_store(config, store, clock, lasting, None)
     }
 
     /// The same database and clock with a new configuration (a reload). The database path
@@ -83,7 +108,11 @@ impl App {
             config,
             Arc::clone(&self.store),
             Arc::clone(&self.clock),
-            Arc::clone(&self.metrics),
+            Lasting {
+                metrics: Arc::clone(&self.metrics),
+                alert_lock: Arc::clone(&self.alert_lock),
+                mail_queued: Arc::clone(&self.mail_queued),
+            },
             keep,
         )
     }
@@ -92,7 +121,7 @@ impl App {
         config: Config,
         store: Arc<Store>,
         clock: Arc<dyn Clock>,
-        metrics: Arc<Metrics>,
+        lasting: Lasting,
         fetcher: Option<Fetcher>,
     ) -> Result<App, AppError> {
         store.set_dedup(config.dedup.clone());
@@ -108,6 +137,7 @@ impl App {
                 .collect(),
         );
         let mailer = Mailer::from_config(&config)?;
+        let alerting = Rules::new(&config).map_err(AppError::Alerts)?;
         Ok(App {
             config: Arc::new(config),
             store,
@@ -115,7 +145,10 @@ impl App {
             matcher: Arc::new(matcher),
             mailer,
             clock,
-            metrics,
+            metrics: lasting.metrics,
+            alerting: Arc::new(alerting),
+            alert_lock: lasting.alert_lock,
+            mail_queued: lasting.mail_queued,
         })
     }
 

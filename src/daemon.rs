@@ -64,7 +64,7 @@ pub async fn run(
     let mut in_flight: JoinSet<pipeline::SourceReport> = JoinSet::new();
     let mut running: HashMap<tokio::task::Id, SourceId> = HashMap::new();
     let mut held_since: Option<Instant> = None;
-    let mail_queued = Arc::new(Notify::new());
+    let mail_queued = Arc::clone(&app.mail_queued);
     let (current_app, sender_app) = watch::channel(app.clone());
     let (stop_sender, sender_stopped) = watch::channel(false);
     let web = listener.map(|listener| {
@@ -134,6 +134,10 @@ pub async fn run(
                     pause = ERROR_PAUSE;
                 }
             }
+        }
+        // Throttled alerts whose window is over, and those held by quiet hours that ended.
+        if let Err(e) = crate::alert::flush_due(&app).await {
+            error!(error = %e, "cannot send waiting alerts");
         }
         if status_sent.is_none_or(|at| at.elapsed() >= STATUS_EVERY) {
             status_sent = Some(Instant::now());

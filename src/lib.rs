@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod app;
 pub mod clock;
 pub mod config;

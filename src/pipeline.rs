@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use crate::alert::{self, RuleRisk, Rules, RunFindings};
 use crate::app::App;
 use crate::config::{SourceConfig, SourceKind};
 use crate::extract;
@@ -16,8 +17,9 @@ use crate::fetch::politeness::RetryAfter;
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Validators, backoff};
 use crate::matching::ItemText;
 use crate::metrics::PollOutcome;
-use crate::model::{Item, SourceId, WatchId, WatchMatch};
-use crate::store::{FetchedRun, RunStats, StoreError, SuccessDetails, body_hash};
+use crate::model::{Field, Item, SourceId, WatchId, WatchMatch};
+use crate::score::Signals;
+use crate::store::{Backfill, FetchedRun, RunStats, StoreError, SuccessDetails, body_hash};
 
 /// What one run of one source did.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,6 +160,7 @@ async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
             }
             let run = StoreRun {
                 now,
+                backfill: backfill(source, state.last_success_at, now),
                 next_poll_at: next_poll(source, now, 0),
                 validators,
                 body_hash: hash,
@@ -170,13 +173,18 @@ async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
             match stored {
                 Err(error) => fail(app, source, state.consecutive_failures, now, error, None).await,
                 Ok(Err(e)) => store_failed(e),
-                Ok(Ok(stats)) => {
+                Ok(Ok((stats, findings))) => {
                     info!(
                         new = stats.items_new,
                         seen = stats.items_seen,
                         mentions = stats.mentions.values().sum::<usize>(),
                         "polled"
                     );
+                    // The run is stored whatever the alerts do: a failure here is logged
+                    // and the waiting stories go out with the next flush.
+                    if let Err(e) = alert::after_run(app, findings).await {
+                        tracing::error!(error = %crate::error_chain(&e), "cannot process alerts for this poll");
+                    }
                     SourceOutcome::Updated(stats)
                 }
             }
@@ -229,9 +237,38 @@ async fn unchanged(
     }
 }
 
+/// A source silent (failing, or veille stopped) for longer than this, and at least three
+/// of its polling intervals, comes back as a backfill (see [`backfill`]).
+pub const LONG_OUTAGE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Which new items of this poll were found by a backfill: on a source's first successful
+/// poll, all of them (they were published before veille looked); on the first poll after a
+/// long outage, those published before one polling interval ago (a normal poll would have
+/// found the fresher ones new too) and undated ones. Backfill is stored and reaches digests
+/// but never alerts nor counts toward spikes.
+fn backfill(
+    source: &SourceConfig,
+    last_success: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Backfill {
+    let Some(last) = last_success else {
+        return Backfill::All;
+    };
+    let every = chrono::Duration::from_std(source.every).unwrap_or(chrono::Duration::hours(1));
+    let outage = chrono::Duration::from_std(LONG_OUTAGE)
+        .unwrap_or(chrono::Duration::hours(6))
+        .max(every * 3);
+    if now - last > outage {
+        Backfill::PublishedBefore(now - every)
+    } else {
+        Backfill::No
+    }
+}
+
 /// What a parsed run records besides its items.
 struct StoreRun {
     now: DateTime<Utc>,
+    backfill: Backfill,
     next_poll_at: DateTime<Utc>,
     validators: Validators,
     body_hash: String,
@@ -250,12 +287,14 @@ async fn extract_match_store(
     content_type: Option<String>,
     base: String,
     run: StoreRun,
-) -> Result<Result<RunStats, StoreError>, String> {
+) -> Result<Result<(RunStats, RunFindings), StoreError>, String> {
     let source_id = source.id.clone();
     let url = source.url.to_string();
     let kind = source.kind;
     let select = source.select.clone();
     let matcher = app.matcher.clone();
+    let alerting = Arc::clone(&app.alerting);
+    let weight = source.weight;
     let store = Arc::clone(&app.store);
     let reads_this_source: HashSet<WatchId> = app
         .config
@@ -292,7 +331,8 @@ async fn extract_match_store(
                 (item, matches)
             })
             .collect();
-        Ok(store.record_fetched_with(
+        let (signals, rule_risk) = item_signals(&items, &alerting, weight, run.now);
+        let stats = store.record_fetched_with(
             &FetchedRun {
                 source: &source_id,
                 url: &url,
@@ -301,6 +341,8 @@ async fn extract_match_store(
                 etag: run.validators.etag.as_deref(),
                 last_modified: run.validators.last_modified.as_deref(),
                 items: &items,
+                signals: &signals,
+                backfill: run.backfill,
             },
             Some(&SuccessDetails {
                 source: &source_id,
@@ -310,7 +352,14 @@ async fn extract_match_store(
                 redirected_to: run.moved_to.as_deref(),
                 recovered_from: run.recovered_from,
             }),
-        ))
+        );
+        Ok(stats.map(|stats| {
+            let findings = RunFindings {
+                mentions: stats.new_mentions.clone(),
+                rule_risk,
+            };
+            (stats, findings)
+        }))
     });
     work.await
         .unwrap_or_else(|e| Err(format!("extraction did not finish: {e}")))
@@ -348,6 +397,44 @@ async fn fail(
         },
         Err(e) => store_failed(e),
     }
+}
+
+/// The item side of each match's score (the store adds the story side), and the risk terms
+/// each alert rule finds near it. Only items that matched are looked at.
+fn item_signals(
+    items: &[(Item, Vec<WatchMatch>)],
+    alerting: &Rules,
+    weight: f64,
+    now: DateTime<Utc>,
+) -> (Vec<Vec<Signals>>, RuleRisk) {
+    let mut signals = Vec::with_capacity(items.len());
+    let mut rule_risk = RuleRisk::new();
+    for (item_index, (item, matches)) in items.iter().enumerate() {
+        let text = ItemText {
+            title: &item.title,
+            body: &item.text,
+        };
+        let mut per_match = Vec::with_capacity(matches.len());
+        for (match_index, found) in matches.iter().enumerate() {
+            per_match.push(Signals {
+                title_hit: found.hits.iter().any(|h| h.field == Field::Title),
+                distinct_terms: found.terms().len(),
+                source_weight: weight,
+                outlets: 1,
+                recent_outlets: 1,
+                age_minutes: item.published.map(|p| (now - p).num_minutes().max(0)),
+                risk: alerting.stored.near(text, &found.hits),
+            });
+            if !alerting.is_empty() {
+                rule_risk.insert(
+                    (item_index, match_index),
+                    alerting.risk_by_rule(&found.watch, text, &found.hits),
+                );
+            }
+        }
+        signals.push(per_match);
+    }
+    (signals, rule_risk)
 }
 
 fn store_failed(error: crate::store::StoreError) -> SourceOutcome {

@@ -58,6 +58,7 @@ pub struct RunSummary {
 pub async fn run_once(app: &App) -> Result<RunSummary, AppError> {
     let all: Vec<SourceId> = app.config.sources.iter().map(|s| s.id.clone()).collect();
     let sources = poll_sources(app, &all).await;
+    crate::alert::flush_due(app).await?;
     let digests = queue_due_digests(app).await?;
     let deliveries = deliver_pending(app).await?;
     Ok(RunSummary {
@@ -358,8 +359,8 @@ async fn deliver_due_by(app: &App, due_by: DateTime<Utc>) -> Result<Vec<Delivery
     Ok(deliveries)
 }
 
-/// The earliest instant something will be due: a source poll (except those in `running`)
-/// or a digest (when `with_digests`). Mail has its own sender task.
+/// The earliest instant something will be due: a source poll (except those in `running`),
+/// a digest (when `with_digests`) or a throttled alert. Mail has its own sender task.
 pub async fn next_wake(
     app: &App,
     running: &HashSet<SourceId>,
@@ -394,5 +395,6 @@ pub async fn next_wake(
         .zip(last_runs.iter())
         .filter(|_| with_digests)
         .filter_map(|(d, last)| digest::next_due(d, last.as_ref(), now));
-    Ok(source_times.chain(digest_times).min())
+    let alert_time = crate::alert::next_flush(app).await?;
+    Ok(source_times.chain(digest_times).chain(alert_time).min())
 }

@@ -31,6 +31,8 @@ fn record(store: &Store, now: DateTime<Utc>, items: &[(Item, Vec<WatchMatch>)]) 
             etag: None,
             last_modified: None,
             items,
+            signals: &[],
+            backfill: veille::store::Backfill::No,
         })
         .unwrap_or_else(|e| panic!("{e}"));
 }

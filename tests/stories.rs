@@ -101,6 +101,8 @@ fn record(store: &Store, cases: &[Case]) {
                 etag: None,
                 last_modified: None,
                 items: &[(item, watched())],
+                signals: &[],
+                backfill: veille::store::Backfill::No,
             })
             .unwrap_or_else(|e| panic!("{}: {e}", case.url));
     }
@@ -435,6 +437,8 @@ fn corpus_feeds_group_only_copies_of_one_entry() {
                 etag: None,
                 last_modified: None,
                 items: &parsed,
+                signals: &[],
+                backfill: veille::store::Backfill::No,
             })
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }

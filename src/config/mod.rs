@@ -37,8 +37,8 @@ use crate::model::{AlertId, DigestId, SourceId, WatchId};
 use crate::score::risk::RiskVocabulary;
 use error::Report;
 use raw::{
-    OneOrMany, RawAlert, RawDaemon, RawDedup, RawDigest, RawQuietHours, RawSelect, RawSmtp, RawSource,
-    RawSpike, RawWatch, S,
+    OneOrMany, RawAlert, RawDaemon, RawDedup, RawDigest, RawQuietHours, RawSelect, RawSmtp,
+    RawSource, RawSpike, RawWatch, S,
 };
 
 /// Defaults, shared by the loader and the documentation (`config/example.toml`).
@@ -1475,7 +1475,10 @@ impl Validator<'_> {
             let min_score = self
                 .score_value(&alert.min_score, &format!("{label}.min_score"))
                 .unwrap_or(defaults::ALERT_MIN_SCORE);
-            let builtin_risk_terms = alert.builtin_risk_terms.as_ref().is_none_or(|b| *b.get_ref());
+            let builtin_risk_terms = alert
+                .builtin_risk_terms
+                .as_ref()
+                .is_none_or(|b| *b.get_ref());
             let risk_terms: Vec<String> = match alert.risk_terms {
                 None => Vec::new(),
                 Some(list) => {

@@ -951,7 +951,9 @@ spike = { enabled = false }
     assert_eq!(plain.min_score, 0.5);
     assert!(plain.builtin_risk_terms && plain.risk_terms.is_empty());
     assert_eq!(plain.throttle, std::time::Duration::from_secs(1800));
-    let spike = plain.spike.unwrap_or_else(|| panic!("spikes on by default"));
+    let spike = plain
+        .spike
+        .unwrap_or_else(|| panic!("spikes on by default"));
     assert_eq!(
         (spike.factor, spike.window.as_secs(), spike.min_mentions),
         (3.0, 3600, 5)

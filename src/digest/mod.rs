@@ -366,22 +366,28 @@ pub fn add_snippets(digest: &mut Digest, matcher: &Matcher) {
             if story.text.trim().is_empty() {
                 continue;
             }
-            let matches = matcher.match_text(ItemText {
-                title: "",
-                body: &story.text,
-            });
-            let hits: Vec<TermHit> = matches
-                .into_iter()
-                .filter(|m| m.watch == section.watch)
-                .flat_map(|m| m.hits)
-                .filter(|h| h.field == Field::Body)
-                .collect();
-            let cut = snippet(&story.text, &hits, SNIPPET_CHARS);
-            if !cut.is_empty() {
-                story.snippet = Some(cut);
-            }
+            story.snippet = snippet_of(matcher, &section.watch, &story.text);
         }
     }
+}
+
+/// A window of `text` around the hits of `watch`, None when the text shows none.
+pub fn snippet_of(matcher: &Matcher, watch: &WatchId, text: &str) -> Option<Snippet> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    let hits: Vec<TermHit> = matcher
+        .match_text(ItemText {
+            title: "",
+            body: text,
+        })
+        .into_iter()
+        .filter(|m| &m.watch == watch)
+        .flat_map(|m| m.hits)
+        .filter(|h| h.field == Field::Body)
+        .collect();
+    let cut = snippet(text, &hits, SNIPPET_CHARS);
+    (!cut.is_empty()).then_some(cut)
 }
 
 /// The title to show: the item's own, else the start of its text cut at a word boundary.

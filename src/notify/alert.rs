@@ -83,7 +83,9 @@ pub fn compose_alert(
                 ));
             }
             if *folded_mentions > 0 {
-                text.push_str(&format!("+{folded_mentions} new mentions since the last alert\n"));
+                text.push_str(&format!(
+                    "+{folded_mentions} new mentions since the last alert\n"
+                ));
             }
             (
                 format!(
@@ -103,12 +105,22 @@ pub fn compose_alert(
             top,
             ..
         } => (
-            format!("[veille] {watch_name}: spike, {count} mentions in {window_minutes} min (usually {usual})"),
-            top.iter().map(|t| t.title.clone()).collect::<Vec<_>>().join("\n"),
+            format!(
+                "[veille] {watch_name}: spike, {count} mentions in {window_minutes} min (usually {usual})"
+            ),
+            top.iter()
+                .map(|t| t.title.clone())
+                .collect::<Vec<_>>()
+                .join("\n"),
         ),
     };
     text.push('\n');
-    let message_id = format!("<veille.{}.{}@{}>", alert.key.replace(':', "."), now.timestamp_nanos_opt().unwrap_or(0), from.email.domain());
+    let message_id = format!(
+        "<veille.{}.{}@{}>",
+        alert.key.replace(':', "."),
+        now.timestamp_nanos_opt().unwrap_or(0),
+        from.email.domain()
+    );
     let mut builder = Message::builder()
         .from(from.clone())
         .subject(subject.clone())

@@ -6,7 +6,6 @@ pub mod risk;
 
 use serde::{Deserialize, Serialize};
 
-
 /// Everything the score is computed from, gathered by the pipeline (item side) and the
 /// store (story side). Plain values: the score is a pure function of them.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -41,7 +40,11 @@ pub enum Reason {
     /// The source weighs more (or less) than the default.
     Source { weight: f64 },
     /// The story is in several outlets, `recent` of them within `hours`.
-    Outlets { count: usize, recent: usize, hours: i64 },
+    Outlets {
+        count: usize,
+        recent: usize,
+        hours: i64,
+    },
     /// Published (or first seen) this many minutes ago.
     Fresh { minutes: i64 },
     /// A risk term near the hit.

@@ -177,5 +177,56 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE mentions ADD COLUMN score REAL;
     ALTER TABLE mentions ADD COLUMN reasons TEXT;
     ALTER TABLE mentions ADD COLUMN backfill INTEGER NOT NULL DEFAULT 0;
+    -- The current window of a spike check counts live mentions of one watch by time.
+    CREATE INDEX mentions_live ON mentions(watch_id, created_at) WHERE backfill = 0;
+
+    -- Live mentions per watch and hour (hour = unix time / 3600): the spike baseline. Kept
+    -- apart from mentions so the baseline survives the retention purge of items.
+    CREATE TABLE watch_hours (
+        watch_id TEXT NOT NULL,
+        hour     INTEGER NOT NULL,
+        mentions INTEGER NOT NULL,
+        PRIMARY KEY (watch_id, hour)
+    ) WITHOUT ROWID;
+
+    -- Per alert rule: when its last story mail was queued, and the mentions that came since
+    -- and were not shown in a mail ("+12 new mentions since the last alert").
+    CREATE TABLE alert_rules (
+        rule_id      TEXT PRIMARY KEY,
+        last_mail_at INTEGER,
+        folded       INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+
+    -- New stories that passed a rule and wait for its next mail (throttle, quiet hours).
+    CREATE TABLE alert_pending (
+        rule_id    TEXT NOT NULL,
+        story_id   INTEGER NOT NULL,
+        mention_id INTEGER NOT NULL,
+        score      REAL NOT NULL,
+        reasons    TEXT NOT NULL,
+        queued_at  INTEGER NOT NULL,
+        PRIMARY KEY (rule_id, story_id)
+    ) WITHOUT ROWID;
+
+    -- Stories a rule has mailed about (never alerted again), with their mail thread and the
+    -- outlet count last shown.
+    CREATE TABLE alert_stories (
+        rule_id          TEXT NOT NULL,
+        story_id         INTEGER NOT NULL,
+        first_message_id TEXT NOT NULL,
+        last_message_id  TEXT NOT NULL,
+        refs             TEXT NOT NULL,
+        outlets          INTEGER NOT NULL,
+        alerted_at       INTEGER NOT NULL,
+        PRIMARY KEY (rule_id, story_id)
+    ) WITHOUT ROWID;
+
+    -- Spike episodes in progress: a spike mails once, when it starts.
+    CREATE TABLE alert_spikes (
+        rule_id  TEXT NOT NULL,
+        watch_id TEXT NOT NULL,
+        since    INTEGER NOT NULL,
+        PRIMARY KEY (rule_id, watch_id)
+    ) WITHOUT ROWID;
     "#,
 ];

@@ -21,12 +21,14 @@
 //! a savepoint copies every page it changes to a sub-journal first, which, on the poll
 //! bench, cost all that the batch saved (sub-journal in a file) or 4 MB at peak (in memory).
 
+mod alerts;
 mod maintenance;
 mod migrations;
 mod stories;
 
 pub use stories::{Assignment, POSTINGS_CAP, StoryInfo};
 
+pub use alerts::{AlertSent, AlertedStory, Intake, Pending, RuleState};
 pub use maintenance::{Purged, SearchHit};
 
 use std::collections::{BTreeMap, HashMap};
@@ -40,6 +42,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::dedup::DedupSettings;
 use crate::model::{DigestId, Item, ItemId, MentionId, SourceId, StoryId, WatchId, WatchMatch};
+use crate::score::Signals;
 
 /// A database failure, with what veille was doing at the time.
 #[derive(Debug, thiserror::Error)]
@@ -307,15 +310,61 @@ pub struct FetchedRun<'a> {
     pub last_modified: Option<&'a str>,
     /// Every item of the document, with the watches it matched.
     pub items: &'a [(Item, Vec<WatchMatch>)],
+    /// Per item and match, in the order of `items`: the item's side of the score (the store
+    /// adds the story's). Empty: mentions are stored without a score.
+    pub signals: &'a [Vec<Signals>],
+    /// Which new items a backfill found (they never alert nor count toward spikes).
+    pub backfill: Backfill,
+}
+
+/// Which items of a run were found by a backfill: published before veille looked, so
+/// old news to everyone but the database. A mention of an item seen before (a watch added
+/// to an old item) is always a backfill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backfill {
+    /// A normal poll: every new item is live.
+    No,
+    /// The source's first successful poll: everything it carries was there before us.
+    All,
+    /// The first poll after a long outage: items published before this instant (and undated
+    /// ones) are backfill; fresher ones are live.
+    PublishedBefore(DateTime<Utc>),
+}
+
+impl Backfill {
+    fn of(self, item: &Item) -> bool {
+        match self {
+            Backfill::No => false,
+            Backfill::All => true,
+            Backfill::PublishedBefore(cutoff) => item.published.is_none_or(|p| p < cutoff),
+        }
+    }
 }
 
 /// What a recorded run changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunStats {
     pub items_new: usize,
     pub items_seen: usize,
     /// New mentions per watch.
     pub mentions: BTreeMap<WatchId, usize>,
+    /// Every new mention, in the order of the run's items (what the alert rules look at).
+    pub new_mentions: Vec<NewMention>,
+}
+
+/// A mention a run created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMention {
+    pub id: MentionId,
+    pub watch: WatchId,
+    pub story: StoryId,
+    /// Index of its item in [`FetchedRun::items`], and of the match in that item's list.
+    pub item_index: usize,
+    pub match_index: usize,
+    pub backfill: bool,
+    /// The whole set of signals (item and story side) and the score, when the run was scored.
+    pub signals: Option<Signals>,
+    pub score: Option<f64>,
 }
 
 /// One mention with what a digest or an export shows of it.
@@ -820,46 +869,75 @@ impl Store {
             // by record_fetched"). Not deferred to the batch's commit: a batch's worth of
             // pending terms took 4 MB more at peak, for no measurable gain.
             let mut to_index: Vec<IndexWrite<'_>> = Vec::new();
-            for ((item, matches), prepared) in run.items.iter().zip(prepared) {
-                let item_id = match upsert_item(tx, item, run.now)? {
+            for (item_index, ((item, matches), prepared)) in
+                run.items.iter().zip(prepared).enumerate()
+            {
+                let (item_id, story, is_new) = match upsert_item(tx, item, run.now)? {
                     Upserted::New => {
-                        let (id, _) =
+                        let (id, assignment) =
                             stories::store_new_item(tx, cache, item, prepared, run.now, &dedup)?;
                         stats.items_new += 1;
                         to_index.push((id, None, item));
-                        id
+                        (id, Some(assignment.story()), true)
                     }
                     Upserted::Seen { id, replaced } => {
                         stats.items_seen += 1;
                         if replaced.is_some() {
                             to_index.push((id, replaced, item));
                         }
-                        id
+                        (id, None, false)
                     }
                 };
                 if matches.is_empty() {
                     continue;
                 }
-                let mut insert = tx
-                    .prepare_cached(
-                        "INSERT INTO mentions (item_id, watch_id, terms, created_at) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (item_id, watch_id) DO NOTHING",
-                    )
-                    .context("storing a mention")?;
-                for found in matches {
-                    let terms =
-                        serde_json::to_string(&found.terms()).unwrap_or_else(|_| "[]".to_string());
-                    let inserted = insert
-                        .execute(params![
-                            item_id,
-                            found.watch.as_str(),
-                            terms,
-                            to_db(run.now)
-                        ])
-                        .context("storing a mention")?;
-                    if inserted > 0 {
-                        *stats.mentions.entry(found.watch.clone()).or_default() += 1;
+                let backfill = !is_new || run.backfill.of(item);
+                // Read only when a mention is new: most matches of a re-polled feed are not.
+                let mut story = story;
+                let mut story_side: Option<(usize, usize)> = None;
+                for (match_index, found) in matches.iter().enumerate() {
+                    let mention = MentionToStore {
+                        item: item_id,
+                        watch: &found.watch,
+                        terms: &found.terms(),
+                        backfill,
+                        now: run.now,
+                    };
+                    let Some(id) = insert_mention(tx, &mention)? else {
+                        continue;
+                    };
+                    *stats.mentions.entry(found.watch.clone()).or_default() += 1;
+                    let story = match story {
+                        Some(story) => story,
+                        None => *story.insert(story_of_item(tx, item_id)?),
+                    };
+                    let mut signals = run
+                        .signals
+                        .get(item_index)
+                        .and_then(|per_match| per_match.get(match_index))
+                        .cloned();
+                    let mut score = None;
+                    if let Some(signals) = signals.as_mut() {
+                        let (outlets, recent) = match story_side {
+                            Some(side) => side,
+                            None => *story_side.insert(story_outlets(tx, story, run.now)?),
+                        };
+                        signals.outlets = outlets;
+                        signals.recent_outlets = recent;
+                        let scored = crate::score::score(signals);
+                        write_score(tx, id, &scored)?;
+                        score = Some(scored.score);
                     }
+                    stats.new_mentions.push(NewMention {
+                        id,
+                        watch: found.watch.clone(),
+                        story,
+                        item_index,
+                        match_index,
+                        backfill,
+                        signals,
+                        score,
+                    });
                 }
             }
             tx.prepare_cached(
@@ -1274,6 +1352,91 @@ impl Store {
             )
             .context("counting rows")
     }
+}
+
+/// A mention as [`insert_mention`] writes it.
+struct MentionToStore<'a> {
+    item: i64,
+    watch: &'a WatchId,
+    terms: &'a [&'a str],
+    backfill: bool,
+    now: DateTime<Utc>,
+}
+
+/// Inserts a mention unless the item already has one for this watch; returns its id when
+/// new. A live (not backfill) mention also counts in its watch's hour (the spike baseline).
+fn insert_mention(tx: &Connection, mention: &MentionToStore<'_>) -> Result<Option<MentionId>> {
+    let terms = serde_json::to_string(mention.terms).unwrap_or_else(|_| "[]".to_string());
+    let id: Option<i64> = tx
+        .prepare_cached(
+            "INSERT INTO mentions (item_id, watch_id, terms, created_at, backfill) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (item_id, watch_id) DO NOTHING RETURNING id",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(
+                params![
+                    mention.item,
+                    mention.watch.as_str(),
+                    terms,
+                    to_db(mention.now),
+                    mention.backfill
+                ],
+                |row| row.get(0),
+            )
+            .optional()
+        })
+        .context("storing a mention")?;
+    if id.is_some() && !mention.backfill {
+        tx.prepare_cached(
+            "INSERT INTO watch_hours (watch_id, hour, mentions) VALUES (?1, ?2, 1)
+             ON CONFLICT (watch_id, hour) DO UPDATE SET mentions = mentions + 1",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                mention.watch.as_str(),
+                to_db(mention.now).div_euclid(3600)
+            ])
+        })
+        .context("counting a mention in its hour")?;
+    }
+    Ok(id.map(MentionId))
+}
+
+/// The story of a stored item (items stored before stories existed are their own story).
+fn story_of_item(tx: &Connection, item: i64) -> Result<StoryId> {
+    let story: Option<i64> = tx
+        .prepare_cached("SELECT story_id FROM items WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([item], |row| row.get(0)))
+        .context("reading an item's story")?;
+    Ok(StoryId(story.unwrap_or(item)))
+}
+
+/// The story side of a score: distinct outlets now, and how many of them carried an item
+/// first seen within the growth window.
+fn story_outlets(tx: &Connection, story: StoryId, now: DateTime<Utc>) -> Result<(usize, usize)> {
+    let since = to_db(now) - crate::score::GROWTH_WINDOW_HOURS * 3600;
+    tx.prepare_cached(
+        "SELECT COUNT(DISTINCT COALESCE(outlet, source_id)),
+                COUNT(DISTINCT CASE WHEN first_seen_at >= ?2 THEN COALESCE(outlet, source_id) END)
+           FROM items WHERE story_id = ?1",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(params![story.0, since], |row| {
+            Ok((
+                usize::try_from(row.get::<_, i64>(0)?).unwrap_or(0).max(1),
+                usize::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+            ))
+        })
+    })
+    .context("counting a story's outlets")
+}
+
+fn write_score(tx: &Connection, mention: MentionId, scored: &crate::score::Scored) -> Result<()> {
+    let reasons = serde_json::to_string(&scored.reasons).unwrap_or_else(|_| "[]".to_string());
+    tx.prepare_cached("UPDATE mentions SET score = ?2, reasons = ?3 WHERE id = ?1")
+        .and_then(|mut stmt| stmt.execute(params![mention.0, scored.score, reasons]))
+        .context("storing a mention's score")?;
+    Ok(())
 }
 
 const MENTION_SELECT: &str =

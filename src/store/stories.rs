@@ -749,6 +749,8 @@ mod tests {
                 etag: None,
                 last_modified: None,
                 items: &items,
+                signals: &[],
+                backfill: crate::store::Backfill::No,
             })
             .unwrap_or_else(|e| panic!("{e}"));
     }

@@ -51,6 +51,8 @@ fn record(
             etag: Some("\"v1\""),
             last_modified: None,
             items,
+            signals: &[],
+            backfill: super::Backfill::No,
         })
         .unwrap_or_else(|e| panic!("{e}"))
 }
