@@ -89,10 +89,11 @@ pub fn compose_alert(
             }
             (
                 format!(
-                    "[veille] {}: {} ({} outlets)",
+                    "[veille] {}: {} ({} outlet{})",
                     headline.watch_name,
                     headline.title,
-                    headline.outlets.len()
+                    headline.outlets.len(),
+                    if headline.outlets.len() == 1 { "" } else { "s" }
                 ),
                 text,
             )

@@ -1,0 +1,713 @@
+//! Instant alerts as crisis managers get them: feeds served on 127.0.0.1, mail delivered to
+//! an SMTP server on 127.0.0.1, state in a SQLite file, time from a manual clock (except
+//! in the latency test, which runs the real daemon loop).
+
+mod common;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::{HttpServer, ReceivedMail, Response, SmtpSink};
+use veille::alert::{self, RunFindings};
+use veille::clock::{Clock, ManualClock};
+use veille::model::{Field, Item, SourceId, TermHit, WatchId, WatchMatch};
+use veille::scheduler;
+use veille::score::Signals;
+use veille::store::{Backfill, FetchedRun};
+use veille::{App, config};
+
+fn app(config_path: &Path, clock: Arc<dyn Clock>) -> App {
+    let config = config::load(config_path).unwrap_or_else(|e| panic!("{e}"));
+    App::new(config, clock).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0)
+        .single()
+        .expect("valid time")
+}
+
+/// One RSS item: (guid, title, link, text, published).
+struct Entry<'a> {
+    guid: &'a str,
+    title: &'a str,
+    link: String,
+    text: &'a str,
+    published: DateTime<Utc>,
+}
+
+fn rss(entries: &[Entry<'_>]) -> String {
+    let mut out = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>t</title><link>https://example.org/</link><description>d</description>"#,
+    );
+    for e in entries {
+        let _ = write!(
+            out,
+            "<item><guid>{}</guid><title>{}</title><link>{}</link><description>{}</description><pubDate>{}</pubDate></item>",
+            e.guid,
+            e.title,
+            e.link,
+            e.text,
+            e.published.to_rfc2822()
+        );
+    }
+    out.push_str("</channel></rss>");
+    out
+}
+
+fn serve(http: &HttpServer, source: &str, entries: &[Entry<'_>]) {
+    http.route(
+        &format!("/{source}.xml"),
+        Response::ok("application/rss+xml", rss(entries)),
+    );
+}
+
+const SOURCES: [&str; 4] = ["a", "b", "c", "d"];
+
+/// Four sources, one watch, one alert rule; `alert_extra` goes into the `[[alert]]` table.
+fn write_config(dir: &Path, http: &HttpServer, smtp_port: u16, alert_extra: &str) -> PathBuf {
+    let mut text = format!(
+        r#"
+[daemon]
+database = "veille.db"
+mail_dir = "mail"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+from = "veille@example.org"
+"#
+    );
+    for source in SOURCES {
+        let _ = write!(
+            text,
+            "\n[[source]]\nid = \"{source}\"\nurl = \"{}\"\nevery = \"2m\"\n",
+            http.url(&format!("/{source}.xml"))
+        );
+    }
+    let _ = write!(
+        text,
+        r#"
+[[watch]]
+id = "nordvent"
+name = "Nordvent"
+query = "Nordvent"
+
+[[alert]]
+id = "crisis"
+to = "crisis@example.org"
+{alert_extra}
+"#
+    );
+    let path = dir.join("veille.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+const QUIET_TEXT: &str =
+    "Le temps restera doux et sec sur l'ensemble du pays cette semaine selon les prévisionnistes.";
+const BOYCOTT: &str = "Des associations de consommateurs appellent au boycott de Nordvent après la révélation de factures gonflées pendant trois ans chez des milliers de clients du fournisseur d'énergie, qui dément toute fraude et promet un audit indépendant d'ici la fin du mois.";
+const STRIKE: &str = "Les salariés du centre d'appels de Nordvent à Lille entament une grève illimitée pour dénoncer la suppression annoncée de deux cents postes et le recours croissant à la sous-traitance à l'étranger.";
+
+fn alerts_of(mails: &[ReceivedMail]) -> Vec<&ReceivedMail> {
+    mails
+        .iter()
+        .filter(|m| m.to.iter().any(|t| t.contains("crisis@example.org")))
+        .collect()
+}
+
+fn header(mail: &ReceivedMail, name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(&mail.data);
+    let head = text
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    let mut lines = head.split("\r\n").peekable();
+    while let Some(line) = lines.next() {
+        if line.to_ascii_lowercase().starts_with(&prefix) {
+            let mut value = line[prefix.len()..].trim().to_string();
+            while let Some(next) = lines.peek()
+                && next.starts_with([' ', '\t'])
+            {
+                value.push(' ');
+                value.push_str(next.trim());
+                lines.next();
+            }
+            return Some(value);
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_risk_item_alerts_once_and_its_copies_only_update_the_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = HttpServer::start();
+    let smtp = SmtpSink::start();
+    let config_path = write_config(dir.path(), &http, smtp.addr.port(), "");
+    let clock = Arc::new(ManualClock::new(start()));
+    let app = app(&config_path, clock.clone());
+
+    // First poll: a backfill. Even yesterday's boycott story does not alert.
+    for source in SOURCES {
+        let mut entries = vec![Entry {
+            guid: "weather",
+            title: "Météo de la semaine",
+            link: format!("https://{source}.example/meteo"),
+            text: QUIET_TEXT,
+            published: start() - Duration::hours(3),
+        }];
+        if source == "a" {
+            entries.push(Entry {
+                guid: "old",
+                title: "Nordvent : appel au boycott",
+                link: "https://a.example/old-boycott".to_string(),
+                text: BOYCOTT,
+                published: start() - Duration::days(1),
+            });
+        }
+        serve(&http, source, &entries);
+    }
+    scheduler::run_once(&app).await.expect("first run");
+    assert!(
+        alerts_of(&smtp.received()).is_empty(),
+        "a backfill never alerts"
+    );
+
+    // A risk item appears on one source: one alert, at once.
+    clock.set(start() + Duration::minutes(5));
+    let story = |source: &str| Entry {
+        guid: "boycott",
+        title: "Nordvent : appel au boycott après des factures gonflées",
+        link: format!("https://{source}.example/nordvent-boycott"),
+        text: BOYCOTT,
+        published: start() + Duration::minutes(4),
+    };
+    serve(&http, "a", &[story("a")]);
+    scheduler::run_once(&app).await.expect("second run");
+    let mails = smtp.received();
+    let alerts = alerts_of(&mails);
+    assert_eq!(alerts.len(), 1, "one alert for the risk item");
+    let first = alerts[0];
+    assert_eq!(
+        first.subject(),
+        "[veille] Nordvent: Nordvent : appel au boycott après des factures gonflées (1 outlet)"
+    );
+    assert!(header(first, "In-Reply-To").is_none());
+    assert!(first.text().to_lowercase().contains("boycott"));
+
+    // The same story on three more feeds: no new alert.
+    clock.set(start() + Duration::minutes(10));
+    for source in ["b", "c", "d"] {
+        serve(&http, source, &[story(source)]);
+    }
+    scheduler::run_once(&app).await.expect("third run");
+    assert_eq!(
+        alerts_of(&smtp.received()).len(),
+        1,
+        "copies of an alerted story never alert again"
+    );
+
+    // After the throttle window, the next alert (another story) shows the first one grown
+    // to 4 outlets, and the three copies folded.
+    clock.set(start() + Duration::minutes(40));
+    serve(
+        &http,
+        "a",
+        &[
+            story("a"),
+            Entry {
+                guid: "strike",
+                title: "Grève chez Nordvent",
+                link: "https://a.example/nordvent-greve".to_string(),
+                text: STRIKE,
+                published: start() + Duration::minutes(39),
+            },
+        ],
+    );
+    scheduler::run_once(&app).await.expect("fourth run");
+    let mails = smtp.received();
+    let alerts = alerts_of(&mails);
+    assert_eq!(alerts.len(), 2);
+    let second = alerts[1];
+    assert!(
+        second.subject().contains("Grève chez Nordvent"),
+        "{}",
+        second.subject()
+    );
+    let text = second.text();
+    assert!(text.contains("4 outlets"), "{text}");
+    assert!(text.contains("+3"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stories_during_the_throttle_window_fold_into_one_mail_when_it_ends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = HttpServer::start();
+    let smtp = SmtpSink::start();
+    let config_path = write_config(dir.path(), &http, smtp.addr.port(), "throttle = \"30m\"");
+    let clock = Arc::new(ManualClock::new(start()));
+    let app = app(&config_path, clock.clone());
+    for source in SOURCES {
+        serve(&http, source, &[]);
+    }
+    scheduler::run_once(&app).await.expect("first run");
+
+    let texts = [
+        ("boycott", "Boycott Nordvent", BOYCOTT),
+        ("strike", "Grève chez Nordvent", STRIKE),
+        (
+            "scandal",
+            "Scandale des compteurs Nordvent",
+            "Un rapport interne révèle que Nordvent connaissait depuis deux ans les défauts de ses compteurs communicants, un scandale qui touche plus de cinquante mille foyers du Nord et de la Picardie selon les syndicats.",
+        ),
+    ];
+    let mut served = Vec::new();
+    for (minute, (guid, title, text)) in [0, 5, 10].into_iter().zip(texts) {
+        clock.set(start() + Duration::minutes(minute + 1));
+        served.push(Entry {
+            guid,
+            title,
+            link: format!("https://a.example/{guid}"),
+            text,
+            published: start() + Duration::minutes(minute),
+        });
+        serve(&http, "a", &served);
+        scheduler::run_once(&app).await.expect("run");
+    }
+    let mails = smtp.received();
+    assert_eq!(
+        alerts_of(&mails).len(),
+        1,
+        "the throttle holds stories 2 and 3"
+    );
+
+    // Nothing new at minute 31: the window is over, the waiting stories go in one mail.
+    clock.set(start() + Duration::minutes(32));
+    scheduler::run_once(&app).await.expect("flush run");
+    let mails = smtp.received();
+    let alerts = alerts_of(&mails);
+    assert_eq!(alerts.len(), 2, "one mail for the folded stories");
+    let text = alerts[1].text();
+    assert!(
+        text.contains("Grève chez Nordvent") && text.contains("Scandale des compteurs Nordvent"),
+        "{text}"
+    );
+
+    // Nothing waits any more: later runs send nothing.
+    clock.set(start() + Duration::minutes(70));
+    scheduler::run_once(&app).await.expect("quiet run");
+    assert_eq!(alerts_of(&smtp.received()).len(), 2);
+}
+
+/// Mentions of `watch` recorded straight into the store at `now` (as a poll of `source`
+/// would), returned as the alert engine sees them.
+fn record(
+    app: &App,
+    source: &str,
+    now: DateTime<Utc>,
+    entries: &[(String, String, String)],
+    backfill: Backfill,
+) -> RunFindings {
+    record_scored(app, source, now, entries, backfill, None)
+}
+
+/// [`record`], scoring each mention with `risk` (a title hit with these risk terms, 5
+/// minutes old) when given.
+fn record_scored(
+    app: &App,
+    source: &str,
+    now: DateTime<Utc>,
+    entries: &[(String, String, String)],
+    backfill: Backfill,
+    risk: Option<&[&str]>,
+) -> RunFindings {
+    let source_id = SourceId::new(source);
+    let watch = WatchId::new("nordvent");
+    let items: Vec<(Item, Vec<WatchMatch>)> = entries
+        .iter()
+        .map(|(guid, url, text)| {
+            let item = Item {
+                source: source_id.clone(),
+                identity: guid.clone(),
+                url: Some(url.clone()),
+                title: format!("Nordvent {guid}"),
+                text: text.clone(),
+                published: Some(now),
+                author: None,
+            };
+            let hit = TermHit {
+                term: Arc::from("Nordvent"),
+                field: Field::Title,
+                position: 0,
+                start: 0,
+                end: 8,
+            };
+            let found = WatchMatch {
+                watch: watch.clone(),
+                hits: vec![hit],
+            };
+            (item, vec![found])
+        })
+        .collect();
+    let signals: Vec<Vec<Signals>> = match risk {
+        None => Vec::new(),
+        Some(terms) => items
+            .iter()
+            .map(|_| {
+                vec![Signals {
+                    title_hit: true,
+                    distinct_terms: 1,
+                    source_weight: 1.0,
+                    outlets: 1,
+                    recent_outlets: 1,
+                    age_minutes: Some(5),
+                    risk: terms.iter().map(|t| t.to_string()).collect(),
+                }]
+            })
+            .collect(),
+    };
+    let stats = app
+        .store
+        .record_fetched(&FetchedRun {
+            source: &source_id,
+            url: &format!("https://{source}.example/feed.xml"),
+            now,
+            next_poll_at: now,
+            etag: None,
+            last_modified: None,
+            items: &items,
+            signals: &signals,
+            backfill,
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    RunFindings {
+        mentions: stats.new_mentions,
+        rule_risk: Default::default(),
+    }
+}
+
+/// A distinct text per (day, hour, n), so every mention is its own story.
+fn filler(day: i64, hour: i64, n: usize) -> (String, String, String) {
+    let guid = format!("d{day}h{hour}n{n}");
+    let text = format!(
+        "Dépêche {guid} : Nordvent publie une note de marché numéro {day}{hour}{n} sur les prix de gros, sans autre détail ni commentaire."
+    );
+    (guid.clone(), format!("https://wire.example/{guid}"), text)
+}
+
+/// An app with one alert rule on one watch, its history filled hour by hour over 14 days
+/// with `per_hour(day_index, hour)` mentions (day 0 is 14 days ago).
+fn with_history(
+    dir: &Path,
+    alert_extra: &str,
+    per_hour: impl Fn(i64, i64) -> usize,
+) -> (App, Arc<ManualClock>) {
+    let text = format!(
+        r#"
+[daemon]
+database = "veille.db"
+mail_dir = "mail"
+
+[[source]]
+id = "wire"
+url = "https://wire.example/feed.xml"
+
+[[watch]]
+id = "nordvent"
+name = "Nordvent"
+query = "Nordvent"
+
+[[alert]]
+id = "crisis"
+to = "crisis@example.org"
+{alert_extra}
+"#
+    );
+    let path = dir.join("veille.toml");
+    std::fs::write(&path, text).expect("write config");
+    let now = start() + Duration::days(14);
+    let clock = Arc::new(ManualClock::new(now));
+    let app = app(&path, clock.clone());
+    // The watch's history starts with a backfill 14 days ago.
+    record(
+        &app,
+        "wire",
+        now - Duration::days(14) - Duration::hours(2),
+        &[filler(-1, 0, 0)],
+        Backfill::All,
+    );
+    for day in 0..14 {
+        for hour in 0..24 {
+            let at = now - Duration::days(14 - day) + Duration::hours(hour) - Duration::minutes(30);
+            let entries: Vec<_> = (0..per_hour(day, hour))
+                .map(|n| filler(day, hour, n))
+                .collect();
+            if !entries.is_empty() {
+                record(&app, "wire", at, &entries, Backfill::No);
+            }
+        }
+    }
+    (app, clock)
+}
+
+async fn spike_mails(app: &App) -> Vec<(String, Vec<u8>)> {
+    app.store
+        .pending_mails(DateTime::<Utc>::MAX_UTC)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .filter(|m| m.key.contains(":spike:"))
+        .map(|m| (m.subject, m.body))
+        .collect()
+}
+
+/// `n` new live mentions now, fed to the alert engine.
+async fn burst(app: &App, clock: &ManualClock, tag: &str, n: usize) {
+    let entries: Vec<_> = (0..n)
+        .map(|i| filler(100, 0, i))
+        .map(|(g, u, t)| {
+            (
+                format!("{tag}{g}"),
+                format!("{u}{tag}"),
+                format!("{tag} {t}"),
+            )
+        })
+        .collect();
+    let findings = record(app, "wire", clock.now(), &entries, Backfill::No);
+    alert::after_run(app, findings)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_spike_fires_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Two mentions an hour, every hour, for 14 days.
+    let (app, clock) = with_history(dir.path(), "", |_, _| 2);
+    burst(&app, &clock, "a", 3).await;
+    assert!(
+        spike_mails(&app).await.is_empty(),
+        "3 in the hour is not a spike"
+    );
+    clock.advance(Duration::seconds(600));
+    burst(&app, &clock, "b", 20).await;
+    let mails = spike_mails(&app).await;
+    assert_eq!(
+        mails.len(),
+        1,
+        "23 in the hour against a usual 2 is a spike"
+    );
+    assert!(mails[0].0.contains("23"), "{}", mails[0].0);
+    // More of the same spike: still one mail.
+    clock.advance(Duration::seconds(300));
+    burst(&app, &clock, "c", 10).await;
+    assert_eq!(
+        spike_mails(&app).await.len(),
+        1,
+        "one mail per spike episode"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gradual_rise_does_not_spike() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // From 2 an hour to about 7 an hour over two weeks (+10% a day).
+    let (app, clock) = with_history(dir.path(), "", |day, _| {
+        (2.0 * 1.1f64.powi(day as i32)).round() as usize
+    });
+    burst(&app, &clock, "a", 8).await;
+    assert!(
+        spike_mails(&app).await.is_empty(),
+        "8 after a steady climb is not a spike"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quiet_watch_obeys_min_mentions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (app, clock) = with_history(dir.path(), "", |_, _| 0);
+    burst(&app, &clock, "a", 2).await;
+    assert!(
+        spike_mails(&app).await.is_empty(),
+        "2 mentions: under min_mentions (5)"
+    );
+    clock.advance(Duration::seconds(60));
+    burst(&app, &clock, "b", 4).await;
+    let mails = spike_mails(&app).await;
+    assert_eq!(mails.len(), 1, "6 mentions: a spike on a quiet watch");
+
+    let other = tempfile::tempdir().expect("tempdir");
+    let (app, clock) = with_history(other.path(), "spike = { min_mentions = 10 }", |_, _| 0);
+    burst(&app, &clock, "a", 6).await;
+    assert!(
+        spike_mails(&app).await.is_empty(),
+        "6 mentions with min_mentions = 10"
+    );
+}
+
+fn outbox(app: &App) -> Vec<veille::store::OutboxMail> {
+    app.store
+        .pending_mails(DateTime::<Utc>::MAX_UTC)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn header_in(body: &[u8], name: &str) -> Option<String> {
+    header(
+        &ReceivedMail {
+            from: String::new(),
+            to: Vec::new(),
+            data: body.to_vec(),
+        },
+        name,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spike_driven_by_an_alerted_story_continues_its_thread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (app, clock) = with_history(dir.path(), "", |_, _| 0);
+    let story = (
+        "recall".to_string(),
+        "https://news.example/nordvent-rappel".to_string(),
+        BOYCOTT.to_string(),
+    );
+    let findings = record_scored(
+        &app,
+        "wire",
+        clock.now(),
+        &[story.clone()],
+        Backfill::No,
+        Some(&["boycott"]),
+    );
+    alert::after_run(&app, findings)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mails = outbox(&app);
+    assert_eq!(mails.len(), 1, "the story alerts");
+    let root = mails[0].message_id.clone();
+    assert!(
+        header_in(&mails[0].body, "In-Reply-To").is_none(),
+        "a new story starts a thread"
+    );
+
+    // Six more outlets carry the same link within the hour: copies never alert, but on a
+    // quiet watch seven mentions are a spike, and its mail joins the story's thread.
+    clock.advance(Duration::minutes(10));
+    for n in 1..=6 {
+        let findings = record_scored(
+            &app,
+            &format!("outlet{n}"),
+            clock.now(),
+            &[story.clone()],
+            Backfill::No,
+            Some(&["boycott"]),
+        );
+        alert::after_run(&app, findings)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mails = outbox(&app);
+    assert_eq!(
+        mails.len(),
+        2,
+        "no story alert for the copies, one spike mail"
+    );
+    let spike = &mails[1];
+    assert!(spike.key.contains(":spike:"), "{}", spike.key);
+    assert_eq!(header_in(&spike.body, "In-Reply-To"), Some(root.clone()));
+    let references = header_in(&spike.body, "References").unwrap_or_default();
+    assert!(references.contains(&root), "{references}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quiet_hours_hold_alerts_except_high_scores_and_release_them_after() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 09:00 UTC is inside 08:00–10:00; only a score of 0.99 or more breaks through.
+    let (app, clock) = with_history(
+        dir.path(),
+        "quiet_hours = { from = \"08:00\", to = \"10:00\", unless_score = 0.99 }\nspike = { enabled = false }",
+        |_, _| 0,
+    );
+    let one = (
+        "one".to_string(),
+        "https://news.example/one".to_string(),
+        BOYCOTT.to_string(),
+    );
+    let findings = record_scored(
+        &app,
+        "wire",
+        clock.now(),
+        &[one],
+        Backfill::No,
+        Some(&["boycott"]),
+    );
+    alert::after_run(&app, findings)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(outbox(&app).is_empty(), "held by quiet hours");
+
+    clock.advance(Duration::minutes(61));
+    alert::flush_due(&app)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outbox(&app).len(), 1, "released when quiet hours end");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_long_outage_only_fresh_items_alert() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = HttpServer::start();
+    let smtp = SmtpSink::start();
+    let config_path = write_config(dir.path(), &http, smtp.addr.port(), "");
+    let clock = Arc::new(ManualClock::new(start()));
+    let app = app(&config_path, clock.clone());
+    for source in SOURCES {
+        serve(&http, source, &[]);
+    }
+    scheduler::run_once(&app).await.expect("first run");
+
+    // veille was down for 7 hours: what was published meanwhile is backfill, what was
+    // published within the last polling interval is news.
+    clock.set(start() + Duration::hours(7));
+    serve(
+        &http,
+        "a",
+        &[
+            Entry {
+                guid: "during",
+                title: "Nordvent : appel au boycott",
+                link: "https://a.example/boycott".to_string(),
+                text: BOYCOTT,
+                published: start() + Duration::hours(3),
+            },
+            Entry {
+                guid: "now",
+                title: "Grève chez Nordvent",
+                link: "https://a.example/greve".to_string(),
+                text: STRIKE,
+                published: start() + Duration::hours(7) - Duration::minutes(1),
+            },
+        ],
+    );
+    scheduler::run_once(&app)
+        .await
+        .expect("run after the outage");
+    let mails = smtp.received();
+    let alerts = alerts_of(&mails);
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0].subject().contains("Grève chez Nordvent"),
+        "{}",
+        alerts[0].subject()
+    );
+    assert!(
+        !alerts[0].text().contains("appel au boycott"),
+        "{}",
+        alerts[0].text()
+    );
+}
