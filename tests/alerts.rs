@@ -580,7 +580,7 @@ async fn a_spike_driven_by_an_alerted_story_continues_its_thread() {
         &app,
         "wire",
         clock.now(),
-        &[story.clone()],
+        std::slice::from_ref(&story),
         Backfill::No,
         Some(&["boycott"]),
     );
@@ -603,7 +603,7 @@ async fn a_spike_driven_by_an_alerted_story_continues_its_thread() {
             &app,
             &format!("outlet{n}"),
             clock.now(),
-            &[story.clone()],
+            std::slice::from_ref(&story),
             Backfill::No,
             Some(&["boycott"]),
         );
