@@ -711,3 +711,73 @@ async fn after_a_long_outage_only_fresh_items_alert() {
         alerts[0].text()
     );
 }
+
+/// The alert's latency through the real daemon loop and a real SMTP conversation: from the
+/// moment the daemon is told to poll (which includes the poll itself) to the mail's arrival
+/// at the SMTP server. Printed, not asserted tightly: the target is 2 s after the
+/// end of the poll. Run with `cargo test --test alerts latency -- --nocapture`.
+#[tokio::test(flavor = "multi_thread")]
+async fn latency_from_poll_to_alert_mail_through_the_daemon() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = HttpServer::start();
+    let smtp = SmtpSink::start();
+    let config_path = write_config(dir.path(), &http, smtp.addr.port(), "");
+    for source in SOURCES {
+        serve(&http, source, &[]);
+    }
+    let app = app(&config_path, Arc::new(veille::clock::SystemClock));
+    let (control, receiver) = tokio::sync::mpsc::channel(4);
+    let daemon = tokio::spawn(veille::daemon::run(app.clone(), receiver, None));
+
+    let polled = |app: &App| {
+        SOURCES.iter().all(|s| {
+            app.store
+                .source_state(&SourceId::new(*s))
+                .is_ok_and(|state| state.last_success_at.is_some())
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !polled(&app) {
+        assert!(std::time::Instant::now() < deadline, "first polls did not finish");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    serve(
+        &http,
+        "a",
+        &[Entry {
+            guid: "boycott",
+            title: "Nordvent : appel au boycott",
+            link: "https://a.example/boycott".to_string(),
+            text: BOYCOTT,
+            published: Utc::now(),
+        }],
+    );
+    // Make the source due now, and wake the loop.
+    let db = rusqlite::Connection::open(dir.path().join("veille.db")).expect("open the database");
+    db.execute("UPDATE source_state SET next_poll_at = 0 WHERE source_id = 'a'", [])
+        .expect("make the source due");
+    let told = std::time::Instant::now();
+    control
+        .send(veille::daemon::Control::Reload)
+        .await
+        .expect("wake the daemon");
+    let mails = tokio::task::spawn_blocking(move || {
+        let mails = smtp.wait_for(1, std::time::Duration::from_secs(20));
+        (mails, told.elapsed())
+    })
+    .await
+    .expect("wait for the mail");
+    let (mails, latency) = mails;
+    assert_eq!(alerts_of(&mails).len(), 1, "the alert arrived");
+    eprintln!(
+        "alert latency, poll included: {} ms (target: 2 s after the poll)",
+        latency.as_millis()
+    );
+    assert!(latency < std::time::Duration::from_secs(20));
+    control
+        .send(veille::daemon::Control::Shutdown)
+        .await
+        .expect("stop the daemon");
+    daemon.await.expect("daemon stopped");
+}
