@@ -738,7 +738,10 @@ async fn latency_from_poll_to_alert_mail_through_the_daemon() {
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !polled(&app) {
-        assert!(std::time::Instant::now() < deadline, "first polls did not finish");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "first polls did not finish"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 
@@ -755,8 +758,11 @@ async fn latency_from_poll_to_alert_mail_through_the_daemon() {
     );
     // Make the source due now, and wake the loop.
     let db = rusqlite::Connection::open(dir.path().join("veille.db")).expect("open the database");
-    db.execute("UPDATE source_state SET next_poll_at = 0 WHERE source_id = 'a'", [])
-        .expect("make the source due");
+    db.execute(
+        "UPDATE source_state SET next_poll_at = 0 WHERE source_id = 'a'",
+        [],
+    )
+    .expect("make the source due");
     let told = std::time::Instant::now();
     control
         .send(veille::daemon::Control::Reload)

@@ -55,6 +55,9 @@ pub struct Purged {
     pub mail_bodies: usize,
 }
 
+/// Hourly mention counts are kept this long: twice the spike baseline's reach.
+const HOURLY_COUNTS_KEPT_DAYS: i64 = 2 * crate::alert::spike::BASELINE_DAYS;
+
 impl Store {
     /// Deletes what is older than `retention` at `now`: items last seen before the cutoff
     /// (with their mentions), unless their story is still active; stories left empty; the
@@ -112,6 +115,15 @@ impl Store {
             [cutoff],
         )
         .context("purging boilerplate statistics")?;
+        // Alert state: hourly counts older than any spike baseline reads, and stories a rule
+        // mailed about that left the retention window (their items are gone).
+        conn.execute(
+            "DELETE FROM watch_hours WHERE hour < ?1",
+            [(now.timestamp() - HOURLY_COUNTS_KEPT_DAYS * 86_400).div_euclid(3600)],
+        )
+        .context("purging old hourly counts")?;
+        conn.execute("DELETE FROM alert_stories WHERE alerted_at < ?1", [cutoff])
+            .context("purging old alert threads")?;
         purged.mail_bodies = conn
             .execute(
                 "UPDATE outbox SET body = x'' WHERE status = 'sent' AND sent_at < ?1 AND length(body) > 0",

@@ -610,3 +610,43 @@ fn cached_statements_are_not_parsed_again_on_each_use() {
         assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0, "{sql}");
     }
 }
+
+#[test]
+fn live_mentions_are_counted_per_hour_and_old_hours_purged() {
+    let store = open();
+    let hours = |store: &Store| -> Vec<(i64, i64)> {
+        let conn = store.conn();
+        let mut stmt = conn
+            .prepare("SELECT hour, mentions FROM watch_hours ORDER BY hour")
+            .unwrap_or_else(|e| panic!("{e}"));
+        stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let two = [
+        (item("a", "guid:1", "one"), vec![matched("acme", "acme")]),
+        (item("a", "guid:2", "two"), vec![matched("acme", "acme")]),
+    ];
+    record(&store, "a", t(0), &two);
+    // A seen item matched again is not a new mention; a new one 40 days later is.
+    record(&store, "a", t(5), &two);
+    let later = t(60 * 24 * 40);
+    record(
+        &store,
+        "a",
+        later,
+        &[(item("a", "guid:3", "three"), vec![matched("acme", "acme")])],
+    );
+    let first_hour = t(0).timestamp().div_euclid(3600);
+    let last_hour = later.timestamp().div_euclid(3600);
+    assert_eq!(hours(&store), vec![(first_hour, 2), (last_hour, 1)]);
+    store
+        .purge(later, Duration::days(180))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        hours(&store),
+        vec![(last_hour, 1)],
+        "older than 28 days: purged"
+    );
+}
