@@ -86,6 +86,50 @@ fn summary(config: &Config) -> String {
                 .join(", ")
         ));
     }
+    for alert in &config.alerts {
+        let spike = alert.spike.map_or_else(
+            || "no spike alerts".to_string(),
+            |s| {
+                format!(
+                    "spike above {}× usual and {} mentions in {}",
+                    s.factor,
+                    s.min_mentions,
+                    veille::config::format_duration(s.window)
+                )
+            },
+        );
+        let quiet = alert
+            .quiet_hours
+            .map(|q| {
+                format!(
+                    ", quiet {}–{}{}",
+                    q.from.format("%H:%M"),
+                    q.to.format("%H:%M"),
+                    q.unless_score
+                        .map(|u| format!(" unless score ≥ {u}"))
+                        .unwrap_or_default()
+                )
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  alert {:?}: {} → {}; score ≥ {}, at most one mail per {}; {spike}{quiet}\n",
+            alert.id.as_str(),
+            alert
+                .watches
+                .iter()
+                .map(|w| w.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            alert
+                .to
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            alert.min_score,
+            veille::config::format_duration(alert.throttle),
+        ));
+    }
     for warning in config.warnings() {
         out.push_str(&format!("warning: {warning}\n"));
     }
