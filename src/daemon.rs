@@ -77,6 +77,9 @@ pub async fn run(
     let sender = tokio::spawn(sender_loop(sender_app, mail_queued.clone(), sender_stopped));
     let watchdog = sd_notify::watchdog_enabled();
     scheduler::reset_moved_sources(&app).await;
+    if let Err(e) = crate::alert::recover(&app).await {
+        error!(error = %e, "cannot take in the mentions a crash left for the alert rules");
+    }
     info!(
         sources = app.config.sources.len(),
         watches = app.config.watches.len(),

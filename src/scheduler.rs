@@ -57,6 +57,7 @@ pub struct RunSummary {
 /// Polls every source once, then queues the due digests, then delivers pending mail.
 pub async fn run_once(app: &App) -> Result<RunSummary, AppError> {
     let all: Vec<SourceId> = app.config.sources.iter().map(|s| s.id.clone()).collect();
+    crate::alert::recover(app).await?;
     let sources = poll_sources(app, &all).await;
     crate::alert::flush_due(app).await?;
     let digests = queue_due_digests(app).await?;

@@ -787,3 +787,40 @@ async fn latency_from_poll_to_alert_mail_through_the_daemon() {
         .expect("stop the daemon");
     daemon.await.expect("daemon stopped");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mention_stored_just_before_a_crash_still_alerts_at_the_next_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (app, clock) = with_history(dir.path(), "spike = { enabled = false }", |_, _| 0);
+    // Stored, then the process dies before the alert engine sees the run.
+    let story = (
+        "crash".to_string(),
+        "https://news.example/crash".to_string(),
+        BOYCOTT.to_string(),
+    );
+    drop(record_scored(
+        &app,
+        "wire",
+        clock.now(),
+        &[story],
+        Backfill::No,
+        Some(&["boycott"]),
+    ));
+    assert!(outbox(&app).is_empty());
+    let config_path = dir.path().join("veille.toml");
+    drop(app);
+
+    let restarted = self::app(&config_path, clock.clone());
+    let queued = alert::recover(&restarted)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(queued, 1);
+    assert_eq!(outbox(&restarted).len(), 1);
+    // Taken in once: a second start finds nothing left.
+    assert_eq!(
+        alert::recover(&restarted)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+        0
+    );
+}

@@ -75,7 +75,17 @@ pub type RuleRisk = HashMap<(usize, usize), Vec<Option<Vec<String>>>>;
 /// Takes in a run's mentions, checks spikes, and mails what is due. Returns the number of
 /// mails queued.
 pub async fn after_run(app: &App, findings: RunFindings) -> Result<usize, AppError> {
-    if app.alerting.is_empty() || findings.mentions.iter().all(|m| m.backfill) {
+    let live: Vec<MentionId> = findings
+        .mentions
+        .iter()
+        .filter(|m| !m.backfill)
+        .map(|m| m.id)
+        .collect();
+    if live.is_empty() {
+        return Ok(0);
+    }
+    if app.alerting.is_empty() {
+        app.db(move |s| s.mentions_taken_in(&live)).await?;
         return Ok(0);
     }
     let _decide = app.alert_lock.lock().await;
@@ -108,6 +118,59 @@ pub async fn after_run(app: &App, findings: RunFindings) -> Result<usize, AppErr
         }
     }
     queued += flush_locked(app, now).await?;
+    app.db(move |s| s.mentions_taken_in(&live)).await?;
+    if queued > 0 {
+        app.mail_queued.notify_one();
+    }
+    Ok(queued)
+}
+
+/// Takes in the live mentions a crash left between their storing and their intake (call
+/// it when no poll is in flight: at start). They are judged by their stored score, which
+/// uses the built-in vocabulary and every rule's added terms. Returns the mails queued.
+pub async fn recover(app: &App) -> Result<usize, AppError> {
+    let awaiting = app.db(|s| s.mentions_awaiting_alerts()).await?;
+    if awaiting.is_empty() {
+        return Ok(0);
+    }
+    let _decide = app.alert_lock.lock().await;
+    let now = app.clock.now();
+    warn!(
+        mentions = awaiting.len(),
+        "taking in mentions stored before a crash but not yet looked at by the alert rules"
+    );
+    let mut queued = 0;
+    for rule in &app.alerting.rules {
+        let intake: Vec<Intake> = awaiting
+            .iter()
+            .filter(|m| rule.covers(&m.watch))
+            .map(|m| Intake {
+                mention: m.mention,
+                story: m.story,
+                score: m.score,
+                reasons: m.reasons.clone(),
+                passes: m.score >= rule.config.min_score,
+            })
+            .collect();
+        if intake.is_empty() {
+            continue;
+        }
+        let id = rule.config.id.clone();
+        app.db(move |s| s.alert_intake(&id, now, &intake)).await?;
+        if let Some(spike_rule) = rule.config.spike {
+            let watches: BTreeSet<&WatchId> = awaiting
+                .iter()
+                .filter(|m| rule.covers(&m.watch))
+                .map(|m| &m.watch)
+                .collect();
+            for watch in watches {
+                queued += check_spike(app, rule, watch, &spike_rule, now).await?;
+            }
+        }
+    }
+    queued += flush_locked(app, now).await?;
+    let ids: Vec<MentionId> = awaiting.iter().map(|m| m.mention).collect();
+    app.db(move |s| s.mentions_taken_in(&ids)).await?;
     if queued > 0 {
         app.mail_queued.notify_one();
     }

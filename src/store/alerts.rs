@@ -28,6 +28,16 @@ pub struct Intake {
     pub passes: bool,
 }
 
+/// A live mention the alert engine has not taken in yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Awaiting {
+    pub mention: MentionId,
+    pub watch: WatchId,
+    pub story: StoryId,
+    pub score: f64,
+    pub reasons: Vec<Reason>,
+}
+
 /// A story waiting for a rule's next mail.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pending {
@@ -291,6 +301,50 @@ impl Store {
             .context("counting folded mentions")?;
         }
         tx.commit().context("committing an alert intake")
+    }
+
+    /// Live mentions the alert engine has not taken in (a crash came between storing them
+    /// and their intake), oldest first: id, watch, story, stored score and reasons.
+    pub fn mentions_awaiting_alerts(&self) -> Result<Vec<Awaiting>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT m.id, m.watch_id, COALESCE(i.story_id, i.id), m.score, m.reasons
+                   FROM mentions m JOIN items i ON i.id = m.item_id
+                  WHERE m.awaiting_alerts = 1 ORDER BY m.id",
+            )
+            .context("reading mentions awaiting alerts")?;
+        let rows = stmt
+            .query_map([], |row| {
+                let reasons: Option<String> = row.get(4)?;
+                Ok(Awaiting {
+                    mention: MentionId(row.get(0)?),
+                    watch: WatchId::new(row.get::<_, String>(1)?),
+                    story: StoryId(row.get(2)?),
+                    score: row.get::<_, Option<f64>>(3)?.unwrap_or(0.0),
+                    reasons: reasons
+                        .and_then(|r| serde_json::from_str(&r).ok())
+                        .unwrap_or_default(),
+                })
+            })
+            .context("reading mentions awaiting alerts")?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .context("reading mentions awaiting alerts")
+    }
+
+    /// Marks mentions as taken in by the alert engine.
+    pub fn mentions_taken_in(&self, ids: &[MentionId]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().context("marking mentions taken in")?;
+        {
+            let mut stmt = tx
+                .prepare_cached("UPDATE mentions SET awaiting_alerts = 0 WHERE id = ?1")
+                .context("marking mentions taken in")?;
+            for id in ids {
+                stmt.execute([id.0]).context("marking mentions taken in")?;
+            }
+        }
+        tx.commit().context("marking mentions taken in")
     }
 
     /// A rule's last mail, folded count and waiting stories.

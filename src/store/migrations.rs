@@ -177,6 +177,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE mentions ADD COLUMN score REAL;
     ALTER TABLE mentions ADD COLUMN reasons TEXT;
     ALTER TABLE mentions ADD COLUMN backfill INTEGER NOT NULL DEFAULT 0;
+    -- 1 while a live mention waits for the alert engine: set when stored, cleared once every
+    -- rule has taken it in. A crash in between leaves it set, and the next start takes it in.
+    ALTER TABLE mentions ADD COLUMN awaiting_alerts INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX mentions_awaiting_alerts ON mentions(id) WHERE awaiting_alerts = 1;
     -- The current window of a spike check counts live mentions of one watch by time.
     CREATE INDEX mentions_live ON mentions(watch_id, created_at) WHERE backfill = 0;
 

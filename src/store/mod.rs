@@ -28,7 +28,7 @@ mod stories;
 
 pub use stories::{Assignment, POSTINGS_CAP, StoryInfo};
 
-pub use alerts::{AlertSent, AlertedStory, Intake, Pending, RuleState};
+pub use alerts::{AlertSent, AlertedStory, Awaiting, Intake, Pending, RuleState};
 pub use maintenance::{Purged, SearchHit};
 
 use std::collections::{BTreeMap, HashMap};
@@ -1369,7 +1369,8 @@ fn insert_mention(tx: &Connection, mention: &MentionToStore<'_>) -> Result<Optio
     let terms = serde_json::to_string(mention.terms).unwrap_or_else(|_| "[]".to_string());
     let id: Option<i64> = tx
         .prepare_cached(
-            "INSERT INTO mentions (item_id, watch_id, terms, created_at, backfill) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO mentions (item_id, watch_id, terms, created_at, backfill, awaiting_alerts)
+             VALUES (?1, ?2, ?3, ?4, ?5, NOT ?5)
              ON CONFLICT (item_id, watch_id) DO NOTHING RETURNING id",
         )
         .and_then(|mut stmt| {
