@@ -896,12 +896,29 @@ impl Store {
                 let mut story = story;
                 let mut story_side: Option<(usize, usize)> = None;
                 for (match_index, found) in matches.iter().enumerate() {
+                    let mut signals = run
+                        .signals
+                        .get(item_index)
+                        .and_then(|per_match| per_match.get(match_index))
+                        .cloned();
+                    // A new item's mentions are all new: scored before the insert, so each
+                    // row is written once. A seen item's are scored only when inserted.
+                    let mut scored = None;
+                    if let (true, Some(signals), Some(story)) = (is_new, signals.as_mut(), story) {
+                        let side = match story_side {
+                            Some(side) => side,
+                            None => *story_side.insert(story_outlets(tx, story, run.now)?),
+                        };
+                        (signals.outlets, signals.recent_outlets) = side;
+                        scored = Some(crate::score::score(signals));
+                    }
                     let mention = MentionToStore {
                         item: item_id,
                         watch: &found.watch,
                         terms: &found.terms(),
                         backfill,
                         now: run.now,
+                        scored: scored.as_ref(),
                     };
                     let Some(id) = insert_mention(tx, &mention)? else {
                         continue;
@@ -911,23 +928,19 @@ impl Store {
                         Some(story) => story,
                         None => *story.insert(story_of_item(tx, item_id)?),
                     };
-                    let mut signals = run
-                        .signals
-                        .get(item_index)
-                        .and_then(|per_match| per_match.get(match_index))
-                        .cloned();
-                    let mut score = None;
-                    if let Some(signals) = signals.as_mut() {
-                        let (outlets, recent) = match story_side {
+                    if scored.is_none()
+                        && let Some(signals) = signals.as_mut()
+                    {
+                        let side = match story_side {
                             Some(side) => side,
                             None => *story_side.insert(story_outlets(tx, story, run.now)?),
                         };
-                        signals.outlets = outlets;
-                        signals.recent_outlets = recent;
-                        let scored = crate::score::score(signals);
-                        write_score(tx, id, &scored)?;
-                        score = Some(scored.score);
+                        (signals.outlets, signals.recent_outlets) = side;
+                        let late = crate::score::score(signals);
+                        write_score(tx, id, &late)?;
+                        scored = Some(late);
                     }
+                    let score = scored.map(|s| s.score);
                     stats.new_mentions.push(NewMention {
                         id,
                         watch: found.watch.clone(),
@@ -1361,6 +1374,7 @@ struct MentionToStore<'a> {
     terms: &'a [&'a str],
     backfill: bool,
     now: DateTime<Utc>,
+    scored: Option<&'a crate::score::Scored>,
 }
 
 /// Inserts a mention unless the item already has one for this watch; returns its id when
@@ -1369,8 +1383,8 @@ fn insert_mention(tx: &Connection, mention: &MentionToStore<'_>) -> Result<Optio
     let terms = serde_json::to_string(mention.terms).unwrap_or_else(|_| "[]".to_string());
     let id: Option<i64> = tx
         .prepare_cached(
-            "INSERT INTO mentions (item_id, watch_id, terms, created_at, backfill, awaiting_alerts)
-             VALUES (?1, ?2, ?3, ?4, ?5, NOT ?5)
+            "INSERT INTO mentions (item_id, watch_id, terms, created_at, backfill, awaiting_alerts, score, reasons)
+             VALUES (?1, ?2, ?3, ?4, ?5, NOT ?5, ?6, ?7)
              ON CONFLICT (item_id, watch_id) DO NOTHING RETURNING id",
         )
         .and_then(|mut stmt| {
@@ -1380,7 +1394,9 @@ fn insert_mention(tx: &Connection, mention: &MentionToStore<'_>) -> Result<Optio
                     mention.watch.as_str(),
                     terms,
                     to_db(mention.now),
-                    mention.backfill
+                    mention.backfill,
+                    mention.scored.map(|s| s.score),
+                    mention.scored.map(|s| reasons_json(&s.reasons)),
                 ],
                 |row| row.get(0),
             )
@@ -1412,17 +1428,22 @@ fn story_of_item(tx: &Connection, item: i64) -> Result<StoryId> {
     Ok(StoryId(story.unwrap_or(item)))
 }
 
-/// The story side of a score: distinct outlets now, and how many of them carried an item
-/// first seen within the growth window.
+/// Items of a story the score's outlet count looks at: its latest ones. The score's outlet
+/// part saturates long before, and a wire story carried by thousands of items would
+/// otherwise cost a scan of all of them for each new mention.
+const OUTLET_SCAN: i64 = 100;
+
+/// The story side of a score: distinct outlets (over the story's latest [`OUTLET_SCAN`]
+/// items), and how many of them carried an item first seen within the growth window.
 fn story_outlets(tx: &Connection, story: StoryId, now: DateTime<Utc>) -> Result<(usize, usize)> {
     let since = to_db(now) - crate::score::GROWTH_WINDOW_HOURS * 3600;
     tx.prepare_cached(
-        "SELECT COUNT(DISTINCT COALESCE(outlet, source_id)),
-                COUNT(DISTINCT CASE WHEN first_seen_at >= ?2 THEN COALESCE(outlet, source_id) END)
-           FROM items WHERE story_id = ?1",
+        "SELECT COUNT(DISTINCT o), COUNT(DISTINCT CASE WHEN first_seen_at >= ?2 THEN o END)
+           FROM (SELECT COALESCE(outlet, source_id) AS o, first_seen_at FROM items
+                  WHERE story_id = ?1 ORDER BY id DESC LIMIT ?3)",
     )
     .and_then(|mut stmt| {
-        stmt.query_row(params![story.0, since], |row| {
+        stmt.query_row(params![story.0, since, OUTLET_SCAN], |row| {
             Ok((
                 usize::try_from(row.get::<_, i64>(0)?).unwrap_or(0).max(1),
                 usize::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
@@ -1432,8 +1453,12 @@ fn story_outlets(tx: &Connection, story: StoryId, now: DateTime<Utc>) -> Result<
     .context("counting a story's outlets")
 }
 
+fn reasons_json(reasons: &[crate::score::Reason]) -> String {
+    serde_json::to_string(reasons).unwrap_or_else(|_| "[]".to_string())
+}
+
 fn write_score(tx: &Connection, mention: MentionId, scored: &crate::score::Scored) -> Result<()> {
-    let reasons = serde_json::to_string(&scored.reasons).unwrap_or_else(|_| "[]".to_string());
+    let reasons = reasons_json(&scored.reasons);
     tx.prepare_cached("UPDATE mentions SET score = ?2, reasons = ?3 WHERE id = ?1")
         .and_then(|mut stmt| stmt.execute(params![mention.0, scored.score, reasons]))
         .context("storing a mention's score")?;
