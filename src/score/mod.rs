@@ -57,39 +57,3 @@ pub struct Scored {
     pub score: f64,
     pub reasons: Vec<Reason>,
 }
-
-// TEMP STUB (lead's integration only; replaced by the score branch).
-pub fn score(signals: &Signals) -> Scored {
-    let mut value = 0.1;
-    let mut reasons = Vec::new();
-    if signals.title_hit {
-        value += 0.3;
-        reasons.push(Reason::TitleHit);
-    }
-    for term in signals.risk.iter().take(3) {
-        value += 0.3;
-        reasons.push(Reason::Risk { term: term.clone() });
-    }
-    if signals.outlets > 1 {
-        value += 0.05 * signals.outlets as f64;
-        reasons.push(Reason::Outlets {
-            count: signals.outlets,
-            recent: signals.recent_outlets,
-            hours: GROWTH_WINDOW_HOURS,
-        });
-    }
-    value *= signals.source_weight.min(1.0);
-    Scored {
-        score: value.min(1.0),
-        reasons,
-    }
-}
-
-// TEMP STUB
-pub fn reasons_line(reasons: &[Reason], _lang: crate::digest::Lang) -> String {
-    reasons
-        .iter()
-        .map(|r| format!("{r:?}"))
-        .collect::<Vec<_>>()
-        .join(" · ")
-}
