@@ -34,7 +34,7 @@
 //! Calibration, for the default alert `min_score` of 0.5 (checked in the tests): a fresh
 //! title hit from one outlet scores 0.36 and does not alert on its own; one risk term near
 //! any fresh hit does (0.53 in the body); so does a fresh title hit in 7 outlets, 6 of them
-//! new (0.63); a three-day-old body hit scores 0.10; a risk item from a weight-0 source stays
+//! new (0.63); a three-day-old body hit scores 0.095; a risk item from a weight-0 source stays
 //! below 0.25.
 //!
 //! Trade-off: fixed, documented weights rather than learned ones. They will be wrong for some
@@ -59,11 +59,13 @@ pub struct Signals {
     pub source_weight: f64,
     /// Distinct outlets that carry the story now (at least 1).
     pub outlets: usize,
-    /// How many of those joined within [`GROWTH_WINDOW_HOURS`] before now.
+    /// How many of those joined within [`GROWTH_WINDOW_HOURS`] before now (the story's
+    /// first outlet may be counted or not: growth never counts more than `outlets − 1`).
     pub recent_outlets: usize,
     /// Minutes between publication (else first sight) and now; None when unknown.
     pub age_minutes: Option<i64>,
-    /// Risk terms found near a query hit, as written in the vocabulary, first found first.
+    /// Risk terms found near a query hit, as written in the vocabulary, first found first
+    /// (what [`risk::RiskVocabulary::near`] returns); the first [`MAX_RISK_TERMS`] count.
     pub risk: Vec<String>,
 }
 
