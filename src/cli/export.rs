@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use veille::digest::Lang;
 use veille::model::WatchId;
+use veille::score::reasons_line;
 use veille::store::{MentionRecord, Store, StoreError};
 
 use super::{ConfigArg, EXIT_FAILURE, Scope, open_scope};
@@ -37,8 +39,10 @@ pub struct ExportArgs {
 }
 
 /// One exported mention. Field names are part of the export format: add, never rename.
+/// `R` is how the reasons are written: one English line in CSV (a cell holds text), a list
+/// of English phrases in JSON.
 #[derive(Debug, Serialize)]
-struct Record {
+struct Record<R> {
     mention_id: i64,
     watch_id: String,
     source_id: String,
@@ -53,10 +57,33 @@ struct Record {
     /// A post's author handle or an article's byline; empty when the feed names none.
     /// New columns go last, so CSV columns read by position keep their place.
     author: String,
+    /// The score (0–1); empty (null) for mentions stored before scoring.
+    score: Option<f64>,
+    /// Why it scored so, strongest first, in English.
+    reasons: R,
 }
 
-impl From<MentionRecord> for Record {
-    fn from(m: MentionRecord) -> Record {
+/// A CSV row: the reasons in one line, like a digest shows them (at most four).
+type CsvRecord = Record<String>;
+/// A JSON record: every reason, one phrase each.
+type JsonRecord = Record<Vec<String>>;
+
+impl From<MentionRecord> for CsvRecord {
+    fn from(m: MentionRecord) -> CsvRecord {
+        let reasons = reasons_line(&m.reasons, Lang::En);
+        Record::with_reasons(m, reasons)
+    }
+}
+
+impl From<MentionRecord> for JsonRecord {
+    fn from(m: MentionRecord) -> JsonRecord {
+        let reasons = m.reasons.iter().map(|r| r.render(Lang::En)).collect();
+        Record::with_reasons(m, reasons)
+    }
+}
+
+impl<R> Record<R> {
+    fn with_reasons(m: MentionRecord, reasons: R) -> Record<R> {
         Record {
             mention_id: m.id.0,
             watch_id: m.watch.to_string(),
@@ -69,6 +96,8 @@ impl From<MentionRecord> for Record {
             terms: m.terms.join(", "),
             story_id: m.story.0,
             author: m.author.unwrap_or_default(),
+            score: m.score,
+            reasons,
         }
     }
 }
@@ -133,7 +162,7 @@ fn write_json(
     let count = store.for_each_mention(since, watch, |mention| -> Result<(), ExportError> {
         out.write_all(if first { b"\n  " } else { b",\n  " })?;
         first = false;
-        serde_json::to_writer(&mut out, &Record::from(mention))?;
+        serde_json::to_writer(&mut out, &JsonRecord::from(mention))?;
         Ok(())
     })?;
     out.write_all(if count == 0 { b"]\n" } else { b"\n]\n" })?;
@@ -149,7 +178,7 @@ fn write_csv(
 ) -> Result<usize, ExportError> {
     let mut writer = csv::Writer::from_writer(BufWriter::new(out));
     let count = store.for_each_mention(since, watch, |mention| -> Result<(), ExportError> {
-        writer.serialize(Record::from(mention))?;
+        writer.serialize(CsvRecord::from(mention))?;
         Ok(())
     })?;
     writer.flush()?;

@@ -19,6 +19,7 @@ use crate::config::{Config, DigestConfig};
 use crate::matching::snippet::{Snippet, snippet};
 use crate::matching::{ItemText, Matcher};
 use crate::model::{DigestId, Field, MentionId, SourceId, StoryId, TermHit, WatchId};
+use crate::score::Reason;
 use crate::store::{DigestRun, MentionRecord, StoryInfo};
 
 /// Longest title shown for an item that has none of its own (taken from its text).
@@ -205,6 +206,11 @@ pub struct StoryEntry {
     /// A window of the text around the best hit (filled in for the stories shown).
     #[serde(skip)]
     pub snippet: Option<Snippet>,
+    /// The score of the story's best-scored mention in the window (None when no mention
+    /// of it was scored); stories are ranked by it first.
+    pub score: Option<f64>,
+    /// Why that mention scored so, strongest first.
+    pub reasons: Vec<Reason>,
 }
 
 impl Digest {
@@ -237,7 +243,8 @@ impl Digest {
 }
 
 /// Groups a window's mentions by watch (in configuration order) and by story, ranks the
-/// stories (most outlets first, then most recent) and caps each watch at `max_items`.
+/// stories (best score first, then most outlets, then most recent) and caps each watch at
+/// `max_items`.
 pub fn build(config: &Config, digest: &DigestConfig, input: DigestInput) -> Digest {
     let DigestInput {
         window_start,
@@ -273,9 +280,10 @@ pub fn build(config: &Config, digest: &DigestConfig, input: DigestInput) -> Dige
             }
         }
         stories.sort_by(|a, b| {
-            b.outlets
-                .len()
-                .cmp(&a.outlets.len())
+            b.score
+                .unwrap_or(0.0)
+                .total_cmp(&a.score.unwrap_or(0.0))
+                .then(b.outlets.len().cmp(&a.outlets.len()))
                 .then(b.latest.cmp(&a.latest))
                 .then(b.mention.cmp(&a.mention))
         });
@@ -334,11 +342,21 @@ fn new_entry(m: &MentionRecord, when: DateTime<Utc>, info: Option<&StoryInfo>) -
         author: m.author.clone(),
         copies: info.map_or(1, |i| i.items),
         snippet: None,
+        score: m.score,
+        reasons: m.reasons.clone(),
     }
 }
 
 fn merge_into(story: &mut StoryEntry, m: &MentionRecord, when: DateTime<Utc>) {
     story.latest = story.latest.max(when);
+    // The story is as alarming as its best copy: a later copy may hit the title, or come
+    // when the story has spread.
+    if let Some(score) = m.score
+        && story.score.is_none_or(|best| score > best)
+    {
+        story.score = Some(score);
+        story.reasons = m.reasons.clone();
+    }
     if !story.sources.contains(&m.source) {
         story.sources.push(m.source.clone());
     }
@@ -436,6 +454,132 @@ fn first_sentence_end(text: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ItemId;
+    use chrono::TimeZone;
+
+    /// A mention of watch `acme` in its own story (`story`), published at 08:`minute`.
+    fn mention(
+        id: i64,
+        story: i64,
+        minute: u32,
+        score: Option<f64>,
+        reasons: Vec<Reason>,
+    ) -> MentionRecord {
+        MentionRecord {
+            id: MentionId(id),
+            watch: WatchId::new("acme"),
+            item: ItemId(id),
+            story: StoryId(story),
+            source: SourceId::new("wire"),
+            url: Some(format!("https://wire.example/{id}")),
+            title: format!("Acme story {story} copy {id}"),
+            text: format!("Acme text {id}"),
+            published: Utc.with_ymd_and_hms(2026, 11, 27, 8, minute, 0).single(),
+            found_at: Utc
+                .with_ymd_and_hms(2026, 11, 27, 9, 0, 0)
+                .single()
+                .unwrap_or_default(),
+            terms: vec!["Acme".to_string()],
+            outlet: Some(format!("outlet{id}.example")),
+            author: None,
+            score,
+            reasons,
+        }
+    }
+
+    fn risk(term: &str) -> Reason {
+        Reason::Risk {
+            term: term.to_string(),
+        }
+    }
+
+    #[test]
+    fn stories_rank_by_their_best_score_and_show_its_reasons() {
+        let config = crate::config::load_str(
+            "[[source]]\nid = \"wire\"\nurl = \"https://wire.example/feed\"\n\n\
+             [[watch]]\nid = \"acme\"\nname = \"Acme\"\nquery = \"Acme\"\n\n\
+             [[digest]]\nid = \"daily\"\nto = \"a@example.org\"\nlang = \"fr\"\n",
+            std::path::Path::new("veille.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Some(daily) = config.digest(&DigestId::new("daily")) else {
+            panic!("no digest");
+        };
+        let mentions = vec![
+            // Story 1: oldest, one outlet; its second copy scored best.
+            mention(1, 1, 0, Some(0.2), vec![Reason::TitleHit]),
+            mention(
+                2,
+                1,
+                5,
+                Some(0.81),
+                vec![risk("<boycott>"), Reason::Fresh { minutes: 12 }],
+            ),
+            // Story 2: two outlets, middling score.
+            mention(
+                3,
+                2,
+                10,
+                Some(0.4),
+                vec![Reason::Outlets {
+                    count: 2,
+                    recent: 1,
+                    hours: 2,
+                }],
+            ),
+            mention(4, 2, 11, None, Vec::new()),
+            // Story 3: newest, never scored.
+            mention(5, 3, 30, None, Vec::new()),
+            // Story 4: scored 0 (an unscored story ties with it and is newer).
+            mention(6, 4, 20, Some(0.0), Vec::new()),
+        ];
+        let input = DigestInput {
+            window_end: Utc
+                .with_ymd_and_hms(2026, 11, 27, 10, 0, 0)
+                .single()
+                .unwrap_or_default(),
+            mentions,
+            ..DigestInput::default()
+        };
+        let digest = build(&config, daily, input);
+        let stories = &digest.sections[0].stories;
+        let order: Vec<i64> = stories.iter().map(|s| s.story.0).collect();
+        assert_eq!(order, vec![1, 2, 3, 4]);
+        assert_eq!(stories[0].score, Some(0.81));
+        assert_eq!(stories[0].reasons[0], risk("<boycott>"));
+        assert_eq!(
+            stories[0].mention,
+            MentionId(1),
+            "the earliest copy is still shown"
+        );
+        assert_eq!(stories[1].score, Some(0.4));
+        assert_eq!(stories[2].score, None);
+
+        let rendered =
+            crate::notify::render::render_digest(&digest).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            rendered
+                .text
+                .contains("\n  risque : « <boycott> » · il y a 12 min\n"),
+            "{}",
+            rendered.text
+        );
+        assert!(
+            rendered.text.contains("\n  2 médias en 2 h\n"),
+            "{}",
+            rendered.text
+        );
+        assert!(
+            rendered
+                .html
+                .contains("risque : « &lt;boycott&gt; » · il y a 12 min</div>"),
+            "{}",
+            rendered.html
+        );
+        assert!(!rendered.html.contains("<boycott>"), "escaped");
+        // Unscored stories have no reasons line.
+        assert_eq!(rendered.html.matches("font-style:italic").count(), 2);
+    }
 
     #[test]
     fn titles_fall_back_to_text() {

@@ -18,6 +18,7 @@ use minijinja::{AutoEscape, Environment, Error, Output, State, Value};
 use serde::Serialize;
 
 use crate::digest::{Digest, Lang, Trouble};
+use crate::score::reasons_line;
 
 /// Dates in subjects, and dates with times in the body.
 const DATE: &str = "%a %-d %b %Y";
@@ -138,6 +139,8 @@ struct StoryView {
     meta: String,
     also_in: Option<String>,
     terms: Option<String>,
+    /// Why the story scored so, in one short line.
+    reasons: Option<String>,
     judge: String,
     /// Plain text, hits in [brackets].
     snippet_text: Option<String>,
@@ -515,6 +518,8 @@ fn view_of(digest: &Digest, cut_for_size: usize) -> View {
                         (!others.is_empty()).then(|| labels.also_in(&others))
                     },
                     terms: (!story.terms.is_empty()).then(|| story.terms.join(", ")),
+                    reasons: (!story.reasons.is_empty())
+                        .then(|| reasons_line(&story.reasons, digest.lang)),
                     judge: labels.judge(story.mention.0),
                     snippet_text: story.snippet.as_ref().map(|s| s.to_text()),
                     snippet_html: story.snippet.as_ref().map(|s| s.to_html()),
