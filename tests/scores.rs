@@ -107,7 +107,6 @@ fn scores_reorder_the_digest_and_reach_the_export() {
     http.route("/feed.xml", Response::ok("application/rss+xml", rss(3)));
     assert!(veille(&config, &["run", "--once"]).status.success());
 
-    // Without scores, the newest story comes first.
     let preview = |html: &Path| {
         let out = veille(
             &config,
@@ -137,10 +136,20 @@ fn scores_reorder_the_digest_and_reach_the_export() {
         at.sort();
         at.into_iter().map(|(_, n)| n).collect()
     };
+    // As polled: the pipeline scored every mention, and the oldest story, the only one with
+    // a risk term near the hit, comes first with its reasons.
+    let (text, _) = preview(&dir.path().join("scored.html"));
+    assert_eq!(order(&text)[0], 0, "{text}");
+    assert!(text.contains("risk: \"boycott"), "{text}");
+
+    // Without scores (mentions stored before scoring existed), the newest story comes first.
+    let db = dir.path().join("veille.db");
+    rusqlite::Connection::open(&db)
+        .and_then(|c| c.execute("UPDATE mentions SET score = NULL, reasons = NULL", []))
+        .expect("clear the scores");
     let (text, _) = preview(&dir.path().join("before.html"));
     assert_eq!(order(&text), vec![2, 1, 0], "{text}");
 
-    let db = dir.path().join("veille.db");
     set_score(
         &db,
         ITEMS[0].0,
