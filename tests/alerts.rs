@@ -556,6 +556,16 @@ fn outbox(app: &App) -> Vec<veille::store::OutboxMail> {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The plain-text part of a queued mail, decoded.
+fn text_of(body: &[u8]) -> String {
+    ReceivedMail {
+        from: String::new(),
+        to: Vec::new(),
+        data: body.to_vec(),
+    }
+    .text()
+}
+
 fn header_in(body: &[u8], name: &str) -> Option<String> {
     header(
         &ReceivedMail {
@@ -624,25 +634,46 @@ async fn a_spike_driven_by_an_alerted_story_continues_its_thread() {
     assert!(references.contains(&root), "{references}");
 }
 
+fn risk_signals(terms: &[&str]) -> Signals {
+    Signals {
+        title_hit: true,
+        distinct_terms: 1,
+        source_weight: 1.0,
+        outlets: 1,
+        recent_outlets: 1,
+        age_minutes: Some(5),
+        risk: terms.iter().map(|t| t.to_string()).collect(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn quiet_hours_hold_alerts_except_high_scores_and_release_them_after() {
+    // A bar between a story with one risk term and one with three.
+    let one = veille::score::score(&risk_signals(&["boycott"])).score;
+    let three = veille::score::score(&risk_signals(&["boycott", "scandale", "plainte"])).score;
+    assert!(one < three, "{one} {three}");
+    let bar = (one + three) / 2.0;
+    // 09:00 UTC is inside 08:00–10:00.
     let dir = tempfile::tempdir().expect("tempdir");
-    // 09:00 UTC is inside 08:00–10:00; only a score of 0.99 or more breaks through.
     let (app, clock) = with_history(
         dir.path(),
-        "quiet_hours = { from = \"08:00\", to = \"10:00\", unless_score = 0.99 }\nspike = { enabled = false }",
+        &format!(
+            "quiet_hours = {{ from = \"08:00\", to = \"10:00\", unless_score = {bar:.4} }}\nspike = {{ enabled = false }}"
+        ),
         |_, _| 0,
     );
-    let one = (
-        "one".to_string(),
-        "https://news.example/one".to_string(),
-        BOYCOTT.to_string(),
-    );
+    let story = |guid: &str, text: &str| {
+        (
+            guid.to_string(),
+            format!("https://news.example/{guid}"),
+            text.to_string(),
+        )
+    };
     let findings = record_scored(
         &app,
         "wire",
         clock.now(),
-        &[one],
+        &[story("one", BOYCOTT)],
         Backfill::No,
         Some(&["boycott"]),
     );
@@ -651,11 +682,52 @@ async fn quiet_hours_hold_alerts_except_high_scores_and_release_them_after() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(outbox(&app).is_empty(), "held by quiet hours");
 
-    clock.advance(Duration::minutes(61));
+    // A worse story breaks through, and takes the waiting one with it.
+    clock.advance(Duration::minutes(10));
+    let findings = record_scored(
+        &app,
+        "wire",
+        clock.now(),
+        &[story("three", STRIKE)],
+        Backfill::No,
+        Some(&["boycott", "scandale", "plainte"]),
+    );
+    alert::after_run(&app, findings)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mails = outbox(&app);
+    assert_eq!(mails.len(), 1, "a score above unless_score is not held");
+    let text = text_of(&mails[0].body);
+    assert!(
+        mails[0].subject.contains("Nordvent three"),
+        "{}",
+        mails[0].subject
+    );
+    assert!(
+        text.contains("Nordvent one"),
+        "the waiting story comes along: {text}"
+    );
+
+    // Another ordinary story is held again, and goes out when quiet hours end (the
+    // throttle window is over by then too).
+    clock.advance(Duration::minutes(10));
+    let findings = record_scored(
+        &app,
+        "wire",
+        clock.now(),
+        &[story("later", QUIET_TEXT)],
+        Backfill::No,
+        Some(&["boycott"]),
+    );
+    alert::after_run(&app, findings)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outbox(&app).len(), 1, "held by quiet hours");
+    clock.advance(Duration::minutes(45));
     alert::flush_due(&app)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(outbox(&app).len(), 1, "released when quiet hours end");
+    assert_eq!(outbox(&app).len(), 2, "released when quiet hours end");
 }
 
 #[tokio::test(flavor = "multi_thread")]
