@@ -6,7 +6,6 @@
 //! server). Every mail carries a `Message-ID` fixed when it was queued, so a retry after a
 //! crash is recognisably the same mail.
 
-pub mod alert;
 pub mod render;
 
 use std::path::PathBuf;
