@@ -278,7 +278,8 @@ fn view_of(alert: &AlertMail, now: DateTime<Utc>) -> View {
         labels: Labels { lang: alert.lang },
     };
     let tz = alert.timezone;
-    let (heading, intro, headline, list_heading, list, updates, folded) = match &alert.body {
+    // The mail's own watch: short entries name theirs only when it differs.
+    let (heading, intro, headline, list_heading, list, watch, updates, folded) = match &alert.body {
         AlertBody::Stories {
             headline,
             also,
@@ -289,9 +290,8 @@ fn view_of(alert: &AlertMail, now: DateTime<Utc>) -> View {
             None,
             Some(words.entry(headline, tz, true, None)),
             words.also_heading(),
-            also.iter()
-                .map(|e| words.entry(e, tz, false, Some(headline.watch_name.as_str())))
-                .collect::<Vec<_>>(),
+            also,
+            &headline.watch_name,
             updates,
             *folded_mentions,
         ),
@@ -308,39 +308,40 @@ fn view_of(alert: &AlertMail, now: DateTime<Utc>) -> View {
             Some(words.spike_intro(*count, *usual, *window_minutes, now, tz)),
             None,
             words.top_heading(),
-            top.iter()
-                .map(|e| words.entry(e, tz, false, Some(watch_name.as_str())))
-                .collect::<Vec<_>>(),
+            top,
+            watch_name,
             updates,
             *folded_mentions,
         ),
     };
     let (list, list_more) = capped(list, LIST_SHOWN);
-    let (updates, updates_more) = capped(
-        updates.iter().map(|u| words.update(u)).collect(),
-        UPDATES_SHOWN,
-    );
+    let (updates, updates_more) = capped(updates, UPDATES_SHOWN);
     View {
         lang: words.labels.code(),
         heading,
         intro,
         headline,
         list_heading,
-        list,
+        list: list
+            .iter()
+            .map(|e| words.entry(e, tz, false, Some(watch)))
+            .collect(),
         list_more: list_more.map(|n| words.labels.more(n)),
         updates_heading: words.updates_heading(),
-        updates,
+        updates: updates.iter().map(|u| words.update(u)).collect(),
         updates_more: updates_more.map(|n| words.labels.more(n)),
         folded: (folded > 0).then(|| words.folded(folded)),
         footer: words.footer(alert.rule.as_str()),
     }
 }
 
-/// At most `cap` items, and how many were left out (when any).
-fn capped<T>(mut items: Vec<T>, cap: usize) -> (Vec<T>, Option<usize>) {
+/// The first `cap` items, and how many were left out (when any).
+fn capped<T>(items: &[T], cap: usize) -> (&[T], Option<usize>) {
     let left_out = items.len().saturating_sub(cap);
-    items.truncate(cap);
-    (items, (left_out > 0).then_some(left_out))
+    (
+        &items[..items.len() - left_out],
+        (left_out > 0).then_some(left_out),
+    )
 }
 
 /// The alert's own words; shared ones come from the digest's [`Labels`].
@@ -1277,33 +1278,40 @@ mod tests {
     fn long_lists_are_capped_and_counted() -> Result<(), RenderError> {
         let now = time("2026-11-27T13:06:00Z");
         let also: Vec<AlertEntry> = (1..=8)
-            .map(|i| entry(10 + i, &format!("Story number {i}"), &["a.example"]))
+            .map(|i| entry(10 + i, &format!("New story {i}"), &["a.example"]))
+            .collect();
+        let updates: Vec<AlertUpdate> = (1..=7)
+            .map(|i| AlertUpdate {
+                entry: entry(
+                    30 + i,
+                    &format!("Grown story {i}"),
+                    &["a.example", "b.example"],
+                ),
+                previous_outlets: 1,
+            })
             .collect();
         let alert = AlertMail {
             body: AlertBody::Stories {
                 headline: entry(1, "Acme recalls kettles", &["a.example"]),
                 also,
-                updates: Vec::new(),
+                updates,
                 folded_mentions: 0,
             },
             ..stories(Lang::En, entry(9, "x", &["z.example"]))
         };
         let rendered = render_alert(&alert, now)?;
-        assert!(
-            rendered
-                .text
-                .contains(&format!("Story number {LIST_SHOWN}"))
-        );
-        assert!(
-            !rendered
-                .text
-                .contains(&format!("Story number {}", LIST_SHOWN + 1))
-        );
-        assert!(
-            rendered
-                .text
-                .contains(&format!("… and {} more in veille", 8 - LIST_SHOWN))
-        );
+        let cases = [
+            ("New story", LIST_SHOWN, 8),
+            ("Grown story", UPDATES_SHOWN, 7),
+        ];
+        for (title, shown, total) in cases {
+            for part in [&rendered.text, &rendered.html] {
+                assert!(part.contains(&format!("{title} {shown}")), "{part}");
+                assert!(!part.contains(&format!("{title} {}", shown + 1)), "{part}");
+                let more = format!("… and {} more in veille", total - shown);
+                assert_eq!(part.matches(&more).count(), 1, "{more:?} in {part}");
+            }
+        }
         Ok(())
     }
 
