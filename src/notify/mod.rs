@@ -6,6 +6,7 @@
 //! server). Every mail carries a `Message-ID` fixed when it was queued, so a retry after a
 //! crash is recognisably the same mail.
 
+pub mod alert;
 pub mod render;
 
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lettre::address::Envelope;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Mailbox, MessageBuilder, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{
     Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
@@ -61,8 +62,21 @@ fn compose(
     to: &[Mailbox],
     now: DateTime<Utc>,
 ) -> Result<NewMail, NotifyError> {
+    compose_with(key, kind, rendered, from, to, now, |builder| builder)
+}
+
+/// [`compose`], with a hook that adds headers of its own kind of mail (alert threading).
+fn compose_with(
+    key: String,
+    kind: &str,
+    rendered: &Rendered,
+    from: &Mailbox,
+    to: &[Mailbox],
+    now: DateTime<Utc>,
+    headers: impl FnOnce(MessageBuilder) -> MessageBuilder,
+) -> Result<NewMail, NotifyError> {
     let message_id = message_id(&key, from, now);
-    let mut builder = Message::builder()
+    let mut builder = headers(Message::builder())
         .from(from.clone())
         .subject(rendered.subject.clone())
         .message_id(Some(message_id.clone()))

@@ -25,7 +25,7 @@ const DATE: &str = "%a %-d %b %Y";
 const DATE_TIME: &str = "%a %-d %b %Y %H:%M";
 
 /// Outlets named in "also in N outlets: …"; the rest are counted.
-const OUTLETS_NAMED: usize = 4;
+pub(crate) const OUTLETS_NAMED: usize = 4;
 
 /// Largest HTML part we send (Gmail clips at about 102 KB).
 pub const MAX_HTML_BYTES: usize = 100_000;
@@ -77,7 +77,11 @@ fn environment() -> Result<&'static Environment<'static>, RenderError> {
 /// minijinja's HTML escaping also escapes `/`, which is safe but makes every URL longer and
 /// eats into the size budget. Escaping `& < > " '` is what HTML needs in text and in quoted
 /// attributes; everything else goes through the default formatter.
-fn compact_html_formatter(out: &mut Output, state: &mut State, value: &Value) -> Result<(), Error> {
+pub(crate) fn compact_html_formatter(
+    out: &mut Output,
+    state: &mut State,
+    value: &Value,
+) -> Result<(), Error> {
     if matches!(state.auto_escape(), AutoEscape::Html)
         && !value.is_safe()
         && let Some(text) = value.as_str()
@@ -203,26 +207,26 @@ fn render_once(digest: &Digest, cut_for_size: usize) -> Result<Rendered, RenderE
 }
 
 /// The words of a digest, per language.
-struct Labels {
-    lang: Lang,
+pub(crate) struct Labels {
+    pub(crate) lang: Lang,
 }
 
 impl Labels {
-    fn locale(&self) -> Locale {
+    pub(crate) fn locale(&self) -> Locale {
         match self.lang {
             Lang::En => Locale::en_GB,
             Lang::Fr => Locale::fr_FR,
         }
     }
 
-    fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self.lang {
             Lang::En => "en",
             Lang::Fr => "fr",
         }
     }
 
-    fn count(&self, n: usize, en: (&str, &str), fr: (&str, &str)) -> String {
+    pub(crate) fn count(&self, n: usize, en: (&str, &str), fr: (&str, &str)) -> String {
         let (one, many) = match self.lang {
             Lang::En => en,
             Lang::Fr => fr,
@@ -239,7 +243,7 @@ impl Labels {
         self.count(n, ("story", "stories"), ("sujet", "sujets"))
     }
 
-    fn mentions(&self, n: usize) -> String {
+    pub(crate) fn mentions(&self, n: usize) -> String {
         self.count(n, ("mention", "mentions"), ("mention", "mentions"))
     }
 
@@ -257,7 +261,7 @@ impl Labels {
     }
 
     /// "shared 3 times": copies, boosts and quotes of one post.
-    fn shared(&self, copies: usize) -> String {
+    pub(crate) fn shared(&self, copies: usize) -> String {
         match self.lang {
             Lang::En => format!("shared {copies} times"),
             Lang::Fr => format!("partagé {copies} fois"),
@@ -266,7 +270,7 @@ impl Labels {
 
     /// "also in 3 outlets: a.example, b.example, c.example" (at most [`OUTLETS_NAMED`]
     /// names).
-    fn also_in(&self, others: &[String]) -> String {
+    pub(crate) fn also_in(&self, others: &[String]) -> String {
         let n = others.len();
         let count = match self.lang {
             Lang::En => format!("also in {}", self.count(n, ("outlet", "outlets"), ("", ""))),
@@ -288,7 +292,7 @@ impl Labels {
         format!("{count}{colon} {names}")
     }
 
-    fn more(&self, n: usize) -> String {
+    pub(crate) fn more(&self, n: usize) -> String {
         match self.lang {
             Lang::En => format!("… and {n} more in veille"),
             Lang::Fr => format!("… et {n} de plus dans veille"),
@@ -410,7 +414,7 @@ impl Labels {
         }
     }
 
-    fn judge(&self, mention: i64) -> String {
+    pub(crate) fn judge(&self, mention: i64) -> String {
         match self.lang {
             Lang::En => format!("ID {mention}"),
             Lang::Fr => format!("réf. {mention}"),
@@ -434,7 +438,7 @@ impl Labels {
 
     /// A local date and time, with day and month names in the digest's language (the same
     /// pattern reads well in both: "Fri 27 Nov 2026 08:05", "ven. 27 nov. 2026 08:05").
-    fn local(&self, time: DateTime<Utc>, tz: Tz) -> String {
+    pub(crate) fn local(&self, time: DateTime<Utc>, tz: Tz) -> String {
         time.with_timezone(&tz)
             .format_localized(DATE_TIME, self.locale())
             .to_string()
@@ -552,7 +556,7 @@ fn view_of(digest: &Digest, cut_for_size: usize) -> View {
 
 /// Only http(s) links are clickable in mail; anything else (`javascript:`, `data:`) is shown
 /// as text at most.
-fn is_web_link(url: &str) -> bool {
+pub(crate) fn is_web_link(url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
 
