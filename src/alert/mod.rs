@@ -307,6 +307,7 @@ fn entry(
         title: display_title(&record.title, &record.text),
         url: record.url.clone(),
         source: record.source.clone(),
+        outlet: record.outlet.clone(),
         author: record.author.clone(),
         time: record.published.unwrap_or(record.found_at),
         outlets: info.map_or_else(
