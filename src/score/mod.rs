@@ -290,10 +290,17 @@ impl Reason {
                     format!("{count} médias")
                 }
             }
+            (Reason::Fresh { minutes }, Lang::En) if *minutes < 1 => "just now".to_string(),
+            (Reason::Fresh { minutes }, Lang::Fr) if *minutes < 1 => "à l'instant".to_string(),
             (Reason::Fresh { minutes }, Lang::En) => format!("{} ago", age(*minutes, lang)),
             (Reason::Fresh { minutes }, Lang::Fr) => format!("il y a {}", age(*minutes, lang)),
-            (Reason::Risk { term }, Lang::En) => format!("risk: \"{term}\""),
-            (Reason::Risk { term }, Lang::Fr) => format!("risque : « {term} »"),
+            // A prefix term reads as the word a person would say ("boycott*" → "boycott").
+            (Reason::Risk { term }, Lang::En) => {
+                format!("risk: \"{}\"", term.trim_end_matches('*'))
+            }
+            (Reason::Risk { term }, Lang::Fr) => {
+                format!("risque : « {} »", term.trim_end_matches('*'))
+            }
         }
     }
 }
@@ -594,6 +601,7 @@ mod tests {
                 "7 outlets",
                 "7 médias",
             ),
+            (Reason::Fresh { minutes: 0 }, "just now", "à l'instant"),
             (Reason::Fresh { minutes: 12 }, "12 min ago", "il y a 12 min"),
             (Reason::Fresh { minutes: 190 }, "3 h ago", "il y a 3 h"),
             (Reason::Fresh { minutes: 3 * 1440 }, "3 d ago", "il y a 3 j"),
@@ -603,6 +611,13 @@ mod tests {
                 },
                 "risk: \"boycott\"",
                 "risque : « boycott »",
+            ),
+            (
+                Reason::Risk {
+                    term: "licenciement*".into(),
+                },
+                "risk: \"licenciement\"",
+                "risque : « licenciement »",
             ),
         ];
         for (reason, en, fr) in table {
