@@ -66,7 +66,7 @@ fn serve(http: &HttpServer, source: &str, entries: &[Entry<'_>]) {
 
 const SOURCES: [&str; 4] = ["a", "b", "c", "d"];
 
-/// Four sources, one watch, one alert rule; `alert_extra` goes into the `[[alert]]` table.
+/// Four sources, the watch and the alert rule; `alert_extra` goes into the `[[alert]]` table.
 fn write_config(dir: &Path, http: &HttpServer, smtp_port: u16, alert_extra: &str) -> PathBuf {
     let mut text = format!(
         r#"
@@ -88,8 +88,15 @@ from = "veille@example.org"
             http.url(&format!("/{source}.xml"))
         );
     }
-    let _ = write!(
-        text,
+    text.push_str(&watch_and_alert(alert_extra));
+    let path = dir.join("veille.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// The watch and the alert rule every test here uses; `alert_extra` goes into the rule.
+fn watch_and_alert(alert_extra: &str) -> String {
+    format!(
         r#"
 [[watch]]
 id = "nordvent"
@@ -101,10 +108,7 @@ id = "crisis"
 to = "crisis@example.org"
 {alert_extra}
 "#
-    );
-    let path = dir.join("veille.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
+    )
 }
 
 const QUIET_TEXT: &str =
@@ -417,17 +421,8 @@ mail_dir = "mail"
 [[source]]
 id = "wire"
 url = "https://wire.example/feed.xml"
-
-[[watch]]
-id = "nordvent"
-name = "Nordvent"
-query = "Nordvent"
-
-[[alert]]
-id = "crisis"
-to = "crisis@example.org"
-{alert_extra}
-"#
+{}"#,
+        watch_and_alert(alert_extra)
     );
     let path = dir.join("veille.toml");
     std::fs::write(&path, text).expect("write config");

@@ -24,17 +24,12 @@
 //! Trade-off: the engine passes the reasons line already rendered, so this module cannot
 //! re-word or shorten reasons; in exchange digests and alerts show the very same line.
 
-use std::sync::OnceLock;
-
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use lettre::message::Mailbox;
-use minijinja::Environment;
 use serde::Serialize;
 
-use super::render::{
-    Labels, OUTLETS_NAMED, RenderError, Rendered, compact_html_formatter, is_web_link,
-};
+use super::render::{Labels, OUTLETS_NAMED, RenderError, Rendered, environment, is_web_link};
 use super::{NotifyError, compose_with};
 use crate::digest::Lang;
 use crate::matching::Snippet;
@@ -206,32 +201,8 @@ pub fn alert_subject(alert: &AlertMail) -> String {
     }
 }
 
-const TEXT_TEMPLATE: &str = "alert.txt";
-const HTML_TEMPLATE: &str = "alert.html";
-
-fn environment() -> Result<&'static Environment<'static>, RenderError> {
-    static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        let syntax = minijinja::syntax::SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .build()
-            .map_err(|e| e.to_string())?;
-        env.set_syntax(syntax);
-        env.set_formatter(compact_html_formatter);
-        env.add_template(TEXT_TEMPLATE, include_str!("templates/alert.txt"))
-            .map_err(|e| e.to_string())?;
-        env.add_template(HTML_TEMPLATE, include_str!("templates/alert.html"))
-            .map_err(|e| e.to_string())?;
-        Ok(env)
-    })
-    .as_ref()
-    .map_err(|message| RenderError {
-        template: "alert",
-        message: message.clone(),
-    })
-}
+pub(crate) const TEXT_TEMPLATE: &str = "alert.txt";
+pub(crate) const HTML_TEMPLATE: &str = "alert.html";
 
 /// Everything the alert templates show, already in the reader's language.
 #[derive(Serialize)]

@@ -50,7 +50,8 @@ pub struct RenderError {
 const TEXT_TEMPLATE: &str = "digest.txt";
 const HTML_TEMPLATE: &str = "digest.html";
 
-fn environment() -> Result<&'static Environment<'static>, RenderError> {
+/// The template environment of every mail (digests and alerts), built once.
+pub(crate) fn environment() -> Result<&'static Environment<'static>, RenderError> {
     static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
@@ -65,11 +66,21 @@ fn environment() -> Result<&'static Environment<'static>, RenderError> {
             .map_err(|e| e.to_string())?;
         env.add_template(HTML_TEMPLATE, include_str!("templates/digest.html"))
             .map_err(|e| e.to_string())?;
+        env.add_template(
+            super::alert::TEXT_TEMPLATE,
+            include_str!("templates/alert.txt"),
+        )
+        .map_err(|e| e.to_string())?;
+        env.add_template(
+            super::alert::HTML_TEMPLATE,
+            include_str!("templates/alert.html"),
+        )
+        .map_err(|e| e.to_string())?;
         Ok(env)
     })
     .as_ref()
     .map_err(|message| RenderError {
-        template: "digest",
+        template: "mail",
         message: message.clone(),
     })
 }
@@ -77,11 +88,7 @@ fn environment() -> Result<&'static Environment<'static>, RenderError> {
 /// minijinja's HTML escaping also escapes `/`, which is safe but makes every URL longer and
 /// eats into the size budget. Escaping `& < > " '` is what HTML needs in text and in quoted
 /// attributes; everything else goes through the default formatter.
-pub(crate) fn compact_html_formatter(
-    out: &mut Output,
-    state: &mut State,
-    value: &Value,
-) -> Result<(), Error> {
+fn compact_html_formatter(out: &mut Output, state: &mut State, value: &Value) -> Result<(), Error> {
     if matches!(state.auto_escape(), AutoEscape::Html)
         && !value.is_safe()
         && let Some(text) = value.as_str()
