@@ -29,7 +29,7 @@ use chrono_tz::Tz;
 use lettre::message::Mailbox;
 use serde::Serialize;
 
-use super::render::{Labels, OUTLETS_NAMED, RenderError, Rendered, environment, is_web_link};
+use super::render::{Labels, OUTLETS_NAMED, RenderError, Rendered, is_web_link, render_both};
 use super::{NotifyError, compose_with};
 use crate::digest::Lang;
 use crate::matching::Snippet;
@@ -152,20 +152,11 @@ pub fn compose_alert(
 /// The subject and both bodies of an alert. `now` is when it is sent (a spike's window
 /// ends then).
 pub fn render_alert(alert: &AlertMail, now: DateTime<Utc>) -> Result<Rendered, RenderError> {
-    let env = environment()?;
-    let view = view_of(alert, now);
-    let render = |name: &'static str| {
-        env.get_template(name)
-            .and_then(|t| t.render(minijinja::value::Serde(&view)))
-            .map_err(|e| RenderError {
-                template: name,
-                message: e.to_string(),
-            })
-    };
+    let (text, html) = render_both(TEXT_TEMPLATE, HTML_TEMPLATE, &view_of(alert, now))?;
     Ok(Rendered {
         subject: alert_subject(alert),
-        text: render(TEXT_TEMPLATE)?,
-        html: render(HTML_TEMPLATE)?,
+        text,
+        html,
         cut_for_size: 0,
     })
 }

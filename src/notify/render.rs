@@ -51,7 +51,7 @@ const TEXT_TEMPLATE: &str = "digest.txt";
 const HTML_TEMPLATE: &str = "digest.html";
 
 /// The template environment of every mail (digests and alerts), built once.
-pub(crate) fn environment() -> Result<&'static Environment<'static>, RenderError> {
+fn environment() -> Result<&'static Environment<'static>, RenderError> {
     static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
@@ -195,22 +195,31 @@ pub fn render_digest(digest: &Digest) -> Result<Rendered, RenderError> {
 }
 
 fn render_once(digest: &Digest, cut_for_size: usize) -> Result<Rendered, RenderError> {
+    let (text, html) = render_both(TEXT_TEMPLATE, HTML_TEMPLATE, &view_of(digest, cut_for_size))?;
+    Ok(Rendered {
+        subject: subject_of(digest),
+        text,
+        html,
+        cut_for_size,
+    })
+}
+
+/// Renders one view with a mail's text and HTML templates.
+pub(crate) fn render_both(
+    text: &'static str,
+    html: &'static str,
+    view: &impl Serialize,
+) -> Result<(String, String), RenderError> {
     let env = environment()?;
-    let view = view_of(digest, cut_for_size);
     let render = |name: &'static str| {
         env.get_template(name)
-            .and_then(|t| t.render(minijinja::value::Serde(&view)))
+            .and_then(|t| t.render(minijinja::value::Serde(view)))
             .map_err(|e| RenderError {
                 template: name,
                 message: e.to_string(),
             })
     };
-    Ok(Rendered {
-        subject: subject_of(digest),
-        text: render(TEXT_TEMPLATE)?,
-        html: render(HTML_TEMPLATE)?,
-        cut_for_size,
-    })
+    Ok((render(text)?, render(html)?))
 }
 
 /// The words of a digest, per language.
