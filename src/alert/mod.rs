@@ -17,8 +17,9 @@
 //!    stories alerted and restarting the folded count is one transaction.
 //! 3. **Spikes** (in the intake, per watch that got live mentions; see [`spike`]). A spike
 //!    mails when it starts, once per episode, whatever the throttle (a spike is the news);
-//!    it names the top stories driving it and continues the mail thread of the first of them
-//!    that was alerted before. Quiet hours hold spikes too: a spike still going on when they
+//!    it names the top stories driving it (they count as alerted from then on) and
+//!    continues the mail thread of the first of them that was alerted before. Like any
+//!    alert mail, it restarts the rule's throttle window. Quiet hours hold spikes too: a spike still going on when they
 //!    end mails with the next mention.
 //!
 //! The mail leaves through the outbox like every mail: the daemon's sender is woken as soon
@@ -243,8 +244,13 @@ pub fn is_quiet(quiet: &QuietHours, now: DateTime<Utc>) -> bool {
 }
 
 async fn flush_locked(app: &App, now: DateTime<Utc>) -> Result<usize, AppError> {
+    // One cheap question first: the daemon asks after every finished run.
+    let waiting = app.db(|s| s.rules_waiting()).await?;
     let mut queued = 0;
     for rule in &app.alerting.rules {
+        if !waiting.iter().any(|(id, _)| id == &rule.config.id) {
+            continue;
+        }
         let id = rule.config.id.clone();
         let state = app.db(move |s| s.alert_rule_state(&id)).await?;
         let Some(best) = state.pending.first() else {
