@@ -68,6 +68,17 @@ const SOURCES: [&str; 4] = ["a", "b", "c", "d"];
 
 /// Four sources, the watch and the alert rule; `alert_extra` goes into the `[[alert]]` table.
 fn write_config(dir: &Path, http: &HttpServer, smtp_port: u16, alert_extra: &str) -> PathBuf {
+    write_config_for(dir, http, smtp_port, &SOURCES, alert_extra)
+}
+
+/// [`write_config`] with the given sources, each served at `/{id}.xml`.
+fn write_config_for(
+    dir: &Path,
+    http: &HttpServer,
+    smtp_port: u16,
+    sources: &[&str],
+    alert_extra: &str,
+) -> PathBuf {
     let mut text = format!(
         r#"
 [daemon]
@@ -81,7 +92,7 @@ security = "none"
 from = "veille@example.org"
 "#
     );
-    for source in SOURCES {
+    for source in sources {
         let _ = write!(
             text,
             "\n[[source]]\nid = \"{source}\"\nurl = \"{}\"\nevery = \"2m\"\n",
@@ -890,4 +901,112 @@ async fn a_mention_stored_just_before_a_crash_still_alerts_at_the_next_start() {
             .unwrap_or_else(|e| panic!("{e}")),
         0
     );
+}
+
+const PARK: &str = "Nordvent inaugure ce matin un parc éolien en mer de soixante turbines au large de Dunkerque, le premier du fournisseur, qui doit alimenter trois cent mille foyers à partir du printemps prochain.";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_story_without_risk_alerts_once_it_spreads_fast() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = HttpServer::start();
+    let smtp = SmtpSink::start();
+    let sources = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    let config_path = write_config_for(dir.path(), &http, smtp.addr.port(), &sources, "");
+    let clock = Arc::new(ManualClock::new(start()));
+    let app = app(&config_path, clock.clone());
+    for source in sources {
+        serve(&http, source, &[]);
+    }
+    scheduler::run_once(&app).await.expect("first run");
+
+    // One outlet after another carries the same news, a minute apart.
+    let mut alerted_at = None;
+    for (n, source) in sources.iter().enumerate() {
+        clock.set(start() + Duration::minutes(n as i64 + 1));
+        serve(
+            &http,
+            source,
+            &[Entry {
+                guid: "park",
+                title: "Nordvent inaugure son premier parc éolien en mer",
+                link: format!("https://{source}.example/parc-eolien"),
+                text: PARK,
+                published: start(),
+            }],
+        );
+        scheduler::run_once(&app).await.expect("run");
+        if alerted_at.is_none() && !alerts_of(&smtp.received()).is_empty() {
+            alerted_at = Some(n + 1);
+        }
+    }
+    let mails = smtp.received();
+    let alerts = alerts_of(&mails);
+    assert_eq!(alerts.len(), 1, "the story alerts once");
+    let outlets = alerted_at.unwrap_or_else(|| panic!("never alerted"));
+    assert!(
+        outlets > 1,
+        "one outlet with no risk term is not an alert (alerted at {outlets})"
+    );
+    assert!(
+        alerts[0]
+            .subject()
+            .contains(&format!("({outlets} outlets)")),
+        "{}",
+        alerts[0].subject()
+    );
+    assert!(
+        alerts[0].text().contains("outlets in 2 h"),
+        "{}",
+        alerts[0].text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alert_queued_while_the_mail_server_is_down_goes_out_once_it_is_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = HttpServer::start();
+    let port = {
+        let smtp = SmtpSink::start();
+        smtp.addr.port()
+    };
+    let config_path = write_config(dir.path(), &http, port, "");
+    let clock = Arc::new(ManualClock::new(start()));
+    let app = app(&config_path, clock.clone());
+    for source in SOURCES {
+        serve(&http, source, &[]);
+    }
+    scheduler::run_once(&app).await.expect("first run");
+    clock.set(start() + Duration::minutes(5));
+    serve(
+        &http,
+        "a",
+        &[Entry {
+            guid: "boycott",
+            title: "Nordvent : appel au boycott",
+            link: "https://a.example/boycott".to_string(),
+            text: BOYCOTT,
+            published: start() + Duration::minutes(4),
+        }],
+    );
+    let summary = scheduler::run_once(&app)
+        .await
+        .expect("run while SMTP is down");
+    assert_eq!(summary.deliveries.len(), 1);
+    assert!(summary.deliveries[0].result.is_err(), "nothing listens");
+    assert_eq!(app.store.counts().map(|c| c.outbox_pending).unwrap_or(0), 1);
+
+    let smtp = SmtpSink::start_on(format!("127.0.0.1:{port}").parse().expect("addr"));
+    clock.set(start() + Duration::minutes(10));
+    scheduler::run_once(&app)
+        .await
+        .expect("run after SMTP is back");
+    clock.set(start() + Duration::minutes(20));
+    scheduler::run_once(&app).await.expect("one more run");
+    let mails = smtp.received();
+    assert_eq!(
+        alerts_of(&mails).len(),
+        1,
+        "delivered once, not lost, not queued twice"
+    );
+    assert!(alerts_of(&mails)[0].subject().contains("appel au boycott"));
 }
