@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 a runtime failure (database, mail setup, I/O); 2 invalid
 //! configuration or arguments (clap also uses 2 for usage errors).
 
+mod alerts;
 mod check;
 mod data;
 mod digest;
@@ -112,6 +113,12 @@ enum Command {
     },
     /// List recent stories (copies of one news item grouped) with their outlets.
     Stories(stories::StoriesArgs),
+    /// Show each alert rule's state: last mail, stories waiting, and each watch's volume
+    /// against its usual one.
+    Alerts {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Try a query on a text (exit 0 match, 1 no match, 2 invalid), or replay a watch over
     /// stored items with --replay 30d.
     Match(r#match::MatchArgs),
@@ -136,6 +143,7 @@ pub fn main() -> ExitCode {
         Command::Search(args) => data::search(&args),
         Command::Sources { config } => sources::sources(&config.config),
         Command::Stories(args) => stories::stories(&args),
+        Command::Alerts { config } => alerts::alerts(&config),
         Command::Match(args) => r#match::run(&args),
     };
     ExitCode::from(code)
