@@ -160,12 +160,12 @@ fn scores_reorder_the_digest_and_reach_the_export() {
     let (text, html) = preview(&dir.path().join("after.html"));
     assert_eq!(order(&text), vec![0, 1, 2], "best score first: {text}");
     assert!(
-        text.contains("\n  risk: \"boycott\" · title hit · 12 min ago\n"),
+        text.contains("\n  risk: \"boycott\" · title hit · 12 min old when found\n"),
         "{text}"
     );
     assert!(text.contains("\n  title hit\n"), "{text}");
     assert!(
-        html.contains("risk: &quot;boycott&quot; · title hit · 12 min ago</div>"),
+        html.contains("risk: &quot;boycott&quot; · title hit · 12 min old when found</div>"),
         "{html}"
     );
 
@@ -184,7 +184,7 @@ fn scores_reorder_the_digest_and_reach_the_export() {
     assert_eq!(top["score"], 0.72);
     assert_eq!(
         top["reasons"],
-        serde_json::json!(["risk: \"boycott\"", "title hit", "12 min ago"])
+        serde_json::json!(["risk: \"boycott\"", "title hit", "12 min old when found"])
     );
     let unscored = by_title(ITEMS[2].0);
     assert!(unscored["score"].is_null());
@@ -211,7 +211,7 @@ fn scores_reorder_the_digest_and_reach_the_export() {
     assert_eq!(top.get(11), Some("0.72"));
     assert_eq!(
         top.get(12),
-        Some("risk: \"boycott\" · title hit · 12 min ago")
+        Some("risk: \"boycott\" · title hit · 12 min old when found")
     );
     let unscored = row(ITEMS[2].0);
     assert_eq!((unscored.get(11), unscored.get(12)), (Some(""), Some("")));

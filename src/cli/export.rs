@@ -96,7 +96,8 @@ impl<R> Record<R> {
             terms: m.terms.join(", "),
             story_id: m.story.0,
             author: m.author.unwrap_or_default(),
-            score: m.score,
+            // Three decimals: the score is a ranking, not a measurement.
+            score: m.score.map(|s| (s * 1000.0).round() / 1000.0),
             reasons,
         }
     }

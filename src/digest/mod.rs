@@ -560,7 +560,7 @@ mod tests {
         assert!(
             rendered
                 .text
-                .contains("\n  risque : « <boycott> » · il y a 12 min\n"),
+                .contains("\n  risque : « <boycott> » · vu 12 min après parution\n"),
             "{}",
             rendered.text
         );
@@ -572,7 +572,7 @@ mod tests {
         assert!(
             rendered
                 .html
-                .contains("risque : « &lt;boycott&gt; » · il y a 12 min</div>"),
+                .contains("risque : « &lt;boycott&gt; » · vu 12 min après parution</div>"),
             "{}",
             rendered.html
         );

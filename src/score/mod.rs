@@ -290,10 +290,14 @@ impl Reason {
                     format!("{count} médias")
                 }
             }
-            (Reason::Fresh { minutes }, Lang::En) if *minutes < 1 => "just now".to_string(),
-            (Reason::Fresh { minutes }, Lang::Fr) if *minutes < 1 => "à l'instant".to_string(),
-            (Reason::Fresh { minutes }, Lang::En) => format!("{} ago", age(*minutes, lang)),
-            (Reason::Fresh { minutes }, Lang::Fr) => format!("il y a {}", age(*minutes, lang)),
+            // The age when the mention was found: a digest read hours later must not say
+            // "12 min ago" about something that is no longer 12 minutes old.
+            (Reason::Fresh { minutes }, Lang::En) => {
+                format!("{} old when found", age(*minutes, lang))
+            }
+            (Reason::Fresh { minutes }, Lang::Fr) => {
+                format!("vu {} après parution", age(*minutes, lang))
+            }
             // A prefix term reads as the word a person would say ("boycott*" → "boycott").
             (Reason::Risk { term }, Lang::En) => {
                 format!("risk: \"{}\"", term.trim_end_matches('*'))
@@ -331,7 +335,9 @@ fn number(value: f64, lang: Lang) -> String {
 /// `12 min`, `3 h`, `2 d` (`2 j` in French).
 fn age(minutes: i64, lang: Lang) -> String {
     let minutes = minutes.max(0);
-    if minutes < 60 {
+    if minutes < 1 {
+        "< 1 min".to_string()
+    } else if minutes < 60 {
         format!("{minutes} min")
     } else if minutes < 48 * 60 {
         format!("{} h", minutes / 60)
@@ -601,10 +607,26 @@ mod tests {
                 "7 outlets",
                 "7 médias",
             ),
-            (Reason::Fresh { minutes: 0 }, "just now", "à l'instant"),
-            (Reason::Fresh { minutes: 12 }, "12 min ago", "il y a 12 min"),
-            (Reason::Fresh { minutes: 190 }, "3 h ago", "il y a 3 h"),
-            (Reason::Fresh { minutes: 3 * 1440 }, "3 d ago", "il y a 3 j"),
+            (
+                Reason::Fresh { minutes: 0 },
+                "< 1 min old when found",
+                "vu < 1 min après parution",
+            ),
+            (
+                Reason::Fresh { minutes: 12 },
+                "12 min old when found",
+                "vu 12 min après parution",
+            ),
+            (
+                Reason::Fresh { minutes: 190 },
+                "3 h old when found",
+                "vu 3 h après parution",
+            ),
+            (
+                Reason::Fresh { minutes: 3 * 1440 },
+                "3 d old when found",
+                "vu 3 j après parution",
+            ),
             (
                 Reason::Risk {
                     term: "boycott".into(),
@@ -643,7 +665,7 @@ mod tests {
         ];
         assert_eq!(
             reasons_line(&reasons, Lang::En),
-            "risk: \"boycott\" · title hit · 7 outlets in 2 h · 12 min ago"
+            "risk: \"boycott\" · title hit · 7 outlets in 2 h · 12 min old when found"
         );
         assert_eq!(
             reasons_line(&reasons[..2], Lang::Fr),
