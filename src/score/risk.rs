@@ -8,7 +8,10 @@
 //! with a trailing `*` for its forms (`licenciement*`), an `=Exact` word, or several words,
 //! which form a phrase. Each hit is then kept when it is *near* a watch hit: within
 //! [`NEAR_TOKENS`] tokens of it in the same field, or anywhere in the title when the watch
-//! hit the title (a title is one statement, however long).
+//! hit the title (a title is one statement, however long). The title and the lede (the
+//! body's first [`NEAR_TOKENS`] tokens) are read together: "Grève chez un sous-traitant"
+//! over a lede naming the brand is a risk about the brand, and so is a title naming the
+//! brand over a lede about a strike.
 //!
 //! Trade-off: a word list cannot tell "Acme denies the boycott" from "Acme calls for a
 //! boycott", and some words have innocent senses; the score only treats a risk term as a
@@ -199,12 +202,17 @@ impl RiskVocabulary {
             return Vec::new();
         }
         let title_hit = hits.iter().any(|h| h.field == Field::Title);
+        let lede_hit = hits
+            .iter()
+            .any(|h| h.field == Field::Body && h.position < NEAR_TOKENS);
         let mut found: Vec<String> = Vec::new();
         // Text already claimed by a term: "scandale" is `scandale*` or `scandal*`, and the
         // "breach" of "data breach" is not a second risk.
         let mut claimed: Vec<(Field, usize, usize)> = Vec::new();
         for risk in matcher.match_text(item).iter().flat_map(|m| &m.hits) {
-            let is_near = (risk.field == Field::Title && title_hit)
+            let in_lede = risk.field == Field::Body && risk.position < NEAR_TOKENS;
+            let is_near = (risk.field == Field::Title && (title_hit || lede_hit))
+                || (in_lede && title_hit)
                 || hits.iter().any(|h| {
                     h.field == risk.field && h.position.abs_diff(risk.position) <= NEAR_TOKENS
                 });
@@ -311,6 +319,7 @@ mod tests {
     fn builtin_terms_are_found_near_the_hit_with_query_normalization() {
         let builtin = RiskVocabulary::builtin();
         assert!(builtin.len() >= 60, "{}", builtin.len());
+        let deep = format!("{}Acme a publié ses comptes.", "mot ".repeat(40));
         let far = format!(
             "Acme a publié ses comptes. {} La grève continue.",
             "mot ".repeat(40)
@@ -344,9 +353,9 @@ mod tests {
                 &["scandale*"],
             ),
             (
-                "risk in the title but the hit only in the body",
+                "risk in the title but the hit only deep in the body",
                 "Scandale à la mairie",
-                &far,
+                &deep,
                 &[],
             ),
             (
@@ -381,6 +390,41 @@ mod tests {
             body: "boycott",
         };
         assert_eq!(builtin.near(item, &[]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_title_and_the_lede_are_read_together() {
+        let builtin = RiskVocabulary::builtin();
+        let lede =
+            "Le mouvement touche l'usine de Cherbourg : les commandes d'Acme sont concernées.";
+        assert_eq!(
+            near(&builtin, "Acme", "Grève chez un sous-traitant", lede),
+            vec!["grève*"],
+            "a title risk over a lede naming the brand"
+        );
+        assert_eq!(
+            near(
+                &builtin,
+                "Acme",
+                "Acme revoit ses commandes",
+                "Une grève paralyse l'usine."
+            ),
+            vec!["grève*"],
+            "a lede risk under a title naming the brand"
+        );
+        let late = format!(
+            "{}les commandes d'Acme sont concernées.",
+            "mot ".repeat(NEAR_TOKENS)
+        );
+        assert!(
+            near(&builtin, "Acme", "Grève chez un sous-traitant", &late).is_empty(),
+            "a brand named only after the lede is not what the title is about"
+        );
+        let far_risk = format!("{}une grève.", "mot ".repeat(NEAR_TOKENS + 5));
+        assert!(
+            near(&builtin, "Acme", "Acme revoit ses commandes", &far_risk).is_empty(),
+            "a risk deep in the body is not near a title hit"
+        );
     }
 
     #[test]
