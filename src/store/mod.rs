@@ -363,9 +363,9 @@ pub struct NewMention {
     pub item_index: usize,
     pub match_index: usize,
     pub backfill: bool,
-    /// The whole set of signals (item and story side) and the score, when the run was scored.
+    /// The whole set of signals (item and story side), when the run was scored: each alert
+    /// rule scores them again with its own risk vocabulary.
     pub signals: Option<Signals>,
-    pub score: Option<f64>,
 }
 
 /// One mention with what a digest or an export shows of it.
@@ -927,7 +927,10 @@ impl Store {
                     *stats.mentions.entry(found.watch.clone()).or_default() += 1;
                     let story = match story {
                         Some(story) => story,
-                        None => *story.insert(story_of_item(tx, item_id)?),
+                        // Items stored before stories existed are their own story.
+                        None => *story.insert(
+                            stories::item_story(tx, ItemId(item_id))?.unwrap_or(StoryId(item_id)),
+                        ),
                     };
                     if scored.is_none()
                         && let Some(signals) = signals.as_mut()
@@ -937,11 +940,8 @@ impl Store {
                             None => *story_side.insert(story_outlets(tx, story, run.now)?),
                         };
                         (signals.outlets, signals.recent_outlets) = side;
-                        let late = crate::score::score(signals);
-                        write_score(tx, id, &late)?;
-                        scored = Some(late);
+                        write_score(tx, id, &crate::score::score(signals))?;
                     }
-                    let score = scored.map(|s| s.score);
                     stats.new_mentions.push(NewMention {
                         id,
                         watch: found.watch.clone(),
@@ -950,7 +950,6 @@ impl Store {
                         match_index,
                         backfill,
                         signals,
-                        score,
                     });
                 }
             }
@@ -1416,15 +1415,6 @@ fn insert_mention(tx: &Connection, mention: &MentionToStore<'_>) -> Result<Optio
         .context("counting a mention in its hour")?;
     }
     Ok(id.map(MentionId))
-}
-
-/// The story of a stored item (items stored before stories existed are their own story).
-fn story_of_item(tx: &Connection, item: i64) -> Result<StoryId> {
-    let story: Option<i64> = tx
-        .prepare_cached("SELECT story_id FROM items WHERE id = ?1")
-        .and_then(|mut stmt| stmt.query_row([item], |row| row.get(0)))
-        .context("reading an item's story")?;
-    Ok(StoryId(story.unwrap_or(item)))
 }
 
 /// Items of a story the score's outlet count looks at: its latest ones. The score's outlet

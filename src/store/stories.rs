@@ -571,6 +571,17 @@ fn outlet_of(canonical: Option<&str>, source_url: &str, source_id: &str) -> Stri
         .unwrap_or_else(|| source_id.to_string())
 }
 
+/// The story of a stored item, on a connection or inside a transaction.
+pub(super) fn item_story(conn: &Connection, item: crate::model::ItemId) -> Result<Option<StoryId>> {
+    conn.prepare_cached("SELECT story_id FROM items WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([item.0], |row| row.get::<_, Option<i64>>(0))
+                .optional()
+        })
+        .context("reading an item's story")
+        .map(|id| id.flatten().map(StoryId))
+}
+
 impl Store {
     /// What digests show of each story: representative title and link, earliest time,
     /// outlets and item count. Unknown ids are absent from the map.
@@ -671,15 +682,7 @@ impl Store {
 
     /// The story of a stored item.
     pub fn story_of(&self, item: crate::model::ItemId) -> Result<Option<StoryId>> {
-        self.conn()
-            .query_row(
-                "SELECT story_id FROM items WHERE id = ?1",
-                [item.0],
-                |row| row.get::<_, Option<i64>>(0),
-            )
-            .optional()
-            .context("reading an item's story")
-            .map(|id| id.flatten().map(StoryId))
+        item_story(&self.conn(), item)
     }
 
     /// Number of stories stored.
