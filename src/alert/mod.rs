@@ -89,41 +89,16 @@ pub async fn after_run(app: &App, findings: RunFindings) -> Result<usize, AppErr
         app.db(move |s| s.mentions_taken_in(&live)).await?;
         return Ok(0);
     }
-    let _decide = app.alert_lock.lock().await;
-    let now = app.clock.now();
-    let mut queued = 0;
-    for (index, rule) in app.alerting.rules.iter().enumerate() {
-        let intake: Vec<Intake> = findings
-            .mentions
-            .iter()
-            .filter(|m| !m.backfill && rule.covers(&m.watch))
-            .map(|m| judge(rule, index, m, &findings))
-            .collect();
-        if intake.is_empty() {
-            continue;
-        }
-        let passing = intake.iter().filter(|i| i.passes).count();
-        debug!(rule = %rule.config.id, mentions = intake.len(), passing, "alert intake");
-        let id = rule.config.id.clone();
-        app.db(move |s| s.alert_intake(&id, now, &intake)).await?;
-        if let Some(spike_rule) = rule.config.spike {
-            let watches: BTreeSet<&WatchId> = findings
-                .mentions
-                .iter()
-                .filter(|m| !m.backfill && rule.covers(&m.watch))
-                .map(|m| &m.watch)
-                .collect();
-            for watch in watches {
-                queued += check_spike(app, rule, watch, &spike_rule, now).await?;
-            }
-        }
-    }
-    queued += flush_locked(app, now).await?;
-    app.db(move |s| s.mentions_taken_in(&live)).await?;
-    if queued > 0 {
-        app.mail_queued.notify_one();
-    }
-    Ok(queued)
+    let live_mentions: Vec<&NewMention> =
+        findings.mentions.iter().filter(|m| !m.backfill).collect();
+    take_in(
+        app,
+        &live_mentions,
+        |m| &m.watch,
+        |index, rule, m| judge(rule, index, m, &findings),
+        live,
+    )
+    .await
 }
 
 /// Takes in the live mentions a crash left between their storing and their intake (call
@@ -134,44 +109,61 @@ pub async fn recover(app: &App) -> Result<usize, AppError> {
     if awaiting.is_empty() {
         return Ok(0);
     }
-    let _decide = app.alert_lock.lock().await;
-    let now = app.clock.now();
     warn!(
         mentions = awaiting.len(),
         "taking in mentions stored before a crash but not yet looked at by the alert rules"
     );
+    let ids: Vec<MentionId> = awaiting.iter().map(|m| m.mention).collect();
+    take_in(
+        app,
+        &awaiting,
+        |m| &m.watch,
+        |_, rule, m| Intake {
+            mention: m.mention,
+            story: m.story,
+            score: m.score,
+            reasons: m.reasons.clone(),
+            passes: m.score >= rule.config.min_score,
+        },
+        ids,
+    )
+    .await
+}
+
+/// The intake of some live mentions by every rule, then their watches' spike checks and
+/// the mails now due; `taken` are marked taken in at the end. Returns the mails queued.
+async fn take_in<M: Sync>(
+    app: &App,
+    mentions: &[M],
+    watch_of: impl Fn(&M) -> &WatchId + Sync,
+    judge: impl Fn(usize, &Rule, &M) -> Intake + Sync,
+    taken: Vec<MentionId>,
+) -> Result<usize, AppError> {
+    let _decide = app.alert_lock.lock().await;
+    let now = app.clock.now();
     let mut queued = 0;
-    for rule in &app.alerting.rules {
-        let intake: Vec<Intake> = awaiting
+    for (index, rule) in app.alerting.rules.iter().enumerate() {
+        let covered: Vec<&M> = mentions
             .iter()
-            .filter(|m| rule.covers(&m.watch))
-            .map(|m| Intake {
-                mention: m.mention,
-                story: m.story,
-                score: m.score,
-                reasons: m.reasons.clone(),
-                passes: m.score >= rule.config.min_score,
-            })
+            .filter(|m| rule.covers(watch_of(m)))
             .collect();
-        if intake.is_empty() {
+        if covered.is_empty() {
             continue;
         }
+        let intake: Vec<Intake> = covered.iter().map(|m| judge(index, rule, m)).collect();
+        let passing = intake.iter().filter(|i| i.passes).count();
+        debug!(rule = %rule.config.id, mentions = intake.len(), passing, "alert intake");
         let id = rule.config.id.clone();
         app.db(move |s| s.alert_intake(&id, now, &intake)).await?;
         if let Some(spike_rule) = rule.config.spike {
-            let watches: BTreeSet<&WatchId> = awaiting
-                .iter()
-                .filter(|m| rule.covers(&m.watch))
-                .map(|m| &m.watch)
-                .collect();
+            let watches: BTreeSet<&WatchId> = covered.iter().map(|m| watch_of(m)).collect();
             for watch in watches {
                 queued += check_spike(app, rule, watch, &spike_rule, now).await?;
             }
         }
     }
     queued += flush_locked(app, now).await?;
-    let ids: Vec<MentionId> = awaiting.iter().map(|m| m.mention).collect();
-    app.db(move |s| s.mentions_taken_in(&ids)).await?;
+    app.db(move |s| s.mentions_taken_in(&taken)).await?;
     if queued > 0 {
         app.mail_queued.notify_one();
     }
