@@ -19,6 +19,7 @@ use crate::matching::ItemText;
 use crate::metrics::PollOutcome;
 use crate::model::{Field, Item, SourceId, WatchId, WatchMatch};
 use crate::score::Signals;
+use crate::score::risk::RiskVocabulary;
 use crate::store::{Backfill, FetchedRun, RunStats, StoreError, SuccessDetails, body_hash};
 
 /// What one run of one source did.
@@ -333,7 +334,9 @@ async fn extract_match_store(
                 (item, matches)
             })
             .collect();
-        let (signals, rule_risk) = item_signals(&items, &alerting, weight, run.now);
+        // A first poll is all backfill: no rule will look at its mentions.
+        let rules = (run.backfill != Backfill::All).then_some(&*alerting);
+        let (signals, rule_risk) = item_signals(&items, &alerting.stored, rules, weight, run.now);
         let stats = store.record_fetched_with(
             &FetchedRun {
                 source: &source_id,
@@ -402,11 +405,13 @@ async fn fail(
     }
 }
 
-/// The item side of each match's score (the store adds the story side), and the risk terms
-/// each alert rule finds near it. Only items that matched are looked at.
+/// The item side of each match's score (the store adds the story side, `stored` is the
+/// vocabulary of the stored score), and the risk terms each alert rule finds near it (when
+/// `rules` is given). Only items that matched are looked at.
 fn item_signals(
     items: &[(Item, Vec<WatchMatch>)],
-    alerting: &Rules,
+    stored: &RiskVocabulary,
+    rules: Option<&Rules>,
     weight: f64,
     now: DateTime<Utc>,
 ) -> (Vec<Vec<Signals>>, RuleRisk) {
@@ -426,12 +431,12 @@ fn item_signals(
                 outlets: 1,
                 recent_outlets: 1,
                 age_minutes: item.published.map(|p| (now - p).num_minutes().max(0)),
-                risk: alerting.stored.near(text, &found.hits),
+                risk: stored.near(text, &found.hits),
             });
-            if !alerting.is_empty() {
+            if let Some(rules) = rules.filter(|r| !r.is_empty()) {
                 rule_risk.insert(
                     (item_index, match_index),
-                    alerting.risk_by_rule(&found.watch, text, &found.hits),
+                    rules.risk_by_rule(&found.watch, text, &found.hits),
                 );
             }
         }
