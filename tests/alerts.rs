@@ -332,8 +332,7 @@ fn record(
     record_scored(app, source, now, entries, backfill, None)
 }
 
-/// [`record`], scoring each mention with `risk` (a title hit with these risk terms, 5
-/// minutes old) when given.
+/// [`record`], scoring each mention with [`risk_signals`] of `risk` when given.
 fn record_scored(
     app: &App,
     source: &str,
@@ -372,20 +371,7 @@ fn record_scored(
         .collect();
     let signals: Vec<Vec<Signals>> = match risk {
         None => Vec::new(),
-        Some(terms) => items
-            .iter()
-            .map(|_| {
-                vec![Signals {
-                    title_hit: true,
-                    distinct_terms: 1,
-                    source_weight: 1.0,
-                    outlets: 1,
-                    recent_outlets: 1,
-                    age_minutes: Some(5),
-                    risk: terms.iter().map(|t| t.to_string()).collect(),
-                }]
-            })
-            .collect(),
+        Some(terms) => items.iter().map(|_| vec![risk_signals(terms)]).collect(),
     };
     let stats = app
         .store
@@ -640,6 +626,7 @@ async fn a_spike_driven_by_an_alerted_story_continues_its_thread() {
     assert!(references.contains(&root), "{references}");
 }
 
+/// A title hit with these risk terms, 5 minutes old.
 fn risk_signals(terms: &[&str]) -> Signals {
     Signals {
         title_hit: true,
