@@ -1,0 +1,200 @@
+//! The daemon's HTTP listener (`daemon.listen`): `GET /metrics` in the Prometheus text
+//! format, `GET /healthz` for load balancers and uptime checks, and, when `[web]` is
+//! configured, the pages where people judge mentions: one-click judgment links from mail
+//! (`judge`), the review page (`review`) and its login (`auth`).
+//!
+//! It serves whatever configuration the daemon runs now (it follows reloads through a
+//! watch channel). It listens on loopback by default: the metrics name watches and
+//! sources, and the review page shows what the organisation monitors.
+//!
+//! # Security design
+//!
+//! - **A GET never changes anything.** Mail security scanners and link previewers open
+//!   every link in a mail, so a judgment link only shows a confirmation page with one
+//!   button; the verdict is stored by the POST that button sends. HEAD follows GET.
+//! - **Judgment links carry their own authority.** The mention, verdict and expiry are path
+//!   segments signed with an HMAC (`crate::judge::token`), so the one action a link allows
+//!   needs no login, and a tampered, forged or expired link gets a refusal page saying what
+//!   to do instead. Path segments rather than a query string: nothing to reorder or
+//!   duplicate, and every segment is covered by the signature. Since the URL is the
+//!   credential, every page sends `Referrer-Policy: no-referrer`, and links out of our
+//!   pages carry `rel=noreferrer`.
+//! - **Sessions are signed, not stored.** When `web.password_hash` is set, `/review` needs a
+//!   login (argon2 PHC verify). The session cookie is `expiry|user|nonce|mac`, the MAC
+//!   keyed with the link key and bound to the password hash (a new password ends every
+//!   session). Cookie flags: `HttpOnly` (no script reads it), `SameSite=Strict` (no other
+//!   site's page sends it), `Path=/`, and `Secure` when `web.base_url` is https. Logging out
+//!   clears the cookie and remembers the nonce until it expires, so a copy of the cookie
+//!   is refused too (in memory: a restart forgets it, a trade-off for having no session
+//!   table; the cookie still expires after 12 hours).
+//! - **Every POST carries a CSRF token** that must match: for the review page, login and
+//!   logout it is a MAC of the session cookie (visitors without a session get an
+//!   anonymous one, so the login form has a token too); for a link's confirmation it is a
+//!   MAC of the link's path. A POST whose `Origin` names another host is refused as well.
+//!   A refused POST gets a 403 page and changes nothing.
+//! - **Headers on every response:** a Content-Security-Policy that allows only our own
+//!   stylesheet and script (no inline code, no framing, forms post only to us),
+//!   `X-Content-Type-Options: nosniff`, `Cache-Control: no-store` (pages name what was
+//!   judged and carry tokens).
+//!
+//! Page text is escaped by the templates (`page`), so feed-supplied titles are text.
+
+mod page;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::app::App;
+
+/// The content type Prometheus expects for the text format.
+const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Only our own stylesheet and script; forms post only to us; no framing (clickjacking
+/// the one-click buttons).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+/// What every handler gets: the application as configured now.
+#[derive(Clone)]
+struct Web {
+    app: watch::Receiver<App>,
+}
+
+impl Web {
+    fn app(&self) -> App {
+        self.app.borrow().clone()
+    }
+}
+
+/// Serves until `stop` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    app: watch::Receiver<App>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let router = router(Web { app });
+    let shutdown = async move {
+        while !*stop.borrow() {
+            if stop.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    if let Err(e) = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "the HTTP listener stopped");
+    }
+}
+
+fn router(web: Web) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/static/style.css", get(style))
+        .route("/static/review.js", get(review_script))
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(web)
+}
+
+/// The headers every response carries (see the module doc).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+async fn style() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("static/style.css"),
+    )
+        .into_response()
+}
+
+async fn review_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("static/review.js"),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    page::refused(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no page at this address.",
+        None,
+    )
+}
+
+async fn metrics(State(web): State<Web>) -> Response {
+    let app = web.app();
+    let database = app.config.daemon.database.clone();
+    let counts = match app.db(|s| s.counts()).await {
+        Ok(counts) => counts,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the database for /metrics");
+            return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+        }
+    };
+    let size = database_size(&database);
+    let body = app.metrics.render(&counts, app.config.sources.len(), size);
+    ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], body).into_response()
+}
+
+/// 200 when the database answers, 503 otherwise; a one-line JSON body either way.
+async fn healthz(State(web): State<Web>) -> Response {
+    let app = web.app();
+    match app.db(|s| s.counts()).await {
+        Ok(counts) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({
+                "status": "ok",
+                "sources": app.config.sources.len(),
+                "sources_failing": counts.sources_failing,
+                "outbox_pending": counts.outbox_pending,
+                "outbox_failed": counts.outbox_failed,
+            })
+            .to_string(),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({ "status": "error", "error": e.to_string() }).to_string(),
+        )
+            .into_response(),
+    }
+}
+
+/// The database file plus its write-ahead log, in bytes.
+fn database_size(database: &std::path::Path) -> u64 {
+    let wal = database.with_extension(
+        database
+            .extension()
+            .map(|e| format!("{}-wal", e.to_string_lossy()))
+            .unwrap_or_else(|| "wal".to_string()),
+    );
+    [database.to_path_buf(), wal]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
