@@ -187,6 +187,7 @@ pub async fn prepare_digest(
     );
     let mut digest = digest;
     digest::add_snippets(&mut digest, &app.matcher);
+    digest::add_links(&mut digest, app.config.web.as_ref(), app.clock.now());
     Ok(PreparedDigest { digest, up_to })
 }
 

@@ -315,6 +315,7 @@ fn entry(
         copies: info.map_or(1, |i| i.items),
         reasons_line: score::reasons_line(reasons, lang),
         snippet: snippet_of(&app.matcher, &record.watch, &record.text),
+        links: crate::judge::mail_links(app.config.web.as_ref(), record.id, app.clock.now()),
     }
 }
 
@@ -605,5 +606,84 @@ async fn check_spike(
     )
     .await?;
     info!(rule = %rule.config.id, watch = %watch, count = check.count, usual, "spike alert queued");
+    Ok(queued)
+}
+
+/// The rules a crisis verdict on a mention of `watch` goes to: the rules marked
+/// `crisis = true` that read the watch; when none is marked, every rule that reads it (a
+/// crisis verdict is never silent when someone could hear it).
+pub fn crisis_rules<'a>(alerts: &'a [AlertConfig], watch: &WatchId) -> Vec<&'a AlertConfig> {
+    let reading: Vec<&AlertConfig> = alerts
+        .iter()
+        .filter(|rule| rule.watches.contains(watch))
+        .collect();
+    if reading.iter().any(|rule| rule.crisis) {
+        reading.into_iter().filter(|rule| rule.crisis).collect()
+    } else {
+        reading
+    }
+}
+
+/// Mails the story of a mention judged a crisis to the crisis rule(s) of its watch at once,
+/// whatever their throttle and quiet hours, in the story's mail thread when the rule alerted
+/// it before. Returns the outbox ids queued (empty when no rule reads the watch: logged).
+/// The daemon's sender is woken; a separate process (`veille judge`) delivers itself.
+pub async fn escalate(
+    app: &App,
+    mention: MentionId,
+    judgment: &crate::judge::Judgment,
+) -> Result<Vec<i64>, AppError> {
+    let Some(record) = app.db(move |s| s.mention(mention)).await? else {
+        warn!(
+            mention = mention.0,
+            "a crisis verdict on a mention that is gone: nothing to escalate"
+        );
+        return Ok(Vec::new());
+    };
+    let rules = crisis_rules(&app.config.alerts, &record.watch);
+    if rules.is_empty() {
+        warn!(mention = mention.0, watch = %record.watch, "a crisis verdict, but no [[alert]] rule reads this watch: nobody to escalate to");
+        return Ok(Vec::new());
+    }
+    let story = record.story;
+    let info = app
+        .db(move |s| s.stories_info(&[story]))
+        .await?
+        .remove(&story);
+    let sender = Mailer::sender(&app.config)?;
+    let now = app.clock.now();
+    let mut queued = Vec::new();
+    for rule in rules {
+        let id = rule.id.clone();
+        let alerted = app.db(move |s| s.alerted_story(&id, story)).await?;
+        let mail = AlertMail {
+            key: format!("alert:{}:crisis:{}:{}", rule.id, story.0, judgment.id),
+            rule: rule.id.clone(),
+            lang: rule.lang,
+            timezone: app.config.daemon.timezone,
+            body: AlertBody::Crisis {
+                headline: entry(app, &record, info.as_ref(), &record.reasons, rule.lang),
+                who: judgment.who.clone(),
+                note: judgment.note.clone(),
+            },
+            thread: alerted.map(|a| Thread {
+                in_reply_to: a.last_message_id,
+                references: a.references,
+            }),
+        };
+        let composed = compose_alert(&mail, &sender, &rule.to, now)?;
+        let (id, outlets) = (
+            rule.id.clone(),
+            info.as_ref().map_or(1, |i| i.outlets.len()),
+        );
+        if let Some(outbox) = app
+            .db(move |s| s.record_escalation(&id, &composed, story, outlets, now))
+            .await?
+        {
+            queued.push(outbox);
+        }
+        info!(rule = %rule.id, story = story.0, mention = mention.0, who = %judgment.who, "crisis verdict escalated");
+    }
+    app.mail_queued.notify_one();
     Ok(queued)
 }

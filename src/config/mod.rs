@@ -38,7 +38,7 @@ use crate::score::risk::RiskVocabulary;
 use error::Report;
 use raw::{
     OneOrMany, RawAlert, RawDaemon, RawDedup, RawDigest, RawQuietHours, RawSelect, RawSmtp,
-    RawSource, RawSpike, RawWatch, S,
+    RawSource, RawSpike, RawWatch, RawWeb, S,
 };
 
 /// Defaults, shared by the loader and the documentation (`config/example.toml`).
@@ -76,6 +76,15 @@ pub mod defaults {
     pub const SMTP_PORT_STARTTLS: u16 = 587;
     pub const SMTP_PORT_TLS: u16 = 465;
     pub const SMTP_PORT_NONE: u16 = 25;
+    /// The listener's address when `[web]` is set and `daemon.listen` is not: loopback only.
+    pub const WEB_LISTEN: &str = "127.0.0.1:8710";
+    /// How long a judgment link in a mail stays valid.
+    pub const LINK_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
+    /// How far back the review page looks, in days.
+    pub const REVIEW_DAYS: u32 = 7;
+    pub const REVIEW_MAX_DAYS: u32 = 90;
+    /// The review page's login name.
+    pub const WEB_USER: &str = "admin";
     /// Environment variable read for the SMTP password when `password_file` is not set.
     pub const SMTP_PASSWORD_ENV: &str = "VEILLE_SMTP_PASSWORD";
 
@@ -112,6 +121,27 @@ pub struct Config {
     pub alerts: Vec<AlertConfig>,
     /// `[dedup]`: how items are grouped into stories.
     pub dedup: crate::dedup::DedupSettings,
+    /// `[web]`: judgment links and the review page (None when the section is absent).
+    pub web: Option<WebConfig>,
+}
+
+/// `[web]`: where mail links point, the key that signs them, and the review page's login.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// The public address of the listener, as readers reach it; mail carries no judgment
+    /// links without it.
+    pub base_url: Option<Url>,
+    pub secret_file: PathBuf,
+    /// The key read from `secret_file` (links, session cookies, CSRF tokens).
+    pub key: std::sync::Arc<crate::judge::token::LinkKey>,
+    /// How long a judgment link stays valid.
+    pub link_ttl: Duration,
+    /// How far back `/review` looks.
+    pub review_days: u32,
+    /// The login name of the review page.
+    pub user: String,
+    /// An argon2 PHC string (`veille hash-password`); None: no login (loopback only).
+    pub password_hash: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -278,6 +308,8 @@ pub struct AlertConfig {
     /// Volume spikes; None when the rule turns them off.
     pub spike: Option<SpikeRule>,
     pub quiet_hours: Option<QuietHours>,
+    /// Crisis verdicts on its watches' mentions are mailed to this rule's recipients at once.
+    pub crisis: bool,
 }
 
 /// When a watch's volume counts as a spike (see `crate::alert::spike`).
@@ -400,12 +432,13 @@ struct RawConfig {
     digests: Vec<RawDigest>,
     alerts: Vec<RawAlert>,
     dedup: Option<RawDedup>,
+    web: Option<(RawWeb, Range<usize>)>,
     /// Ids of entries that failed to deserialize, so references to them are not reported
     /// as missing on top of the real error.
     broken_ids: HashSet<String>,
 }
 
-const SECTIONS: &str = "daemon, smtp, dedup, source, watch, digest, alert";
+const SECTIONS: &str = "daemon, smtp, dedup, web, source, watch, digest, alert";
 
 fn read_raw(text: &str, report: &mut Report<'_>) -> RawConfig {
     let mut raw = RawConfig::default();
@@ -428,6 +461,10 @@ fn read_raw(text: &str, report: &mut Report<'_>) -> RawConfig {
         match name {
             "daemon" => raw.daemon = section(report, "daemon", value),
             "dedup" => raw.dedup = section(report, "dedup", value),
+            "web" => {
+                let span = value.span();
+                raw.web = section(report, "web", value).map(|web| (web, span));
+            }
             "smtp" => {
                 let span = value.span();
                 raw.smtp = section(report, "smtp", value).map(|smtp| (smtp, span));
@@ -560,6 +597,10 @@ impl Validator<'_> {
         let watches = self.watches(raw.watches, &sources, &digests);
         let alerts = self.alerts(raw.alerts, &watches, daemon.timezone);
         let dedup = self.dedup(raw.dedup.unwrap_or_default());
+        let mut daemon = daemon;
+        let web = raw
+            .web
+            .and_then(|(web, span)| self.web(web, span, &mut daemon));
         Config {
             path: path.to_path_buf(),
             daemon,
@@ -569,6 +610,7 @@ impl Validator<'_> {
             digests,
             alerts,
             dedup,
+            web,
         }
     }
 
@@ -765,6 +807,140 @@ impl Validator<'_> {
                 default
             }
         }
+    }
+
+    /// `[web]`: the key file must hold a usable key; the listener defaults to loopback, and a
+    /// listener others can reach requires a login.
+    fn web(
+        &mut self,
+        raw: RawWeb,
+        span: Range<usize>,
+        daemon: &mut DaemonConfig,
+    ) -> Option<WebConfig> {
+        let start_errors = self.report.count();
+        let base_url = raw.base_url.as_ref().and_then(|text| {
+            match Url::parse(text.get_ref()) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                    // Links are joined to it: without the final slash, `…/veille` + `j/…`
+                    // would drop `veille`.
+                    let mut url = url;
+                    if !url.path().ends_with('/') {
+                        url.set_path(&format!("{}/", url.path()));
+                    }
+                    Some(url)
+                }
+                _ => {
+                    self.error(
+                        text.span(),
+                        "web.base_url",
+                        format!(
+                            "{:?} is not an http or https URL: write the address readers use to reach veille, e.g. \"https://veille.example.org/\"",
+                            text.get_ref()
+                        ),
+                    );
+                    None
+                }
+            }
+        });
+        let secret_file = self.path(raw.secret_file.get_ref());
+        let key = match crate::judge::token::LinkKey::from_file(&secret_file) {
+            Ok(key) => Some(std::sync::Arc::new(key)),
+            Err(e) => {
+                self.error(raw.secret_file.span(), "web.secret_file", e.to_string());
+                None
+            }
+        };
+        let link_ttl = match &raw.link_ttl {
+            None => defaults::LINK_TTL,
+            Some(text) => match parse_duration(text.get_ref()) {
+                Ok(d) if d >= Duration::from_secs(3600) => d,
+                Ok(_) => {
+                    self.error(
+                        text.span(),
+                        "web.link_ttl",
+                        "links must stay valid at least 1h (default 14d)",
+                    );
+                    defaults::LINK_TTL
+                }
+                Err(message) => {
+                    self.error(text.span(), "web.link_ttl", message);
+                    defaults::LINK_TTL
+                }
+            },
+        };
+        let review_days = match &raw.review_days {
+            None => defaults::REVIEW_DAYS,
+            Some(n) => match u32::try_from(*n.get_ref()) {
+                Ok(n) if (1..=defaults::REVIEW_MAX_DAYS).contains(&n) => n,
+                _ => {
+                    self.error(
+                        n.span(),
+                        "web.review_days",
+                        format!(
+                            "review_days must be from 1 to {} (default {})",
+                            defaults::REVIEW_MAX_DAYS,
+                            defaults::REVIEW_DAYS
+                        ),
+                    );
+                    defaults::REVIEW_DAYS
+                }
+            },
+        };
+        let user = match raw.user {
+            None => defaults::WEB_USER.to_string(),
+            Some(user) => {
+                let name = user.get_ref().trim();
+                if name.is_empty() || name.contains(['|', '\n', '\r']) {
+                    self.error(
+                        user.span(),
+                        "web.user",
+                        "the login name must be one non-empty line without `|`",
+                    );
+                }
+                name.to_string()
+            }
+        };
+        let password_hash = raw.password_hash.and_then(|hash| {
+            if hash.get_ref().starts_with("$argon2") {
+                Some(hash.into_inner())
+            } else {
+                self.error(
+                    hash.span(),
+                    "web.password_hash",
+                    "not an argon2 hash: write the line `veille hash-password` prints (it starts with $argon2id$); never the password itself",
+                );
+                None
+            }
+        });
+        let listen = *daemon.listen.get_or_insert_with(|| {
+            defaults::WEB_LISTEN
+                .parse()
+                .unwrap_or_else(|_| unreachable!("the default address parses"))
+        });
+        if !listen.ip().is_loopback()
+            && password_hash.is_none()
+            && self.report.count() == start_errors
+        {
+            self.error(
+                span,
+                "web.password_hash",
+                format!(
+                    "daemon.listen {listen} can be reached from other machines, so the review page needs a login: set web.password_hash (see `veille hash-password`), or listen on 127.0.0.1"
+                ),
+            );
+        }
+        if self.report.count() > start_errors {
+            return None;
+        }
+        Some(WebConfig {
+            base_url,
+            secret_file,
+            key: key?,
+            link_ttl,
+            review_days,
+            user,
+            password_hash,
+        })
     }
 
     fn smtp(&mut self, raw: RawSmtp, span: Range<usize>) -> Option<SmtpConfig> {
@@ -1540,6 +1716,7 @@ impl Validator<'_> {
                     lang: lang.unwrap_or_default(),
                     spike,
                     quiet_hours,
+                    crisis: alert.crisis.as_ref().is_some_and(|c| *c.get_ref()),
                 });
             }
         }

@@ -171,6 +171,7 @@ pub(crate) struct RawAlert {
     pub lang: Option<S<String>>,
     pub spike: Option<S<RawSpike>>,
     pub quiet_hours: Option<S<RawQuietHours>>,
+    pub crisis: Option<S<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,4 +189,16 @@ pub(crate) struct RawQuietHours {
     pub from: S<String>,
     pub to: S<String>,
     pub unless_score: Option<S<f64>>,
+}
+
+/// `[web]`: the judgment pages and the links in mail.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWeb {
+    pub base_url: Option<S<String>>,
+    pub secret_file: S<String>,
+    pub link_ttl: Option<S<String>>,
+    pub review_days: Option<S<i64>>,
+    pub user: Option<S<String>>,
+    pub password_hash: Option<S<String>>,
 }

@@ -806,6 +806,11 @@ fn bundled_configs_are_valid() {
     // example.toml names a password file: give it one in a scratch copy.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.path().join("smtp-password"), "x").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("web-secret"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let text = std::fs::read_to_string(root.join("example.toml")).unwrap_or_default();
     let example = load_with_env(&text, &dir.path().join("example.toml"), &no_env);
     match example {
@@ -821,7 +826,17 @@ fn bundled_configs_are_valid() {
             assert_eq!(config.daemon.per_host_concurrency, 2);
             assert!(config.daemon.has_contact);
             assert_eq!(config.alerts.len(), 1);
+            assert!(config.alerts[0].crisis);
             assert!(config.smtp.is_some());
+            let web = config
+                .web
+                .as_ref()
+                .unwrap_or_else(|| panic!("[web] is documented"));
+            assert_eq!(
+                web.base_url.as_ref().map(|u| u.as_str()),
+                Some("https://veille.example.org/")
+            );
+            assert_eq!((web.review_days, web.user.as_str()), (7, "admin"));
         }
         Err(e) => panic!("example.toml: {e}"),
     }
@@ -979,4 +994,91 @@ spike = { enabled = false }
     assert_eq!(quiet.tz, chrono_tz::Europe::Paris);
 
     assert!(config.alerts[2].spike.is_none(), "enabled = false");
+}
+
+#[test]
+fn web_section_reads_its_key_and_guards_an_open_listener() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("secret"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("short"), "tiny\n").unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("veille.toml");
+    let load_here = |text: &str| load_with_env(text, &path, &no_env);
+
+    let config =
+        load_here("[web]\nsecret_file = \"secret\"\nbase_url = \"https://v.example/veille\"\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+    let web = config.web.as_ref().unwrap_or_else(|| panic!("[web]"));
+    assert_eq!(
+        web.base_url.as_ref().map(|u| u.as_str()),
+        Some("https://v.example/veille/"),
+        "a base without its final slash gets one, so links keep the path"
+    );
+    assert_eq!(web.link_ttl, defaults::LINK_TTL);
+    assert_eq!((web.review_days, web.user.as_str()), (7, "admin"));
+    assert!(web.password_hash.is_none());
+    assert_eq!(
+        config.daemon.listen.map(|l| l.to_string()).as_deref(),
+        Some(defaults::WEB_LISTEN),
+        "[web] turns the listener on, on loopback"
+    );
+    assert!(
+        load_here("")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .web
+            .is_none()
+    );
+
+    let cases: [(&str, &str, &str); 6] = [
+        (
+            "[web]\nsecret_file = \"short\"\n",
+            "web.secret_file",
+            "4 bytes",
+        ),
+        (
+            "[web]\nsecret_file = \"missing\"\n",
+            "web.secret_file",
+            "missing",
+        ),
+        (
+            "[daemon]\nlisten = \"0.0.0.0:8710\"\n[web]\nsecret_file = \"secret\"\n",
+            "web.password_hash",
+            "needs a login",
+        ),
+        (
+            "[web]\nsecret_file = \"secret\"\npassword_hash = \"hunter2\"\n",
+            "web.password_hash",
+            "not an argon2 hash",
+        ),
+        (
+            "[web]\nsecret_file = \"secret\"\nbase_url = \"ftp://x\"\n",
+            "web.base_url",
+            "http",
+        ),
+        (
+            "[web]\nsecret_file = \"secret\"\nlink_ttl = \"5m\"\n",
+            "web.link_ttl",
+            "1h",
+        ),
+    ];
+    for (text, key, words) in cases {
+        let errors = match load_here(text) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(errors) => errors.0,
+        };
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.key == key && e.message.contains(words)),
+            "{key} / {words:?} in {errors:?}"
+        );
+    }
+    // Exposed with a login: accepted.
+    let exposed = load_here(
+        "[daemon]\nlisten = \"0.0.0.0:8710\"\n[web]\nsecret_file = \"secret\"\npassword_hash = \"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA\"\n",
+    );
+    assert!(exposed.is_ok(), "{:?}", exposed.err());
 }

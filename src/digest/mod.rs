@@ -211,6 +211,9 @@ pub struct StoryEntry {
     pub score: Option<f64>,
     /// Why that mention scored so, strongest first.
     pub reasons: Vec<Reason>,
+    /// One-click judgment links of the mention shown (none without `web.base_url`).
+    #[serde(skip)]
+    pub links: Vec<crate::judge::JudgeLink>,
 }
 
 impl Digest {
@@ -344,6 +347,7 @@ fn new_entry(m: &MentionRecord, when: DateTime<Utc>, info: Option<&StoryInfo>) -
         snippet: None,
         score: m.score,
         reasons: m.reasons.clone(),
+        links: Vec::new(),
     }
 }
 
@@ -385,6 +389,15 @@ pub fn add_snippets(digest: &mut Digest, matcher: &Matcher) {
                 continue;
             }
             story.snippet = snippet_of(matcher, &section.watch, &story.text);
+        }
+    }
+}
+
+/// Gives each story shown its judgment links (see [`crate::judge::mail_links`]).
+pub fn add_links(digest: &mut Digest, web: Option<&crate::config::WebConfig>, now: DateTime<Utc>) {
+    for section in &mut digest.sections {
+        for story in &mut section.stories {
+            story.links = crate::judge::mail_links(web, story.mention, now);
         }
     }
 }
@@ -484,6 +497,7 @@ mod tests {
             author: None,
             score,
             reasons,
+            verdict: None,
         }
     }
 

@@ -29,7 +29,9 @@ use chrono_tz::Tz;
 use lettre::message::Mailbox;
 use serde::Serialize;
 
-use super::render::{Labels, OUTLETS_NAMED, RenderError, Rendered, is_web_link, render_both};
+use super::render::{
+    Labels, LinkView, OUTLETS_NAMED, RenderError, Rendered, is_web_link, render_both,
+};
 use super::{NotifyError, compose_with};
 use crate::digest::Lang;
 use crate::matching::Snippet;
@@ -71,6 +73,8 @@ pub struct AlertEntry {
     pub reasons_line: String,
     /// Rendered like digests render it.
     pub snippet: Option<Snippet>,
+    /// One-click judgment links (none without `web.base_url`).
+    pub links: Vec<crate::judge::JudgeLink>,
 }
 
 /// A story that was alerted before and grew since its last mail.
@@ -91,6 +95,13 @@ pub enum AlertBody {
         also: Vec<AlertEntry>,
         updates: Vec<AlertUpdate>,
         folded_mentions: usize,
+    },
+    /// A story a person marked as a crisis: sent at once, whatever the throttle.
+    Crisis {
+        headline: AlertEntry,
+        /// Who gave the verdict, and their note.
+        who: String,
+        note: Option<String>,
     },
     /// A volume spike on one watch.
     Spike {
@@ -178,6 +189,13 @@ pub fn alert_subject(alert: &AlertMail) -> String {
             cut_at_word(&one_line(&headline.title), SUBJECT_HEADLINE_CHARS),
             words.outlets(headline.outlets.len().max(1))
         ),
+        AlertBody::Crisis { headline, .. } => format!(
+            "[veille] {}{colon} {}{colon} {} ({})",
+            words.crisis_word(),
+            one_line(&headline.watch_name),
+            cut_at_word(&one_line(&headline.title), SUBJECT_HEADLINE_CHARS),
+            words.outlets(headline.outlets.len().max(1))
+        ),
         AlertBody::Spike {
             watch_name,
             count,
@@ -221,6 +239,7 @@ struct EntryView {
     also_in: Option<String>,
     reasons: Option<String>,
     judge: String,
+    links: Vec<LinkView>,
     /// Plain text, hits in [brackets].
     snippet_text: Option<String>,
     /// Already escaped, hits in <mark>: emitted as is.
@@ -233,6 +252,7 @@ struct UpdateView {
     url: Option<String>,
     growth: String,
     judge: String,
+    links: Vec<LinkView>,
 }
 
 fn view_of(alert: &AlertMail, now: DateTime<Utc>) -> View {
@@ -252,10 +272,29 @@ fn view_of(alert: &AlertMail, now: DateTime<Utc>) -> View {
             None,
             Some(words.entry(headline, tz, true, None)),
             words.also_heading(),
-            also,
+            &also[..],
             &headline.watch_name,
-            updates,
+            &updates[..],
             *folded_mentions,
+        ),
+        AlertBody::Crisis {
+            headline,
+            who,
+            note,
+        } => (
+            format!(
+                "{}{} {}",
+                words.crisis_word(),
+                if words.fr() { " :" } else { ":" },
+                one_line(&headline.watch_name)
+            ),
+            Some(words.crisis_intro(who, note.as_deref())),
+            Some(words.entry(headline, tz, true, None)),
+            words.also_heading(),
+            &[][..],
+            &headline.watch_name,
+            &[][..],
+            0,
         ),
         AlertBody::Spike {
             watch_name,
@@ -270,9 +309,9 @@ fn view_of(alert: &AlertMail, now: DateTime<Utc>) -> View {
             Some(words.spike_intro(*count, *usual, *window_minutes, now, tz)),
             None,
             words.top_heading(),
-            top,
+            &top[..],
             watch_name,
-            updates,
+            &updates[..],
             *folded_mentions,
         ),
     };
@@ -419,6 +458,28 @@ impl Words {
         }
     }
 
+    fn crisis_word(&self) -> &'static str {
+        if self.fr() { "CRISE" } else { "CRISIS" }
+    }
+
+    /// "Marked as a crisis by alice: “call legal”".
+    fn crisis_intro(&self, who: &str, note: Option<&str>) -> String {
+        let who = one_line(who);
+        let mut intro = if self.fr() {
+            format!("Signalé comme crise par {who}")
+        } else {
+            format!("Marked as a crisis by {who}")
+        };
+        if let Some(note) = note.map(one_line).filter(|n| !n.is_empty()) {
+            if self.fr() {
+                intro.push_str(&format!(" : « {note} »"));
+            } else {
+                intro.push_str(&format!(": “{note}”"));
+            }
+        }
+        intro
+    }
+
     fn footer(&self, rule: &str) -> String {
         if self.fr() {
             format!("veille · alerte « {rule} »")
@@ -469,6 +530,7 @@ impl Words {
             also_in,
             reasons: (!reasons.is_empty()).then_some(reasons),
             judge: self.labels.judge(entry.mention.0),
+            links: self.labels.links(&entry.links),
             snippet_text: entry.snippet.as_ref().filter(|_| full).map(|s| s.to_text()),
             snippet_html: entry.snippet.as_ref().filter(|_| full).map(|s| s.to_html()),
         }
@@ -506,6 +568,7 @@ impl Words {
             url: entry.url.clone().filter(|u| is_web_link(u)),
             growth,
             judge: self.labels.judge(entry.mention.0),
+            links: self.labels.links(&entry.links),
         }
     }
 }
@@ -652,6 +715,7 @@ mod tests {
                     },
                 ],
             }),
+            links: Vec::new(),
         }
     }
 
@@ -1185,6 +1249,7 @@ mod tests {
                     | AlertBody::Spike {
                         folded_mentions, ..
                     } => *folded_mentions = folded,
+                    AlertBody::Crisis { .. } => unreachable!("only stories and spikes here"),
                 }
                 let rendered = render_alert(&alert, now)?;
                 for part in [&rendered.text, &rendered.html] {
@@ -1291,5 +1356,69 @@ mod tests {
         for (minutes, expected) in cases {
             assert_eq!(window(minutes), expected);
         }
+    }
+
+    #[test]
+    fn a_crisis_verdict_mail_names_who_and_carries_the_links() -> Result<(), RenderError> {
+        let now = time("2026-11-27T14:00:00Z");
+        let mut headline = entry(1, "Acme recalls kettles", &["a.example", "b.example"]);
+        headline.links = crate::judge::Verdict::ALL
+            .into_iter()
+            .map(|verdict| crate::judge::JudgeLink {
+                verdict,
+                url: format!("https://veille.example/j/101/{verdict}/1/sig"),
+            })
+            .collect();
+        for (lang, subject, intro, label) in [
+            (
+                Lang::En,
+                "[veille] CRISIS: Acme: Acme recalls kettles (2 outlets)",
+                "Marked as a crisis by alice: “call legal &lt;now&gt;”",
+                "Irrelevant",
+            ),
+            (
+                Lang::Fr,
+                "[veille] CRISE : Acme : Acme recalls kettles (2 médias)",
+                "Signalé comme crise par alice : « call legal &lt;now&gt; »",
+                "Hors sujet",
+            ),
+        ] {
+            let mut alert = stories(lang, headline.clone());
+            alert.body = AlertBody::Crisis {
+                headline: headline.clone(),
+                who: "alice".to_string(),
+                note: Some("call legal <now>".to_string()),
+            };
+            assert_eq!(alert_subject(&alert), subject);
+            let rendered = render_alert(&alert, now)?;
+            assert!(
+                rendered.html.contains(intro),
+                "{intro} in\n{}",
+                rendered.html
+            );
+            assert!(
+                rendered
+                    .text
+                    .contains(&intro.replace("&lt;", "<").replace("&gt;", ">")),
+                "{}",
+                rendered.text
+            );
+            let link = format!(
+                "<a href=\"https://veille.example/j/101/irrelevant/1/sig\" style=\"color:#1a5fb4;\">{label}</a>"
+            );
+            assert!(
+                rendered.html.contains(&link),
+                "{link} in\n{}",
+                rendered.html
+            );
+            assert!(
+                rendered.text.contains(&format!(
+                    "{label}: https://veille.example/j/101/irrelevant/1/sig"
+                )),
+                "{}",
+                rendered.text
+            );
+        }
+        Ok(())
     }
 }

@@ -153,10 +153,18 @@ struct StoryView {
     /// Why the story scored so, in one short line.
     reasons: Option<String>,
     judge: String,
+    links: Vec<LinkView>,
     /// Plain text, hits in [brackets].
     snippet_text: Option<String>,
     /// Already escaped, hits in <mark>: emitted as is.
     snippet_html: Option<String>,
+}
+
+/// A judgment link in a mail: "Relevant" → its URL.
+#[derive(Serialize)]
+pub(crate) struct LinkView {
+    label: &'static str,
+    url: String,
 }
 
 #[derive(Serialize)]
@@ -437,7 +445,28 @@ impl Labels {
         }
     }
 
-    fn judge_hint(&self) -> String {
+    /// The judgment links as the templates show them: the verdict in words, and the URL.
+    pub(crate) fn links(&self, links: &[crate::judge::JudgeLink]) -> Vec<LinkView> {
+        links
+            .iter()
+            .map(|link| LinkView {
+                label: link.verdict.label(self.lang),
+                url: link.url.clone(),
+            })
+            .collect()
+    }
+
+    fn judge_hint(&self, with_links: bool) -> String {
+        if with_links {
+            return match self.lang {
+                Lang::En => "Judge a story with its links (relevant, irrelevant, crisis): a page \
+                             asks you to confirm. veille learns from your verdicts."
+                    .to_string(),
+                Lang::Fr => "Jugez un sujet avec ses liens (pertinent, hors sujet, crise) : une \
+                             page vous demande de confirmer. veille apprend de vos avis."
+                    .to_string(),
+            };
+        }
         match self.lang {
             Lang::En => "Each story carries an ID: quote it to the veille admin to judge it \
                          (relevant, irrelevant, crisis)."
@@ -541,6 +570,7 @@ fn view_of(digest: &Digest, cut_for_size: usize) -> View {
                     reasons: (!story.reasons.is_empty())
                         .then(|| reasons_line(&story.reasons, digest.lang)),
                     judge: labels.judge(story.mention.0),
+                    links: labels.links(&story.links),
                     snippet_text: story.snippet.as_ref().map(|s| s.to_text()),
                     snippet_html: story.snippet.as_ref().map(|s| s.to_html()),
                 })
@@ -565,7 +595,12 @@ fn view_of(digest: &Digest, cut_for_size: usize) -> View {
                 status: labels.trouble(&t.trouble, tz),
             })
             .collect(),
-        judge_hint: labels.judge_hint(),
+        judge_hint: labels.judge_hint(
+            digest
+                .sections
+                .iter()
+                .any(|s| s.stories.iter().any(|story| !story.links.is_empty())),
+        ),
         footer: labels.footer(digest.id.as_str()),
     }
 }

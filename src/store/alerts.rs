@@ -496,6 +496,43 @@ impl Store {
         Ok(outbox_id)
     }
 
+    /// Queues a crisis escalation of a story to a rule, in one transaction: the story joins
+    /// the rule's mailed stories (or its thread grows) and leaves its queue. The rule's
+    /// throttle is left alone: an escalation is not one of its alerts. Returns the outbox id
+    /// (None when this exact mail was queued before).
+    pub fn record_escalation(
+        &self,
+        rule: &AlertId,
+        mail: &NewMail,
+        story: StoryId,
+        outlets: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction()
+            .context("starting to queue an escalation")?;
+        let outbox_id = insert_mail(&tx, mail, now)?;
+        let id = &mail.message_id;
+        tx.execute(
+            "INSERT INTO alert_stories (rule_id, story_id, first_message_id, last_message_id, refs, outlets, alerted_at)
+             VALUES (?1, ?2, ?3, ?3, ?3, ?4, ?5)
+             ON CONFLICT (rule_id, story_id) DO UPDATE
+                SET last_message_id = excluded.last_message_id,
+                    refs = refs || ' ' || excluded.last_message_id,
+                    outlets = excluded.outlets",
+            params![rule.as_str(), story.0, id, outlets as i64, to_db(now)],
+        )
+        .context("recording an escalated story")?;
+        tx.execute(
+            "DELETE FROM alert_pending WHERE rule_id = ?1 AND story_id = ?2",
+            params![rule.as_str(), story.0],
+        )
+        .context("recording an escalated story")?;
+        tx.commit().context("committing an escalation")?;
+        Ok(outbox_id)
+    }
+
     /// When the earliest throttled rule may mail again: rules with waiting stories, by the
     /// time of their last mail (the caller adds each rule's throttle).
     pub fn rules_waiting(&self) -> Result<Vec<(AlertId, Option<DateTime<Utc>>)>> {

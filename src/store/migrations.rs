@@ -233,4 +233,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (rule_id, watch_id)
     ) WITHOUT ROWID;
     "#,
+    // Judgments (issue 9): every verdict people give, from a mail link, the review page or the
+    // command line. Never updated: a changed mind is a new row, and a mention's current
+    // verdict is its latest row.
+    r#"
+    CREATE TABLE judgments (
+        id         INTEGER PRIMARY KEY,
+        mention_id INTEGER NOT NULL REFERENCES mentions(id) ON DELETE CASCADE,
+        verdict    TEXT NOT NULL CHECK (verdict IN ('relevant', 'irrelevant', 'crisis')),
+        note       TEXT,
+        who        TEXT NOT NULL,
+        via        TEXT NOT NULL,
+        judged_at  INTEGER NOT NULL
+    );
+    CREATE INDEX judgments_by_mention ON judgments(mention_id, id);
+    "#,
 ];

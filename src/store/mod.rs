@@ -22,6 +22,7 @@
 //! bench, cost all that the batch saved (sub-journal in a file) or 4 MB at peak (in memory).
 
 mod alerts;
+mod judgments;
 mod maintenance;
 mod migrations;
 mod stories;
@@ -29,6 +30,7 @@ mod stories;
 pub use stories::{Assignment, POSTINGS_CAP, StoryInfo};
 
 pub use alerts::{AlertSent, AlertedStory, Awaiting, Intake, Pending, RuleState};
+pub use judgments::{Judged, MentionFilter, NewJudgment, ReviewStory};
 pub use maintenance::{Purged, SearchHit};
 
 use std::collections::{BTreeMap, HashMap};
@@ -392,6 +394,8 @@ pub struct MentionRecord {
     pub score: Option<f64>,
     /// Why it scored so, strongest first (see `crate::score`).
     pub reasons: Vec<crate::score::Reason>,
+    /// Its current verdict, when someone judged it.
+    pub verdict: Option<crate::judge::Verdict>,
 }
 
 /// The last digest queued for a digest id.
@@ -1456,7 +1460,8 @@ fn write_score(tx: &Connection, mention: MentionId, scored: &crate::score::Score
 
 const MENTION_SELECT: &str =
     "SELECT m.id, m.watch_id, i.id, i.source_id, i.url, i.title, i.text, i.published_at,
-        m.created_at, m.terms, i.story_id, i.outlet, i.author, m.score, m.reasons
+        m.created_at, m.terms, i.story_id, i.outlet, i.author, m.score, m.reasons,
+        (SELECT verdict FROM judgments WHERE mention_id = m.id ORDER BY id DESC LIMIT 1)
    FROM mentions m JOIN items i ON i.id = m.item_id";
 
 /// The columns [`state_of`] reads, in order (13 of them, then `gone_at`).
@@ -1503,6 +1508,9 @@ fn mention_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<MentionRecord> {
             .get::<_, Option<String>>(14)?
             .and_then(|json| serde_json::from_str(&json).ok())
             .unwrap_or_default(),
+        verdict: row
+            .get::<_, Option<String>>(15)?
+            .and_then(|word| word.parse().ok()),
     })
 }
 

@@ -1,6 +1,7 @@
 use chrono::Duration;
 
 use super::*;
+use crate::judge::Verdict;
 use crate::model::{Field, TermHit};
 
 fn t(minutes: i64) -> DateTime<Utc> {
@@ -648,5 +649,169 @@ fn live_mentions_are_counted_per_hour_and_old_hours_purged() {
         hours(&store),
         vec![(last_hour, 1)],
         "older than 28 days: purged"
+    );
+}
+
+/// Two sources carry the same article (one story); a third item is its own story.
+fn judged_fixture(store: &Store) -> Vec<MentionRecord> {
+    let mut copy = item("b", "guid:9", "Acme recalls its kettles");
+    copy.url = Some("https://a.example/guid:1".to_string());
+    record(
+        store,
+        "a",
+        t(0),
+        &[
+            (
+                item("a", "guid:1", "Acme recalls its kettles"),
+                vec![matched("acme", "acme")],
+            ),
+            (
+                item("a", "guid:2", "Acme opens a shop"),
+                vec![matched("acme", "acme")],
+            ),
+        ],
+    );
+    record(store, "b", t(5), &[(copy, vec![matched("acme", "acme")])]);
+    let mut all = Vec::new();
+    store
+        .for_each_mention(t(-100), None, |m| {
+            all.push(m);
+            Ok::<(), StoreError>(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    all
+}
+
+#[test]
+fn a_story_verdict_judges_each_copy_and_leaves_the_review_queue() {
+    let store = open();
+    let mentions = judged_fixture(&store);
+    assert_eq!(mentions.len(), 3);
+    let (recall, shop, copy) = (&mentions[0], &mentions[1], &mentions[2]);
+    assert_eq!(recall.story, copy.story, "the copy joined the story");
+    assert!(mentions.iter().all(|m| m.verdict.is_none()));
+
+    let queue = store
+        .review_stories(t(-100), 50)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(queue.len(), 2, "one entry per story: {queue:?}");
+    let recall_entry = queue
+        .iter()
+        .find(|r| r.mention.story == recall.story)
+        .unwrap_or_else(|| panic!("the recall story is waiting"));
+    // Both copies link to one host: one outlet.
+    assert_eq!((recall_entry.mentions, recall_entry.outlets), (2, 1));
+
+    let judged = store
+        .judge(&NewJudgment {
+            mention: copy.id,
+            verdict: Verdict::Crisis,
+            note: Some("call legal"),
+            who: "alice",
+            via: "review",
+            at: t(10),
+            whole_story: true,
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("the mention exists"));
+    assert_eq!(judged.mentions, vec![copy.id, recall.id]);
+    assert_eq!((judged.story, judged.previous), (recall.story, None));
+
+    let queue = store
+        .review_stories(t(-100), 50)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        queue.iter().map(|r| r.mention.id).collect::<Vec<_>>(),
+        vec![shop.id]
+    );
+    let current = store
+        .judgment_of(recall.id)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("judged"));
+    assert_eq!(
+        (
+            current.verdict,
+            current.note.as_deref(),
+            current.who.as_str(),
+            current.via.as_str()
+        ),
+        (Verdict::Crisis, Some("call legal"), "alice", "review")
+    );
+
+    // A changed mind: a new row, the latest wins, the previous verdict is reported.
+    let again = store
+        .judge(&NewJudgment {
+            mention: recall.id,
+            verdict: Verdict::Relevant,
+            note: None,
+            who: "bob",
+            via: "cli",
+            at: t(20),
+            whole_story: false,
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("the mention exists"));
+    assert_eq!(
+        (again.mentions.len(), again.previous),
+        (1, Some(Verdict::Crisis))
+    );
+    let judged_set = store
+        .judged_mentions(&WatchId::new("acme"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let verdicts: Vec<(MentionId, Verdict)> = judged_set.iter().map(|(m, v)| (m.id, *v)).collect();
+    assert_eq!(
+        verdicts,
+        vec![(recall.id, Verdict::Relevant), (copy.id, Verdict::Crisis)]
+    );
+    assert_eq!(
+        store.judgments_version().unwrap_or_else(|e| panic!("{e}")),
+        3
+    );
+    assert_eq!(
+        store.judgment_counts().unwrap_or_else(|e| panic!("{e}")),
+        vec![(WatchId::new("acme"), 2)]
+    );
+
+    let unjudged = store
+        .list_mentions(&MentionFilter {
+            unjudged: true,
+            limit: 10,
+            ..MentionFilter::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        unjudged.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![shop.id]
+    );
+    let all = store
+        .list_mentions(&MentionFilter {
+            watch: Some(&WatchId::new("acme")),
+            since: Some(t(3)),
+            limit: 10,
+            ..MentionFilter::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.iter().map(|m| m.id).collect::<Vec<_>>(), vec![copy.id]);
+    assert_eq!(all[0].verdict, Some(Verdict::Crisis));
+}
+
+#[test]
+fn judging_an_unknown_mention_records_nothing() {
+    let store = open();
+    let outcome = store
+        .judge(&NewJudgment {
+            mention: MentionId(404),
+            verdict: Verdict::Relevant,
+            note: None,
+            who: "alice",
+            via: "cli",
+            at: t(0),
+            whole_story: true,
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome, None);
+    assert_eq!(
+        store.judgments_version().unwrap_or_else(|e| panic!("{e}")),
+        0
     );
 }

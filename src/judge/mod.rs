@@ -1,0 +1,212 @@
+//! People's verdicts on mentions: relevant, irrelevant, crisis.
+//!
+//! A verdict is given from a mail link (see [`token`]), the review page, or the command line,
+//! and is stored with who gave it, when, and an optional note (`crate::store` keeps every
+//! verdict; a mention's current verdict is its latest). Relevant and crisis teach the
+//! per-watch classifier that an item like this one matters (`crate::score::learn`); a crisis
+//! verdict also mails the story to the crisis alert rule at once (`crate::alert::escalate`).
+
+pub mod token;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Lang;
+use crate::model::MentionId;
+
+/// What a person decided about a mention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// About us, worth reading.
+    Relevant,
+    /// Noise: a homonym, an unrelated use of the word.
+    Irrelevant,
+    /// About us and serious: crisis managers must see it now.
+    Crisis,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 3] = [Verdict::Relevant, Verdict::Irrelevant, Verdict::Crisis];
+
+    /// The word stored, typed and put in links.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Relevant => "relevant",
+            Verdict::Irrelevant => "irrelevant",
+            Verdict::Crisis => "crisis",
+        }
+    }
+
+    /// The verdict as a button or a mail link reads.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Verdict::Relevant, Lang::En) => "Relevant",
+            (Verdict::Relevant, Lang::Fr) => "Pertinent",
+            (Verdict::Irrelevant, Lang::En) => "Irrelevant",
+            (Verdict::Irrelevant, Lang::Fr) => "Hors sujet",
+            (Verdict::Crisis, Lang::En) => "Crisis",
+            (Verdict::Crisis, Lang::Fr) => "Crise",
+        }
+    }
+
+    /// Relevant and crisis both say "this matters": the classifier learns them as relevant.
+    pub fn is_positive(self) -> bool {
+        !matches!(self, Verdict::Irrelevant)
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Verdict {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Verdict, String> {
+        Verdict::ALL
+            .into_iter()
+            .find(|v| v.as_str() == text)
+            .ok_or_else(|| format!("unknown verdict {text:?}: use relevant, irrelevant or crisis"))
+    }
+}
+
+/// A verdict someone gives, before it is recorded.
+#[derive(Debug, Clone)]
+pub struct Given {
+    pub mention: MentionId,
+    pub verdict: Verdict,
+    pub note: Option<String>,
+    pub who: String,
+    /// "mail", "review" or "cli".
+    pub via: &'static str,
+}
+
+/// What recording a verdict did.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The mentions judged (the story's, of the same watch) and the previous verdict.
+    pub judged: crate::store::Judged,
+    /// The verdict as stored on the mention asked.
+    pub judgment: Judgment,
+    /// Outbox ids of the crisis mails queued (crisis verdicts only).
+    pub escalated: Vec<i64>,
+}
+
+/// Records a verdict on a mention and its story (the same watch's copies), and escalates a
+/// crisis verdict to the crisis alert rule at once (once: not when the mention already was
+/// one). None when the mention does not exist.
+/// The web pages and `veille judge` both come here, so a verdict means the same wherever
+/// it is given.
+pub async fn record(app: &crate::App, given: Given) -> Result<Option<Recorded>, crate::AppError> {
+    let at = app.clock.now();
+    let (mention, verdict) = (given.mention, given.verdict);
+    let stored = {
+        let given = given.clone();
+        app.db(move |s| {
+            let Some(judged) = s.judge(&crate::store::NewJudgment {
+                mention: given.mention,
+                verdict: given.verdict,
+                note: given.note.as_deref(),
+                who: &given.who,
+                via: given.via,
+                at,
+                whole_story: true,
+            })?
+            else {
+                return Ok(None);
+            };
+            Ok(s.judgment_of(given.mention)?
+                .map(|judgment| (judged, judgment)))
+        })
+        .await?
+    };
+    let Some((judged, judgment)) = stored else {
+        return Ok(None);
+    };
+    tracing::info!(mention = mention.0, verdict = %verdict, via = given.via, who = %given.who, mentions = judged.mentions.len(), "verdict recorded");
+    // Confirming a crisis again (a second click, a colleague's) does not mail again.
+    let escalated = if verdict == Verdict::Crisis && judged.previous != Some(Verdict::Crisis) {
+        crate::alert::escalate(app, mention, &judgment).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Some(Recorded {
+        judged,
+        judgment,
+        escalated,
+    }))
+}
+
+/// A one-click judgment link of a mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JudgeLink {
+    pub verdict: Verdict,
+    pub url: String,
+}
+
+/// The three judgment links of a mention (relevant, irrelevant, crisis), valid for
+/// `web.link_ttl` from `now`. None without `[web]` or its `base_url`: a link nobody can open
+/// is worse than none.
+pub fn mail_links(
+    web: Option<&crate::config::WebConfig>,
+    mention: MentionId,
+    now: DateTime<Utc>,
+) -> Vec<JudgeLink> {
+    let Some((web, base)) = web.and_then(|w| w.base_url.as_ref().map(|b| (w, b))) else {
+        return Vec::new();
+    };
+    let expires = now
+        + chrono::Duration::from_std(web.link_ttl).unwrap_or_else(|_| chrono::Duration::days(14));
+    Verdict::ALL
+        .into_iter()
+        .filter_map(|verdict| {
+            let path = token::link_path(&web.key, mention, verdict, expires);
+            base.join(&path).ok().map(|url| JudgeLink {
+                verdict,
+                url: url.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// One verdict as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgment {
+    pub id: i64,
+    pub mention: MentionId,
+    pub verdict: Verdict,
+    pub note: Option<String>,
+    /// The reviewer's login, "mail link", or the system user for the command line.
+    pub who: String,
+    pub at: DateTime<Utc>,
+    /// Where it was given: "mail", "review" or "cli".
+    pub via: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_round_trip_through_their_words() {
+        for verdict in Verdict::ALL {
+            assert_eq!(verdict.as_str().parse::<Verdict>(), Ok(verdict));
+        }
+        let error = "maybe".parse::<Verdict>().unwrap_err();
+        assert!(error.contains("relevant, irrelevant or crisis"), "{error}");
+        assert!(
+            "Relevant".parse::<Verdict>().is_err(),
+            "words are lower case"
+        );
+    }
+
+    #[test]
+    fn only_irrelevant_is_negative() {
+        assert!(Verdict::Relevant.is_positive());
+        assert!(Verdict::Crisis.is_positive());
+        assert!(!Verdict::Irrelevant.is_positive());
+    }
+}
