@@ -8,6 +8,7 @@ mod check;
 mod data;
 mod digest;
 mod export;
+mod hash_password;
 mod import_opml;
 mod r#match;
 mod outbox;
@@ -122,6 +123,8 @@ enum Command {
     /// Try a query on a text (exit 0 match, 1 no match, 2 invalid), or replay a watch over
     /// stored items with --replay 30d.
     Match(r#match::MatchArgs),
+    /// Read a password on standard input and print its hash for `web.password_hash`.
+    HashPassword,
 }
 
 pub fn main() -> ExitCode {
@@ -145,6 +148,7 @@ pub fn main() -> ExitCode {
         Command::Stories(args) => stories::stories(&args),
         Command::Alerts { config } => alerts::alerts(&config),
         Command::Match(args) => r#match::run(&args),
+        Command::HashPassword => hash_password::hash_password(),
     };
     ExitCode::from(code)
 }

@@ -39,17 +39,29 @@
 //!
 //! Page text is escaped by the templates (`page`), so feed-supplied titles are text.
 
+mod auth;
+mod judge;
 mod page;
+mod review;
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::app::App;
+use crate::config::WebConfig;
+use crate::digest::Lang;
+use crate::judge::Verdict;
+use crate::model::WatchId;
+
+pub use auth::{LOCAL_USER, SESSION_COOKIE};
 
 /// The content type Prometheus expects for the text format.
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -59,10 +71,12 @@ const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
      form-action 'self'; frame-ancestors 'none'";
 
-/// What every handler gets: the application as configured now.
+/// What every handler gets: the application as configured now, and the sessions that
+/// logged out (kept across reloads, for as long as the listener runs).
 #[derive(Clone)]
 struct Web {
     app: watch::Receiver<App>,
+    revoked: Arc<auth::Revoked>,
 }
 
 impl Web {
@@ -77,7 +91,10 @@ pub async fn serve(
     app: watch::Receiver<App>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let router = router(Web { app });
+    let router = router(Web {
+        app,
+        revoked: Arc::default(),
+    });
     let shutdown = async move {
         while !*stop.borrow() {
             if stop.changed().await.is_err() {
@@ -99,6 +116,14 @@ fn router(web: Web) -> Router {
         .route("/healthz", get(healthz))
         .route("/static/style.css", get(style))
         .route("/static/review.js", get(review_script))
+        .route(
+            "/j/{mention}/{verdict}/{expires}/{sig}",
+            get(judge::confirm).post(judge::submit),
+        )
+        .route("/review", get(review::page))
+        .route("/review/judge", post(review::judge))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(web)
@@ -132,6 +157,85 @@ async fn review_script() -> Response {
         include_str!("static/review.js"),
     )
         .into_response()
+}
+
+/// The `[web]` section, when the pages are on.
+fn web_config(app: &App) -> Option<&WebConfig> {
+    app.config.web.as_ref()
+}
+
+/// Whether cookies get `Secure`: the pages are reached over https.
+fn secure(web: &WebConfig) -> bool {
+    web.base_url.as_ref().is_some_and(|u| u.scheme() == "https")
+}
+
+/// Without `[web]` the judgment pages do not exist.
+fn pages_off() -> Response {
+    page::refused(
+        StatusCode::NOT_FOUND,
+        "Judgment pages are off",
+        "This veille does not serve judgment pages: its configuration has no [web] section.",
+        None,
+    )
+}
+
+/// A POST from a page of another site.
+fn cross_site() -> Response {
+    page::refused(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        "This form was sent from another site, so nothing was changed.",
+        Some("Use the page veille shows, on its own address."),
+    )
+}
+
+/// A POST whose CSRF field is missing or belongs to another session.
+fn csrf_refused() -> Response {
+    page::refused(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        "This form is out of date or was not sent by veille's own page, so nothing was \
+         changed.",
+        Some("Reload the page and try again."),
+    )
+}
+
+/// The database did not answer.
+fn store_failed(error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %error, "a web page cannot use the database");
+    page::refused(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "veille is unavailable",
+        "veille cannot read its database right now; its log says why. Try again in a moment.",
+        None,
+    )
+}
+
+/// A time as readers of this veille read it: in `daemon.timezone`.
+fn when(app: &App, at: DateTime<Utc>) -> String {
+    at.with_timezone(&app.config.daemon.timezone)
+        .format("%a %-d %b %Y %H:%M %Z")
+        .to_string()
+}
+
+/// A verdict in words.
+fn label(verdict: Verdict) -> &'static str {
+    verdict.label(Lang::En)
+}
+
+/// A watch's name, or its id when the configuration no longer has it.
+fn watch_name(app: &App, watch: &WatchId) -> String {
+    app.config
+        .watches
+        .iter()
+        .find(|w| &w.id == watch)
+        .map_or_else(|| watch.as_str().to_string(), |w| w.name.clone())
+}
+
+/// Only http(s) URLs become links (never `javascript:`).
+fn http_url(url: Option<&str>) -> Option<String> {
+    let url = url::Url::parse(url?).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
 }
 
 async fn not_found() -> Response {
