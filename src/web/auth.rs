@@ -177,7 +177,9 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// False when the request says it comes from a page of another origin. Browsers send
 /// `Origin` on every cross-site POST; its absence (older clients, curl) is let through,
-/// since the CSRF token still has to match.
+/// and so is `Origin: null`, which is what browsers send for our own forms under
+/// `Referrer-Policy: no-referrer` (and for sandboxed frames): the CSRF token, which no
+/// other page can read, still has to match.
 pub fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
@@ -188,7 +190,9 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     let Ok(origin) = origin.to_str() else {
         return false;
     };
-    // "null" (sandboxed frames, some redirects) and anything unparsable are refused.
+    if origin == "null" {
+        return true;
+    }
     let Some((_, authority)) = origin.split_once("://") else {
         return false;
     };
@@ -281,13 +285,13 @@ pub fn check_post(
     headers: &HeaderMap,
     csrf: &str,
     now: DateTime<Utc>,
-) -> Result<Session, Response> {
+) -> Result<Session, Box<Response>> {
     if !same_origin(headers) {
-        return Err(super::cross_site());
+        return Err(Box::new(super::cross_site()));
     }
     match session_of(state, web, headers, now) {
         Some(session) if session.csrf_matches(&web.key, csrf) => Ok(session),
-        _ => Err(super::csrf_refused()),
+        _ => Err(Box::new(super::csrf_refused())),
     }
 }
 
@@ -365,7 +369,7 @@ pub async fn login(
     let now = app.clock.now();
     let session = match check_post(&state, web, &headers, &form.csrf, now) {
         Ok(session) => session,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Some(hash) = web.password_hash.clone() else {
         return see_other("/review", None);
@@ -424,7 +428,7 @@ pub async fn logout(
     let now = app.clock.now();
     let session = match check_post(&state, web, &headers, &form.csrf, now) {
         Ok(session) => session,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     state.revoked.revoke(&session, now);
     let next = if web.password_hash.is_some() {
@@ -558,7 +562,8 @@ mod tests {
                 false,
             ),
             (Some("http://127.0.0.1:9999"), Some("127.0.0.1:8710"), false),
-            (Some("null"), Some("127.0.0.1:8710"), false),
+            (Some("null"), Some("127.0.0.1:8710"), true),
+            (Some("127.0.0.1:8710"), Some("127.0.0.1:8710"), false),
             (Some("http://127.0.0.1:8710"), None, false),
         ] {
             let mut headers = HeaderMap::new();

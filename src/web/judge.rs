@@ -63,7 +63,7 @@ pub async fn confirm(State(web): State<Web>, Path(link): Path<LinkPath>) -> Resp
     };
     let (mention, verdict) = match verify(&app, &key, &link) {
         Ok(checked) => checked,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let (record, previous) = match mention_and_verdict(&app, mention).await {
         Ok(found) => found,
@@ -110,7 +110,7 @@ pub async fn submit(
     }
     let (mention, verdict) = match verify(&app, &key, &link) {
         Ok(checked) => checked,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     if !token::mac_eq(&key, "link", link.path().as_bytes(), &form.csrf) {
         return super::csrf_refused();
@@ -133,7 +133,7 @@ fn verify(
     app: &App,
     key: &token::LinkKey,
     link: &LinkPath,
-) -> Result<(MentionId, Verdict), Response> {
+) -> Result<(MentionId, Verdict), Box<Response>> {
     token::verify(
         key,
         &link.mention,
@@ -142,7 +142,7 @@ fn verify(
         &link.sig,
         app.clock.now(),
     )
-    .map_err(|e| link_refused(app, &e))
+    .map_err(|e| Box::new(link_refused(app, &e)))
 }
 
 /// A bad link in the reader's words.

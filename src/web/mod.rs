@@ -30,7 +30,9 @@
 //! - **Every POST carries a CSRF token** that must match: for the review page, login and
 //!   logout it is a MAC of the session cookie (visitors without a session get an
 //!   anonymous one, so the login form has a token too); for a link's confirmation it is a
-//!   MAC of the link's path. A POST whose `Origin` names another host is refused as well.
+//!   MAC of the link's path. A POST whose `Origin` names another host is refused as well
+//!   (`Origin: null`, which browsers send for our own forms under `no-referrer`, counts as
+//!   none: the token decides).
 //!   A refused POST gets a 403 page and changes nothing.
 //! - **Headers on every response:** a Content-Security-Policy that allows only our own
 //!   stylesheet and script (no inline code, no framing, forms post only to us),

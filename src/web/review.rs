@@ -214,7 +214,7 @@ pub async fn judge(
     };
     let session = match auth::check_post(&state, web, &headers, &form.csrf, app.clock.now()) {
         Ok(session) => session,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Some(who) = auth::reviewer(web, Some(&session)) else {
         return auth::see_other("/login", None);
