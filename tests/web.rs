@@ -49,6 +49,11 @@ fn rss_item(n: usize, title: &str) -> String {
 impl Site {
     /// `password_hash`: the `web.password_hash` line, if any.
     async fn start(password_hash: Option<&str>) -> Site {
+        Site::start_with(password_hash, "").await
+    }
+
+    /// `extra`: TOML appended to the configuration.
+    async fn start_with(password_hash: Option<&str>, extra: &str) -> Site {
         let dir = tempfile::tempdir().expect("tempdir");
         let feed = HttpServer::start();
         let items: String = [
@@ -104,6 +109,7 @@ query = "Acme"
 id = "daily"
 name = "Daily"
 to = "comms@example.org"
+{extra}
 "#,
                 feed = feed.url("/feed.xml")
             ),
@@ -706,4 +712,76 @@ async fn without_web_config_the_pages_are_off() {
     }
     let metrics = reqwest::get(format!("{base}/metrics")).await.expect("GET");
     assert_eq!(metrics.status(), StatusCode::OK);
+}
+
+/// A crisis verdict mails the crisis rule at once, once; without a crisis rule the page
+/// says nobody was alerted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crisis_link_alerts_the_crisis_rule_once() {
+    let rule = "[[alert]]\nid = \"crise\"\nto = \"crisis@example.org\"\nwatches = [\"acme\"]\nmin_score = 0.99\ncrisis = true\n";
+    let site = Site::start_with(None, rule).await;
+    let link = site.link_for(Verdict::Crisis);
+    let pending = || site.app.store.counts().expect("counts").outbox_pending;
+    let before = pending();
+    let (_, _, page) = site.get(&link, None).await;
+    let csrf = field(&page, "csrf");
+    let (status, _, page) = site.post(&link, None, &[("csrf", &csrf)], None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("The crisis managers were alerted by mail."),
+        "{page}"
+    );
+    assert_eq!(pending(), before + 1, "one crisis mail queued");
+    // The same link again: still a crisis, no second mail.
+    let (status, _, page) = site.post(&link, None, &[("csrf", &csrf)], None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("already was a crisis"), "{page}");
+    assert_eq!(pending(), before + 1);
+
+    let site = Site::start(None).await;
+    let link = site.link_for(Verdict::Crisis);
+    let (_, _, page) = site.get(&link, None).await;
+    let (_, _, page) = site
+        .post(&link, None, &[("csrf", &field(&page, "csrf"))], None)
+        .await;
+    assert!(
+        page.contains("No crisis alert rule covers this watch"),
+        "{page}"
+    );
+    assert_eq!(
+        site.verdict_of(mention_of(&link)).map(|v| v.0),
+        Some(Verdict::Crisis)
+    );
+}
+
+/// `veille hash-password` prints a PHC string that accepts the password it read.
+#[test]
+fn hash_password_prints_a_hash_that_verifies() {
+    use argon2::{Argon2, PasswordHash, PasswordVerifier};
+    let output = assert_cmd::Command::cargo_bin("veille")
+        .expect("the binary")
+        .arg("hash-password")
+        .write_stdin("correct horse battery\n")
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "{output:?}");
+    let line = String::from_utf8(output.stdout).expect("utf-8");
+    let hash = PasswordHash::new(line.trim()).expect("a PHC string");
+    assert!(line.starts_with("$argon2id$"), "{line}");
+    let argon2 = Argon2::default();
+    assert!(
+        argon2
+            .verify_password(b"correct horse battery", &hash)
+            .is_ok()
+    );
+    assert!(argon2.verify_password(b"correct horse", &hash).is_err());
+    // Too short: refused, nothing printed.
+    let output = assert_cmd::Command::cargo_bin("veille")
+        .expect("the binary")
+        .arg("hash-password")
+        .write_stdin("short\n")
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
 }
