@@ -479,6 +479,23 @@ async fn the_review_page_without_a_password_judges_with_csrf() {
     let mention = field(&page, "mention");
     let next = field(&page, "next");
 
+    // Through a reverse proxy, a review page without a password is refused.
+    let proxied = site
+        .client
+        .get(site.url("/review"))
+        .header("X-Forwarded-For", "203.0.113.7")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(proxied.status(), StatusCode::FORBIDDEN);
+    assert!(
+        proxied
+            .text()
+            .await
+            .expect("body")
+            .contains("web.password_hash")
+    );
+
     // No token, a wrong one, no cookie, another site: refused, nothing stored.
     for (cookie, token, origin) in [
         (Some(cookie.as_str()), "", None),

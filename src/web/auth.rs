@@ -260,6 +260,34 @@ pub fn reviewer(web: &WebConfig, session: Option<&Session>) -> Option<String> {
     }
 }
 
+/// Whether a request came through a reverse proxy. Without a password the review page is
+/// meant for this machine only (the config refuses a non-loopback listener without one), but
+/// a proxy on the same host would expose it anyway: proxied requests are then refused.
+pub fn proxied(headers: &HeaderMap) -> bool {
+    [
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-real-ip",
+    ]
+    .iter()
+    .any(|name| headers.contains_key(*name))
+}
+
+/// The refusal for a proxied request to the password-less review page.
+pub fn needs_password() -> Response {
+    page::refused(
+        StatusCode::FORBIDDEN,
+        "The review page needs a password",
+        "This veille has no password for its review page, so the page only answers on the \
+         machine itself, not through a proxy.",
+        Some(
+            "The admin can set web.password_hash (the line `veille hash-password` prints) to \
+             open it through the proxy.",
+        ),
+    )
+}
+
 /// The request's session, or a new anonymous one with the cookie that sets it.
 pub fn session_or_new(
     state: &Web,

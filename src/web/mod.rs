@@ -20,24 +20,26 @@
 //!   credential, every page sends `Referrer-Policy: no-referrer`, and links out of our
 //!   pages carry `rel=noreferrer`.
 //! - **Sessions are signed, not stored.** When `web.password_hash` is set, `/review` needs a
-//!   login (argon2 PHC verify). The session cookie is `expiry|user|nonce|mac`, the MAC
-//!   keyed with the link key and bound to the password hash (a new password ends every
-//!   session). Cookie flags: `HttpOnly` (no script reads it), `SameSite=Strict` (no other
+//!   login (argon2 PHC verify). The session cookie is `expiry|kind|nonce|mac` (kind: logged
+//!   in or anonymous), the MAC keyed with the link key and bound to `web.user` and the
+//!   password hash (a new password ends every session). Cookie flags: `HttpOnly` (no script reads it), `SameSite=Strict` (no other
 //!   site's page sends it), `Path=/`, and `Secure` when `web.base_url` is https. Logging out
 //!   clears the cookie and remembers the nonce until it expires, so a copy of the cookie
 //!   is refused too (in memory: a restart forgets it, a trade-off for having no session
-//!   table; the cookie still expires after 12 hours).
+//!   table; the cookie still expires after 12 hours). Without a password (loopback only,
+//!   the config insists), `/review` refuses requests that carry reverse-proxy headers
+//!   (`Forwarded`, `X-Forwarded-For`…), so a proxy on the same host cannot expose it.
 //! - **Every POST carries a CSRF token** that must match: for the review page, login and
 //!   logout it is a MAC of the session cookie (visitors without a session get an
 //!   anonymous one, so the login form has a token too); for a link's confirmation it is a
 //!   MAC of the link's path. A POST whose `Origin` names another host is refused as well
 //!   (`Origin: null`, which browsers send for our own forms under `no-referrer`, counts as
-//!   none: the token decides).
-//!   A refused POST gets a 403 page and changes nothing.
+//!   none: the token decides). A refused POST gets a 403 page and changes nothing.
 //! - **Headers on every response:** a Content-Security-Policy that allows only our own
 //!   stylesheet and script (no inline code, no framing, forms post only to us),
 //!   `X-Content-Type-Options: nosniff`, `Cache-Control: no-store` (pages name what was
-//!   judged and carry tokens).
+//!   judged and carry tokens). Failed logins wait half a second (slow guessing, no lockout
+//!   an attacker could use to lock the admin out).
 //!
 //! Page text is escaped by the templates (`page`), so feed-supplied titles are text.
 

@@ -65,6 +65,9 @@ pub async fn page(
     let Some(web) = super::web_config(&app) else {
         return super::pages_off();
     };
+    if web.password_hash.is_none() && auth::proxied(&headers) {
+        return auth::needs_password();
+    }
     let now = app.clock.now();
     let existing = auth::session_of(&state, web, &headers, now);
     let Some(user) = auth::reviewer(web, existing.as_ref()) else {
@@ -212,6 +215,9 @@ pub async fn judge(
     let Some(web) = super::web_config(&app) else {
         return super::pages_off();
     };
+    if web.password_hash.is_none() && auth::proxied(&headers) {
+        return auth::needs_password();
+    }
     let session = match auth::check_post(&state, web, &headers, &form.csrf, app.clock.now()) {
         Ok(session) => session,
         Err(refused) => return *refused,
