@@ -101,11 +101,11 @@ fn to(mail: &ReceivedMail) -> &str {
     mail.to.first().map_or("", String::as_str)
 }
 
-/// The URL after `label: ` in a mail's text part.
+/// The URL after `label :` (French typography) in a mail's text part.
 fn link_in(text: &str, label: &str) -> Option<String> {
     text.lines()
         .map(str::trim)
-        .find_map(|l| l.strip_prefix(&format!("{label}: ")))
+        .find_map(|l| l.strip_prefix(&format!("{label} : ")))
         .map(str::to_string)
 }
 
