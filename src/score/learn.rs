@@ -4,17 +4,18 @@
 //! Method: naive Bayes over *binary* features. An item's features are the distinct
 //! normalized tokens of its title and text (the matching tokenizer, so `d’Orange`, `ORANGE`
 //! and `orange` are one feature, as they are for queries), minus a short French/English
-//! stop-word list, plus two pseudo-tokens, `source:<id>` and `host:<outlet>`, so a noisy feed
-//! can be learned as such. Each feature's weight is its log-likelihood ratio, estimated from
-//! document frequencies with Laplace smoothing:
+//! stop-word list, one-letter elisions and bare numbers; the title's tokens once more as
+//! `title:<token>` (a word in the headline says more about the item than one in the lede);
+//! and two pseudo-tokens, `source:<id>` and `host:<outlet>`, so a noisy feed can be learned
+//! as such. Each feature's weight is its log-likelihood ratio, estimated from document
+//! frequencies with Laplace smoothing:
 //!
 //! ```text
 //! llr(f) = ln((df₊(f) + α) / (n₊ + 2α)) − ln((df₋(f) + α) / (n₋ + 2α))      α = 1
 //! ```
 //!
 //! Only features present in the item count (absent ones are ignored, as in multinomial NB);
-//! features seen in fewer than [`MIN_FEATURE_DOCS`] judged items are dropped: a word seen
-//! once says more about that one article than about the watch.
+//! words never judged before are ignored too.
 //!
 //! Naive Bayes is over-confident: the words of one article are far from independent (a
 //! story about orange juice says "jus", "boisson", "pressé" together), so summing their
@@ -25,13 +26,26 @@
 //! logit = prior + Σ llr(f) / √n          P(relevant) = 1 / (1 + e^(−logit))
 //! ```
 //!
-//! √n sits between the plain sum (over-confident, probabilities unusable for blending) and
-//! the mean (an item with thirty telling words would count no more than one with a single
-//! word); on the judged set in `tests/fixtures/judged` it gives the lowest held-out log-loss
-//! of the three (see `tests/learning.rs`). The prior is the smoothed class log-odds, clamped
-//! to ±[`MAX_PRIOR_LOGIT`], so a watch whose judges mostly said "irrelevant" does not start
-//! every new item near zero. The logit is clamped to ±[`MAX_LOGIT`], so the probability
-//! stays strictly inside (0, 1).
+//! The prior is the smoothed class log-odds, clamped to ±[`MAX_PRIOR_LOGIT`], so a watch
+//! whose judges mostly said "irrelevant" does not start every new item near zero; the logit
+//! is clamped to ±[`MAX_LOGIT`], so the probability stays strictly inside (0, 1).
+//!
+//! Measured on the judged set in `tests/fixtures/judged` (`cargo test --test learning --
+//! --nocapture`): pooled AUC over three watches, mean of 5 split seeds, with items split by
+//! title or with whole story kinds held out; held-out log-loss on seed 0 (0.693 is a coin):
+//!
+//! | variant | AUC, by title | AUC, by story kind | log-loss |
+//! |---|---|---|---|
+//! | **this module**: √n, stop words, `title:` features, all features kept | 0.940 | 0.863 | 0.369 |
+//! | plain sum (no tempering) | 0.940 | 0.857 | 0.561 |
+//! | mean (divide by n) | 0.929 | 0.857 | 0.499 |
+//! | no stop words, elisions nor numbers dropped | 0.919 | 0.800 | 0.433 |
+//! | no `title:` features | 0.932 | 0.841 | 0.379 |
+//! | only features seen in ≥ 2 judged items | 0.935 | 0.855 | 0.404 |
+//! | only features seen in ≥ 3 judged items | 0.895 | 0.797 | 0.479 |
+//!
+//! The plain sum ranks as well but its probabilities are over-confident, and the score
+//! blends and displays the probability itself, so √n it is.
 //!
 //! Trade-off: naive Bayes rather than logistic regression or anything heavier. It trains in
 //! one pass with no tuning (no learning rate, no iterations, no random seed), retrains from
@@ -47,8 +61,9 @@ use crate::matching::normalize::tokens;
 pub const MIN_JUDGMENTS: usize = 20;
 /// Each class (relevant, irrelevant) needs at least this many examples.
 pub const MIN_PER_CLASS: usize = 3;
-/// A feature must occur in at least this many judged mentions to be kept.
-pub const MIN_FEATURE_DOCS: usize = 2;
+/// A feature must occur in at least this many judged mentions to be kept (1: all are; the
+/// module doc says why).
+pub const MIN_FEATURE_DOCS: usize = 1;
 /// Laplace smoothing of the document frequencies.
 const ALPHA: f64 = 1.0;
 /// The class prior's log-odds stay within ± this (about 27 %–73 %).
@@ -206,6 +221,16 @@ pub fn features(item: Features<'_>) -> Vec<String> {
             out.push(token);
         }
     }
+    // The title says what the item is about; its words count a second time, as
+    // `title:<token>`, so a word in the headline weighs more than the same word in the lede.
+    for token in tokens(item.title) {
+        if is_content_token(&token) {
+            let feature = format!("title:{token}");
+            if seen.insert(feature.clone()) {
+                out.push(feature);
+            }
+        }
+    }
     out.push(format!("source:{}", item.source));
     if let Some(outlet) = item.outlet {
         let host = outlet.trim().to_ascii_lowercase();
@@ -317,6 +342,8 @@ mod tests {
                 "orange",
                 "pdg",
                 "oranges",
+                "title:orange",
+                "title:pdg",
                 "source:wire",
                 "host:example.org"
             ]

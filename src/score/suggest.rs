@@ -5,7 +5,8 @@
 //! changes anything by itself (the CLI prints the hints).
 //!
 //! Terms: a word, or a 2–3 word phrase (`jus d'orange`: first and last words carry meaning,
-//! the middle one may be an elision or a preposition), that occurs in at least
+//! the middle one may be an elision or a preposition), within [`NEAR_WORDS`] words of a
+//! query term in the same field, that occurs in at least
 //! [`MIN_TERM_MENTIONS`] mentions judged irrelevant and in **no** mention judged relevant or
 //! crisis. Stop words, tokens shorter than [`MIN_TERM_LEN`], bare numbers and the watch's
 //! own query terms are never proposed as words; a phrase may contain a query term (that is
@@ -17,6 +18,13 @@
 //! Sources: those with at least [`MIN_SOURCE_MENTIONS`] judged mentions of which at least
 //! [`NOISY_SHARE`] were irrelevant, most irrelevant first: candidates for a lower `weight`
 //! or for leaving the watch.
+//!
+//! Only words near a query term count because the word that tells the juice from the
+//! operator sits next to the name ("jus d'orange", "vigilance orange", "Renault Trucks"),
+//! while the rest of a lede is whatever the story is about: without that window, any
+//! everyday word of a recurring noise story ("deux", "heures", "officials") would be
+//! proposed. The cost: a telling word far from the name is missed (the classifier still
+//! learns it).
 //!
 //! Trade-off: "absent from every relevant mention" is strict — one relevant article that
 //! happens to say "jus" hides the word — but an exclusion that would have dropped a relevant
@@ -38,6 +46,8 @@ pub const MIN_TERM_LEN: usize = 3;
 pub const MIN_SOURCE_MENTIONS: usize = 5;
 /// Share of irrelevant mentions from which a source is noisy.
 pub const NOISY_SHARE: f64 = 0.8;
+/// A candidate word or phrase must start or end this close (in words) to a query term.
+pub const NEAR_WORDS: usize = 6;
 /// Sources proposed at most.
 pub const MAX_SOURCES: usize = 10;
 
@@ -86,8 +96,10 @@ pub fn suggest(examples: &[Example<'_>], watch_terms: &[String]) -> Suggestions 
     let mut seen_forms = 0usize;
     for example in examples {
         let mut grams: HashMap<Vec<String>, String> = HashMap::new();
+        // A relevant mention vetoes a term wherever it says it; an irrelevant one proposes
+        // only what it says near the query term.
         for field in [example.title, example.text] {
-            collect_grams(field, &excluded, &mut grams);
+            collect_grams(field, &excluded, !example.relevant, &mut grams);
         }
         for (gram, form) in grams {
             let tally = tallies.entry(gram).or_default();
@@ -127,12 +139,7 @@ pub fn suggest(examples: &[Example<'_>], watch_terms: &[String]) -> Suggestions 
         if covered {
             continue;
         }
-        let term = tally
-            .forms
-            .iter()
-            .max_by(|(_, (na, fa)), (_, (nb, fb))| na.cmp(nb).then(fb.cmp(fa)))
-            .map(|(form, _)| form.clone())
-            .unwrap_or_else(|| gram.join(" "));
+        let term = written_form(&tally.forms).unwrap_or_else(|| gram.join(" "));
         chosen.push((
             gram,
             TermSuggestion {
@@ -179,6 +186,38 @@ pub fn suggest(examples: &[Example<'_>], watch_terms: &[String]) -> Suggestions 
     }
 }
 
+/// The form to show: the spelling seen most often, compared without case; in lower case
+/// when it was ever written so (a sentence-initial "Jus" is the word "jus"), else as written
+/// (a name: "Trucks", "Eclipse").
+fn written_form(forms: &HashMap<String, (usize, usize)>) -> Option<String> {
+    // Per lower-cased spelling: (count, first seen, a lower-case form if any, the most
+    // frequent form).
+    let mut by_lower: HashMap<String, (usize, usize, bool, (usize, usize, &str))> = HashMap::new();
+    for (form, &(count, first)) in forms {
+        let lower = form.to_lowercase();
+        let entry = by_lower.entry(lower.clone()).or_insert((
+            0,
+            usize::MAX,
+            false,
+            (0, usize::MAX, form.as_str()),
+        ));
+        entry.0 += count;
+        entry.1 = entry.1.min(first);
+        entry.2 |= *form == lower;
+        if (count, std::cmp::Reverse(first)) > (entry.3.0, std::cmp::Reverse(entry.3.1)) {
+            entry.3 = (count, first, form.as_str());
+        }
+    }
+    by_lower
+        .into_iter()
+        .max_by(|(_, a), (_, b)| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+        .map(
+            |(lower, (_, _, has_lower, (_, _, best)))| {
+                if has_lower { lower } else { best.to_string() }
+            },
+        )
+}
+
 /// Whether `inner` occurs as a run of consecutive tokens in `outer` (and is shorter).
 fn contains_run(outer: &[String], inner: &[String]) -> bool {
     inner.len() < outer.len() && outer.windows(inner.len()).any(|w| w == inner)
@@ -220,9 +259,26 @@ impl WatchTerms {
 }
 
 /// Adds the candidate words and phrases of one field, with the form each was written in.
-fn collect_grams(text: &str, watch: &WatchTerms, out: &mut HashMap<Vec<String>, String>) {
+fn collect_grams(
+    text: &str,
+    watch: &WatchTerms,
+    near_only: bool,
+    out: &mut HashMap<Vec<String>, String>,
+) {
     let cut = Tokens::new(text, false);
     let words = cut.folded_words();
+    let own: Vec<usize> = (0..words.len())
+        .filter(|&i| watch.is_own_word(&words[i]))
+        .collect();
+    if near_only && own.is_empty() {
+        return;
+    }
+    let near = |from: usize, to: usize| {
+        !near_only
+            || own
+                .iter()
+                .any(|&o| o + NEAR_WORDS >= from && o <= to + NEAR_WORDS)
+    };
     let meaningful = |w: &str| is_content_token(w) && w.len() >= MIN_TERM_LEN;
     let form = |from: usize, to: usize| -> Option<String> {
         let start = cut.spans.get(from)?.start as usize;
@@ -230,6 +286,9 @@ fn collect_grams(text: &str, watch: &WatchTerms, out: &mut HashMap<Vec<String>, 
         text.get(start..end).map(str::to_string)
     };
     for (i, word) in words.iter().enumerate() {
+        if !near(i, i) {
+            continue;
+        }
         if meaningful(word)
             && !watch.is_own_word(word)
             && let Some(written) = form(i, i)
