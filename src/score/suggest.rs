@@ -190,32 +190,40 @@ pub fn suggest(examples: &[Example<'_>], watch_terms: &[String]) -> Suggestions 
 /// when it was ever written so (a sentence-initial "Jus" is the word "jus"), else as written
 /// (a name: "Trucks", "Eclipse").
 fn written_form(forms: &HashMap<String, (usize, usize)>) -> Option<String> {
-    // Per lower-cased spelling: (count, first seen, a lower-case form if any, the most
-    // frequent form).
-    let mut by_lower: HashMap<String, (usize, usize, bool, (usize, usize, &str))> = HashMap::new();
+    /// The forms of one word that differ only by case.
+    struct Spelling<'a> {
+        count: usize,
+        first: usize,
+        has_lower: bool,
+        /// The most frequent form, (count, first seen, form).
+        best: (usize, usize, &'a str),
+    }
+    let mut by_lower: HashMap<String, Spelling<'_>> = HashMap::new();
     for (form, &(count, first)) in forms {
         let lower = form.to_lowercase();
-        let entry = by_lower.entry(lower.clone()).or_insert((
-            0,
-            usize::MAX,
-            false,
-            (0, usize::MAX, form.as_str()),
-        ));
-        entry.0 += count;
-        entry.1 = entry.1.min(first);
-        entry.2 |= *form == lower;
-        if (count, std::cmp::Reverse(first)) > (entry.3.0, std::cmp::Reverse(entry.3.1)) {
-            entry.3 = (count, first, form.as_str());
+        let entry = by_lower.entry(lower.clone()).or_insert(Spelling {
+            count: 0,
+            first: usize::MAX,
+            has_lower: false,
+            best: (0, usize::MAX, form.as_str()),
+        });
+        entry.count += count;
+        entry.first = entry.first.min(first);
+        entry.has_lower |= *form == lower;
+        if (count, std::cmp::Reverse(first)) > (entry.best.0, std::cmp::Reverse(entry.best.1)) {
+            entry.best = (count, first, form.as_str());
         }
     }
     by_lower
         .into_iter()
-        .max_by(|(_, a), (_, b)| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
-        .map(
-            |(lower, (_, _, has_lower, (_, _, best)))| {
-                if has_lower { lower } else { best.to_string() }
-            },
-        )
+        .max_by(|(_, a), (_, b)| a.count.cmp(&b.count).then(b.first.cmp(&a.first)))
+        .map(|(lower, spelling)| {
+            if spelling.has_lower {
+                lower
+            } else {
+                spelling.best.2.to_string()
+            }
+        })
 }
 
 /// Whether `inner` occurs as a run of consecutive tokens in `outer` (and is shorter).
