@@ -5,15 +5,15 @@
 //! changes anything by itself (the CLI prints the hints).
 //!
 //! Terms: a word, or a 2–3 word phrase (`jus d'orange`: first and last words carry meaning,
-//! the middle one may be an elision or a preposition), within [`NEAR_WORDS`] words of a
-//! query term in the same field, that occurs in at least
-//! [`MIN_TERM_MENTIONS`] mentions judged irrelevant and in **no** mention judged relevant or
-//! crisis. Stop words, tokens shorter than [`MIN_TERM_LEN`], bare numbers and the watch's
-//! own query terms are never proposed as words; a phrase may contain a query term (that is
-//! the point of `NOT "jus d'orange"` on a watch for `orange`). A phrase is dropped when a
-//! proposed word already excludes it, and a phrase inside another proposed phrase is not
-//! proposed twice. Ranked by the number of irrelevant mentions, at most [`MAX_TERMS`], each
-//! written the way it was most often written in the judged mentions.
+//! the middle one may be an elision or a preposition), written within [`NEAR_WORDS`] words
+//! of a query term in at least [`MIN_TERM_MENTIONS`] mentions judged irrelevant, and
+//! written **nowhere** in a mention judged relevant or crisis. Stop words, tokens shorter
+//! than [`MIN_TERM_LEN`], bare numbers and the watch's own query terms are never proposed as
+//! words; a phrase may contain a query term (that is the point of `NOT "jus d'orange"` on a
+//! watch for `orange`). A phrase is dropped when a proposed word already excludes it, and a
+//! phrase inside another proposed phrase is not proposed twice. Ranked by the number of
+//! irrelevant mentions, at most [`MAX_TERMS`], each written the way it was most often
+//! written in the judged mentions.
 //!
 //! Sources: those with at least [`MIN_SOURCE_MENTIONS`] judged mentions of which at least
 //! [`NOISY_SHARE`] were irrelevant, most irrelevant first: candidates for a lower `weight`
@@ -88,8 +88,8 @@ struct Tally {
 }
 
 /// Proposes exclusion terms and noisy sources for one watch from its judged mentions.
-/// `watch_terms` are the watch's query terms as written (`orange`, `=Total`, `renault*`,
-/// `"jus d'orange"`): never proposed back.
+/// `watch_terms` are the watch's query terms as written ([`crate::matching::Term::display`]:
+/// `orange`, `=Total`, `renault*`, `jus d'orange`): never proposed back.
 pub fn suggest(examples: &[Example<'_>], watch_terms: &[String]) -> Suggestions {
     let excluded = WatchTerms::new(watch_terms);
     let mut tallies: HashMap<Vec<String>, Tally> = HashMap::new();
