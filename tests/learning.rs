@@ -10,7 +10,10 @@
 //! trained on the train part only; on the held-out part we measure:
 //! - AUC of P(relevant), relevant + crisis against irrelevant, per watch and pooled;
 //! - precision of the top 10 entries ranked by the base score, then by the blended score
-//!   (`score()` with `learned = Some(p)`), ties counted at their expected value.
+//!   (`score()` with `learned = Some(p)`), ties counted at their expected value;
+//! - the log-loss of P(relevant) (how usable it is as a probability), and how many items
+//!   reach the default alert `min_score` before and after (learning must not turn plain
+//!   relevance into alerts).
 //!
 //! Then the same over several split seeds, and over a harder split that keeps every story
 //! kind (`group`: all the items written from one template) on one side, so the figure is not
