@@ -132,6 +132,7 @@ fn main() {
         recent_outlets: 6,
         age_minutes: Some(30),
         risk: vec!["boycott*".into(), "grève*".into()],
+        learned: None,
     };
     let (one, _) = best_per_call(|| {
         (0..1000)

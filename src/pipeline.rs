@@ -432,6 +432,7 @@ fn item_signals(
                 recent_outlets: 1,
                 age_minutes: item.published.map(|p| (now - p).num_minutes().max(0)),
                 risk: stored.near(text, &found.hits),
+                learned: None,
             });
             if let Some(rules) = rules.filter(|r| !r.is_empty()) {
                 rule_risk.insert(

@@ -636,6 +636,7 @@ fn risk_signals(terms: &[&str]) -> Signals {
         recent_outlets: 1,
         age_minutes: Some(5),
         risk: terms.iter().map(|t| t.to_string()).collect(),
+        learned: None,
     }
 }
 

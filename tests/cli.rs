@@ -238,7 +238,7 @@ fn export_writes_json_and_csv_records() {
     assert_eq!(
         lines.next(),
         Some(
-            "mention_id,watch_id,source_id,item_id,url,title,published_at,found_at,terms,story_id,author,score,reasons"
+            "mention_id,watch_id,source_id,item_id,url,title,published_at,found_at,terms,story_id,author,score,reasons,verdict"
         )
     );
     let rows: Vec<&str> = lines.collect();

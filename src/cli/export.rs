@@ -61,6 +61,9 @@ struct Record<R> {
     score: Option<f64>,
     /// Why it scored so, strongest first, in English.
     reasons: R,
+    /// The current verdict: relevant, irrelevant or crisis; empty (null) when nobody
+    /// judged it.
+    verdict: Option<&'static str>,
 }
 
 /// A CSV row: the reasons in one line, like a digest shows them (at most four).
@@ -99,6 +102,7 @@ impl<R> Record<R> {
             // Three decimals: the score is a ranking, not a measurement.
             score: m.score.map(|s| (s * 1000.0).round() / 1000.0),
             reasons,
+            verdict: m.verdict.map(|v| v.as_str()),
         }
     }
 }

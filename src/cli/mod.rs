@@ -10,6 +10,7 @@ mod digest;
 mod export;
 mod hash_password;
 mod import_opml;
+mod judge;
 mod r#match;
 mod outbox;
 mod reload;
@@ -123,6 +124,11 @@ enum Command {
     /// Try a query on a text (exit 0 match, 1 no match, 2 invalid), or replay a watch over
     /// stored items with --replay 30d.
     Match(r#match::MatchArgs),
+    /// List recent mentions with their id, score and verdict (--unjudged: still to judge).
+    Mentions(judge::MentionsArgs),
+    /// Judge a mention (and its story): relevant, irrelevant or crisis (mails the crisis
+    /// alert rule at once).
+    Judge(judge::JudgeArgs),
     /// Read a password on standard input and print its hash for `web.password_hash`.
     HashPassword,
 }
@@ -148,6 +154,8 @@ pub fn main() -> ExitCode {
         Command::Stories(args) => stories::stories(&args),
         Command::Alerts { config } => alerts::alerts(&config),
         Command::Match(args) => r#match::run(&args),
+        Command::Mentions(args) => judge::mentions(&args),
+        Command::Judge(args) => judge::judge(&args),
         Command::HashPassword => hash_password::hash_password(),
     };
     ExitCode::from(code)

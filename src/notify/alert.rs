@@ -1411,9 +1411,10 @@ mod tests {
                 "{link} in\n{}",
                 rendered.html
             );
+            let colon = if lang == Lang::Fr { " :" } else { ":" };
             assert!(
                 rendered.text.contains(&format!(
-                    "{label}: https://veille.example/j/101/irrelevant/1/sig"
+                    "{label}{colon} https://veille.example/j/101/irrelevant/1/sig"
                 )),
                 "{}",
                 rendered.text

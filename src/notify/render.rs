@@ -164,6 +164,8 @@ struct StoryView {
 #[derive(Serialize)]
 pub(crate) struct LinkView {
     label: &'static str,
+    /// The label and its colon, for the text part ("Pertinent :", "Relevant:").
+    lead: String,
     url: String,
 }
 
@@ -449,9 +451,16 @@ impl Labels {
     pub(crate) fn links(&self, links: &[crate::judge::JudgeLink]) -> Vec<LinkView> {
         links
             .iter()
-            .map(|link| LinkView {
-                label: link.verdict.label(self.lang),
-                url: link.url.clone(),
+            .map(|link| {
+                let label = link.verdict.label(self.lang);
+                LinkView {
+                    label,
+                    lead: match self.lang {
+                        Lang::En => format!("{label}:"),
+                        Lang::Fr => format!("{label} :"),
+                    },
+                    url: link.url.clone(),
+                }
             })
             .collect()
     }
