@@ -357,7 +357,18 @@ async fn a_mailed_link_confirms_on_get_and_records_only_on_post() {
         .and_then(|j| j.note);
     assert_eq!(note.as_deref(), Some("seen on TV"));
 
-    // People change their mind: the irrelevant link of the same story replaces the verdict.
+    // People change their mind: the irrelevant link of the same story says what it will
+    // change, and replaces the verdict.
+    let (_, _, page) = site.get(&link, None).await;
+    assert!(
+        page.contains("It is already marked <strong>Relevant</strong>"),
+        "{page}"
+    );
+    let (_, _, page) = site.get(&other_link, None).await;
+    assert!(
+        page.contains("It is marked <strong>Relevant</strong> now; confirming changes it."),
+        "{page}"
+    );
     let other_csrf = field(&other_page, "csrf");
     assert_eq!(mention_of(&other_link), mention);
     let (status, _, page) = site
