@@ -46,13 +46,10 @@ fn environment() -> Result<&'static Environment<'static>, &'static str> {
 
 /// Renders `template` with `context` as an HTML response with `status`.
 pub fn render(status: StatusCode, template: &str, context: Value) -> Response {
-    let html = environment().and_then(|env| {
+    let html = environment().map_err(str::to_string).and_then(|env| {
         env.get_template(template)
             .and_then(|t| t.render(context))
-            .map_err(|e| {
-                tracing::error!(template, error = %e, "cannot render a web page");
-                "a page template failed"
-            })
+            .map_err(|e| e.to_string())
     });
     match html {
         Ok(html) => (
@@ -62,7 +59,7 @@ pub fn render(status: StatusCode, template: &str, context: Value) -> Response {
         )
             .into_response(),
         Err(message) => {
-            tracing::error!(template, message, "cannot render a web page");
+            tracing::error!(template, error = %message, "cannot render a web page");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "veille could not render this page; the daemon's log says why.",
