@@ -16,6 +16,7 @@ mod reload;
 mod run;
 mod sources;
 mod stories;
+mod suggest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -128,6 +129,9 @@ enum Command {
     /// Judge a mention (and its story): relevant, irrelevant or crisis (mails the crisis
     /// alert rule at once).
     Judge(judge::JudgeArgs),
+    /// Propose exclusion terms and noisy sources for a watch, from its judgments (prints
+    /// hints; never edits the configuration).
+    Suggest(suggest::SuggestArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -153,6 +157,7 @@ pub fn main() -> ExitCode {
         Command::Match(args) => r#match::run(&args),
         Command::Mentions(args) => judge::mentions(&args),
         Command::Judge(args) => judge::judge(&args),
+        Command::Suggest(args) => suggest::run(&args),
     };
     ExitCode::from(code)
 }
