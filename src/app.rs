@@ -9,6 +9,7 @@ use crate::alert::Rules;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::fetch::{FetchError, FetchSettings, Fetcher};
+use crate::judge::learned::Learned;
 use crate::matching::Matcher;
 use crate::metrics::Metrics;
 use crate::notify::{Mailer, NotifyError};
@@ -34,6 +35,7 @@ struct Lasting {
     /// rule may mail now.
     alert_lock: Arc<tokio::sync::Mutex<()>>,
     mail_queued: Arc<tokio::sync::Notify>,
+    learned: Arc<Learned>,
 }
 
 /// The fetcher's settings a configuration asks for.
@@ -82,6 +84,9 @@ pub struct App {
     /// Woken whenever mail is queued, so the daemon's sender delivers it at once (shared
     /// across reloads).
     pub mail_queued: Arc<tokio::sync::Notify>,
+    /// The per-watch classifiers learned from judgments (shared across reloads; see
+    /// `crate::judge::learned`).
+    pub learned: Arc<Learned>,
 }
 
 impl App {
@@ -92,6 +97,7 @@ impl App {
             metrics: Arc::new(Metrics::new()),
             alert_lock: Arc::new(tokio::sync::Mutex::new(())),
             mail_queued: Arc::new(tokio::sync::Notify::new()),
+            learned: Arc::new(Learned::new()),
         };
         App::with_store(config, store, clock, lasting, None)
     }
@@ -112,6 +118,7 @@ impl App {
                 metrics: Arc::clone(&self.metrics),
                 alert_lock: Arc::clone(&self.alert_lock),
                 mail_queued: Arc::clone(&self.mail_queued),
+                learned: Arc::clone(&self.learned),
             },
             keep,
         )
@@ -149,6 +156,7 @@ impl App {
             alerting: Arc::new(alerting),
             alert_lock: lasting.alert_lock,
             mail_queued: lasting.mail_queued,
+            learned: lasting.learned,
         })
     }
 

@@ -105,6 +105,13 @@ pub async fn run(
                 Vec::new()
             }
         };
+        // Verdicts given since the last pass (on the web pages, or by `veille judge`) teach
+        // the classifiers before these polls score what they find.
+        if !due.is_empty()
+            && let Err(e) = crate::judge::learned::refresh(&app).await
+        {
+            warn!(error = %e, "cannot learn from the judgments; scoring without them");
+        }
         for id in due.into_iter().filter(|id| !busy.contains(id)) {
             if in_flight.len() >= MAX_QUEUED_RUNS {
                 break;

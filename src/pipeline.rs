@@ -15,6 +15,7 @@ use crate::config::{SourceConfig, SourceKind};
 use crate::extract;
 use crate::fetch::politeness::RetryAfter;
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Validators, backoff};
+use crate::judge::learned::{self, Models};
 use crate::matching::ItemText;
 use crate::metrics::PollOutcome;
 use crate::model::{Field, Item, SourceId, WatchId, WatchMatch};
@@ -297,6 +298,7 @@ async fn extract_match_store(
     let select = source.select.clone();
     let matcher = app.matcher.clone();
     let alerting = Arc::clone(&app.alerting);
+    let models = app.learned.models();
     let weight = source.weight;
     let store = Arc::clone(&app.store);
     let reads_this_source: HashSet<WatchId> = app
@@ -336,7 +338,8 @@ async fn extract_match_store(
             .collect();
         // A first poll is all backfill: no rule will look at its mentions.
         let rules = (run.backfill != Backfill::All).then_some(&*alerting);
-        let (signals, rule_risk) = item_signals(&items, &alerting.stored, rules, weight, run.now);
+        let (signals, rule_risk) =
+            item_signals(&items, &alerting.stored, rules, &models, weight, run.now);
         let stats = store.record_fetched_with(
             &FetchedRun {
                 source: &source_id,
@@ -407,11 +410,13 @@ async fn fail(
 
 /// The item side of each match's score (the store adds the story side, `stored` is the
 /// vocabulary of the stored score), and the risk terms each alert rule finds near it (when
-/// `rules` is given). Only items that matched are looked at.
+/// `rules` is given), and what the watch's classifier (in `models`, when it has one) thinks
+/// of it. Only items that matched are looked at.
 fn item_signals(
     items: &[(Item, Vec<WatchMatch>)],
     stored: &RiskVocabulary,
     rules: Option<&Rules>,
+    models: &Models,
     weight: f64,
     now: DateTime<Utc>,
 ) -> (Vec<Vec<Signals>>, RuleRisk) {
@@ -432,7 +437,9 @@ fn item_signals(
                 recent_outlets: 1,
                 age_minutes: item.published.map(|p| (now - p).num_minutes().max(0)),
                 risk: stored.near(text, &found.hits),
-                learned: None,
+                learned: models
+                    .get(&found.watch)
+                    .map(|model| learned::probability(model, item)),
             });
             if let Some(rules) = rules.filter(|r| !r.is_empty()) {
                 rule_risk.insert(

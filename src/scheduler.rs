@@ -58,6 +58,7 @@ pub struct RunSummary {
 pub async fn run_once(app: &App) -> Result<RunSummary, AppError> {
     let all: Vec<SourceId> = app.config.sources.iter().map(|s| s.id.clone()).collect();
     crate::alert::recover(app).await?;
+    crate::judge::learned::refresh(app).await?;
     let sources = poll_sources(app, &all).await;
     crate::alert::flush_due(app).await?;
     let digests = queue_due_digests(app).await?;

@@ -378,3 +378,156 @@ fn a_digest_carries_links_only_when_the_web_address_is_set() {
     assert!(!second.text().contains("/j/"), "{}", second.text());
     assert!(second.text().contains("réf. "), "{}", second.text());
 }
+
+/// Twelve lines about the operator, twelve about the fruit: a watch's judged history.
+fn orange_history() -> Vec<(String, String, String, Verdict)> {
+    let places = [
+        "Lyon", "Lille", "Nantes", "Rennes", "Brest", "Metz", "Nice", "Dijon", "Tours", "Caen",
+        "Reims", "Pau",
+    ];
+    let mut items = Vec::new();
+    for (i, place) in places.iter().enumerate() {
+        items.push((
+            format!("op{i}"),
+            format!("Orange déploie la fibre à {place}"),
+            format!("L'opérateur Orange raccorde {i}000 foyers de plus au réseau fibre à {place}, annonce l'opérateur télécom."),
+            Verdict::Relevant,
+        ));
+        items.push((
+            format!("fruit{i}"),
+            format!("Recette : tarte à l'orange de {place}"),
+            format!("Pressez une orange, ajoutez le sucre et le zeste : la recette de la tarte à l'orange, dessert de {place}."),
+            Verdict::Irrelevant,
+        ));
+    }
+    items
+}
+
+fn feed_of(items: &[(String, String, String, Verdict)]) -> String {
+    let refs: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(g, t, x, _)| (g.as_str(), t.as_str(), x.as_str()))
+        .collect();
+    rss(&refs)
+}
+
+#[test]
+fn after_twenty_judgments_new_mentions_are_scored_like_the_ones_judged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = HttpServer::start();
+    let smtp = SmtpSink::start();
+    let config = write_config(dir.path(), &http, &smtp);
+    let text = std::fs::read_to_string(&config)
+        .expect("read config")
+        .replace("query = \"Nordvent\"", "query = \"Orange\"");
+    std::fs::write(&config, text).expect("write config");
+
+    let mut items = orange_history();
+    http.route(
+        "/presse.xml",
+        Response::ok("application/rss+xml", feed_of(&items)),
+    );
+    let run = veille(&config, &["run", "--once"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    // Judge every stored mention as its kind says.
+    let export = veille(&config, &["export", "--since", "1d", "--format", "json"]);
+    let records: Vec<serde_json::Value> =
+        serde_json::from_slice(&export.stdout).expect("json export");
+    assert_eq!(records.len(), 24);
+    for record in &records {
+        let title = record["title"].as_str().unwrap_or_default();
+        let verdict = if title.starts_with("Recette") {
+            "irrelevant"
+        } else {
+            "relevant"
+        };
+        let id = record["mention_id"].to_string();
+        let judged = veille(&config, &["judge", &id, verdict]);
+        assert!(judged.status.success(), "{}", stderr(&judged));
+    }
+
+    // Suggestions name the fruit's words with counts, and change nothing.
+    let before = std::fs::read(&config).expect("read config");
+    let suggested = veille(&config, &["suggest", "--watch", "nordvent"]);
+    assert!(suggested.status.success(), "{}", stderr(&suggested));
+    let hints = stdout(&suggested);
+    assert!(
+        hints.contains("24 judged mention(s), 12 relevant or crisis, 12 irrelevant"),
+        "{hints}"
+    );
+    assert!(hints.contains("classifier is on"), "{hints}");
+    let line = hints
+        .lines()
+        .find(|l| l.trim_start().starts_with("recette") || l.trim_start().starts_with("tarte"))
+        .unwrap_or_else(|| panic!("a fruit word among the terms:\n{hints}"));
+    assert!(line.contains("12 irrelevant, 0 relevant"), "{line}");
+    assert!(
+        !hints.contains("  orange "),
+        "never the watch's own term: {hints}"
+    );
+    assert_eq!(
+        std::fs::read(&config).expect("read config"),
+        before,
+        "the TOML is untouched"
+    );
+    let unknown = veille(&config, &["suggest", "--watch", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+
+    // Two new items, one of each kind.
+    items.push((
+        "fruit-new".to_string(),
+        "Recette : cake à l'orange".to_string(),
+        "Pressez une orange, ajoutez le sucre et le zeste pour un cake moelleux.".to_string(),
+        Verdict::Irrelevant,
+    ));
+    items.push((
+        "op-new".to_string(),
+        "Orange déploie la fibre à Toulon".to_string(),
+        "L'opérateur Orange raccorde 9000 foyers au réseau fibre à Toulon.".to_string(),
+        Verdict::Relevant,
+    ));
+    http.route(
+        "/presse.xml",
+        Response::ok("application/rss+xml", feed_of(&items)),
+    );
+    let run = veille(&config, &["run", "--once"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+
+    let export = veille(&config, &["export", "--since", "1d", "--format", "json"]);
+    let records: Vec<serde_json::Value> =
+        serde_json::from_slice(&export.stdout).expect("json export");
+    let of = |title: &str| {
+        records
+            .iter()
+            .find(|r| r["title"] == title)
+            .unwrap_or_else(|| panic!("{title} in {records:?}"))
+            .clone()
+    };
+    let cake = of("Recette : cake à l'orange");
+    let fibre = of("Orange déploie la fibre à Toulon");
+    let old_recipe = of("Recette : tarte à l'orange de Lyon");
+    let reasons = |r: &serde_json::Value| r["reasons"].to_string();
+    assert!(
+        reasons(&cake).contains("looks like items you marked irrelevant"),
+        "{cake}"
+    );
+    assert!(
+        reasons(&fibre).contains("looks like items you marked relevant"),
+        "{fibre}"
+    );
+    let score = |r: &serde_json::Value| r["score"].as_f64().unwrap_or(f64::NAN);
+    // The recipes scored alike before learning (a title hit, fresh, one outlet); the new one
+    // now scores far lower, and below the operator's news.
+    assert!(
+        score(&cake) < score(&old_recipe) * 0.6,
+        "learned {} vs unlearned {}",
+        score(&cake),
+        score(&old_recipe)
+    );
+    assert!(score(&fibre) > score(&cake) * 2.0, "{fibre} vs {cake}");
+    assert!(
+        !reasons(&old_recipe).contains("looks like"),
+        "scores found before the model stay as they were: {old_recipe}"
+    );
+}

@@ -111,8 +111,13 @@ fn summary(config: &Config) -> String {
                 )
             })
             .unwrap_or_default();
+        let crisis = if alert.crisis {
+            "; receives crisis verdicts at once"
+        } else {
+            ""
+        };
         out.push_str(&format!(
-            "  alert {:?}: {} → {}; score ≥ {}, at most one mail per {}; {spike}{quiet}\n",
+            "  alert {:?}: {} → {}; score ≥ {}, at most one mail per {}; {spike}{quiet}{crisis}\n",
             alert.id.as_str(),
             alert
                 .watches
@@ -128,6 +133,30 @@ fn summary(config: &Config) -> String {
                 .join(", "),
             alert.min_score,
             veille::config::format_duration(alert.throttle),
+        ));
+    }
+    if let Some(web) = &config.web {
+        let listen = config
+            .daemon
+            .listen
+            .map_or_else(|| "nowhere".to_string(), |l| l.to_string());
+        let links = web.base_url.as_ref().map_or_else(
+            || "no judgment links in mail (no base_url)".to_string(),
+            |base| {
+                format!(
+                    "judgment links to {base} valid {}",
+                    veille::config::format_duration(web.link_ttl)
+                )
+            },
+        );
+        let login = if web.password_hash.is_some() {
+            format!("login as {:?}", web.user)
+        } else {
+            "no login (loopback only)".to_string()
+        };
+        out.push_str(&format!(
+            "  web: /review and /j/… on {listen}, {login}; {links}; review of the last {} day(s)\n",
+            web.review_days
         ));
     }
     for warning in config.warnings() {

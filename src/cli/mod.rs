@@ -17,6 +17,7 @@ mod reload;
 mod run;
 mod sources;
 mod stories;
+mod suggest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -129,6 +130,9 @@ enum Command {
     /// Judge a mention (and its story): relevant, irrelevant or crisis (mails the crisis
     /// alert rule at once).
     Judge(judge::JudgeArgs),
+    /// Propose exclusion terms and noisy sources for a watch, from its judgments (prints
+    /// hints; never edits the configuration).
+    Suggest(suggest::SuggestArgs),
     /// Read a password on standard input and print its hash for `web.password_hash`.
     HashPassword,
 }
@@ -156,6 +160,7 @@ pub fn main() -> ExitCode {
         Command::Match(args) => r#match::run(&args),
         Command::Mentions(args) => judge::mentions(&args),
         Command::Judge(args) => judge::judge(&args),
+        Command::Suggest(args) => suggest::run(&args),
         Command::HashPassword => hash_password::hash_password(),
     };
     ExitCode::from(code)

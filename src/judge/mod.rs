@@ -6,6 +6,7 @@
 //! per-watch classifier that an item like this one matters (`crate::score::learn`); a crisis
 //! verdict also mails the story to the crisis alert rule at once (`crate::alert::escalate`).
 
+pub mod learned;
 pub mod token;
 
 use chrono::{DateTime, Utc};

@@ -1,0 +1,131 @@
+//! The per-watch classifiers the score blends in, kept in memory and retrained when
+//! someone judges.
+//!
+//! Training reads a watch's judged mentions from the store and runs the pure
+//! `crate::score::learn::Model::train`; a watch with fewer than
+//! `learn::MIN_JUDGMENTS` judgments (or too few of one class) has no model, and its scores
+//! are exactly the unlearned ones. Verdicts arrive from the web pages, which live in the
+//! daemon, and from `veille judge`, another process: so rather than being told, the cache
+//! compares the store's judgments version (the latest judgment id, one indexed read) before
+//! each poll pass and retrains every watch when it moved. Retraining is cheap (a few
+//! milliseconds for hundreds of judgments), and rare next to polls.
+//!
+//! A model judges mentions found after it was trained: the score is computed when a mention
+//! is stored, so a verdict changes the ranking of what comes next, never silently rewrites
+//! what a digest already showed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::app::{App, AppError};
+use crate::model::{Item, WatchId};
+use crate::score::learn::{Example, Features, Model};
+use crate::store::{Store, StoreError};
+
+/// The models of every watch that has one, and the judgments version they were trained on.
+#[derive(Debug, Default)]
+pub struct Learned {
+    state: RwLock<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// None before the first training.
+    version: Option<i64>,
+    /// The watches trained for: a reload that adds a watch trains it too.
+    watches: Vec<WatchId>,
+    models: HashMap<WatchId, Arc<Model>>,
+}
+
+/// A snapshot of the models, for one source run.
+pub type Models = HashMap<WatchId, Arc<Model>>;
+
+impl Learned {
+    pub fn new() -> Learned {
+        Learned::default()
+    }
+
+    /// The current models (cheap: the models are shared).
+    pub fn models(&self) -> Models {
+        self.state
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .models
+            .clone()
+    }
+
+    fn is_current(&self, version: i64, watches: &[WatchId]) -> bool {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        state.version == Some(version) && state.watches == watches
+    }
+
+    fn replace(&self, version: i64, watches: Vec<WatchId>, models: Models) {
+        *self.state.write().unwrap_or_else(|p| p.into_inner()) = State {
+            version: Some(version),
+            watches,
+            models,
+        };
+    }
+}
+
+/// Retrains the watches' models when judgments changed since the last training. Returns
+/// whether it trained.
+pub async fn refresh(app: &App) -> Result<bool, AppError> {
+    let watches: Vec<WatchId> = app.config.watches.iter().map(|w| w.id.clone()).collect();
+    let version = app.db(|s| s.judgments_version()).await?;
+    if app.learned.is_current(version, &watches) {
+        return Ok(false);
+    }
+    let ids = watches.clone();
+    let models = app
+        .db(move |s| {
+            let mut models = Models::new();
+            for watch in &ids {
+                if let Some(model) = train(s, watch)? {
+                    models.insert(watch.clone(), Arc::new(model));
+                }
+            }
+            Ok(models)
+        })
+        .await?;
+    for (watch, model) in &models {
+        tracing::info!(watch = %watch, judgments = model.judgments(), features = model.features(), "learned from judgments");
+    }
+    app.learned.replace(version, watches, models);
+    Ok(true)
+}
+
+/// A watch's model from its judged mentions, None when there are too few.
+pub fn train(store: &Store, watch: &WatchId) -> Result<Option<Model>, StoreError> {
+    let judged = store.judged_mentions(watch)?;
+    let examples: Vec<Example<'_>> = judged
+        .iter()
+        .map(|(m, verdict)| Example {
+            title: &m.title,
+            text: &m.text,
+            source: m.source.as_str(),
+            outlet: m.outlet.as_deref(),
+            relevant: verdict.is_positive(),
+        })
+        .collect();
+    Ok(Model::train(&examples))
+}
+
+/// What a model reads of a new item: the outlet is its link's host (without `www.`), as
+/// the store names outlets.
+pub fn probability(model: &Model, item: &Item) -> f64 {
+    let outlet = item
+        .url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| h.trim_start_matches("www.").to_string())
+        });
+    model.probability(Features {
+        title: &item.title,
+        text: &item.text,
+        source: item.source.as_str(),
+        outlet: outlet.as_deref(),
+    })
+}
