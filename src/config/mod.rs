@@ -142,6 +142,8 @@ pub struct WebConfig {
     pub user: String,
     /// An argon2 PHC string (`veille hash-password`); None: no login (loopback only).
     pub password_hash: Option<String>,
+    /// The language of the pages ("en" or "fr").
+    pub lang: Lang,
 }
 
 #[derive(Debug, Clone)]
@@ -912,6 +914,7 @@ impl Validator<'_> {
                 None
             }
         });
+        let lang = self.choice(&raw.lang, "web.lang", "en").unwrap_or_default();
         let listen = *daemon.listen.get_or_insert_with(|| {
             defaults::WEB_LISTEN
                 .parse()
@@ -940,6 +943,7 @@ impl Validator<'_> {
             review_days,
             user,
             password_hash,
+            lang,
         })
     }
 

@@ -201,4 +201,5 @@ pub(crate) struct RawWeb {
     pub review_days: Option<S<i64>>,
     pub user: Option<S<String>>,
     pub password_hash: Option<S<String>>,
+    pub lang: Option<S<String>>,
 }

@@ -837,6 +837,7 @@ fn bundled_configs_are_valid() {
                 Some("https://veille.example.org/")
             );
             assert_eq!((web.review_days, web.user.as_str()), (7, "admin"));
+            assert_eq!(web.lang, crate::digest::Lang::Fr);
         }
         Err(e) => panic!("example.toml: {e}"),
     }
@@ -1018,6 +1019,7 @@ fn web_section_reads_its_key_and_guards_an_open_listener() {
         "a base without its final slash gets one, so links keep the path"
     );
     assert_eq!(web.link_ttl, defaults::LINK_TTL);
+    assert_eq!(web.lang, crate::digest::Lang::En);
     assert_eq!((web.review_days, web.user.as_str()), (7, "admin"));
     assert!(web.password_hash.is_none());
     assert_eq!(
