@@ -41,7 +41,8 @@
 //!   judged and carry tokens). Failed logins wait half a second (slow guessing, no lockout
 //!   an attacker could use to lock the admin out).
 //!
-//! Page text is escaped by the templates (`page`), so feed-supplied titles are text.
+//! Page text is escaped by the templates (`page`), so feed-supplied titles are text. Pages
+//! speak `web.lang` (English or French): every word comes from `page::Words`.
 
 mod auth;
 mod judge;
