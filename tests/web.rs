@@ -54,6 +54,17 @@ impl Site {
 
     /// `extra`: TOML appended to the configuration.
     async fn start_with(password_hash: Option<&str>, extra: &str) -> Site {
+        Site::start_full(password_hash, "", extra).await
+    }
+
+    /// A veille whose pages speak French (`web.lang = "fr"`).
+    async fn start_fr(password_hash: Option<&str>) -> Site {
+        Site::start_full(password_hash, "lang = \"fr\"\n", "").await
+    }
+
+    /// `web_extra`: TOML added to the `[web]` section; `extra`: appended to the
+    /// configuration.
+    async fn start_full(password_hash: Option<&str>, web_extra: &str, extra: &str) -> Site {
         let dir = tempfile::tempdir().expect("tempdir");
         let feed = HttpServer::start();
         let items: String = [
@@ -95,7 +106,7 @@ timezone = "Europe/Paris"
 base_url = "{base}/"
 secret_file = "web-secret"
 user = "admin"
-{password}
+{password}{web_extra}
 [[source]]
 id = "wire"
 url = "{feed}"
@@ -812,4 +823,239 @@ fn hash_password_prints_a_hash_that_verifies() {
         .expect("run");
     assert!(!output.status.success());
     assert!(output.stdout.is_empty());
+}
+
+/// English a French page must not show (feed titles aside).
+const ENGLISH: [&str; 14] = [
+    "Relevant",
+    "Irrelevant",
+    "Crisis",
+    "Stories to judge",
+    "Keys:",
+    "Log out",
+    "Log in",
+    "Mark as",
+    "Recorded as",
+    "Thank you",
+    "review page",
+    " ago",
+    "This link",
+    "lang=\"en\"",
+];
+
+fn assert_french(page: &str) {
+    assert!(page.contains("<html lang=\"fr\">"), "{page}");
+    for english in ENGLISH {
+        assert!(
+            !page.contains(english),
+            "{english:?} on a French page: {page}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_lang_fr_the_review_page_speaks_french() {
+    let site = Site::start_fr(None).await;
+    let (status, headers, page) = site.get(&site.url("/review"), None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_french(&page);
+    for words in [
+        "<h1>Sujets à juger</h1>",
+        // (minijinja escapes the slash of a value.)
+        "Touches : <kbd>j</kbd>/<kbd>k</kbd> sujet suivant&#x2f;précédent, <kbd>r</kbd> \
+         pertinent, <kbd>i</kbd> hors sujet, <kbd>c</kbd> crise.",
+        "il y a 2 h · note 0,61",
+        "value=\"relevant\" class=\"relevant\">Pertinent</button>",
+        "value=\"irrelevant\" class=\"irrelevant\">Hors sujet</button>",
+        "value=\"crisis\" class=\"crisis\">Crise</button>",
+        "il y a 2 h",
+        "Acme opens a plant in Lyon",
+    ] {
+        assert!(page.contains(words), "{words}: {page}");
+    }
+    // The keyboard script is the same in both languages.
+    assert!(page.contains("src=\"/static/review.js\""), "{page}");
+
+    // A crisis from the review page, with no crisis rule: said in French.
+    let (cookie, _) = set_cookie(&headers).expect("a session");
+    let (status, headers, _) = site
+        .post(
+            &site.url("/review/judge"),
+            Some(&cookie),
+            &[
+                ("csrf", &field(&page, "csrf")),
+                ("mention", &field(&page, "mention")),
+                ("verdict", "crisis"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = headers[LOCATION].to_str().expect("location");
+    let (_, _, page) = site.get(&site.url(location), Some(&cookie)).await;
+    assert_french(&page);
+    assert!(page.contains("Marqué Crise."), "{page}");
+    assert!(
+        page.contains("Aucune règle d’alerte de crise ne couvre ce thème"),
+        "{page}"
+    );
+
+    // A form from elsewhere is refused in French, and so is an unknown address.
+    let (status, _, page) = site
+        .post(
+            &site.url("/review/judge"),
+            Some(&cookie),
+            &[("csrf", "forged"), ("verdict", "relevant")],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert_french(&page);
+    assert!(page.contains("<h1>Refusé</h1>"), "{page}");
+    assert!(page.contains("rien n’a été modifié"), "{page}");
+    let (status, _, page) = site.get(&site.url("/nowhere"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_french(&page);
+    assert!(
+        page.contains("Il n’y a pas de page à cette adresse."),
+        "{page}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_lang_fr_a_link_confirms_records_and_refuses_in_french() {
+    let site = Site::start_fr(None).await;
+    let link = site.link_for(Verdict::Relevant);
+    let (status, _, page) = site.get(&link, None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_french(&page);
+    for words in [
+        "<title>Marquer comme Pertinent · veille</title>",
+        "<h1>Marquer ce sujet comme <em>Pertinent</em> ?</h1>",
+        "· thème : Acme",
+        "<label for=\"note\">Remarque (facultative)</label>",
+        "primary\">Marquer comme Pertinent</button>",
+        // Links last 14 days: from Fri 27 Nov, 14:00 in Paris.
+        "Ce lien reste valable jusqu’au ven. 11 déc. 2026 14:00 CET.",
+    ] {
+        assert!(page.contains(words), "{words}: {page}");
+    }
+    let (status, _, page) = site
+        .post(
+            &link,
+            None,
+            &[("csrf", &field(&page, "csrf")), ("note", "vu à la télé")],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_french(&page);
+    for words in [
+        "<h1>Merci</h1>",
+        "Enregistré comme <strong>Pertinent</strong> : « Acme",
+        "Votre remarque : vu à la télé",
+        "Juger d’autres sujets",
+    ] {
+        assert!(page.contains(words), "{words}: {page}");
+    }
+    assert_eq!(
+        site.verdict_of(mention_of(&link)).map(|v| v.0),
+        Some(Verdict::Relevant)
+    );
+
+    // The same story's irrelevant link: what it will change, then what it changed.
+    let other = site.link_for(Verdict::Irrelevant);
+    let (_, _, page) = site.get(&other, None).await;
+    assert!(
+        page.contains(
+            "Il est marqué <strong>Pertinent</strong> pour l’instant ; confirmer changera son \
+             verdict."
+        ),
+        "{page}"
+    );
+    let (_, _, page) = site
+        .post(&other, None, &[("csrf", &field(&page, "csrf"))], None)
+        .await;
+    assert!(
+        page.contains(
+            "Verdict changé de <strong>Pertinent</strong> à <strong>Hors sujet</strong> : « "
+        ),
+        "{page}"
+    );
+
+    // A tampered link, then the genuine one once expired: refusal pages in French.
+    let (status, _, page) = site.get(&with_segment(&link, 1, "crisis"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert_french(&page);
+    assert!(
+        page.contains("<h1>Ce lien n’est pas valable</h1>"),
+        "{page}"
+    );
+    site.clock.advance(Duration::days(15));
+    let (status, _, page) = site.get(&link, None).await;
+    assert_eq!(status, StatusCode::GONE, "{page}");
+    assert_french(&page);
+    for words in [
+        "<h1>Ce lien a expiré</h1>",
+        "Ce lien a expiré (il était valable jusqu’au ven. 11 déc. 2026 14:00 CET).",
+        "demandez un nouveau digest",
+        "Aller à la page des sujets à juger",
+    ] {
+        assert!(page.contains(words), "{words}: {page}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_lang_fr_the_login_page_speaks_french() {
+    let site = Site::start_fr(Some(&hash("cheval correct"))).await;
+    let (status, headers, page) = site.get(&site.url("/login"), None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_french(&page);
+    for words in [
+        "<title>Se connecter · veille</title>",
+        "<label for=\"user\">Utilisateur</label>",
+        "<label for=\"password\">Mot de passe</label>",
+        "class=\"primary\">Se connecter</button>",
+    ] {
+        assert!(page.contains(words), "{words}: {page}");
+    }
+    let (anonymous, _) = set_cookie(&headers).expect("an anonymous session");
+    let csrf = field(&page, "csrf");
+    let (status, _, page) = site
+        .post(
+            &site.url("/login"),
+            Some(&anonymous),
+            &[("csrf", &csrf), ("user", "admin"), ("password", "faux")],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{page}");
+    assert_french(&page);
+    assert!(
+        page.contains("Nom d’utilisateur ou mot de passe incorrect."),
+        "{page}"
+    );
+
+    // Logged in, the bar offers to log out in French.
+    let (status, headers, _) = site
+        .post(
+            &site.url("/login"),
+            Some(&anonymous),
+            &[
+                ("csrf", &csrf),
+                ("user", "admin"),
+                ("password", "cheval correct"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (session, _) = set_cookie(&headers).expect("a logged-in session");
+    let (status, _, page) = site.get(&site.url("/review"), Some(&session)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_french(&page);
+    assert!(
+        page.contains("class=\"small\">Se déconnecter</button>"),
+        "{page}"
+    );
 }

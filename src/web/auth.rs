@@ -25,7 +25,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Web, page};
+use super::Web;
+use super::page::{self, Words};
 use crate::config::WebConfig;
 use crate::judge::token::{self, LinkKey};
 
@@ -275,17 +276,8 @@ pub fn proxied(headers: &HeaderMap) -> bool {
 }
 
 /// The refusal for a proxied request to the password-less review page.
-pub fn needs_password() -> Response {
-    page::refused(
-        StatusCode::FORBIDDEN,
-        "The review page needs a password",
-        "This veille has no password for its review page, so the page only answers on the \
-         machine itself, not through a proxy.",
-        Some(
-            "The admin can set web.password_hash (the line `veille hash-password` prints) to \
-             open it through the proxy.",
-        ),
-    )
+pub fn needs_password(words: &Words) -> Response {
+    page::refusal(StatusCode::FORBIDDEN, words, &words.needs_password)
 }
 
 /// The request's session, or a new anonymous one with the cookie that sets it.
@@ -314,12 +306,13 @@ pub fn check_post(
     csrf: &str,
     now: DateTime<Utc>,
 ) -> Result<Session, Box<Response>> {
+    let words = Words::of(web.lang);
     if !same_origin(headers) {
-        return Err(Box::new(super::cross_site()));
+        return Err(Box::new(super::cross_site(words)));
     }
     match session_of(state, web, headers, now) {
         Some(session) if session.csrf_matches(&web.key, csrf) => Ok(session),
-        _ => Err(Box::new(super::csrf_refused())),
+        _ => Err(Box::new(super::csrf_refused(words))),
     }
 }
 
@@ -346,6 +339,7 @@ fn login_form(
     page::render(
         status,
         "login.html",
+        Words::of(web.lang),
         minijinja::context! {
             csrf => session.csrf(&web.key),
             error,
@@ -420,18 +414,17 @@ pub async fn login(
                 StatusCode::UNAUTHORIZED,
                 web,
                 &session,
-                Some("Wrong user name or password."),
+                Some(Words::of(web.lang).wrong_login),
                 &form.user,
             )
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot check a login");
-            page::refused(
+            let words = Words::of(web.lang);
+            page::refusal(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Login unavailable",
-                "veille cannot check passwords: web.password_hash is not a valid password \
-                 hash. The admin can make one with `veille hash-password`.",
-                None,
+                words,
+                &words.login_unavailable,
             )
         }
     }

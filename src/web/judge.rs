@@ -18,7 +18,8 @@ use axum::response::Response;
 use chrono::DateTime;
 use serde::Deserialize;
 
-use super::{Web, auth, page};
+use super::page::{self, Words};
+use super::{Web, auth};
 use crate::app::App;
 use crate::judge::token::{self, TokenError};
 use crate::judge::{Given, Verdict};
@@ -76,9 +77,11 @@ pub async fn confirm(State(web): State<Web>, Path(link): Path<LinkPath>) -> Resp
         .and_then(|t| DateTime::from_timestamp(t, 0))
         .map(|t| super::when(&app, t))
         .unwrap_or_default();
+    let words = super::words(&app);
     page::render(
         StatusCode::OK,
         "confirm.html",
+        words,
         minijinja::context! {
             title => record.title,
             url => super::http_url(record.url.as_deref()),
@@ -86,8 +89,8 @@ pub async fn confirm(State(web): State<Web>, Path(link): Path<LinkPath>) -> Resp
             outlet => record.outlet,
             watch => super::watch_name(&app, &record.watch),
             verdict => verdict.as_str(),
-            verdict_label => super::label(verdict),
-            previous => previous.map(super::label),
+            verdict_label => words.verdict(verdict),
+            previous => previous.map(|v| words.verdict(v)),
             csrf => token::mac(&key, "link", link.path().as_bytes()),
             expires,
         },
@@ -105,19 +108,20 @@ pub async fn submit(
     let Some(key) = super::web_config(&app).map(|w| w.key.clone()) else {
         return super::pages_off();
     };
+    let words = super::words(&app);
     if !auth::same_origin(&headers) {
-        return super::cross_site();
+        return super::cross_site(words);
     }
     let (mention, verdict) = match verify(&app, &key, &link) {
         Ok(checked) => checked,
         Err(refusal) => return *refusal,
     };
     if !token::mac_eq(&key, "link", link.path().as_bytes(), &form.csrf) {
-        return super::csrf_refused();
+        return super::csrf_refused(words);
     }
     let note = note(&form.note);
     match record(&app, mention, verdict, note.as_deref(), "mail link", "mail").await {
-        Ok(recorded) => recorded.page(note.as_deref()),
+        Ok(recorded) => recorded.page(words, note.as_deref()),
         Err(refusal) => refusal,
     }
 }
@@ -147,48 +151,27 @@ fn verify(
 
 /// A bad link in the reader's words.
 fn link_refused(app: &App, error: &TokenError) -> Response {
-    const ASK: &str = "Judge it on the review page, or use the links of a newer digest.";
+    let words = super::words(app);
     match error {
         TokenError::Expired { at } => page::refused(
             StatusCode::GONE,
-            "This link has expired",
-            &format!(
-                "This link has expired (it was valid until {}).",
-                super::when(app, *at)
-            ),
-            Some("Judge it on the review page or ask for a new digest."),
+            words,
+            words.expired_heading,
+            &words.expired(&super::when(app, *at)),
+            Some(words.expired_hint),
         ),
         TokenError::UnknownVerdict(word) => page::refused(
             StatusCode::BAD_REQUEST,
-            "Unknown verdict",
-            &format!(
-                "This link asks for the verdict “{word}”, which veille does not know \
-                 (it knows relevant, irrelevant and crisis)."
-            ),
-            Some(ASK),
+            words,
+            words.unknown_verdict_heading,
+            &words.unknown_verdict(word),
+            Some(words.ask_elsewhere),
         ),
-        TokenError::Forged => page::refused(
-            StatusCode::FORBIDDEN,
-            "This link is not valid",
-            "This link was changed or cut after veille sent it, so it cannot be trusted \
-             (copy the whole link from the mail).",
-            Some(ASK),
-        ),
-        TokenError::Malformed => page::refused(
-            StatusCode::BAD_REQUEST,
-            "This link is incomplete",
-            "This link does not have the form of a veille judgment link; it was probably cut \
-             by a mail program.",
-            Some(ASK),
-        ),
+        TokenError::Forged => page::refusal(StatusCode::FORBIDDEN, words, &words.forged),
+        TokenError::Malformed => page::refusal(StatusCode::BAD_REQUEST, words, &words.malformed),
         TokenError::KeyFile { .. } => {
             tracing::error!(error = %error, "the link key is unusable");
-            page::refused(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Judgment links are unavailable",
-                "veille cannot check links right now; its log says why.",
-                None,
-            )
+            page::refusal(StatusCode::SERVICE_UNAVAILABLE, words, &words.key_unusable)
         }
     }
 }
@@ -207,19 +190,13 @@ async fn mention_and_verdict(
         .await;
     match found {
         Ok((Some(record), previous)) => Ok((record, previous)),
-        Ok((None, _)) => Err(gone()),
-        Err(e) => Err(super::store_failed(&e)),
+        Ok((None, _)) => Err(gone(super::words(app))),
+        Err(e) => Err(super::store_failed(super::words(app), &e)),
     }
 }
 
-fn gone() -> Response {
-    page::refused(
-        StatusCode::NOT_FOUND,
-        "This item is gone",
-        "veille no longer has this item: it was removed by the retention policy, or the link \
-         is for another veille.",
-        None,
-    )
+fn gone(words: &Words) -> Response {
+    page::refusal(StatusCode::NOT_FOUND, words, &words.gone)
 }
 
 /// What storing a verdict did, for the page that says so.
@@ -235,16 +212,17 @@ pub struct Recorded {
 
 impl Recorded {
     /// The thank-you page of a judgment link.
-    fn page(&self, note: Option<&str>) -> Response {
-        let (escalation, escalation_failed) = self.escalation_line();
+    fn page(&self, words: &Words, note: Option<&str>) -> Response {
+        let (escalation, escalation_failed) = self.escalation_line(words);
         page::render(
             StatusCode::OK,
             "recorded.html",
+            words,
             minijinja::context! {
                 title => &self.title,
-                verdict_label => super::label(self.verdict),
-                previous => self.previous.map(super::label),
-                mentions => self.mentions,
+                verdict_label => words.verdict(self.verdict),
+                previous => self.previous.map(|v| words.verdict(v)),
+                more => words.more_items(self.mentions.saturating_sub(1)),
                 escalation,
                 escalation_failed,
                 note,
@@ -254,30 +232,16 @@ impl Recorded {
 
     /// One line about the crisis escalation (None when the verdict is not a crisis), and
     /// whether it is a warning.
-    pub fn escalation_line(&self) -> (Option<String>, bool) {
-        if self.verdict != Verdict::Crisis {
-            return (None, false);
-        }
-        if self.previous == Some(Verdict::Crisis) {
-            return (
-                Some("It already was a crisis: the crisis managers were alerted then.".to_string()),
-                false,
-            );
-        }
-        if self.escalated == 0 {
-            return (
-                Some(
-                    "No crisis alert rule covers this watch, so nobody else was alerted \
-                     (an admin can set crisis = true on an [[alert]] rule)."
-                        .to_string(),
-                ),
-                true,
-            );
-        }
-        (
-            Some("The crisis managers were alerted by mail.".to_string()),
-            false,
-        )
+    pub fn escalation_line(&self, words: &Words) -> (Option<String>, bool) {
+        let (line, failed) = match (self.verdict, self.previous, self.escalated) {
+            (Verdict::Crisis, Some(Verdict::Crisis), _) => {
+                (words.already_crisis_alerted_then, false)
+            }
+            (Verdict::Crisis, _, 0) => (words.no_crisis_rule, true),
+            (Verdict::Crisis, _, _) => (words.alerted, false),
+            _ => return (None, false),
+        };
+        (Some(line.to_string()), failed)
     }
 }
 
@@ -292,6 +256,7 @@ pub async fn record(
     via: &'static str,
 ) -> Result<Recorded, Response> {
     let (found, _) = mention_and_verdict(app, mention).await?;
+    let words = super::words(app);
     let given = Given {
         mention,
         verdict,
@@ -308,14 +273,15 @@ pub async fn record(
             escalated: recorded.escalated.len(),
         }),
         // Removed between the two reads (a retention purge).
-        Ok(None) => Err(gone()),
+        Ok(None) => Err(gone(words)),
         Err(e) => {
             tracing::error!(mention = mention.0, error = %e, "cannot record a verdict");
             Err(page::refused(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Not finished",
-                &format!("veille could not finish recording this verdict: {e}"),
-                Some("Check the review page: if the story is still there, judge it again."),
+                words,
+                words.not_finished_heading,
+                &words.not_finished(&e),
+                Some(words.not_finished_hint),
             ))
         }
     }

@@ -41,7 +41,8 @@
 //!   judged and carry tokens). Failed logins wait half a second (slow guessing, no lockout
 //!   an attacker could use to lock the admin out).
 //!
-//! Page text is escaped by the templates (`page`), so feed-supplied titles are text.
+//! Page text is escaped by the templates (`page`), so feed-supplied titles are text. Pages
+//! speak `web.lang` (English or French): every word comes from `page::Words`.
 
 mod auth;
 mod judge;
@@ -62,8 +63,8 @@ use tokio::sync::watch;
 use crate::app::App;
 use crate::config::WebConfig;
 use crate::digest::Lang;
-use crate::judge::Verdict;
 use crate::model::WatchId;
+use page::Words;
 
 pub use auth::{LOCAL_USER, SESSION_COOKIE};
 
@@ -173,58 +174,36 @@ fn secure(web: &WebConfig) -> bool {
     web.base_url.as_ref().is_some_and(|u| u.scheme() == "https")
 }
 
-/// Without `[web]` the judgment pages do not exist.
+/// The words of the pages, in `web.lang` (English when `[web]` is missing).
+fn words(app: &App) -> &'static Words {
+    Words::of(web_config(app).map_or(Lang::default(), |w| w.lang))
+}
+
+/// Without `[web]` the judgment pages do not exist (and have no language: English).
 fn pages_off() -> Response {
-    page::refused(
-        StatusCode::NOT_FOUND,
-        "Judgment pages are off",
-        "This veille does not serve judgment pages: its configuration has no [web] section.",
-        None,
-    )
+    let words = Words::of(Lang::default());
+    page::refusal(StatusCode::NOT_FOUND, words, &words.pages_off)
 }
 
 /// A POST from a page of another site.
-fn cross_site() -> Response {
-    page::refused(
-        StatusCode::FORBIDDEN,
-        "Refused",
-        "This form was sent from another site, so nothing was changed.",
-        Some("Use the page veille shows, on its own address."),
-    )
+fn cross_site(words: &Words) -> Response {
+    page::refusal(StatusCode::FORBIDDEN, words, &words.cross_site)
 }
 
 /// A POST whose CSRF field is missing or belongs to another session.
-fn csrf_refused() -> Response {
-    page::refused(
-        StatusCode::FORBIDDEN,
-        "Refused",
-        "This form is out of date or was not sent by veille's own page, so nothing was \
-         changed.",
-        Some("Reload the page and try again."),
-    )
+fn csrf_refused(words: &Words) -> Response {
+    page::refusal(StatusCode::FORBIDDEN, words, &words.csrf_refused)
 }
 
 /// The database did not answer.
-fn store_failed(error: &dyn std::fmt::Display) -> Response {
+fn store_failed(words: &Words, error: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %error, "a web page cannot use the database");
-    page::refused(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "veille is unavailable",
-        "veille cannot read its database right now; its log says why. Try again in a moment.",
-        None,
-    )
+    page::refusal(StatusCode::SERVICE_UNAVAILABLE, words, &words.store_failed)
 }
 
-/// A time as readers of this veille read it: in `daemon.timezone`.
+/// A time as readers of this veille read it: in `daemon.timezone`, in `web.lang`.
 fn when(app: &App, at: DateTime<Utc>) -> String {
-    at.with_timezone(&app.config.daemon.timezone)
-        .format("%a %-d %b %Y %H:%M %Z")
-        .to_string()
-}
-
-/// A verdict in words.
-fn label(verdict: Verdict) -> &'static str {
-    verdict.label(Lang::En)
+    words(app).when(at, &app.config.daemon.timezone)
 }
 
 /// A watch's name, or its id when the configuration no longer has it.
@@ -242,13 +221,9 @@ fn http_url(url: Option<&str>) -> Option<String> {
     matches!(url.scheme(), "http" | "https").then(|| url.to_string())
 }
 
-async fn not_found() -> Response {
-    page::refused(
-        StatusCode::NOT_FOUND,
-        "Not found",
-        "There is no page at this address.",
-        None,
-    )
+async fn not_found(State(web): State<Web>) -> Response {
+    let words = words(&web.app());
+    page::refusal(StatusCode::NOT_FOUND, words, &words.not_found)
 }
 
 async fn metrics(State(web): State<Web>) -> Response {

@@ -15,8 +15,8 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Web, auth, judge, page};
-use crate::digest::Lang;
+use super::page::{self, Words};
+use super::{Web, auth, judge};
 use crate::judge::Verdict;
 use crate::model::MentionId;
 use crate::store::ReviewStory;
@@ -65,8 +65,9 @@ pub async fn page(
     let Some(web) = super::web_config(&app) else {
         return super::pages_off();
     };
+    let words = super::words(&app);
     if web.password_hash.is_none() && auth::proxied(&headers) {
-        return auth::needs_password();
+        return auth::needs_password(words);
     }
     let now = app.clock.now();
     let existing = auth::session_of(&state, web, &headers, now);
@@ -77,17 +78,18 @@ pub async fn page(
     let since = now - chrono::Duration::days(i64::from(web.review_days));
     let stories = match app.db(move |s| s.review_stories(since, REVIEW_LIMIT)).await {
         Ok(stories) => stories,
-        Err(e) => return super::store_failed(&e),
+        Err(e) => return super::store_failed(words, &e),
     };
-    let watches = group(&app, stories, now);
-    let (done_line, escalation, escalation_failed) = done_lines(&done);
+    let watches = group(&app, words, stories, now);
+    let (done_line, escalation, escalation_failed) = done_lines(words, &done);
     let logged_in = web.password_hash.is_some() && session.logged_in;
     let mut response = page::render(
         StatusCode::OK,
         "review.html",
+        words,
         minijinja::context! {
             watches => minijinja::Value::from(minijinja::value::Serde(&watches)),
-            days => web.review_days,
+            empty => words.nothing_left(web.review_days),
             csrf => session.csrf(&web.key),
             user,
             logout_csrf => logged_in.then(|| session.csrf(&web.key)),
@@ -104,7 +106,12 @@ pub async fn page(
 
 /// Stories per watch, watches in configuration order, stories in the store's order; each
 /// story knows the one after it.
-fn group(app: &crate::App, stories: Vec<ReviewStory>, now: DateTime<Utc>) -> Vec<WatchView> {
+fn group(
+    app: &crate::App,
+    words: &Words,
+    stories: Vec<ReviewStory>,
+    now: DateTime<Utc>,
+) -> Vec<WatchView> {
     let mut watches: Vec<(crate::model::WatchId, Vec<ReviewStory>)> = Vec::new();
     for story in stories {
         match watches.iter_mut().find(|(w, _)| *w == story.mention.watch) {
@@ -139,9 +146,9 @@ fn group(app: &crate::App, stories: Vec<ReviewStory>, now: DateTime<Utc>) -> Vec
                         url: super::http_url(m.url.as_deref()),
                         source: m.source.as_str().to_string(),
                         outlet: m.outlet,
-                        age: age(now, m.published.unwrap_or(m.found_at)),
-                        score: m.score.map(|s| format!("{s:.2}")),
-                        reasons: crate::score::reasons_line(&m.reasons, Lang::En),
+                        age: words.age(now, m.published.unwrap_or(m.found_at)),
+                        score: m.score.map(|s| words.score_of(s)),
+                        reasons: crate::score::reasons_line(&m.reasons, words.language),
                         outlets: story.outlets,
                         next: ids.get(position).copied(),
                         title: m.title,
@@ -152,42 +159,16 @@ fn group(app: &crate::App, stories: Vec<ReviewStory>, now: DateTime<Utc>) -> Vec
         .collect()
 }
 
-/// How old an item is, in the words a reader skims.
-pub fn age(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
-    let minutes = (now - at).num_minutes();
-    match minutes {
-        ..=0 => "just now".to_string(),
-        1..60 => format!("{minutes} min ago"),
-        60..1440 => format!("{} h ago", minutes / 60),
-        1440..2880 => "yesterday".to_string(),
-        _ => format!("{} days ago", minutes / 1440),
-    }
-}
-
 /// The lines about the previous judgment: what was recorded, and the crisis escalation.
-fn done_lines(done: &Done) -> (Option<String>, Option<String>, bool) {
+fn done_lines(words: &Words, done: &Done) -> (Option<String>, Option<String>, bool) {
     let Some(verdict) = done.done.as_deref().and_then(|v| v.parse::<Verdict>().ok()) else {
         return (None, None, false);
     };
-    let items = done.items.unwrap_or(1);
-    let recorded = if items > 1 {
-        format!(
-            "Marked {} ({items} items of the story).",
-            super::label(verdict)
-        )
-    } else {
-        format!("Marked {}.", super::label(verdict))
-    };
+    let recorded = words.marked(verdict, done.items.unwrap_or(1));
     let (escalation, failed) = match done.alert.as_deref() {
-        Some("sent") => (Some("The crisis managers were alerted by mail."), false),
-        Some("already") => (Some("It already was a crisis: no new alert."), false),
-        Some("none") => (
-            Some(
-                "No crisis alert rule covers this watch, so nobody else was alerted (an admin \
-                 can set crisis = true on an [[alert]] rule).",
-            ),
-            true,
-        ),
+        Some("sent") => (Some(words.alerted), false),
+        Some("already") => (Some(words.already_crisis_no_alert), false),
+        Some("none") => (Some(words.no_crisis_rule), true),
         _ => (None, false),
     };
     (Some(recorded), escalation.map(str::to_string), failed)
@@ -215,8 +196,9 @@ pub async fn judge(
     let Some(web) = super::web_config(&app) else {
         return super::pages_off();
     };
+    let words = super::words(&app);
     if web.password_hash.is_none() && auth::proxied(&headers) {
-        return auth::needs_password();
+        return auth::needs_password(words);
     }
     let session = match auth::check_post(&state, web, &headers, &form.csrf, app.clock.now()) {
         Ok(session) => session,
@@ -226,16 +208,19 @@ pub async fn judge(
         return auth::see_other("/login", None);
     };
     let Ok(mention) = form.mention.parse::<i64>() else {
-        return page::refused(
-            StatusCode::BAD_REQUEST,
-            "Which story?",
-            "This form does not say which story to judge.",
-            Some("Reload the review page and try again."),
-        );
+        return page::refusal(StatusCode::BAD_REQUEST, words, &words.which_story);
     };
     let verdict = match form.verdict.parse::<Verdict>() {
         Ok(verdict) => verdict,
-        Err(e) => return page::refused(StatusCode::BAD_REQUEST, "Unknown verdict", &e, None),
+        Err(_) => {
+            return page::refused(
+                StatusCode::BAD_REQUEST,
+                words,
+                words.unknown_verdict_heading,
+                &words.unknown_verdict(&form.verdict),
+                None,
+            );
+        }
     };
     let recorded =
         match judge::record(&app, MentionId(mention), verdict, None, &who, "review").await {
@@ -266,26 +251,7 @@ pub async fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn ages_read_like_a_person_says_them() {
-        let now = Utc
-            .with_ymd_and_hms(2026, 11, 27, 12, 0, 0)
-            .single()
-            .expect("time");
-        for (minutes, expected) in [
-            (-5, "just now"),
-            (0, "just now"),
-            (7, "7 min ago"),
-            (60, "1 h ago"),
-            (23 * 60 + 59, "23 h ago"),
-            (30 * 60, "yesterday"),
-            (3 * 1440 + 5, "3 days ago"),
-        ] {
-            assert_eq!(age(now, now - chrono::Duration::minutes(minutes)), expected);
-        }
-    }
+    use crate::digest::Lang;
 
     #[test]
     fn the_done_line_takes_only_known_words() {
@@ -294,20 +260,35 @@ mod tests {
             items: Some(items),
             alert: Some(alert.to_string()),
         };
+        let (en, fr) = (Words::of(Lang::En), Words::of(Lang::Fr));
         assert_eq!(
-            done_lines(&done("relevant", 1, "")),
+            done_lines(en, &done("relevant", 1, "")),
             (Some("Marked Relevant.".to_string()), None, false)
         );
-        let (line, escalation, failed) = done_lines(&done("crisis", 3, "none"));
         assert_eq!(
-            line.as_deref(),
-            Some("Marked Crisis (3 items of the story).")
+            done_lines(fr, &done("irrelevant", 1, "")),
+            (Some("Marqué Hors sujet.".to_string()), None, false)
         );
-        assert!(escalation.is_some_and(|e| e.contains("No crisis alert rule")) && failed);
-        assert_eq!(
-            done_lines(&done("<script>", 1, "sent")),
-            (None, None, false)
-        );
-        assert_eq!(done_lines(&Done::default()), (None, None, false));
+        for (words, marked, rule) in [
+            (
+                en,
+                "Marked Crisis (3 items of the story).",
+                "No crisis alert rule",
+            ),
+            (
+                fr,
+                "Marqué Crise (3 articles du sujet).",
+                "Aucune règle d’alerte",
+            ),
+        ] {
+            let (line, escalation, failed) = done_lines(words, &done("crisis", 3, "none"));
+            assert_eq!(line.as_deref(), Some(marked));
+            assert!(escalation.is_some_and(|e| e.contains(rule)) && failed);
+            assert_eq!(
+                done_lines(words, &done("<script>", 1, "sent")),
+                (None, None, false)
+            );
+            assert_eq!(done_lines(words, &Done::default()), (None, None, false));
+        }
     }
 }
