@@ -97,14 +97,7 @@ pub fn mentions(args: &MentionsArgs) -> u8 {
             )
         })
         .and_then(|()| out.flush());
-    match written {
-        Ok(()) => 0,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
-        Err(e) => {
-            eprintln!("error: cannot write the list: {e}");
-            EXIT_FAILURE
-        }
-    }
+    super::printed(written, "the list")
 }
 
 /// `  1234  0.53  relevant   2026-11-27 09:12 CET  watch  source  title`, then the link.

@@ -267,6 +267,19 @@ fn open_existing_store(config: &Config, code: u8) -> Result<Store, u8> {
     })
 }
 
+/// The exit code of a command that printed `what` to standard output. A closed pipe
+/// (`veille stories | head`) is not an error worth a message.
+fn printed(result: std::io::Result<()>, what: &str) -> u8 {
+    match result {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("error: cannot write {what}: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, u8> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -53,15 +53,7 @@ pub fn stories(args: &StoriesArgs) -> u8 {
             )
         })
         .and_then(|()| out.flush());
-    match written {
-        Ok(()) => 0,
-        // A closed pipe (`veille stories | head`) is not an error worth a message.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
-        Err(e) => {
-            eprintln!("error: cannot write the list: {e}");
-            EXIT_FAILURE
-        }
-    }
+    super::printed(written, "the list")
 }
 
 fn write_story(out: &mut impl Write, story: &StoryInfo, tz: chrono_tz::Tz) -> io::Result<()> {

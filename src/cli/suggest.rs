@@ -89,14 +89,7 @@ pub fn run(args: &SuggestArgs) -> u8 {
         found.judged - relevant
     )
     .and_then(|()| write_suggestions(&mut out, &found, watch_config.query.source()));
-    match written {
-        Ok(()) => 0,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
-        Err(e) => {
-            eprintln!("error: cannot write the suggestions: {e}");
-            EXIT_FAILURE
-        }
-    }
+    super::printed(written, "the suggestions")
 }
 
 /// The terms and sources with their counts, then the query they would make.
