@@ -9,7 +9,7 @@
 use std::io::{self, Write};
 
 use veille::judge::learned;
-use veille::score::learn::{Example, MIN_JUDGMENTS};
+use veille::score::learn::{MIN_JUDGMENTS, Model};
 use veille::score::suggest::{Suggestions, suggest};
 
 use super::{ConfigArg, EXIT_FAILURE, EXIT_INVALID, load_config, open_existing_store, watch_arg};
@@ -47,16 +47,7 @@ pub fn run(args: &SuggestArgs) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let examples: Vec<Example<'_>> = judged
-        .iter()
-        .map(|(m, verdict)| Example {
-            title: &m.title,
-            text: &m.text,
-            source: m.source.as_str(),
-            outlet: m.outlet.as_deref(),
-            relevant: verdict.is_positive(),
-        })
-        .collect();
+    let examples = learned::examples(&judged);
     let terms: Vec<String> = watch_config
         .query
         .terms()
@@ -65,13 +56,8 @@ pub fn run(args: &SuggestArgs) -> u8 {
         .map(|t| t.display.clone())
         .collect();
     let found = suggest(&examples, &terms);
-    let model = match learned::train(&store, &watch) {
-        Ok(model) => model,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_FAILURE;
-        }
-    };
+    // The same model the daemon would train, from the mentions already read.
+    let model = Model::train(&examples);
     let relevant = examples.iter().filter(|e| e.relevant).count();
     let mut out = io::stdout().lock();
     let learning = match &model {

@@ -18,9 +18,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::app::{App, AppError};
+use crate::judge::Verdict;
 use crate::model::{Item, WatchId};
 use crate::score::learn::{Example, Features, Model};
-use crate::store::{Store, StoreError};
+use crate::store::{MentionRecord, Store, StoreError};
 
 /// The models of every watch that has one, and the judgments version they were trained on.
 #[derive(Debug, Default)]
@@ -98,7 +99,13 @@ pub async fn refresh(app: &App) -> Result<bool, AppError> {
 /// A watch's model from its judged mentions, None when there are too few.
 pub fn train(store: &Store, watch: &WatchId) -> Result<Option<Model>, StoreError> {
     let judged = store.judged_mentions(watch)?;
-    let examples: Vec<Example<'_>> = judged
+    Ok(Model::train(&examples(&judged)))
+}
+
+/// Judged mentions as the classifier (and `veille suggest`) read them: relevant and crisis
+/// are the relevant class.
+pub fn examples(judged: &[(MentionRecord, Verdict)]) -> Vec<Example<'_>> {
+    judged
         .iter()
         .map(|(m, verdict)| Example {
             title: &m.title,
@@ -107,8 +114,7 @@ pub fn train(store: &Store, watch: &WatchId) -> Result<Option<Model>, StoreError
             outlet: m.outlet.as_deref(),
             relevant: verdict.is_positive(),
         })
-        .collect();
-    Ok(Model::train(&examples))
+        .collect()
 }
 
 /// What a model reads of a new item: the outlet is its link's host (without `www.`), as
