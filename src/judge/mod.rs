@@ -88,10 +88,9 @@ pub struct Given {
 /// What recording a verdict did.
 #[derive(Debug, Clone)]
 pub struct Recorded {
-    /// The mentions judged (the story's, of the same watch) and the previous verdict.
+    /// The mentions judged (the story's, of the same watch), the previous verdict, and the
+    /// verdict as stored on the mention asked.
     pub judged: crate::store::Judged,
-    /// The verdict as stored on the mention asked.
-    pub judgment: Judgment,
     /// Outbox ids of the crisis mails queued (crisis verdicts only).
     pub escalated: Vec<i64>,
 }
@@ -107,7 +106,7 @@ pub async fn record(app: &crate::App, given: Given) -> Result<Option<Recorded>, 
     let stored = {
         let given = given.clone();
         app.db(move |s| {
-            let Some(judged) = s.judge(&crate::store::NewJudgment {
+            s.judge(&crate::store::NewJudgment {
                 mention: given.mention,
                 verdict: given.verdict,
                 note: given.note.as_deref(),
@@ -115,30 +114,21 @@ pub async fn record(app: &crate::App, given: Given) -> Result<Option<Recorded>, 
                 via: given.via,
                 at,
                 whole_story: true,
-            })?
-            else {
-                return Ok(None);
-            };
-            Ok(s.judgment_of(given.mention)?
-                .map(|judgment| (judged, judgment)))
+            })
         })
         .await?
     };
-    let Some((judged, judgment)) = stored else {
+    let Some(judged) = stored else {
         return Ok(None);
     };
     tracing::info!(mention = mention.0, verdict = %verdict, via = given.via, who = %given.who, mentions = judged.mentions.len(), "verdict recorded");
     // Confirming a crisis again (a second click, a colleague's) does not mail again.
     let escalated = if verdict == Verdict::Crisis && judged.previous != Some(Verdict::Crisis) {
-        crate::alert::escalate(app, mention, &judgment).await?
+        crate::alert::escalate(app, mention, &judged.judgment).await?
     } else {
         Vec::new()
     };
-    Ok(Some(Recorded {
-        judged,
-        judgment,
-        escalated,
-    }))
+    Ok(Some(Recorded { judged, escalated }))
 }
 
 /// A one-click judgment link of a mail.

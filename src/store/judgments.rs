@@ -41,6 +41,8 @@ pub struct Judged {
     pub story: StoryId,
     /// The mention's verdict before this one, if it had one.
     pub previous: Option<Verdict>,
+    /// The verdict as stored on the mention asked.
+    pub judgment: Judgment,
 }
 
 /// One story waiting for a verdict on the review page.
@@ -95,6 +97,8 @@ impl Store {
         else {
             return Ok(None);
         };
+        let note = judgment.note.filter(|n| !n.trim().is_empty());
+        let mut first_id = None;
         let mut mentions = vec![judgment.mention];
         if judgment.whole_story {
             let mut stmt = tx
@@ -124,12 +128,14 @@ impl Store {
                     .execute(params![
                         mention.0,
                         judgment.verdict.as_str(),
-                        judgment.note.filter(|n| !n.trim().is_empty()),
+                        note,
                         judgment.who,
                         judgment.via,
                         to_db(judgment.at)
                     ])
                     .context("recording a verdict")?;
+                // The mention asked comes first: its row is the judgment returned.
+                first_id.get_or_insert(tx.last_insert_rowid());
             }
         }
         tx.commit().context("committing a verdict")?;
@@ -138,6 +144,15 @@ impl Store {
             watch: WatchId::new(watch),
             story: StoryId(story),
             previous: previous.and_then(|v| v.parse().ok()),
+            judgment: Judgment {
+                id: first_id.unwrap_or_default(),
+                mention: judgment.mention,
+                verdict: judgment.verdict,
+                note: note.map(str::to_string),
+                who: judgment.who.to_string(),
+                at: judgment.at,
+                via: judgment.via.to_string(),
+            },
         }))
     }
 

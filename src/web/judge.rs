@@ -181,16 +181,13 @@ async fn mention_and_verdict(
     app: &App,
     mention: MentionId,
 ) -> Result<(MentionRecord, Option<Verdict>), Response> {
-    let found = app
-        .db(move |s| {
-            let record = s.mention(mention)?;
-            let judgment = s.judgment_of(mention)?;
-            Ok((record, judgment.map(|j| j.verdict)))
-        })
-        .await;
-    match found {
-        Ok((Some(record), previous)) => Ok((record, previous)),
-        Ok((None, _)) => Err(gone(super::words(app))),
+    // A mention record carries its current verdict.
+    match app.db(move |s| s.mention(mention)).await {
+        Ok(Some(record)) => {
+            let previous = record.verdict;
+            Ok((record, previous))
+        }
+        Ok(None) => Err(gone(super::words(app))),
         Err(e) => Err(super::store_failed(super::words(app), &e)),
     }
 }
