@@ -261,23 +261,23 @@ pub fn reviewer(web: &WebConfig, session: Option<&Session>) -> Option<String> {
     }
 }
 
-/// Whether a request came through a reverse proxy. Without a password the review page is
-/// meant for this machine only (the config refuses a non-loopback listener without one), but
-/// a proxy on the same host would expose it anyway: proxied requests are then refused.
-pub fn proxied(headers: &HeaderMap) -> bool {
-    [
+/// The refusal of a password-less review page reached through a reverse proxy, if this
+/// request is one. Without a password the review page is meant for this machine only (the
+/// config refuses a non-loopback listener without one), but a proxy on the same host would
+/// expose it anyway.
+pub fn open_through_proxy(web: &WebConfig, headers: &HeaderMap) -> Option<Response> {
+    let proxied = [
         "forwarded",
         "x-forwarded-for",
         "x-forwarded-host",
         "x-real-ip",
     ]
     .iter()
-    .any(|name| headers.contains_key(*name))
-}
-
-/// The refusal for a proxied request to the password-less review page.
-pub fn needs_password(words: &Words) -> Response {
-    page::refusal(StatusCode::FORBIDDEN, words, &words.needs_password)
+    .any(|name| headers.contains_key(*name));
+    (web.password_hash.is_none() && proxied).then(|| {
+        let words = Words::of(web.lang);
+        page::refusal(StatusCode::FORBIDDEN, words, &words.needs_password)
+    })
 }
 
 /// The request's session, or a new anonymous one with the cookie that sets it.

@@ -66,8 +66,8 @@ pub async fn page(
         return super::pages_off();
     };
     let words = super::words(&app);
-    if web.password_hash.is_none() && auth::proxied(&headers) {
-        return auth::needs_password(words);
+    if let Some(refused) = auth::open_through_proxy(web, &headers) {
+        return refused;
     }
     let now = app.clock.now();
     let existing = auth::session_of(&state, web, &headers, now);
@@ -197,8 +197,8 @@ pub async fn judge(
         return super::pages_off();
     };
     let words = super::words(&app);
-    if web.password_hash.is_none() && auth::proxied(&headers) {
-        return auth::needs_password(words);
+    if let Some(refused) = auth::open_through_proxy(web, &headers) {
+        return refused;
     }
     let session = match auth::check_post(&state, web, &headers, &form.csrf, app.clock.now()) {
         Ok(session) => session,
