@@ -50,17 +50,24 @@ pub struct RenderError {
 const TEXT_TEMPLATE: &str = "digest.txt";
 const HTML_TEMPLATE: &str = "digest.html";
 
+/// An empty template environment with the block syntax every veille template is written
+/// for (a `{% tag %}` line leaves no blank line or indent behind): mail and web pages alike.
+pub(crate) fn template_environment() -> Result<Environment<'static>, String> {
+    let mut env = Environment::new();
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    env.set_syntax(syntax);
+    Ok(env)
+}
+
 /// The template environment of every mail (digests and alerts), built once.
 fn environment() -> Result<&'static Environment<'static>, RenderError> {
     static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
     ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        let syntax = minijinja::syntax::SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .build()
-            .map_err(|e| e.to_string())?;
-        env.set_syntax(syntax);
+        let mut env = template_environment()?;
         env.set_formatter(compact_html_formatter);
         env.add_template(TEXT_TEMPLATE, include_str!("templates/digest.txt"))
             .map_err(|e| e.to_string())?;
