@@ -221,6 +221,23 @@ to = "comms@example.org"
         let (status, headers) = (response.status(), response.headers().clone());
         (status, headers, response.text().await.expect("body"))
     }
+
+    /// Posts the login form with the anonymous session's cookie and CSRF token.
+    async fn log_in(
+        &self,
+        anonymous: &str,
+        csrf: &str,
+        user: &str,
+        password: &str,
+    ) -> (StatusCode, HeaderMap, String) {
+        self.post(
+            &self.url("/login"),
+            Some(anonymous),
+            &[("csrf", csrf), ("user", user), ("password", password)],
+            None,
+        )
+        .await
+    }
 }
 
 fn form_body(form: &[(&str, &str)]) -> String {
@@ -611,14 +628,7 @@ async fn with_a_password_the_review_page_needs_a_login_and_a_real_session() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(set_cookie(&headers).is_none());
     for (user, password) in [("admin", "wrong"), ("root", "correct horse")] {
-        let (status, headers, page) = site
-            .post(
-                &site.url("/login"),
-                Some(&anonymous),
-                &[("csrf", &csrf), ("user", user), ("password", password)],
-                None,
-            )
-            .await;
+        let (status, headers, page) = site.log_in(&anonymous, &csrf, user, password).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{page}");
         assert!(page.contains("Wrong user name or password"), "{page}");
         assert!(
@@ -628,16 +638,7 @@ async fn with_a_password_the_review_page_needs_a_login_and_a_real_session() {
     }
 
     let (status, headers, _) = site
-        .post(
-            &site.url("/login"),
-            Some(&anonymous),
-            &[
-                ("csrf", &csrf),
-                ("user", "admin"),
-                ("password", "correct horse"),
-            ],
-            None,
-        )
+        .log_in(&anonymous, &csrf, "admin", "correct horse")
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(headers[LOCATION], "/review");
@@ -1021,14 +1022,7 @@ async fn with_lang_fr_the_login_page_speaks_french() {
     }
     let (anonymous, _) = set_cookie(&headers).expect("an anonymous session");
     let csrf = field(&page, "csrf");
-    let (status, _, page) = site
-        .post(
-            &site.url("/login"),
-            Some(&anonymous),
-            &[("csrf", &csrf), ("user", "admin"), ("password", "faux")],
-            None,
-        )
-        .await;
+    let (status, _, page) = site.log_in(&anonymous, &csrf, "admin", "faux").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{page}");
     assert_french(&page);
     assert!(
@@ -1038,16 +1032,7 @@ async fn with_lang_fr_the_login_page_speaks_french() {
 
     // Logged in, the bar offers to log out in French.
     let (status, headers, _) = site
-        .post(
-            &site.url("/login"),
-            Some(&anonymous),
-            &[
-                ("csrf", &csrf),
-                ("user", "admin"),
-                ("password", "cheval correct"),
-            ],
-            None,
-        )
+        .log_in(&anonymous, &csrf, "admin", "cheval correct")
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (session, _) = set_cookie(&headers).expect("a logged-in session");
