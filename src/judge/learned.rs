@@ -35,7 +35,7 @@ struct State {
     version: Option<i64>,
     /// The watches trained for: a reload that adds a watch trains it too.
     watches: Vec<WatchId>,
-    models: HashMap<WatchId, Arc<Model>>,
+    models: Arc<Models>,
 }
 
 /// A snapshot of the models, for one source run.
@@ -46,8 +46,9 @@ impl Learned {
         Learned::default()
     }
 
-    /// The current models (cheap: the models are shared).
-    pub fn models(&self) -> Models {
+    /// The current models: a shared snapshot, so a source run takes it for the cost of a
+    /// reference count, however many watches have a model.
+    pub fn models(&self) -> Arc<Models> {
         self.state
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -64,7 +65,7 @@ impl Learned {
         *self.state.write().unwrap_or_else(|p| p.into_inner()) = State {
             version: Some(version),
             watches,
-            models,
+            models: Arc::new(models),
         };
     }
 }
