@@ -133,13 +133,9 @@ pub fn judge(args: &JudgeArgs) -> u8 {
         Ok(config) => config,
         Err(code) => return code,
     };
-    if !config.daemon.database.exists() {
-        eprintln!(
-            "error: no database at {}: run `veille run --config {}` first",
-            config.daemon.database.display(),
-            config.path.display()
-        );
-        return EXIT_FAILURE;
+    // App::new would create an empty database: a verdict needs the one mentions are in.
+    if let Err(code) = super::require_database(&config, EXIT_FAILURE) {
+        return code;
     }
     let rt = match runtime() {
         Ok(rt) => rt,

@@ -253,14 +253,7 @@ fn watch_arg(config: &Config, watch: Option<&String>) -> Result<Option<WatchId>,
 /// Opens the database the configuration names, which must exist already (commands that
 /// read it never create an empty one by mistake). `code` is the exit code on failure.
 fn open_existing_store(config: &Config, code: u8) -> Result<Store, u8> {
-    if !config.daemon.database.exists() {
-        eprintln!(
-            "error: no database at {}: run `veille run --config {}` first",
-            config.daemon.database.display(),
-            config.path.display()
-        );
-        return Err(code);
-    }
+    require_database(config, code)?;
     Store::open(&config.daemon.database).map_err(|e| {
         eprintln!("error: {e}");
         code
@@ -278,6 +271,19 @@ fn printed(result: std::io::Result<()>, what: &str) -> u8 {
             EXIT_FAILURE
         }
     }
+}
+
+/// Fails with `code` and a message when the configured database does not exist yet.
+fn require_database(config: &Config, code: u8) -> Result<(), u8> {
+    if config.daemon.database.exists() {
+        return Ok(());
+    }
+    eprintln!(
+        "error: no database at {}: run `veille run --config {}` first",
+        config.daemon.database.display(),
+        config.path.display()
+    );
+    Err(code)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, u8> {
