@@ -167,6 +167,9 @@ pub struct DaemonConfig {
     pub retention: Duration,
     /// How long polls in flight (and the mail being sent) may take to finish on SIGTERM.
     pub shutdown_grace: Duration,
+    /// Networks that sources may reach although they are loopback, private, link-local
+    /// or otherwise internal (`daemon.allow_private_addresses`; empty by default).
+    pub allow_private_addresses: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -738,6 +741,18 @@ impl Validator<'_> {
             "daemon.fetch_timeout",
             defaults::FETCH_TIMEOUT,
         );
+        let allow_private_addresses = raw
+            .allow_private_addresses
+            .iter()
+            .flatten()
+            .filter_map(|network| match parse_network(network.get_ref()) {
+                Ok(network) => Some(network),
+                Err(message) => {
+                    self.error(network.span(), "daemon.allow_private_addresses", message);
+                    None
+                }
+            })
+            .collect();
         DaemonConfig {
             database: self.path(&database),
             timezone,
@@ -756,6 +771,7 @@ impl Validator<'_> {
                 "daemon.shutdown_grace",
                 defaults::SHUTDOWN_GRACE,
             ),
+            allow_private_addresses,
         }
     }
 
@@ -1863,6 +1879,19 @@ impl Validator<'_> {
 /// exist yet), so messages show `/srv/veille/state/veille.db`, not `/srv/veille/conf/../state`.
 /// `h2 a` (text of the element), `a@href` (an attribute), `@href` (attribute of the item
 /// element itself).
+/// A network in CIDR notation (`10.20.0.0/16`, `::1/128`), or one address.
+fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map(|network| network.trunc())
+        .map_err(|_| {
+            format!(
+                "{text:?} is not a network: write an address with its prefix length, such as \"127.0.0.0/8\", \"::1/128\" or \"10.20.0.0/16\""
+            )
+        })
+}
+
 fn parse_pick(text: &str) -> Result<Pick, String> {
     let trimmed = text.trim();
     let is_attribute = |name: &str| {

@@ -76,6 +76,7 @@ pub(crate) struct RawDaemon {
     pub failing_after: Option<S<i64>>,
     pub connect_timeout: Option<S<String>>,
     pub fetch_timeout: Option<S<String>>,
+    pub allow_private_addresses: Option<Vec<S<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -113,6 +113,14 @@ fn each_bad_input_names_line_column_and_key() {
             message: "invalid TOML: invalid basic string",
         },
         Case {
+            name: "a network that is not one",
+            toml: "[daemon]\nallow_private_addresses = [\"127.0.0.0/8\", \"intranet\"]\n",
+            line: 2,
+            column: 43,
+            key: "daemon.allow_private_addresses",
+            message: "\"intranet\" is not a network",
+        },
+        Case {
             name: "unquoted string",
             toml: "[daemon]\ntimezone = UTC\n",
             line: 2,
@@ -654,6 +662,21 @@ fn each_bad_input_names_line_column_and_key() {
             "{where_}"
         );
     }
+}
+
+#[test]
+fn private_networks_are_listed_in_cidr_or_as_addresses() {
+    let config =
+        load("[daemon]\nallow_private_addresses = [\"127.0.0.0/8\", \"::1\", \"10.20.3.4/16\"]\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+    let networks: Vec<String> = config
+        .daemon
+        .allow_private_addresses
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(networks, ["127.0.0.0/8", "::1/128", "10.20.0.0/16"]);
+    assert!(load("").is_ok_and(|c| c.daemon.allow_private_addresses.is_empty()));
 }
 
 #[test]
