@@ -444,15 +444,25 @@ fn each_bad_input_names_line_column_and_key() {
             name: "invalid item selector",
             toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\nkind = \"page\"\n[source.select]\nitem = \"li..x\"",
             line: 6,
-            column: 8,
+            // The first `.`, which has no class name after it.
+            column: 11,
             key: "source \"a\".select.item",
             message: "invalid CSS selector \"li..x\"",
+        },
+        Case {
+            name: "nested :has()",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\nkind = \"page\"\n[source.select]\nitem = \"li\"\ntitle = \"li:has(a:has(b))\"",
+            line: 7,
+            column: 18,
+            key: "source \"a\".select.title",
+            message: "`:has()` inside `:has()` is not supported",
         },
         Case {
             name: "invalid link attribute",
             toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\nkind = \"page\"\n[source.select]\nitem = \"li\"\nlink = \"a@[href]\"",
             line: 7,
-            column: 8,
+            // The attribute after the @.
+            column: 11,
             key: "source \"a\".select.link",
             message: "write selector@attribute",
         },
@@ -1106,4 +1116,53 @@ fn web_section_reads_its_key_and_guards_an_open_listener() {
         "[daemon]\nlisten = \"0.0.0.0:8710\"\n[web]\nsecret_file = \"secret\"\npassword_hash = \"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA\"\n",
     );
     assert!(exposed.is_ok(), "{:?}", exposed.err());
+}
+
+/// Configuration files are untrusted input too: hostile nesting anywhere in one is an
+/// error with a position, found on a small stack (a reload parses on a tokio thread).
+#[test]
+fn deep_nesting_in_a_file_is_an_error_not_a_stack_overflow() {
+    let deep = 100_000;
+    let cases = [
+        format!(
+            "[daemon]\ndatabase = {}1{}\n",
+            "[".repeat(deep),
+            "]".repeat(deep)
+        ),
+        format!(
+            "[daemon]\ndatabase = {}1{}\n",
+            "{a = ".repeat(deep),
+            "}".repeat(deep)
+        ),
+        format!(
+            "[[source]]\nid = \"s\"\nurl = \"https://x.example/\"\n[[watch]]\nid = \"w\"\nquery = \"{}acme{}\"\n",
+            "(".repeat(deep),
+            ")".repeat(deep)
+        ),
+        format!(
+            "[[source]]\nid = \"s\"\nurl = \"https://x.example/\"\nkind = \"page\"\n[source.select]\nitem = \"{}a{}\"\n",
+            ":is(".repeat(deep),
+            ")".repeat(deep)
+        ),
+    ];
+    let results = std::thread::Builder::new()
+        .stack_size(1024 * 1024)
+        .spawn(move || {
+            cases
+                .iter()
+                .map(|text| load(text).map(|_| ()))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .join()
+        .unwrap_or_else(|_| panic!("loading overflowed the stack"));
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(()) => panic!("case {i} was accepted"),
+            Err(errors) => {
+                let first = &errors.0[0];
+                assert!(first.line >= 2, "case {i}: {first}");
+            }
+        }
+    }
 }

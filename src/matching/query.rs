@@ -98,6 +98,7 @@ impl Query {
         let mut parser = Parser {
             tokens: &lexed,
             pos: 0,
+            depth: 0,
             terms: Vec::new(),
             field: None,
             end_column,
@@ -300,6 +301,30 @@ fn lex(source: &str) -> Result<Vec<Lexed>, QueryError> {
         if exact && ends_word(first) {
             return error(column, "dangling =: write =Word or =\"Exact phrase\"");
         }
+        if !exact && let Some((field, name)) = field_prefix(&chars[start..]) {
+            out.push(Lexed {
+                tok: Tok::Field(field),
+                column,
+            });
+            let after = start + name.len() + 1;
+            match chars.get(after) {
+                // Lex what follows the colon as a term of its own; a `-` right after it
+                // is a hyphen, as inside a word, unless a quote or parenthesis came first.
+                Some(&next) if !next.is_whitespace() && next != ')' => {
+                    term_start = ends_word(next);
+                }
+                _ => {
+                    return error(
+                        column,
+                        format!(
+                            "{name}: must be followed by a term, without a space: `{name}:acme`"
+                        ),
+                    );
+                }
+            }
+            i = after;
+            continue;
+        }
         let len = chars[start..]
             .iter()
             .position(|&c| ends_word(c))
@@ -350,40 +375,6 @@ fn lex(source: &str) -> Result<Vec<Lexed>, QueryError> {
                 });
                 continue;
             }
-            if let Some((name, rest)) = word.split_once(':') {
-                let field = if name.eq_ignore_ascii_case("title") {
-                    Some(Field::Title)
-                } else if name.eq_ignore_ascii_case("body") {
-                    Some(Field::Body)
-                } else {
-                    None
-                };
-                if let Some(field) = field {
-                    out.push(Lexed {
-                        tok: Tok::Field(field),
-                        column,
-                    });
-                    let after = start + name.chars().count() + 1;
-                    if chars
-                        .get(after)
-                        .is_none_or(|&n| n.is_whitespace() || n == ')')
-                    {
-                        return error(
-                            column,
-                            format!(
-                                "{}: must be followed by a term, without a space: `{}:acme`",
-                                name, name
-                            ),
-                        );
-                    }
-                    // Lex what follows the colon as a term of its own.
-                    i = after;
-                    if rest.is_empty() {
-                        term_start = true;
-                    }
-                    continue;
-                }
-            }
         }
         let stars = word.chars().rev().take_while(|&c| c == '*').count();
         let bare: String = word.chars().take(word.chars().count() - stars).collect();
@@ -420,6 +411,22 @@ fn lex(source: &str) -> Result<Vec<Lexed>, QueryError> {
     Ok(out)
 }
 
+/// The field a word starts with (`title:`, `body:`, in any case), and the name as written.
+/// Looked at before the word is cut out, so `title:title:…` costs one step per prefix.
+fn field_prefix(chars: &[char]) -> Option<(Field, String)> {
+    [("title", Field::Title), ("body", Field::Body)]
+        .into_iter()
+        .find_map(|(name, field)| {
+            let written = chars.get(..name.len())?;
+            let matches = written
+                .iter()
+                .zip(name.chars())
+                .all(|(c, n)| c.eq_ignore_ascii_case(&n));
+            (matches && chars.get(name.len()) == Some(&':'))
+                .then(|| (field, written.iter().collect()))
+        })
+}
+
 /// Checks that a term has tokens to look for.
 fn term_token(raw: RawTerm, column: usize) -> Result<Lexed, QueryError> {
     let tokens = if raw.exact {
@@ -442,9 +449,18 @@ fn term_token(raw: RawTerm, column: usize) -> Result<Lexed, QueryError> {
 
 // ---- parser -----------------------------------------------------------------------------
 
+/// The deepest nesting a query may have: parentheses, NOT and `-`, `field:` prefixes and the
+/// links of one NEAR chain, all counted together. The parser and every walk over the tree
+/// recurse, and a configuration file is untrusted input too: a query of 100,000 `(` must be
+/// an error with a column, not a stack overflow in `veille check` or in a reload. Real
+/// queries nest a handful of levels.
+pub const MAX_NESTING: usize = 64;
+
 struct Parser<'a> {
     tokens: &'a [Lexed],
     pos: usize,
+    /// How deep the parser is now (see [`MAX_NESTING`]).
+    depth: usize,
     terms: Vec<Term>,
     /// The field of an enclosing `title:(…)`.
     field: Option<Field>,
@@ -468,6 +484,25 @@ fn describe(tok: &Tok) -> String {
 impl Parser<'_> {
     fn peek(&self) -> Option<&Lexed> {
         self.tokens.get(self.pos)
+    }
+
+    /// One level deeper, at the token in `column`; undone by [`Parser::leave`].
+    fn enter(&mut self, column: usize) -> Result<(), QueryError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return error(
+                column,
+                format!(
+                    "the query nests deeper than {MAX_NESTING} levels (parentheses, NOT, \
+                     field: and NEAR links together): write it flatter"
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self, levels: usize) {
+        self.depth = self.depth.saturating_sub(levels);
     }
 
     fn starts_unary(&self) -> bool {
@@ -548,13 +583,18 @@ impl Parser<'_> {
             if !self.starts_unary() {
                 return Err(self.missing_right(&op));
             }
-            return Ok(Node::Not(Box::new(self.unary()?)));
+            self.enter(op.column)?;
+            let inner = self.unary()?;
+            self.leave(1);
+            return Ok(Node::Not(Box::new(inner)));
         }
         self.near()
     }
 
     fn near(&mut self) -> Result<Node, QueryError> {
         let mut left = self.atom()?;
+        // Each link nests the chain one level deeper (`(a NEAR b) NEAR c`).
+        let mut links = 0;
         while let Some(op) = self
             .peek()
             .filter(|l| matches!(l.tok, Tok::Near(_)))
@@ -567,6 +607,8 @@ impl Parser<'_> {
             if !self.starts_atom() {
                 return Err(self.missing_right(&op));
             }
+            self.enter(op.column)?;
+            links += 1;
             let right = self.atom()?;
             left = Node::Near {
                 left: Box::new(left),
@@ -574,6 +616,7 @@ impl Parser<'_> {
                 distance,
             };
         }
+        self.leave(links);
         Ok(left)
     }
 
@@ -590,7 +633,9 @@ impl Parser<'_> {
                         "empty parentheses: put at least one term inside",
                     );
                 }
+                self.enter(lexed.column)?;
                 let inner = self.or()?;
+                self.leave(1);
                 match self.peek() {
                     Some(l) if l.tok == Tok::RParen => {
                         self.pos += 1;
@@ -603,9 +648,11 @@ impl Parser<'_> {
                 }
             }
             Tok::Field(field) => {
+                self.enter(lexed.column)?;
                 let outer = self.field.replace(field);
                 let node = self.atom();
                 self.field = outer;
+                self.leave(1);
                 node
             }
             Tok::Term(raw) => {

@@ -335,6 +335,41 @@ fn small_query() -> impl Strategy<Value = String> {
     })
 }
 
+/// Hostile nesting is an error with a column, parsed on half the stack of a tokio thread
+/// (unoptimized): no recursion is as deep as the input.
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let deep = 100_000;
+    let cases = [
+        format!("{}acme{}", "(".repeat(deep), ")".repeat(deep)),
+        format!("{}acme", "NOT ".repeat(deep)),
+        format!("x {}acme", "-".repeat(deep)),
+        format!("{}acme", "title:".repeat(deep)),
+        format!("{}acme", "acme NEAR/1 ".repeat(deep)),
+    ];
+    let parsed = std::thread::Builder::new()
+        .stack_size(1024 * 1024)
+        .spawn(move || {
+            cases
+                .iter()
+                .map(|q| Query::parse(q).map(|_| ()))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .join()
+        .unwrap_or_else(|_| panic!("the parser overflowed its stack"));
+    for result in parsed {
+        match result {
+            Ok(()) => panic!("a query nested {deep} deep was accepted"),
+            Err(e) => assert!(e.message.contains("deeper than 64 levels"), "{e}"),
+        }
+    }
+    let at_limit = format!("{}acme{}", "(".repeat(64), ")".repeat(64));
+    assert!(Query::parse(&at_limit).is_ok());
+    let over = format!("{}acme{}", "(".repeat(65), ")".repeat(65));
+    assert_eq!(Query::parse(&over).map_err(|e| e.column), Err(65));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
