@@ -1875,10 +1875,6 @@ impl Validator<'_> {
     }
 }
 
-/// Removes `.` and `..` components without touching the file system (the file need not
-/// exist yet), so messages show `/srv/veille/state/veille.db`, not `/srv/veille/conf/../state`.
-/// `h2 a` (text of the element), `a@href` (an attribute), `@href` (attribute of the item
-/// element itself).
 /// A network in CIDR notation (`10.20.0.0/16`, `::1/128`), or one address.
 fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
     let text = text.trim();
@@ -1892,6 +1888,8 @@ fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
         })
 }
 
+/// Where a page item's field is: `h2 a` (text of the element), `a@href` (an attribute),
+/// `@href` (attribute of the item element itself).
 fn parse_pick(text: &str) -> Result<Pick, String> {
     let trimmed = text.trim();
     let is_attribute = |name: &str| {
@@ -1929,6 +1927,8 @@ fn parse_pick(text: &str) -> Result<Pick, String> {
     })
 }
 
+/// Removes `.` and `..` components without touching the file system (the file need not
+/// exist yet), so messages show `/srv/veille/state/veille.db`, not `/srv/veille/conf/../state`.
 fn lexically_clean(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut clean = PathBuf::new();
