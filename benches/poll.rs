@@ -273,7 +273,7 @@ fn main() {
     let addr = start_server(feeds);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut toml = String::from(
-        "[daemon]\ndatabase = \"bench.db\"\ncontact_url = \"https://veille.example/bench\"\nmax_concurrent_fetches = 16\nper_host_concurrency = 16\n",
+        "[daemon]\ndatabase = \"bench.db\"\ncontact_url = \"https://veille.example/bench\"\nmax_concurrent_fetches = 16\nper_host_concurrency = 16\n# The feeds are served on loopback.\nallow_private_addresses = [\"127.0.0.0/8\"]\n",
     );
     for i in 0..n {
         toml.push_str(&format!(

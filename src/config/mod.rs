@@ -374,6 +374,18 @@ impl Config {
                 ));
             }
         }
+        // Only IP addresses can be judged here; names are judged when they resolve.
+        let policy = crate::fetch::policy::NetworkPolicy::allowing(
+            self.daemon.allow_private_addresses.clone(),
+        );
+        for source in &self.sources {
+            if let Err(refusal) = policy.check_url(&source.url) {
+                warnings.push(format!(
+                    "source {:?} will fail: {refusal}",
+                    source.id.as_str()
+                ));
+            }
+        }
         if !self.daemon.has_contact {
             warnings.push(
                 "daemon.contact_url is not set: publishers cannot reach you about your crawler (set it to a page or mailto: URL)"

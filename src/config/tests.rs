@@ -680,6 +680,30 @@ fn private_networks_are_listed_in_cidr_or_as_addresses() {
 }
 
 #[test]
+fn a_source_on_an_internal_address_is_a_warning_until_allowed() {
+    let text = |allow: &str| {
+        format!(
+            "[daemon]\nallow_private_addresses = [{allow}]\n\n[[source]]\nid = \"lan\"\nurl = \"http://192.168.1.20:8080/feed\"\n\n[[source]]\nid = \"named\"\nurl = \"http://intranet.example/feed\"\n"
+        )
+    };
+    let refused = |allow: &str| -> Vec<String> {
+        load(&text(allow))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .warnings()
+            .into_iter()
+            .filter(|w| w.contains("will fail"))
+            .collect()
+    };
+    assert_eq!(
+        refused(""),
+        [
+            "source \"lan\" will fail: refused to connect to 192.168.1.20 (private): add \"192.168.1.20/32\" to daemon.allow_private_addresses if this source is yours"
+        ]
+    );
+    assert!(refused("\"192.168.1.0/24\"").is_empty());
+}
+
+#[test]
 fn every_error_is_reported_not_just_the_first() {
     let text = r#"
 [daemon]

@@ -6,8 +6,13 @@
 //! The body is read chunk by chunk and abandoned as soon as it passes the size cap, so an
 //! endless or decompression-bomb response stops early. This module knows nothing about
 //! keywords or the database.
+//!
+//! Redirects are followed by hand, one hop at a time, so that each hop is judged on its own:
+//! whether it is permanent (recorded as `moved_to`), whether it may be reached at all (the
+//! network policy, [`policy`]: internal addresses are refused unless allowed).
 
 pub mod backoff;
+pub mod policy;
 pub mod politeness;
 
 use std::time::Duration;
@@ -89,6 +94,10 @@ pub enum FetchError {
     File { path: String, message: String },
     #[error("unsupported URL scheme {0:?}: use http, https or file")]
     UnsupportedScheme(String),
+    /// The network policy refused the address (the source's, a redirect's, or one its
+    /// name resolved to).
+    #[error(transparent)]
+    Refused(policy::Refusal),
     #[error("{0}")]
     Other(String),
 }
@@ -118,6 +127,8 @@ pub struct FetchSettings {
     pub per_host: usize,
     /// Lower per-host limits for some hosts, keyed by [`politeness::host_key`].
     pub host_limits: std::collections::BTreeMap<String, usize>,
+    /// Which addresses http(s) fetches may reach (internal ones are refused by default).
+    pub network: policy::NetworkPolicy,
 }
 
 impl FetchSettings {
@@ -130,6 +141,7 @@ impl FetchSettings {
             max_concurrent: crate::config::defaults::MAX_CONCURRENT_FETCHES,
             per_host: crate::config::defaults::PER_HOST_CONCURRENCY,
             host_limits: Default::default(),
+            network: policy::NetworkPolicy::default(),
         }
     }
 }
@@ -148,8 +160,10 @@ impl Fetcher {
             .user_agent(settings.user_agent.clone())
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.total_timeout)
-            // Redirects are followed by hand, to tell permanent ones from the others.
+            // Redirects are followed by hand, to judge each hop (see the module doc).
             .redirect(reqwest::redirect::Policy::none())
+            // Every address a name resolves to is checked when it is connected to.
+            .dns_resolver(settings.network.resolver())
             .build()
             .map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))?;
         let politeness = politeness::Politeness::with_host_limits(
@@ -210,6 +224,12 @@ impl Fetcher {
         let mut all_permanent = true;
         let mut hops = 0;
         let response = loop {
+            // An IP-literal host is checked here: reqwest connects to it without asking
+            // the resolver, which checks names.
+            self.settings
+                .network
+                .check_url(&current)
+                .map_err(FetchError::Refused)?;
             let mut request = self.client.get(current.clone());
             if let Some(etag) = &previous.etag {
                 request = request.header(IF_NONE_MATCH, etag);
@@ -321,7 +341,9 @@ impl Fetcher {
     }
 
     fn classify(&self, error: reqwest::Error) -> FetchError {
-        if error.is_timeout() {
+        if let Some(refusal) = policy::refusal_in(&error) {
+            FetchError::Refused(refusal)
+        } else if error.is_timeout() {
             FetchError::Timeout(self.settings.total_timeout)
         } else if error.is_redirect() {
             FetchError::TooManyRedirects(defaults::MAX_REDIRECTS)
