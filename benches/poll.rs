@@ -303,7 +303,7 @@ fn main() {
         let bodies: Vec<Vec<u8>> = rt.block_on(async {
             use futures_util::StreamExt;
             futures_util::stream::iter(app.config.sources.iter())
-                .map(|s| app.fetcher.fetch(&s.url, &none))
+                .map(|s| app.fetcher.fetch(&s.url, &none, None))
                 .buffer_unordered(16)
                 .filter_map(|o| async move {
                     match o {

@@ -3,7 +3,7 @@
 //! XML, 410 Gone and permanent redirects. Every case checks what is recorded on the source
 //! and that the well-behaved sources polled in the same tick still succeed. Timeouts are
 //! set to a few hundred milliseconds so the whole file runs in about a second.
-//! `fetching/network.rs`: the network policy.
+//! `fetching/network.rs`: the network policy and source credentials.
 
 mod common;
 #[path = "fetching/network.rs"]

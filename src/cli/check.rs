@@ -52,6 +52,16 @@ fn summary(config: &Config) -> String {
         )),
     }
     out.push_str(&network(config));
+    for source in &config.sources {
+        if let Some(credentials) = &source.credentials {
+            out.push_str(&format!(
+                "  source {:?}: logs in as {:?} (HTTP Basic, sent to {} only)\n",
+                source.id.as_str(),
+                credentials.username(),
+                source.url.origin().ascii_serialization(),
+            ));
+        }
+    }
     // A preset's URL is derived: show it, so the admin can open it by hand.
     for source in &config.sources {
         if let Some(preset) = source.preset {

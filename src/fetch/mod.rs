@@ -9,9 +9,12 @@
 //!
 //! Redirects are followed by hand, one hop at a time, so that each hop is judged on its own:
 //! whether it is permanent (recorded as `moved_to`), whether it may be reached at all (the
-//! network policy, [`policy`]: internal addresses are refused unless allowed).
+//! network policy, [`policy`]: internal addresses are refused unless allowed), and whether
+//! it gets the source's credentials ([`credentials`]: its own origin only). A `Location`'s
+//! userinfo is dropped before the hop is made.
 
 pub mod backoff;
+pub mod credentials;
 pub mod policy;
 pub mod politeness;
 
@@ -187,10 +190,16 @@ impl Fetcher {
         &self.settings
     }
 
-    /// Fetches `url`, asking only for a changed document when `previous` has validators.
-    pub async fn fetch(&self, url: &Url, previous: &Validators) -> FetchOutcome {
+    /// Fetches `url`, asking only for a changed document when `previous` has validators,
+    /// and logging in with `credentials` on `url`'s origin.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        previous: &Validators,
+        credentials: Option<&credentials::Credentials>,
+    ) -> FetchOutcome {
         let result = match url.scheme() {
-            "http" | "https" => self.fetch_http(url, previous).await,
+            "http" | "https" => self.fetch_http(url, previous, credentials).await,
             "file" => self.fetch_file(url).await,
             other => Err(FetchError::UnsupportedScheme(other.to_string())),
         };
@@ -204,11 +213,12 @@ impl Fetcher {
         &self,
         url: &Url,
         previous: &Validators,
+        credentials: Option<&credentials::Credentials>,
     ) -> Result<FetchOutcome, FetchError> {
         // The total timeout covers the whole exchange, redirects and body included.
         tokio::time::timeout(
             self.settings.total_timeout,
-            self.fetch_http_inner(url, previous),
+            self.fetch_http_inner(url, previous, credentials),
         )
         .await
         .unwrap_or(Err(FetchError::Timeout(self.settings.total_timeout)))
@@ -218,8 +228,10 @@ impl Fetcher {
         &self,
         url: &Url,
         previous: &Validators,
+        credentials: Option<&credentials::Credentials>,
     ) -> Result<FetchOutcome, FetchError> {
-        let mut current = url.clone();
+        let url = credentials::without_userinfo(url);
+        let mut current = url.clone().into_owned();
         let mut moved_to = None;
         let mut all_permanent = true;
         let mut hops = 0;
@@ -231,6 +243,9 @@ impl Fetcher {
                 .check_url(&current)
                 .map_err(FetchError::Refused)?;
             let mut request = self.client.get(current.clone());
+            if let Some(login) = credentials.filter(|c| c.applies_to(&url, &current)) {
+                request = request.basic_auth(login.username(), Some(login.password().expose()));
+            }
             if let Some(etag) = &previous.etag {
                 request = request.header(IF_NONE_MATCH, etag);
             }
@@ -251,12 +266,15 @@ impl Fetcher {
             if hops > defaults::MAX_REDIRECTS {
                 return Err(FetchError::TooManyRedirects(defaults::MAX_REDIRECTS));
             }
-            let next = current
-                .join(&location)
-                .map_err(|e| FetchError::Other(format!("bad redirect to {location:?}: {e}")))?;
+            let next = current.join(&location).map_err(|e| {
+                let location = credentials::redact_userinfo(&location);
+                FetchError::Other(format!("bad redirect to {location:?}: {e}"))
+            })?;
             if !matches!(next.scheme(), "http" | "https") {
                 return Err(FetchError::UnsupportedScheme(next.scheme().to_string()));
             }
+            // Never sent (reqwest would make it a header), never stored as `moved_to`.
+            let next = credentials::without_userinfo(&next).into_owned();
             all_permanent &= matches!(
                 status,
                 StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT

@@ -1,12 +1,15 @@
-//! The network policy, end to end: sources and redirects towards internal addresses are
-//! refused unless `daemon.allow_private_addresses` names them (and the refusal is what
-//! `veille sources` shows), and names are checked on what they resolve to. Servers listen
-//! on 127.0.0.1 and 127.0.0.2 (Linux routes all of 127.0.0.0/8 to `lo`).
+//! The network policy and source credentials, end to end: sources and redirects towards
+//! internal addresses are refused unless `daemon.allow_private_addresses` names them (and
+//! the refusal is what `veille sources` shows), names are checked on what they resolve to,
+//! and a source's password reaches its own origin only, never a redirect target elsewhere,
+//! the database or a trace-level log. Servers listen on 127.0.0.1 and 127.0.0.2 (Linux
+//! routes all of 127.0.0.0/8 to `lo`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use base64::Engine;
 use veille::clock::SystemClock;
 use veille::pipeline::SourceOutcome;
 use veille::scheduler::{self, RunSummary};
@@ -283,5 +286,105 @@ async fn a_name_is_refused_when_it_resolves_to_a_blocked_address() {
             "{id}: {:?}",
             outcome(&summary, id)
         );
+    }
+}
+
+#[test]
+fn a_source_password_reaches_its_origin_only_and_is_never_stored_or_logged() {
+    const PASSWORD: &str = "pw-Zq8-unique-7731";
+    const USERINFO: &str = "zz-userinfo-4409";
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("veille:{PASSWORD}"));
+    let expected = format!("Basic {basic}");
+
+    let origin = HttpServer::start();
+    let elsewhere = HttpServer::start();
+    let wanted = expected.clone();
+    origin.handle("/private.xml", move |request| {
+        if request.headers.get("authorization") == Some(&wanted) {
+            feed("private")
+        } else {
+            Response::status(401)
+        }
+    });
+    origin.route("/moved", redirect(302, &elsewhere.url("/feed.xml")));
+    let with_userinfo = format!("http://leak:{USERINFO}@{}/other.xml", elsewhere.addr);
+    origin.route("/userinfo", redirect(301, &with_userinfo));
+    elsewhere.route("/feed.xml", feed("elsewhere"));
+    elsewhere.route("/other.xml", feed("other"));
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("feed-password"), format!("{PASSWORD}\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let login = "username = \"veille\"\npassword_file = \"feed-password\"\n";
+    let sources = [
+        Source("private", origin.url("/private.xml"), login),
+        Source("moved", origin.url("/moved"), login),
+        Source("userinfo", origin.url("/userinfo"), login),
+    ];
+    let config = write_config(dir.path(), &["127.0.0.0/8"], &sources);
+
+    let check = veille(&config, &["check"], &[]);
+    let check = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.contains(&format!(
+            "source \"private\": logs in as \"veille\" (HTTP Basic, sent to http://{} only)",
+            origin.addr
+        )),
+        "{check}"
+    );
+
+    let run = veille(&config, &["run", "--once"], &[("RUST_LOG", "trace")]);
+    let log = String::from_utf8_lossy(&run.stderr);
+
+    // The origin got the login, on every hop it served; the other origin never did.
+    let authorization = |server: &HttpServer, path: &str| {
+        let requests = server.requests_for(path);
+        assert_eq!(requests.len(), 1, "{path}: {requests:?}");
+        requests[0].headers.get("authorization").cloned()
+    };
+    assert_eq!(
+        authorization(&origin, "/private.xml"),
+        Some(expected.clone())
+    );
+    assert_eq!(authorization(&origin, "/moved"), Some(expected.clone()));
+    assert_eq!(authorization(&origin, "/userinfo"), Some(expected.clone()));
+    assert_eq!(authorization(&elsewhere, "/feed.xml"), None);
+    // A Location's userinfo is not sent either (reqwest would make it a Basic header).
+    assert_eq!(authorization(&elsewhere, "/other.xml"), None);
+
+    let listed = veille(&config, &["sources"], &[]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    for id in ["private", "moved"] {
+        assert!(line_of(&listed, id).contains(" ok "), "{listed}");
+    }
+    assert!(
+        line_of(&listed, "userinfo").contains(&format!(
+            "moved permanently to {}",
+            elsewhere.url("/other.xml")
+        )),
+        "{listed}"
+    );
+
+    // The trace log (the HTTP client's own lines included) names the sources' URLs, never
+    // the secrets.
+    assert!(log.contains("TRACE"), "no trace lines: {log}");
+    assert!(log.contains(&origin.url("/private.xml")), "{log}");
+    let secrets = [PASSWORD, basic.as_str(), USERINFO];
+    for secret in secrets {
+        assert!(!log.contains(secret), "the log holds {secret:?}");
+        assert!(!listed.contains(secret), "veille sources shows {secret:?}");
+        assert!(!check.contains(secret), "veille check shows {secret:?}");
+    }
+    // Nor do the database and its write-ahead log, which do hold the URLs.
+    let mut stored = Vec::new();
+    for name in ["veille.db", "veille.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.path().join(name)) {
+            stored.extend_from_slice(&bytes);
+        }
+    }
+    let contains = |needle: &str| stored.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(contains("/private.xml"), "the database holds no URL at all");
+    for secret in secrets {
+        assert!(!contains(secret), "the database holds {secret:?}");
     }
 }
