@@ -273,7 +273,7 @@ fn main() {
     let addr = start_server(feeds);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut toml = String::from(
-        "[daemon]\ndatabase = \"bench.db\"\ncontact_url = \"https://veille.example/bench\"\nmax_concurrent_fetches = 16\nper_host_concurrency = 16\n",
+        "[daemon]\ndatabase = \"bench.db\"\ncontact_url = \"https://veille.example/bench\"\nmax_concurrent_fetches = 16\nper_host_concurrency = 16\n# The feeds are served on loopback.\nallow_private_addresses = [\"127.0.0.0/8\"]\n",
     );
     for i in 0..n {
         toml.push_str(&format!(
@@ -303,7 +303,7 @@ fn main() {
         let bodies: Vec<Vec<u8>> = rt.block_on(async {
             use futures_util::StreamExt;
             futures_util::stream::iter(app.config.sources.iter())
-                .map(|s| app.fetcher.fetch(&s.url, &none))
+                .map(|s| app.fetcher.fetch(&s.url, &none, None))
                 .buffer_unordered(16)
                 .filter_map(|o| async move {
                     match o {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::alert::Rules;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::fetch::policy::NetworkPolicy;
 use crate::fetch::{FetchError, FetchSettings, Fetcher};
 use crate::judge::learned::Learned;
 use crate::matching::Matcher;
@@ -46,6 +47,7 @@ fn fetch_settings(config: &Config) -> FetchSettings {
         max_concurrent: config.daemon.max_concurrent_fetches,
         per_host: config.daemon.per_host_concurrency,
         host_limits: host_limits(config),
+        network: NetworkPolicy::allowing(config.daemon.allow_private_addresses.clone()),
         ..FetchSettings::new(config.daemon.user_agent.clone())
     }
 }
@@ -216,5 +218,19 @@ mod tests {
                 .is_shared_with(app.fetcher.politeness())
         );
         assert_eq!(reloaded.fetcher.settings().per_host, 3);
+    }
+
+    #[tokio::test]
+    async fn a_reload_applies_a_changed_network_policy() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (app, mut config) = app_with(dir.path(), 2);
+        assert!(app.fetcher.settings().network.allowed().is_empty());
+        let lan: ipnet::IpNet = "10.20.0.0/16".parse().unwrap_or_else(|e| panic!("{e}"));
+        config.daemon.allow_private_addresses = vec![lan];
+        let reloaded = app.reconfigured(config).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reloaded.fetcher.settings().network.allowed(), [lan]);
+        let host: std::net::IpAddr = "10.20.1.1".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert!(reloaded.fetcher.settings().network.check(host).is_ok());
+        assert!(app.fetcher.settings().network.check(host).is_err());
     }
 }

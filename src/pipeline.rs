@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::config::{SourceConfig, SourceKind};
 use crate::extract;
 use crate::fetch::politeness::RetryAfter;
-use crate::fetch::{FetchError, FetchOutcome, Fetched, Validators, backoff};
+use crate::fetch::{FetchError, FetchOutcome, Fetched, Validators, backoff, credentials};
 use crate::judge::learned::{self, Models};
 use crate::matching::ItemText;
 use crate::metrics::PollOutcome;
@@ -42,7 +42,7 @@ pub enum SourceOutcome {
 
 /// Polls one source once and records the result.
 pub async fn run_source(app: &App, source: &SourceConfig) -> SourceReport {
-    let span = info_span!("source", source = %source.id, url = %source.url);
+    let span = info_span!("source", source = %source.id, url = %shown_url(source));
     let started = std::time::Instant::now();
     let outcome = run(app, source).instrument(span).await;
     record_metrics(app, &outcome, started.elapsed().as_secs_f64());
@@ -90,7 +90,10 @@ async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
     };
-    let fetched = app.fetcher.fetch(&source.url, &previous).await;
+    let fetched = app
+        .fetcher
+        .fetch(&source.url, &previous, source.credentials.as_ref())
+        .await;
     let now = app.clock.now();
     // A success after a streak long enough to have been reported is a recovery to report.
     let recovered_from = (state.consecutive_failures >= app.config.daemon.failing_after.max(1))
@@ -114,7 +117,7 @@ async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
         FetchOutcome::Failed(FetchError::Gone) => {
             let error = FetchError::Gone.to_string();
             warn!(error = %error, "source is gone: it will not be polled again until its URL changes");
-            let (id, url, message) = (source.id.clone(), source.url.to_string(), error.clone());
+            let (id, url, message) = (source.id.clone(), shown_url(source), error.clone());
             match app
                 .db(move |s| s.record_gone(&id, &url, now, &message))
                 .await
@@ -213,7 +216,7 @@ async fn unchanged(
 ) -> SourceOutcome {
     let (id, url, next) = (
         source.id.clone(),
-        source.url.to_string(),
+        shown_url(source),
         next_poll(source, now, 0),
     );
     let recorded = app
@@ -293,7 +296,7 @@ async fn extract_match_store(
     run: StoreRun,
 ) -> Result<Result<(RunStats, RunFindings), StoreError>, String> {
     let source_id = source.id.clone();
-    let url = source.url.to_string();
+    let url = shown_url(source);
     let kind = source.kind;
     let select = source.select.clone();
     let matcher = app.matcher.clone();
@@ -395,7 +398,7 @@ async fn fail(
             "source is now failing: it is listed by `veille sources` and reported in the next digest"
         );
     }
-    let (id, url, message) = (source.id.clone(), source.url.to_string(), error.clone());
+    let (id, url, message) = (source.id.clone(), shown_url(source), error.clone());
     match app
         .db(move |s| s.record_failure(&id, &url, now, &message, next))
         .await
@@ -459,6 +462,12 @@ fn store_failed(error: crate::store::StoreError) -> SourceOutcome {
         error: error.to_string(),
         consecutive_failures: 0,
     }
+}
+
+/// The source's URL as logged and stored: without userinfo. The configuration refuses URLs
+/// that carry one; a `SourceConfig` built in code is cleaned here too.
+fn shown_url(source: &SourceConfig) -> String {
+    credentials::without_userinfo(&source.url).to_string()
 }
 
 fn next_poll(source: &SourceConfig, now: DateTime<Utc>, failures: u32) -> DateTime<Utc> {

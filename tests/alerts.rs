@@ -82,6 +82,7 @@ fn write_config_for(
     let mut text = format!(
         r#"
 [daemon]
+allow_private_addresses = ["127.0.0.0/8"]
 database = "veille.db"
 mail_dir = "mail"
 

@@ -103,6 +103,7 @@ async fn a_reader_judges_from_the_mail_and_from_the_review_page_keyboard() {
         format!(
             r#"
 [daemon]
+allow_private_addresses = ["127.0.0.0/8"]
 database = "veille.db"
 timezone = "Europe/Paris"
 

@@ -449,6 +449,7 @@ fn sigterm_during_a_hanging_fetch_exits_within_the_grace_period() {
         format!(
             r#"
 [daemon]
+allow_private_addresses = ["127.0.0.0/8"]
 fetch_timeout = "5m"
 shutdown_grace = "1s"
 

@@ -40,6 +40,7 @@ fn write_config(dir: &Path, feed_url: &str, digest_extra: &str, smtp_port: Optio
     let text = format!(
         r#"
 [daemon]
+allow_private_addresses = ["127.0.0.0/8"]
 database = "veille.db"
 mail_dir = "mail"
 timezone = "Europe/Paris"
@@ -476,6 +477,7 @@ async fn the_footer_reports_failing_sources_and_their_recovery_once() {
         format!(
             r#"
 [daemon]
+allow_private_addresses = ["127.0.0.0/8"]
 database = "veille.db"
 mail_dir = "mail"
 timezone = "Europe/Paris"
@@ -633,6 +635,7 @@ async fn a_story_in_three_outlets_is_one_entry_with_its_outlets() {
         format!(
             r#"
 [daemon]
+allow_private_addresses = ["127.0.0.0/8"]
 database = "veille.db"
 mail_dir = "mail"
 

@@ -37,6 +37,7 @@ fn write_config(dir: &Path, http: &HttpServer, smtp_port: u16) -> std::path::Pat
     let text = format!(
         r#"
 [daemon]
+allow_private_addresses = ["127.0.0.0/8"]
 database = "state/veille.db"
 timezone = "Europe/Paris"
 

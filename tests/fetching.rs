@@ -3,6 +3,11 @@
 //! XML, 410 Gone and permanent redirects. Every case checks what is recorded on the source
 //! and that the well-behaved sources polled in the same tick still succeed. Timeouts are
 //! set to a few hundred milliseconds so the whole file runs in about a second.
+//! `fetching/network.rs`: the network policy and source credentials.
+
+mod common;
+#[path = "fetching/network.rs"]
+mod network;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -221,7 +226,7 @@ fn gzip_bomb() -> Vec<u8> {
 
 fn write_config(dir: &Path, sources: &[(&str, String)], extra: &str) -> std::path::PathBuf {
     let mut text = format!(
-        "[daemon]\ndatabase = \"veille.db\"\nconnect_timeout = \"300ms\"\nfetch_timeout = \"400ms\"\ncontact_url = \"https://veille.example/contact\"\n{extra}\n"
+        "[daemon]\ndatabase = \"veille.db\"\nconnect_timeout = \"300ms\"\nfetch_timeout = \"400ms\"\ncontact_url = \"https://veille.example/contact\"\nallow_private_addresses = [\"127.0.0.0/8\"]\n{extra}\n"
     );
     for (id, url) in sources {
         text.push_str(&format!(

@@ -53,6 +53,7 @@ fn write_config(dir: &Path, http: &HttpServer, smtp: &SmtpSink) -> PathBuf {
     let text = format!(
         r#"
 [daemon]
+allow_private_addresses = ["127.0.0.0/8"]
 database = "veille.db"
 
 [smtp]

@@ -68,6 +68,7 @@ async fn selector_page_source_through_the_pipeline() {
         &path,
         format!(
             r#"[daemon]
+allow_private_addresses = ["127.0.0.0/8"]
 database = "veille.db"
 
 [[source]]

@@ -26,6 +26,7 @@ fn write_config(dir: &Path, feed_url: &str) -> PathBuf {
     let text = format!(
         r#"
 [daemon]
+allow_private_addresses = ["127.0.0.0/8"]
 database = "veille.db"
 mail_dir = "mail"
 

@@ -35,6 +35,7 @@ fn write_config(dir: &Path, http: &HttpServer, smtp_port: u16) -> PathBuf {
     let mut text = format!(
         r#"
 [daemon]
+allow_private_addresses = ["127.0.0.0/8"]
 database = "veille.db"
 timezone = "Europe/Paris"
 
@@ -271,7 +272,7 @@ async fn rate_limited_reddit_waits_as_asked() {
         },
     );
     let text = format!(
-        "[daemon]\ndatabase = \"veille.db\"\n\n[[source]]\nid = \"reddit\"\nurl = \"{}\"\nevery = \"10m\"\n",
+        "[daemon]\ndatabase = \"veille.db\"\nallow_private_addresses = [\"127.0.0.0/8\"]\n\n[[source]]\nid = \"reddit\"\nurl = \"{}\"\nevery = \"10m\"\n",
         http.url("/r/france/.rss")
     );
     let path = dir.path().join("veille.toml");

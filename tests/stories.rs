@@ -285,6 +285,7 @@ fn write_config(dir: &Path, http: &HttpServer) -> PathBuf {
     let text = format!(
         r#"
 [daemon]
+allow_private_addresses = ["127.0.0.0/8"]
 database = "state/veille.db"
 
 [dedup]

@@ -98,6 +98,7 @@ impl Site {
             format!(
                 r#"
 [daemon]
+allow_private_addresses = ["127.0.0.0/8"]
 database = "veille.db"
 mail_dir = "mail"
 timezone = "Europe/Paris"
@@ -732,7 +733,7 @@ async fn without_web_config_the_pages_are_off() {
     let path = dir.path().join("veille.toml");
     std::fs::write(
         &path,
-        "[daemon]\ndatabase = \"veille.db\"\n\n[[source]]\nid = \"wire\"\nurl = \"http://127.0.0.1:9/feed.xml\"\n\n[[watch]]\nid = \"acme\"\nname = \"Acme\"\nquery = \"Acme\"\n",
+        "[daemon]\ndatabase = \"veille.db\"\nallow_private_addresses = [\"127.0.0.0/8\"]\n\n[[source]]\nid = \"wire\"\nurl = \"http://127.0.0.1:9/feed.xml\"\n\n[[watch]]\nid = \"acme\"\nname = \"Acme\"\nquery = \"Acme\"\n",
     )
     .expect("write");
     let config = config::load(&path).unwrap_or_else(|e| panic!("{e}"));

@@ -51,6 +51,17 @@ fn summary(config: &Config) -> String {
             config.daemon.mail_dir.display()
         )),
     }
+    out.push_str(&network(config));
+    for source in &config.sources {
+        if let Some(credentials) = &source.credentials {
+            out.push_str(&format!(
+                "  source {:?}: logs in as {:?} (HTTP Basic, sent to {} only)\n",
+                source.id.as_str(),
+                credentials.username(),
+                source.url.origin().ascii_serialization(),
+            ));
+        }
+    }
     // A preset's URL is derived: show it, so the admin can open it by hand.
     for source in &config.sources {
         if let Some(preset) = source.preset {
@@ -161,6 +172,43 @@ fn summary(config: &Config) -> String {
     }
     for warning in config.warnings() {
         out.push_str(&format!("warning: {warning}\n"));
+    }
+    out
+}
+
+/// The network policy: what sources may reach, and the proxy that resolves names instead
+/// of veille (see `veille::fetch::policy`).
+fn network(config: &Config) -> String {
+    let allowed = &config.daemon.allow_private_addresses;
+    let mut out = if allowed.is_empty() {
+        "  network: sources may not reach internal addresses (none allowed)\n".to_string()
+    } else {
+        format!(
+            "  network: sources may not reach internal addresses (allowed: {})\n",
+            allowed
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    // The variables reqwest reads; their values may hold a proxy password: never shown.
+    let proxies: Vec<&str> = [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .into_iter()
+    .filter(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+    .collect();
+    if !proxies.is_empty() {
+        out.push_str(&format!(
+            "  network: through the proxy of {}: names are resolved by the proxy, whose own policy applies; IP addresses are still checked, and the proxy's address must be allowed if it is internal\n",
+            proxies.join(", ")
+        ));
     }
     out
 }

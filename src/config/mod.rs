@@ -211,6 +211,10 @@ impl fmt::Debug for SmtpConfig {
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(secret: impl Into<String>) -> Secret {
+        Secret(secret.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -267,6 +271,9 @@ pub struct SourceConfig {
     /// `daemon.per_host_concurrency` (set by presets: Reddit allows one). The lowest value
     /// over the sources of one host wins.
     pub per_host: Option<usize>,
+    /// `username` + `password_file`: sent as HTTP Basic to the URL's own origin only (its
+    /// Debug output hides the password).
+    pub credentials: Option<crate::fetch::credentials::Credentials>,
 }
 
 #[derive(Debug, Clone)]
@@ -442,6 +449,18 @@ impl Config {
                 warnings.push(format!(
                     "watch {:?} feeds no digest: its mentions are stored but never mailed",
                     watch.id.as_str()
+                ));
+            }
+        }
+        // Only IP addresses can be judged here; names are judged when they resolve.
+        let policy = crate::fetch::policy::NetworkPolicy::allowing(
+            self.daemon.allow_private_addresses.clone(),
+        );
+        for source in &self.sources {
+            if let Err(refusal) = policy.check_url(&source.url) {
+                warnings.push(format!(
+                    "source {:?} will fail: {refusal}",
+                    source.id.as_str()
                 ));
             }
         }
@@ -1271,6 +1290,9 @@ impl Validator<'_> {
                     value
                 }
             };
+            let errors = self.report.count();
+            let credentials = self.source_credentials(&source, &label, url.as_ref());
+            let credentials_ok = self.report.count() == errors;
             let mut tags = Vec::new();
             for tag in source.tags.unwrap_or_default() {
                 if tag.get_ref().trim().is_empty() {
@@ -1282,7 +1304,9 @@ impl Validator<'_> {
             if !id_ok {
                 continue;
             }
-            let (Some(url), Some(kind), Some(every), true) = (url, kind, every, select_ok) else {
+            let (Some(url), Some(kind), Some(every), true, true) =
+                (url, kind, every, select_ok, credentials_ok)
+            else {
                 self.broken.insert(source.id.into_inner());
                 continue;
             };
@@ -1296,9 +1320,79 @@ impl Validator<'_> {
                 select,
                 preset: preset.map(|p| p.key.split('+').next().unwrap_or(p.key)),
                 per_host: preset.and_then(|p| p.per_host),
+                credentials,
             });
         }
         sources
+    }
+
+    /// `username` + `password_file` (read now, relative to this file), for http(s) sources.
+    fn source_credentials(
+        &mut self,
+        source: &RawSource,
+        label: &str,
+        url: Option<&Url>,
+    ) -> Option<crate::fetch::credentials::Credentials> {
+        if let Some(password) = &source.password {
+            self.error(
+                password.span(),
+                format!("{label}.password"),
+                "passwords are never written in the configuration: put it in a file named by `password_file` (mode 0600), next to `username`",
+            );
+        }
+        let (username, file) = match (&source.username, &source.password_file) {
+            (None, None) => return None,
+            (Some(username), Some(file)) => (username, file),
+            (Some(username), None) => {
+                self.error(
+                    username.span(),
+                    format!("{label}.username"),
+                    "a username is set but no password: set `password_file` to a file holding the password",
+                );
+                return None;
+            }
+            (None, Some(file)) => {
+                self.error(
+                    file.span(),
+                    format!("{label}.password_file"),
+                    "a password file is set but no username: set `username` too",
+                );
+                return None;
+            }
+        };
+        if url.is_some_and(|url| !matches!(url.scheme(), "http" | "https")) {
+            self.error(
+                username.span(),
+                format!("{label}.username"),
+                "only http and https sources log in: remove `username` and `password_file`",
+            );
+            return None;
+        }
+        let name = username.get_ref();
+        // RFC 7617: the user-id of Basic authentication cannot contain a colon.
+        if name.is_empty() || name.contains(':') || name.chars().any(char::is_control) {
+            self.error(
+                username.span(),
+                format!("{label}.username"),
+                "the username must be one non-empty line without `:` (HTTP Basic cannot carry one)",
+            );
+            return None;
+        }
+        let path = self.path(file.get_ref());
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Some(crate::fetch::credentials::Credentials::new(
+                name.clone(),
+                Secret(text.trim_end_matches(['\r', '\n']).to_string()),
+            )),
+            Err(e) => {
+                self.error(
+                    file.span(),
+                    format!("{label}.password_file"),
+                    format!("cannot read {}: {e}", path.display()),
+                );
+                None
+            }
+        }
     }
 
     /// The URL a source polls: its `url`, or what its one preset key expands to (with the
@@ -1468,7 +1562,31 @@ impl Validator<'_> {
                 }
             };
         }
+        // The text may hold a password (refused below): messages show it without.
+        let shown = crate::fetch::credentials::redact_userinfo(text);
         match Url::parse(text) {
+            Ok(url) if url.password().is_some() => {
+                self.error(
+                    value.span(),
+                    key,
+                    format!(
+                        "the URL carries a password, which would be logged and stored with it: write the URL without `user:password@` and set username = {:?} and password_file = \"FILE\" (a file holding the password)",
+                        url.username()
+                    ),
+                );
+                None
+            }
+            Ok(url) if !url.username().is_empty() => {
+                self.error(
+                    value.span(),
+                    key,
+                    format!(
+                        "the URL carries a user name, which would be logged and stored with it: write the URL without `{}@` and set username and password_file",
+                        url.username()
+                    ),
+                );
+                None
+            }
             Ok(url)
                 if matches!(url.scheme(), "http" | "https")
                     && url.host_str().is_some_and(|h| !h.is_empty()) =>
@@ -1476,7 +1594,7 @@ impl Validator<'_> {
                 Some(url)
             }
             Ok(url) if matches!(url.scheme(), "http" | "https") => {
-                self.error(value.span(), key, format!("URL {text:?} has no host"));
+                self.error(value.span(), key, format!("URL {shown:?} has no host"));
                 None
             }
             Ok(url) => {
@@ -1491,7 +1609,7 @@ impl Validator<'_> {
                 None
             }
             Err(e) => {
-                self.error(value.span(), key, format!("invalid URL {text:?}: {e}"));
+                self.error(value.span(), key, format!("invalid URL {shown:?}: {e}"));
                 None
             }
         }

@@ -120,6 +120,11 @@ pub(crate) struct RawSource {
     pub tags: Option<Vec<S<String>>>,
     pub weight: Option<S<f64>>,
     pub select: Option<S<RawSelect>>,
+    /// HTTP Basic login: both or neither.
+    pub username: Option<S<String>>,
+    pub password_file: Option<S<String>>,
+    /// Present only to reject it with a helpful message: passwords never live in the file.
+    pub password: Option<S<toml::Value>>,
 }
 
 /// `[source.select]`: CSS selectors of a page source (`selector@attribute` reads an

@@ -121,6 +121,62 @@ fn each_bad_input_names_line_column_and_key() {
             message: "\"intranet\" is not a network",
         },
         Case {
+            name: "a password in a source URL",
+            toml: "[[source]]\nid = \"s\"\nurl = \"https://feed:hunter2@intranet.example/feed\"\n",
+            line: 3,
+            column: 7,
+            key: "source \"s\".url",
+            message: "the URL carries a password, which would be logged and stored with it: write the URL without `user:password@` and set username = \"feed\" and password_file",
+        },
+        Case {
+            name: "a user name in a source URL",
+            toml: "[[source]]\nid = \"s\"\nurl = \"https://feed@intranet.example/feed\"\n",
+            line: 3,
+            column: 7,
+            key: "source \"s\".url",
+            message: "set username and password_file",
+        },
+        Case {
+            name: "a source username without a password file",
+            toml: "[[source]]\nid = \"s\"\nurl = \"https://a.example/\"\nusername = \"veille\"\n",
+            line: 4,
+            column: 12,
+            key: "source \"s\".username",
+            message: "set `password_file`",
+        },
+        Case {
+            name: "a source password file without a username",
+            toml: "[[source]]\nid = \"s\"\nurl = \"https://a.example/\"\npassword_file = \"p\"\n",
+            line: 4,
+            column: 17,
+            key: "source \"s\".password_file",
+            message: "set `username` too",
+        },
+        Case {
+            name: "a source password written in the file",
+            toml: "[[source]]\nid = \"s\"\nurl = \"https://a.example/\"\npassword = \"hunter2\"\n",
+            line: 4,
+            column: 12,
+            key: "source \"s\".password",
+            message: "never written in the configuration",
+        },
+        Case {
+            name: "a file source that logs in",
+            toml: "[[source]]\nid = \"s\"\nurl = \"file:feed.xml\"\nusername = \"veille\"\npassword_file = \"p\"\n",
+            line: 4,
+            column: 12,
+            key: "source \"s\".username",
+            message: "only http and https sources log in",
+        },
+        Case {
+            name: "a source password file that cannot be read",
+            toml: "[[source]]\nid = \"s\"\nurl = \"https://a.example/\"\nusername = \"veille\"\npassword_file = \"/nonexistent/p\"\n",
+            line: 5,
+            column: 17,
+            key: "source \"s\".password_file",
+            message: "cannot read /nonexistent/p",
+        },
+        Case {
             name: "unquoted string",
             toml: "[daemon]\ntimezone = UTC\n",
             line: 2,
@@ -687,6 +743,66 @@ fn private_networks_are_listed_in_cidr_or_as_addresses() {
         .collect();
     assert_eq!(networks, ["127.0.0.0/8", "::1/128", "10.20.0.0/16"]);
     assert!(load("").is_ok_and(|c| c.daemon.allow_private_addresses.is_empty()));
+}
+
+#[test]
+fn source_credentials_come_from_their_file_and_never_show() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("intranet-password"), "hunter2\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = "[[source]]\nid = \"intranet\"\nurl = \"https://intranet.example/feed\"\nusername = \"veille\"\npassword_file = \"intranet-password\"\n";
+    let config = load_with_env(text, &dir.path().join("veille.toml"), &no_env)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let source = &config.sources[0];
+    let credentials = source
+        .credentials
+        .as_ref()
+        .unwrap_or_else(|| panic!("no credentials"));
+    assert_eq!(credentials.username(), "veille");
+    assert_eq!(credentials.password().expose(), "hunter2");
+    let debug = format!("{source:?} {config:?}");
+    assert!(debug.contains("veille"), "{debug}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+
+    // A password in a URL is refused without being repeated, parsed or not.
+    for url in [
+        "https://veille:hunter2@intranet.example/feed",
+        "https://veille:hunter2@/feed",
+        "https://veille:hunter2@intranet example/feed",
+    ] {
+        let errors = errors_of(&format!("[[source]]\nid = \"s\"\nurl = \"{url}\"\n"));
+        let all = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(all.contains("source \"s\".url"), "{all}");
+        assert!(!all.contains("hunter2"), "{url}: {all}");
+    }
+}
+
+#[test]
+fn a_source_on_an_internal_address_is_a_warning_until_allowed() {
+    let text = |allow: &str| {
+        format!(
+            "[daemon]\nallow_private_addresses = [{allow}]\n\n[[source]]\nid = \"lan\"\nurl = \"http://192.168.1.20:8080/feed\"\n\n[[source]]\nid = \"named\"\nurl = \"http://intranet.example/feed\"\n"
+        )
+    };
+    let refused = |allow: &str| -> Vec<String> {
+        load(&text(allow))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .warnings()
+            .into_iter()
+            .filter(|w| w.contains("will fail"))
+            .collect()
+    };
+    assert_eq!(
+        refused(""),
+        [
+            "source \"lan\" will fail: refused to connect to 192.168.1.20 (private): add \"192.168.1.20/32\" to daemon.allow_private_addresses if this source is yours"
+        ]
+    );
+    assert!(refused("\"192.168.1.0/24\"").is_empty());
 }
 
 #[test]

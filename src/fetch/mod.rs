@@ -6,8 +6,16 @@
 //! The body is read chunk by chunk and abandoned as soon as it passes the size cap, so an
 //! endless or decompression-bomb response stops early. This module knows nothing about
 //! keywords or the database.
+//!
+//! Redirects are followed by hand, one hop at a time, so that each hop is judged on its own:
+//! whether it is permanent (recorded as `moved_to`), whether it may be reached at all (the
+//! network policy, [`policy`]: internal addresses are refused unless allowed), and whether
+//! it gets the source's credentials ([`credentials`]: its own origin only). A `Location`'s
+//! userinfo is dropped before the hop is made.
 
 pub mod backoff;
+pub mod credentials;
+pub mod policy;
 pub mod politeness;
 
 use std::time::Duration;
@@ -89,6 +97,10 @@ pub enum FetchError {
     File { path: String, message: String },
     #[error("unsupported URL scheme {0:?}: use http, https or file")]
     UnsupportedScheme(String),
+    /// The network policy refused the address (the source's, a redirect's, or one its
+    /// name resolved to).
+    #[error(transparent)]
+    Refused(policy::Refusal),
     #[error("{0}")]
     Other(String),
 }
@@ -118,6 +130,8 @@ pub struct FetchSettings {
     pub per_host: usize,
     /// Lower per-host limits for some hosts, keyed by [`politeness::host_key`].
     pub host_limits: std::collections::BTreeMap<String, usize>,
+    /// Which addresses http(s) fetches may reach (internal ones are refused by default).
+    pub network: policy::NetworkPolicy,
 }
 
 impl FetchSettings {
@@ -130,6 +144,7 @@ impl FetchSettings {
             max_concurrent: crate::config::defaults::MAX_CONCURRENT_FETCHES,
             per_host: crate::config::defaults::PER_HOST_CONCURRENCY,
             host_limits: Default::default(),
+            network: policy::NetworkPolicy::default(),
         }
     }
 }
@@ -148,8 +163,10 @@ impl Fetcher {
             .user_agent(settings.user_agent.clone())
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.total_timeout)
-            // Redirects are followed by hand, to tell permanent ones from the others.
+            // Redirects are followed by hand, to judge each hop (see the module doc).
             .redirect(reqwest::redirect::Policy::none())
+            // Every address a name resolves to is checked when it is connected to.
+            .dns_resolver(settings.network.resolver())
             .build()
             .map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))?;
         let politeness = politeness::Politeness::with_host_limits(
@@ -173,10 +190,16 @@ impl Fetcher {
         &self.settings
     }
 
-    /// Fetches `url`, asking only for a changed document when `previous` has validators.
-    pub async fn fetch(&self, url: &Url, previous: &Validators) -> FetchOutcome {
+    /// Fetches `url`, asking only for a changed document when `previous` has validators,
+    /// and logging in with `credentials` on `url`'s origin.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        previous: &Validators,
+        credentials: Option<&credentials::Credentials>,
+    ) -> FetchOutcome {
         let result = match url.scheme() {
-            "http" | "https" => self.fetch_http(url, previous).await,
+            "http" | "https" => self.fetch_http(url, previous, credentials).await,
             "file" => self.fetch_file(url).await,
             other => Err(FetchError::UnsupportedScheme(other.to_string())),
         };
@@ -190,11 +213,12 @@ impl Fetcher {
         &self,
         url: &Url,
         previous: &Validators,
+        credentials: Option<&credentials::Credentials>,
     ) -> Result<FetchOutcome, FetchError> {
         // The total timeout covers the whole exchange, redirects and body included.
         tokio::time::timeout(
             self.settings.total_timeout,
-            self.fetch_http_inner(url, previous),
+            self.fetch_http_inner(url, previous, credentials),
         )
         .await
         .unwrap_or(Err(FetchError::Timeout(self.settings.total_timeout)))
@@ -204,13 +228,24 @@ impl Fetcher {
         &self,
         url: &Url,
         previous: &Validators,
+        credentials: Option<&credentials::Credentials>,
     ) -> Result<FetchOutcome, FetchError> {
-        let mut current = url.clone();
+        let url = credentials::without_userinfo(url);
+        let mut current = url.clone().into_owned();
         let mut moved_to = None;
         let mut all_permanent = true;
         let mut hops = 0;
         let response = loop {
+            // An IP-literal host is checked here: reqwest connects to it without asking
+            // the resolver, which checks names.
+            self.settings
+                .network
+                .check_url(&current)
+                .map_err(FetchError::Refused)?;
             let mut request = self.client.get(current.clone());
+            if let Some(login) = credentials.filter(|c| c.applies_to(&url, &current)) {
+                request = request.basic_auth(login.username(), Some(login.password().expose()));
+            }
             if let Some(etag) = &previous.etag {
                 request = request.header(IF_NONE_MATCH, etag);
             }
@@ -231,12 +266,15 @@ impl Fetcher {
             if hops > defaults::MAX_REDIRECTS {
                 return Err(FetchError::TooManyRedirects(defaults::MAX_REDIRECTS));
             }
-            let next = current
-                .join(&location)
-                .map_err(|e| FetchError::Other(format!("bad redirect to {location:?}: {e}")))?;
+            let next = current.join(&location).map_err(|e| {
+                let location = credentials::redact_userinfo(&location);
+                FetchError::Other(format!("bad redirect to {location:?}: {e}"))
+            })?;
             if !matches!(next.scheme(), "http" | "https") {
                 return Err(FetchError::UnsupportedScheme(next.scheme().to_string()));
             }
+            // Never sent (reqwest would make it a header), never stored as `moved_to`.
+            let next = credentials::without_userinfo(&next).into_owned();
             all_permanent &= matches!(
                 status,
                 StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
@@ -321,7 +359,9 @@ impl Fetcher {
     }
 
     fn classify(&self, error: reqwest::Error) -> FetchError {
-        if error.is_timeout() {
+        if let Some(refusal) = policy::refusal_in(&error) {
+            FetchError::Refused(refusal)
+        } else if error.is_timeout() {
             FetchError::Timeout(self.settings.total_timeout)
         } else if error.is_redirect() {
             FetchError::TooManyRedirects(defaults::MAX_REDIRECTS)

@@ -124,12 +124,17 @@ pub struct HttpServer {
 
 impl HttpServer {
     pub fn start() -> HttpServer {
+        HttpServer::start_on(loopback())
+    }
+
+    /// Starts on a given address (another loopback address such as 127.0.0.2, which Linux
+    /// routes to `lo` too, or `[::1]:0`).
+    pub fn start_on(addr: SocketAddr) -> HttpServer {
         let routes: Arc<Mutex<HashMap<String, Handler>>> = Arc::default();
         let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
         let (r, q) = (routes.clone(), requests.clone());
-        let server = ServerThread::start(loopback(), move |stream| {
-            serve_http(stream, r.clone(), q.clone())
-        });
+        let server =
+            ServerThread::start(addr, move |stream| serve_http(stream, r.clone(), q.clone()));
         HttpServer {
             addr: server.addr,
             routes,
