@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::fetch::policy::NetworkPolicy;
 use crate::fetch::{FetchError, FetchSettings, Fetcher};
+use crate::isolation::Extractor;
 use crate::judge::learned::Learned;
 use crate::matching::Matcher;
 use crate::metrics::Metrics;
@@ -37,6 +38,7 @@ struct Lasting {
     alert_lock: Arc<tokio::sync::Mutex<()>>,
     mail_queued: Arc<tokio::sync::Notify>,
     learned: Arc<Learned>,
+    extractor: Extractor,
 }
 
 /// The fetcher's settings a configuration asks for.
@@ -89,6 +91,9 @@ pub struct App {
     /// The per-watch classifiers learned from judgments (shared across reloads; see
     /// `crate::judge::learned`).
     pub learned: Arc<Learned>,
+    /// Where documents are parsed: in this process, or in parser processes under the
+    /// daemon (see `crate::isolation`; shared across reloads).
+    pub extractor: Extractor,
 }
 
 impl App {
@@ -100,6 +105,7 @@ impl App {
             alert_lock: Arc::new(tokio::sync::Mutex::new(())),
             mail_queued: Arc::new(tokio::sync::Notify::new()),
             learned: Arc::new(Learned::new()),
+            extractor: Extractor::InProcess,
         };
         App::with_store(config, store, clock, lasting, None)
     }
@@ -121,6 +127,7 @@ impl App {
                 alert_lock: Arc::clone(&self.alert_lock),
                 mail_queued: Arc::clone(&self.mail_queued),
                 learned: Arc::clone(&self.learned),
+                extractor: self.extractor.clone(),
             },
             keep,
         )
@@ -159,6 +166,7 @@ impl App {
             alert_lock: lasting.alert_lock,
             mail_queued: lasting.mail_queued,
             learned: lasting.learned,
+            extractor: lasting.extractor,
         })
     }
 

@@ -16,6 +16,7 @@ pub mod dedup;
 pub mod digest;
 pub mod extract;
 pub mod fetch;
+pub mod isolation;
 pub mod judge;
 pub mod matching;
 pub mod metrics;

@@ -11,10 +11,10 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::alert::{self, RuleRisk, Rules, RunFindings};
 use crate::app::App;
-use crate::config::{SourceConfig, SourceKind};
-use crate::extract;
+use crate::config::{PageSelect, SourceConfig};
 use crate::fetch::politeness::RetryAfter;
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Validators, backoff, credentials};
+use crate::isolation::Document;
 use crate::judge::learned::{self, Models};
 use crate::matching::ItemText;
 use crate::metrics::PollOutcome;
@@ -283,10 +283,10 @@ struct StoreRun {
     recovered_from: Option<(DateTime<Utc>, u32)>,
 }
 
-/// Parses the document, matches every item against the watches that read this source and
-/// records the run. All of it is blocking work done in one hop to the blocking pool: one
-/// hand-off per source instead of one per step. The outer error is an extraction failure
-/// (recorded on the source by the caller), the inner one a database failure.
+/// Parses the document (in a parser process under the daemon, see `crate::isolation`),
+/// then matches every item against the watches that read this source and records the run,
+/// in one hop to the blocking pool. The outer error is an extraction failure (recorded on
+/// the source by the caller), the inner one a database failure.
 async fn extract_match_store(
     app: &App,
     source: &SourceConfig,
@@ -295,10 +295,16 @@ async fn extract_match_store(
     base: String,
     run: StoreRun,
 ) -> Result<Result<(RunStats, RunFindings), StoreError>, String> {
+    let document = Document {
+        kind: source.kind,
+        content_type,
+        base,
+        select: source.select.as_ref().map(PageSelect::texts),
+        body,
+    };
+    let items = app.extractor.extract(&source.id, document).await?;
     let source_id = source.id.clone();
     let url = shown_url(source);
-    let kind = source.kind;
-    let select = source.select.clone();
     let matcher = app.matcher.clone();
     let alerting = Arc::clone(&app.alerting);
     let models = app.learned.models();
@@ -312,21 +318,6 @@ async fn extract_match_store(
         .map(|w| w.id.clone())
         .collect();
     let work = tokio::task::spawn_blocking(move || {
-        let items = match kind {
-            SourceKind::Feed => {
-                extract::feed_document(&source_id, &body, content_type.as_deref(), Some(&base))
-            }
-            SourceKind::Page => extract::page::page(
-                &source_id,
-                &body,
-                content_type.as_deref(),
-                &base,
-                select.as_ref(),
-            ),
-        }
-        .map_err(|e| e.to_string())?;
-        // The body is no longer needed: free it before the items are stored.
-        drop(body);
         let items: Vec<(Item, Vec<WatchMatch>)> = items
             .into_iter()
             .map(|item| {

@@ -3,9 +3,12 @@
 //! XML, 410 Gone and permanent redirects. Every case checks what is recorded on the source
 //! and that the well-behaved sources polled in the same tick still succeed. Timeouts are
 //! set to a few hundred milliseconds so the whole file runs in about a second.
-//! `fetching/network.rs`: the network policy and source credentials.
+//! `fetching/network.rs`: the network policy and source credentials;
+//! `fetching/isolation.rs`: parser processes.
 
 mod common;
+#[path = "fetching/isolation.rs"]
+mod isolation;
 #[path = "fetching/network.rs"]
 mod network;
 

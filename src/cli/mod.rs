@@ -138,6 +138,19 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
+    // A parser process of the daemon (see veille::isolation): no arguments, no logging,
+    // documents in on standard input, items out on standard output.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(veille::isolation::WORKER_ARG))
+    {
+        return match veille::isolation::serve_worker() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("veille parser: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        };
+    }
     let cli = Cli::parse();
     let default_level = match &cli.command {
         Command::Run { once: false, .. } => "info",

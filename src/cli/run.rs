@@ -8,6 +8,7 @@ use std::sync::Arc;
 use veille::App;
 use veille::clock::SystemClock;
 use veille::daemon::{self, Control};
+use veille::isolation::Extractor;
 use veille::model::WatchId;
 use veille::pipeline::SourceOutcome;
 use veille::scheduler::{self, RunSummary};
@@ -31,7 +32,11 @@ pub fn run(config_path: &Path, once: bool) -> u8 {
     let _inside = rt.enter();
     let files = config.smtp.is_none();
     let app = match App::new(config, Arc::new(SystemClock)) {
-        Ok(app) => app,
+        // Documents are parsed in parser processes: none can take this one down.
+        Ok(app) => App {
+            extractor: Extractor::workers(),
+            ..app
+        },
         Err(e) => {
             eprintln!("error: {}", veille::error_chain(&e));
             return EXIT_FAILURE;

@@ -226,7 +226,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SourceKind {
     Feed,
     /// A web page: items picked by CSS selectors, or the whole page's text.
@@ -248,10 +248,58 @@ pub struct Pick {
 #[derive(Debug, Clone)]
 pub struct PageSelect {
     pub item: scraper::Selector,
+    /// `item` as written.
+    pub item_source: String,
     pub title: Option<Pick>,
     pub link: Option<Pick>,
     pub summary: Option<Pick>,
     pub date: Option<Pick>,
+}
+
+/// `[source.select]` as written: what a parser process compiles again (see
+/// `crate::isolation`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SelectTexts {
+    pub item: String,
+    pub title: Option<String>,
+    pub link: Option<String>,
+    pub summary: Option<String>,
+    pub date: Option<String>,
+}
+
+impl PageSelect {
+    /// The selectors as written.
+    pub fn texts(&self) -> SelectTexts {
+        let text = |pick: &Option<Pick>| pick.as_ref().map(|p| p.source.clone());
+        SelectTexts {
+            item: self.item_source.clone(),
+            title: text(&self.title),
+            link: text(&self.link),
+            summary: text(&self.summary),
+            date: text(&self.date),
+        }
+    }
+
+    /// Compiles selectors written as [`PageSelect::texts`] gives them (they passed the
+    /// configuration's validation once; an error here names the selector).
+    pub fn from_texts(texts: &SelectTexts) -> Result<PageSelect, String> {
+        let item = selector::parse(&texts.item)
+            .map_err(|e| format!("invalid CSS selector {:?}: {}", texts.item, e.message))?;
+        let pick = |text: &Option<String>| -> Result<Option<Pick>, String> {
+            text.as_deref()
+                .map(parse_pick)
+                .transpose()
+                .map_err(|(_, message)| message)
+        };
+        Ok(PageSelect {
+            item,
+            item_source: texts.item.clone(),
+            title: pick(&texts.title)?,
+            link: pick(&texts.link)?,
+            summary: pick(&texts.summary)?,
+            date: pick(&texts.date)?,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -1521,6 +1569,7 @@ impl Validator<'_> {
         let date = pick(&raw.date, "date");
         Some(PageSelect {
             item: item?,
+            item_source: raw.item.get_ref().clone(),
             title,
             link,
             summary,
