@@ -134,6 +134,7 @@ impl Site {
 database = "veille.db"
 mail_dir = "mail"
 timezone = "Europe/Paris"
+allow_private_addresses = ["127.0.0.0/8"]
 {daemon_extra}
 [web]
 base_url = "{base_url}"
