@@ -28,6 +28,11 @@ struct WatchLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabel {
     kind: String,
 }
@@ -65,6 +70,9 @@ pub struct Metrics {
     sources_failing: Gauge,
     sources: Gauge,
     database_bytes: Gauge<u64, AtomicU64>,
+    login_failures: Counter,
+    logins_refused: Family<ReasonLabel, Counter>,
+    http_refused: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -131,6 +139,28 @@ impl Metrics {
             "Size of the SQLite database with its write-ahead log",
             database_bytes.clone(),
         );
+        let login_failures = Counter::default();
+        registry.register(
+            "login_failures",
+            "Logins to the review page whose password was checked and wrong",
+            login_failures.clone(),
+        );
+        let logins_refused = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "logins_refused",
+            "Login attempts refused before any password check, by reason (client, overall: \
+             throttled; busy: the password-check queue was full; used_form: the form had \
+             already served once)",
+            logins_refused.clone(),
+        );
+        let http_refused = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "http_refused",
+            "Requests the listener refused, by reason (host: a Host that does not name \
+             veille; origin: a form from another site; metrics: /metrics without the \
+             token or from another machine)",
+            http_refused.clone(),
+        );
         Metrics {
             registry,
             polls,
@@ -144,6 +174,9 @@ impl Metrics {
             sources_failing,
             sources,
             database_bytes,
+            login_failures,
+            logins_refused,
+            http_refused,
         }
     }
 
@@ -177,6 +210,25 @@ impl Metrics {
             .get_or_create(&KindLabel {
                 kind: kind.to_string(),
             })
+            .inc();
+    }
+
+    /// Records a login whose password was wrong.
+    pub fn record_login_failure(&self) {
+        self.login_failures.inc();
+    }
+
+    /// Records a login attempt refused before its password was checked.
+    pub fn record_login_refused(&self, reason: &'static str) {
+        self.logins_refused
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    /// Records a request the listener refused (`host`, `origin`, `metrics`).
+    pub fn record_http_refused(&self, reason: &'static str) {
+        self.http_refused
+            .get_or_create(&ReasonLabel { reason })
             .inc();
     }
 

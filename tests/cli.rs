@@ -169,6 +169,63 @@ fn check_lists_every_error_and_exits_2() {
     );
 }
 
+/// A listener other machines can reach must not serve /metrics to anyone: `veille check`
+/// refuses it until a token file is named, and accepts it then.
+#[test]
+fn check_refuses_an_exposed_listener_without_a_metrics_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("veille.toml");
+    let body = "\n[[source]]\nid = \"a\"\nurl = \"https://a.example/\"\n\n[[watch]]\nid = \"w\"\nquery = \"x\"\n";
+    std::fs::write(
+        &path,
+        format!("[daemon]\nlisten = \"0.0.0.0:9480\"\n{body}"),
+    )
+    .expect("write");
+    let output = veille()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("check");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let shown = path.display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{shown}:2:10: daemon.metrics_token_file: daemon.listen 0.0.0.0:9480 can be reached from other machines, so /metrics needs a token"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 error(s)"), "{stderr}");
+
+    std::fs::write(
+        dir.path().join("metrics-token"),
+        "Zm9vYmFyYmF6cXV4cXV1eA==\n",
+    )
+    .expect("write");
+    std::fs::write(
+        &path,
+        format!(
+            "[daemon]\nlisten = \"0.0.0.0:9480\"\nmetrics_token_file = \"metrics-token\"\n{body}"
+        ),
+    )
+    .expect("write");
+    let output = veille()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("check");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{all}");
+    assert!(
+        !all.contains("Zm9vYmFy"),
+        "the token is never printed: {all}"
+    );
+}
+
 #[test]
 fn export_writes_json_and_csv_records() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -46,6 +46,23 @@ fn rss_item(n: usize, title: &str) -> String {
     )
 }
 
+/// How a [`Site`] is configured beyond its defaults.
+#[derive(Default)]
+struct Options<'a> {
+    /// The `web.password_hash` line, if any.
+    password_hash: Option<&'a str>,
+    /// `web.base_url` (default: the listener's own address).
+    base_url: Option<&'a str>,
+    /// TOML added to `[daemon]`.
+    daemon: &'a str,
+    /// TOML added to `[web]`.
+    web: &'a str,
+    /// TOML appended to the configuration.
+    extra: &'a str,
+    /// Files written next to the configuration first: (name, contents).
+    files: &'a [(&'a str, &'a str)],
+}
+
 impl Site {
     /// `password_hash`: the `web.password_hash` line, if any.
     async fn start(password_hash: Option<&str>) -> Site {
@@ -54,18 +71,29 @@ impl Site {
 
     /// `extra`: TOML appended to the configuration.
     async fn start_with(password_hash: Option<&str>, extra: &str) -> Site {
-        Site::start_full(password_hash, "", extra).await
+        Site::start_options(Options {
+            password_hash,
+            extra,
+            ..Options::default()
+        })
+        .await
     }
 
     /// A veille whose pages speak French (`web.lang = "fr"`).
     async fn start_fr(password_hash: Option<&str>) -> Site {
-        Site::start_full(password_hash, "lang = \"fr\"\n", "").await
+        Site::start_options(Options {
+            password_hash,
+            web: "lang = \"fr\"\n",
+            ..Options::default()
+        })
+        .await
     }
 
-    /// `web_extra`: TOML added to the `[web]` section; `extra`: appended to the
-    /// configuration.
-    async fn start_full(password_hash: Option<&str>, web_extra: &str, extra: &str) -> Site {
+    async fn start_options(options: Options<'_>) -> Site {
         let dir = tempfile::tempdir().expect("tempdir");
+        for (name, contents) in options.files {
+            std::fs::write(dir.path().join(name), contents).expect("write a file");
+        }
         let feed = HttpServer::start();
         let items: String = [
             "Acme opens a plant in Lyon",
@@ -90,21 +118,26 @@ impl Site {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         std::fs::write(dir.path().join("web-secret"), SECRET).expect("write the secret");
-        let password =
-            password_hash.map_or(String::new(), |h| format!("password_hash = \"{h}\"\n"));
+        let password = options
+            .password_hash
+            .map_or(String::new(), |h| format!("password_hash = \"{h}\"\n"));
+        let base_url = options
+            .base_url
+            .map_or_else(|| format!("{base}/"), str::to_string);
+        let (daemon_extra, web_extra, extra) = (options.daemon, options.web, options.extra);
         let config_path = dir.path().join("veille.toml");
         std::fs::write(
             &config_path,
             format!(
                 r#"
 [daemon]
-allow_private_addresses = ["127.0.0.0/8"]
 database = "veille.db"
 mail_dir = "mail"
 timezone = "Europe/Paris"
-
+allow_private_addresses = ["127.0.0.0/8"]
+{daemon_extra}
 [web]
-base_url = "{base}/"
+base_url = "{base_url}"
 secret_file = "web-secret"
 user = "admin"
 {password}{web_extra}
@@ -628,14 +661,25 @@ async fn with_a_password_the_review_page_needs_a_login_and_a_real_session() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(set_cookie(&headers).is_none());
+    let (mut anonymous, mut csrf) = (anonymous, csrf);
     for (user, password) in [("admin", "wrong"), ("root", "correct horse")] {
         let (status, headers, page) = site.log_in(&anonymous, &csrf, user, password).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{page}");
         assert!(page.contains("Wrong user name or password"), "{page}");
+        // A form serves one attempt: the answer carries a new anonymous session (never a
+        // logged-in one) and its token, and the spent pair is refused, even with the
+        // right password.
+        let (fresh, _) = set_cookie(&headers).expect("a new form's session");
         assert!(
-            set_cookie(&headers).is_none(),
-            "no session for a wrong login"
+            fresh.contains("|anon|"),
+            "no login for a wrong password: {fresh}"
         );
+        let (status, headers, _) = site
+            .log_in(&anonymous, &csrf, "admin", "correct horse")
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(set_cookie(&headers).is_none());
+        (anonymous, csrf) = (fresh, field(&page, "csrf"));
     }
 
     let (status, headers, _) = site
@@ -1023,7 +1067,7 @@ async fn with_lang_fr_the_login_page_speaks_french() {
     }
     let (anonymous, _) = set_cookie(&headers).expect("an anonymous session");
     let csrf = field(&page, "csrf");
-    let (status, _, page) = site.log_in(&anonymous, &csrf, "admin", "faux").await;
+    let (status, headers, page) = site.log_in(&anonymous, &csrf, "admin", "faux").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{page}");
     assert_french(&page);
     assert!(
@@ -1031,7 +1075,10 @@ async fn with_lang_fr_the_login_page_speaks_french() {
         "{page}"
     );
 
-    // Logged in, the bar offers to log out in French.
+    // Logged in (with the new form the refusal brought), the bar offers to log out in
+    // French.
+    let (anonymous, _) = set_cookie(&headers).expect("a new form's session");
+    let csrf = field(&page, "csrf");
     let (status, headers, _) = site
         .log_in(&anonymous, &csrf, "admin", "cheval correct")
         .await;
@@ -1044,4 +1091,736 @@ async fn with_lang_fr_the_login_page_speaks_french() {
         page.contains("class=\"small\">Se déconnecter</button>"),
         "{page}"
     );
+}
+
+/// A request with headers of the test's choosing (`Host` included: the client keeps the one
+/// given), an optional session cookie and an optional form.
+async fn send(
+    site: &Site,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    cookie: Option<&str>,
+    form: Option<&[(&str, &str)]>,
+) -> (StatusCode, HeaderMap, String) {
+    let mut request = site.client.request(method, site.url(path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(cookie) = cookie {
+        request = request.header("Cookie", format!("veille_session={cookie}"));
+    }
+    if let Some(form) = form {
+        request = request
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form_body(form));
+    }
+    let response = request.send().await.expect("request");
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, response.text().await.expect("body"))
+}
+
+/// The value of the sample `name` (with its labels, as exposed) in a scrape; 0 when absent.
+fn sample(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// DNS rebinding: a page on attacker.example whose name now resolves to 127.0.0.1 sends
+/// `Host: attacker.example` and a matching `Origin`. Nothing answers it but /healthz.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebound_host_is_refused_with_421_everywhere_but_healthz() {
+    let site = Site::start(None).await;
+    let port = site.base.rsplit(':').next().expect("a port").to_string();
+    let attacker = [
+        ("Host", "attacker.example"),
+        ("Origin", "http://attacker.example"),
+    ];
+    let attacker_with_port = format!("attacker.example:{port}");
+    let attacker_origin = format!("http://attacker.example:{port}");
+    let attacker_port = [
+        ("Host", attacker_with_port.as_str()),
+        ("Origin", attacker_origin.as_str()),
+    ];
+
+    // What the page could read: no review page, no token, no metrics.
+    for headers in [&attacker[..], &attacker_port[..], &attacker[..1]] {
+        for path in ["/review", "/metrics", "/login", "/static/review.js"] {
+            let (status, response_headers, page) =
+                send(&site, reqwest::Method::GET, path, headers, None, None).await;
+            assert_eq!(
+                status,
+                StatusCode::MISDIRECTED_REQUEST,
+                "{path} {headers:?}"
+            );
+            assert!(!page.contains("name=\"csrf\""), "{page}");
+            assert!(set_cookie(&response_headers).is_none(), "{path}");
+            if path == "/review" {
+                assert!(page.contains("Wrong address"), "{page}");
+            }
+        }
+    }
+    let (status, _, _) = send(
+        &site,
+        reqwest::Method::GET,
+        "/healthz",
+        &attacker,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "/healthz is for load balancers, whatever the name"
+    );
+
+    // What it could post, even with a session and tokens it somehow held: nothing stored.
+    let (_, headers, page) = site.get(&site.url("/review"), None).await;
+    let (cookie, _) = set_cookie(&headers).expect("a session");
+    let review_form = [
+        ("csrf", field(&page, "csrf")),
+        ("mention", field(&page, "mention")),
+        ("verdict", "crisis".to_string()),
+    ];
+    let review_form: Vec<(&str, &str)> =
+        review_form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let link = site.link_for(Verdict::Crisis);
+    let link_path = link.strip_prefix(&site.base).expect("a link to this site");
+    let (_, _, confirm) = site.get(&link, None).await;
+    let link_csrf = field(&confirm, "csrf");
+    for headers in [&attacker[..], &attacker_port[..]] {
+        let (status, _, _) = send(
+            &site,
+            reqwest::Method::POST,
+            "/review/judge",
+            headers,
+            Some(&cookie),
+            Some(&review_form),
+        )
+        .await;
+        assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+        let (status, _, _) = send(
+            &site,
+            reqwest::Method::POST,
+            link_path,
+            headers,
+            None,
+            Some(&[("csrf", &link_csrf)]),
+        )
+        .await;
+        assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+    }
+    assert_eq!(site.judgments(), 0, "a rebound page recorded a verdict");
+
+    // A good Host does not make another site's Origin acceptable.
+    let good_host = format!("127.0.0.1:{port}");
+    let (status, _, page) = send(
+        &site,
+        reqwest::Method::POST,
+        "/review/judge",
+        &[("Host", &good_host), ("Origin", "http://attacker.example")],
+        Some(&cookie),
+        Some(&review_form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("sent from another site"), "{page}");
+    assert_eq!(site.judgments(), 0);
+
+    // Loopback names and addresses, any port, are this machine.
+    let localhost = format!("localhost:{port}");
+    for host in [
+        good_host.as_str(),
+        localhost.as_str(),
+        "[::1]:8710",
+        "127.0.0.2",
+    ] {
+        let (status, _, page) = send(
+            &site,
+            reqwest::Method::GET,
+            "/review",
+            &[("Host", host)],
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{host}: {page}");
+    }
+    // And our own forms still post: same token, our origin.
+    let own_origin = format!("http://localhost:{port}");
+    let (status, _, _) = send(
+        &site,
+        reqwest::Method::POST,
+        "/review/judge",
+        &[("Host", &localhost), ("Origin", &own_origin)],
+        Some(&cookie),
+        Some(&review_form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(site.judgments(), 1);
+
+    let (status, _, scrape) = site.get(&site.url("/metrics"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        sample(&scrape, "veille_http_refused_total{reason=\"host\"}") >= 16.0,
+        "{scrape}"
+    );
+    assert_eq!(
+        sample(&scrape, "veille_http_refused_total{reason=\"origin\"}"),
+        1.0
+    );
+}
+
+/// Behind a reverse proxy, readers name `web.base_url`'s host; its origin is the one forms
+/// come from.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_base_url_host_and_origin_are_accepted() {
+    let site = Site::start_options(Options {
+        base_url: Some("https://veille.example.org/"),
+        ..Options::default()
+    })
+    .await;
+    for (host, expected) in [
+        ("veille.example.org", StatusCode::OK),
+        ("Veille.Example.org:443", StatusCode::OK),
+        ("veille.example.org:8443", StatusCode::MISDIRECTED_REQUEST),
+        (
+            "veille.example.org.attacker.example",
+            StatusCode::MISDIRECTED_REQUEST,
+        ),
+    ] {
+        let (status, _, _) = send(
+            &site,
+            reqwest::Method::GET,
+            "/review",
+            &[("Host", host)],
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(status, expected, "{host}");
+    }
+    let (_, headers, page) = site.get(&site.url("/review"), None).await;
+    let (cookie, _) = set_cookie(&headers).expect("a session");
+    let form = [
+        ("csrf", field(&page, "csrf")),
+        ("mention", field(&page, "mention")),
+        ("verdict", "relevant".to_string()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for (origin, expected) in [
+        ("http://veille.example.org", StatusCode::FORBIDDEN),
+        ("https://attacker.example", StatusCode::FORBIDDEN),
+        ("https://veille.example.org", StatusCode::SEE_OTHER),
+    ] {
+        let (status, _, _) = send(
+            &site,
+            reqwest::Method::POST,
+            "/review/judge",
+            &[("Host", "veille.example.org"), ("Origin", origin)],
+            Some(&cookie),
+            Some(&form),
+        )
+        .await;
+        assert_eq!(status, expected, "{origin}");
+    }
+    assert_eq!(site.judgments(), 1);
+}
+
+const METRICS_TOKEN: &str = "kX9v2QmZ7s-metrics-token-for-tests";
+
+/// /metrics: for this machine without a token; for the token's bearer with one.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_are_for_this_machine_or_the_bearer_of_the_token() {
+    let site = Site::start(None).await;
+    let (status, _, _) = site.get(&site.url("/metrics"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    for proxied in [
+        ("X-Forwarded-For", "203.0.113.7"),
+        ("Forwarded", "for=203.0.113.7"),
+        ("X-Real-IP", "203.0.113.7"),
+    ] {
+        let (status, _, body) = send(
+            &site,
+            reqwest::Method::GET,
+            "/metrics",
+            &[proxied],
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{proxied:?}");
+        assert!(body.contains("daemon.metrics_token_file"), "{body}");
+    }
+
+    let site = Site::start_options(Options {
+        daemon: "metrics_token_file = \"metrics-token\"\n",
+        files: &[("metrics-token", &format!("{METRICS_TOKEN}\n"))],
+        ..Options::default()
+    })
+    .await;
+    let right = format!("Bearer {METRICS_TOKEN}");
+    let wrong = format!("Bearer {METRICS_TOKEN}x");
+    let short = format!("Bearer {}", &METRICS_TOKEN[..10]);
+    for headers in [
+        vec![],
+        vec![("Authorization", wrong.as_str())],
+        vec![("Authorization", short.as_str())],
+        vec![("Authorization", "Basic YWRtaW46YWRtaW4=")],
+    ] {
+        let (status, response_headers, body) = send(
+            &site,
+            reqwest::Method::GET,
+            "/metrics",
+            &headers,
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}");
+        assert_eq!(
+            response_headers["www-authenticate"],
+            "Bearer realm=\"veille metrics\""
+        );
+        assert!(!body.contains("veille_"), "{body}");
+    }
+    // The right token: from here, through a proxy, or under any name (a rebinding page
+    // cannot know it).
+    for extra in [
+        None,
+        Some(("X-Forwarded-For", "203.0.113.7")),
+        Some(("Host", "prometheus-target.internal:9480")),
+    ] {
+        let mut headers = vec![("Authorization", right.as_str())];
+        headers.extend(extra);
+        let (status, _, body) = send(
+            &site,
+            reqwest::Method::GET,
+            "/metrics",
+            &headers,
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{extra:?}: {body}");
+        assert!(body.contains("veille_http_refused_total"), "{body}");
+    }
+    // Without it, a foreign name is still misdirected.
+    let (status, _, _) = send(
+        &site,
+        reqwest::Method::GET,
+        "/metrics",
+        &[("Host", "attacker.example")],
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+}
+
+impl Site {
+    /// A fresh login form: its anonymous session and CSRF token.
+    async fn login_form(&self) -> (String, String) {
+        let (status, headers, page) = self.get(&self.url("/login"), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let (cookie, _) = set_cookie(&headers).expect("an anonymous session");
+        (cookie, field(&page, "csrf"))
+    }
+
+    /// One login attempt with a fresh form, from `client` (`X-Forwarded-For`, as a reverse
+    /// proxy on this machine writes it) or from this machine itself.
+    async fn attempt(
+        &self,
+        client: Option<&str>,
+        password: &str,
+    ) -> (StatusCode, HeaderMap, String) {
+        let (cookie, csrf) = self.login_form().await;
+        let headers: Vec<(&str, &str)> =
+            client.map(|c| ("X-Forwarded-For", c)).into_iter().collect();
+        send(
+            self,
+            reqwest::Method::POST,
+            "/login",
+            &headers,
+            Some(&cookie),
+            Some(&[("csrf", &csrf), ("user", "admin"), ("password", password)]),
+        )
+        .await
+    }
+
+    async fn scrape(&self) -> String {
+        let (status, _, scrape) = self.get(&self.url("/metrics"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        scrape
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> u64 {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Retry-After in {headers:?}"))
+}
+
+/// One client's wrong passwords: five free, then each makes the next wait longer (429 with
+/// `Retry-After`, nothing checked); other clients are not affected, and once the wait is
+/// over the right password gets in.
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_passwords_make_a_client_wait_longer_then_the_right_one_gets_in() {
+    let site = Site::start(Some(&hash("correct horse"))).await;
+    let guesser = Some("203.0.113.5");
+    for n in 1..=6 {
+        let (status, _, page) = site.attempt(guesser, &format!("guess {n}")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {n}: {page}");
+    }
+    let (status, headers, page) = site.attempt(guesser, "correct horse").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{page}");
+    assert_eq!(retry_after(&headers), 1);
+    assert!(page.contains("Too many login attempts"), "{page}");
+    assert!(page.contains("Try again in 1 s"), "{page}");
+    // The proxy's earlier entries are the client's own claims: not a way out.
+    let (status, _, _) = site.attempt(Some("10.9.9.9, 203.0.113.5"), "guess").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+    // The waits grow: 1 s, then 2 s, then 4 s.
+    for wait in [1, 2, 4] {
+        site.clock.advance(Duration::seconds(wait));
+        let (status, _, _) = site.attempt(guesser, "guess again").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "after {wait} s");
+        let (status, headers, _) = site.attempt(guesser, "guess again").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry_after(&headers), (wait * 2) as u64);
+    }
+
+    // Someone else, and this machine itself, are not slowed down by that client.
+    let (status, _, _) = site.attempt(Some("198.51.100.20"), "correct horse").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = site.attempt(None, "correct horse").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    // Once the wait is over, the right password works, and forgives the address.
+    site.clock.advance(Duration::seconds(8));
+    let (status, headers, _) = site.attempt(guesser, "correct horse").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (session, _) = set_cookie(&headers).expect("a session");
+    let (status, _, _) = site.get(&site.url("/review"), Some(&session)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = site.attempt(guesser, "one typo").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // A body larger than any of our forms is refused before it is read whole.
+    let (cookie, csrf) = site.login_form().await;
+    let huge = "x".repeat(100 * 1024);
+    let (status, _, _) = send(
+        &site,
+        reqwest::Method::POST,
+        "/login",
+        &[],
+        Some(&cookie),
+        Some(&[("csrf", &csrf), ("user", "admin"), ("password", &huge)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let scrape = site.scrape().await;
+    assert_eq!(
+        sample(&scrape, "veille_login_failures_total"),
+        10.0,
+        "{scrape}"
+    );
+    assert_eq!(
+        sample(&scrape, "veille_logins_refused_total{reason=\"client\"}"),
+        5.0,
+        "{scrape}"
+    );
+}
+
+/// Many clients together meet the overall limit, whatever their headers say; this machine
+/// itself (an admin through `ssh -L`) still gets in, and so does everyone once it is over.
+#[tokio::test(flavor = "multi_thread")]
+async fn many_clients_meet_the_overall_limit_but_not_this_machine() {
+    let site = Site::start(Some(&hash("correct horse"))).await;
+    // 31 addresses, one wrong guess each, eight at a time (the password checks' queue
+    // would refuse more at once).
+    let clients: Vec<String> = (1..=31).map(|n| format!("198.51.100.{n}")).collect();
+    for batch in clients.chunks(8) {
+        let attempts = batch.iter().map(|c| site.attempt(Some(c), "guess"));
+        for (status, _, page) in futures_util::future::join_all(attempts).await {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{page}");
+        }
+    }
+    // Now everyone else waits, new addresses and unnamed clients alike.
+    for client in [
+        Some("192.0.2.200"),
+        Some("unknown"),
+        Some("2001:db8::7"),
+        Some("192.0.2.201"),
+    ] {
+        let (status, headers, page) = site.attempt(client, "correct horse").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{client:?}: {page}");
+        assert_eq!(retry_after(&headers), 1);
+    }
+    // This machine is exempt from the overall limit.
+    let (status, _, _) = site.attempt(None, "correct horse").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // After the wait, a real login from anywhere works again.
+    site.clock.advance(Duration::seconds(1));
+    let (status, _, _) = site.attempt(Some("192.0.2.200"), "correct horse").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    let scrape = site.scrape().await;
+    assert_eq!(sample(&scrape, "veille_login_failures_total"), 31.0);
+    assert_eq!(
+        sample(&scrape, "veille_logins_refused_total{reason=\"overall\"}"),
+        4.0,
+        "{scrape}"
+    );
+}
+
+/// The daemon's memory, from `/proc/<pid>/status`: (peak, now), in kB.
+fn memory_kb(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {status}"))
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// `veille run`, stopped (SIGTERM, then SIGKILL) when dropped, even if the test fails.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        for _ in 0..100 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The attack that took the daemon past 3 GB: wrong passwords posted 200 at a time, first
+/// with one form (session and CSRF token) for all, then each with its own form and its own
+/// address. Against the real binary, with the real `veille hash-password` cost (argon2id,
+/// 19 MiB per check): one check for the shared form, the rest answered at once (403 spent
+/// form, 429 throttled, 503 queue full), and the daemon never passes 100 MB.
+#[test]
+fn a_flood_of_wrong_logins_keeps_the_daemon_under_100_mb() {
+    const LIMIT_KB: u64 = 100 * 1024;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = assert_cmd::Command::cargo_bin("veille")
+        .expect("the binary")
+        .arg("hash-password")
+        .write_stdin("correct horse battery\n")
+        .output()
+        .expect("hash-password");
+    let hash = String::from_utf8(output.stdout).expect("utf-8");
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    let feed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("config/demo/le-quotidien-energie.xml");
+    std::fs::copy(&feed, dir.path().join("feed.xml")).expect("copy the feed");
+    std::fs::write(dir.path().join("web-secret"), SECRET).expect("write the secret");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let config = dir.path().join("veille.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\nlisten = \"127.0.0.1:{port}\"\n\n[web]\nsecret_file = \"web-secret\"\npassword_hash = \"{}\"\n\n[[source]]\nid = \"quotidien\"\nurl = \"file:feed.xml\"\nevery = \"1h\"\n\n[[watch]]\nid = \"nordvent\"\nquery = \"Nordvent\"\n",
+            hash.trim()
+        ),
+    )
+    .expect("write the config");
+    let log = std::fs::File::create(dir.path().join("daemon.log")).expect("log file");
+    let daemon = Daemon(
+        std::process::Command::new(env!("CARGO_BIN_EXE_veille"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the daemon"),
+    );
+    let pid = daemon.0.id();
+    let base = format!("http://127.0.0.1:{port}");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (idle, after, statuses) = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let healthy = client.get(format!("{base}/healthz")).send().await;
+            if healthy.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the daemon did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let idle = memory_kb(pid);
+        let form = || async {
+            let response = client
+                .get(format!("{base}/login"))
+                .send()
+                .await
+                .expect("GET /login");
+            let (cookie, _) = set_cookie(response.headers()).expect("a session");
+            let page = response.text().await.expect("page");
+            (cookie, field(&page, "csrf"))
+        };
+        let post = |cookie: String, csrf: String, from: Option<String>, password: String| {
+            let client = client.clone();
+            let url = format!("{base}/login");
+            async move {
+                let mut request = client
+                    .post(url)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .header("Cookie", format!("veille_session={cookie}"))
+                    .body(form_body(&[
+                        ("csrf", &csrf),
+                        ("user", "admin"),
+                        ("password", &password),
+                    ]));
+                if let Some(from) = from {
+                    request = request.header("X-Forwarded-For", from);
+                }
+                let response = request.send().await.expect("POST /login");
+                (response.status(), response.headers().clone())
+            }
+        };
+        // One form for all 200.
+        let (cookie, csrf) = form().await;
+        let shared =
+            (0..200).map(|n| post(cookie.clone(), csrf.clone(), None, format!("wrong {n}")));
+        let shared: Vec<StatusCode> = futures_util::future::join_all(shared)
+            .await
+            .into_iter()
+            .map(|(status, _)| status)
+            .collect();
+        // A form and an address each.
+        let mut forms = Vec::new();
+        for _ in 0..200 {
+            forms.push(form().await);
+        }
+        let spread = forms.into_iter().enumerate().map(|(n, (cookie, csrf))| {
+            let from = format!("10.{}.{}.{}", n / 65536, (n / 256) % 256, n % 256 + 1);
+            post(cookie, csrf, Some(from), format!("wrong {n}"))
+        });
+        let spread = futures_util::future::join_all(spread).await;
+        for (status, headers) in &spread {
+            if matches!(
+                *status,
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+            ) {
+                assert!(
+                    headers.contains_key("retry-after"),
+                    "{status} without Retry-After"
+                );
+            }
+        }
+        let spread: Vec<StatusCode> = spread.into_iter().map(|(status, _)| status).collect();
+        let after = memory_kb(pid);
+
+        // The admin, on this machine, gets in once its own short wait is over.
+        let mut admin = StatusCode::TOO_MANY_REQUESTS;
+        for _ in 0..3 {
+            let (cookie, csrf) = form().await;
+            let (status, headers) = post(cookie, csrf, None, "correct horse battery".into()).await;
+            admin = status;
+            if status != StatusCode::TOO_MANY_REQUESTS {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(retry_after(&headers))).await;
+        }
+        assert_eq!(
+            admin,
+            StatusCode::SEE_OTHER,
+            "the admin could not log in after the flood"
+        );
+        (idle, after, (shared, spread))
+    });
+    let (shared, spread) = statuses;
+    let count = |statuses: &[StatusCode], status: StatusCode| {
+        statuses.iter().filter(|s| **s == status).count()
+    };
+    eprintln!(
+        "flood: idle VmHWM {} kB VmRSS {} kB; after 2 × 200 posts VmHWM {} kB VmRSS {} kB; \
+         shared form: {} checked, {} spent, {} throttled; spread: {} checked, {} throttled, {} busy",
+        idle.0,
+        idle.1,
+        after.0,
+        after.1,
+        count(&shared, StatusCode::UNAUTHORIZED),
+        count(&shared, StatusCode::FORBIDDEN),
+        count(&shared, StatusCode::TOO_MANY_REQUESTS),
+        count(&spread, StatusCode::UNAUTHORIZED),
+        count(&spread, StatusCode::TOO_MANY_REQUESTS),
+        count(&spread, StatusCode::SERVICE_UNAVAILABLE),
+    );
+    assert_eq!(
+        count(&shared, StatusCode::UNAUTHORIZED),
+        1,
+        "one check per form: {shared:?}"
+    );
+    assert!(
+        shared.iter().all(|s| matches!(
+            *s,
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+        )),
+        "{shared:?}"
+    );
+    assert!(
+        spread.iter().all(|s| matches!(
+            *s,
+            StatusCode::UNAUTHORIZED
+                | StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::SERVICE_UNAVAILABLE
+        )),
+        "{spread:?}"
+    );
+    let checked = count(&spread, StatusCode::UNAUTHORIZED);
+    assert!(
+        (1..=31).contains(&checked),
+        "the overall limit lets 31 attempts through, then makes everyone wait: {checked} checked"
+    );
+    assert!(
+        after.0 < LIMIT_KB,
+        "the flood took the daemon to {} kB (limit {LIMIT_KB} kB)",
+        after.0
+    );
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap_or_default();
+    assert!(
+        log.matches("too many failed logins overall").count() == 1,
+        "one warning when the overall throttle starts, not one per request:\n{log}"
+    );
+    drop(daemon);
 }

@@ -34,6 +34,14 @@ fn summary(config: &Config) -> String {
         config.daemon.database.display()
     ));
     out.push_str(&format!("  time zone: {}\n", config.daemon.timezone));
+    if let Some(listen) = config.daemon.listen {
+        let metrics = if config.daemon.metrics_token.is_some() {
+            "for the bearer of the metrics token"
+        } else {
+            "for this machine only"
+        };
+        out.push_str(&format!("  listener: {listen}; /metrics {metrics}\n"));
+    }
     match &config.smtp {
         Some(smtp) => {
             let security = match smtp.security {

@@ -86,6 +86,8 @@ pub mod defaults {
     pub const REVIEW_MAX_DAYS: u32 = 90;
     /// The review page's login name.
     pub const WEB_USER: &str = "admin";
+    /// Shortest `daemon.metrics_token_file` token, in characters.
+    pub const MIN_METRICS_TOKEN: usize = 16;
     /// Environment variable read for the SMTP password when `password_file` is not set.
     pub const SMTP_PASSWORD_ENV: &str = "VEILLE_SMTP_PASSWORD";
 
@@ -171,6 +173,9 @@ pub struct DaemonConfig {
     /// Networks that sources may reach although they are loopback, private, link-local
     /// or otherwise internal (`daemon.allow_private_addresses`; empty by default).
     pub allow_private_addresses: Vec<ipnet::IpNet>,
+    /// The bearer token `/metrics` asks for (`daemon.metrics_token_file`); None: only
+    /// this machine reads the metrics.
+    pub metrics_token: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -816,7 +821,7 @@ impl Validator<'_> {
             Some(ua) => ua.into_inner(),
             None => defaults::user_agent(contact_url.as_deref()),
         };
-        let listen = raw.listen.and_then(|listen| {
+        let listen = raw.listen.as_ref().and_then(|listen| {
             match listen.get_ref().parse::<std::net::SocketAddr>() {
                 Ok(addr) => Some(addr),
                 Err(_) => {
@@ -891,6 +896,23 @@ impl Validator<'_> {
                 }
             })
             .collect();
+        let metrics_token = raw
+            .metrics_token_file
+            .as_ref()
+            .and_then(|file| self.metrics_token(file));
+        if let (Some(text), Some(addr)) = (&raw.listen, listen)
+            && !addr.ip().is_loopback()
+            && metrics_token.is_none()
+            && raw.metrics_token_file.is_none()
+        {
+            self.error(
+                text.span(),
+                "daemon.metrics_token_file",
+                format!(
+                    "daemon.listen {addr} can be reached from other machines, so /metrics needs a token: set daemon.metrics_token_file to a file holding one (e.g. `head -c 32 /dev/urandom | base64 > metrics-token`; Prometheus sends it as a bearer token), or listen on 127.0.0.1"
+                ),
+            );
+        }
         DaemonConfig {
             database: self.path(&database),
             timezone,
@@ -910,7 +932,38 @@ impl Validator<'_> {
                 defaults::SHUTDOWN_GRACE,
             ),
             allow_private_addresses,
+            metrics_token,
         }
+    }
+
+    /// `daemon.metrics_token_file`: one line of at least [`defaults::MIN_METRICS_TOKEN`]
+    /// visible characters. Messages never show the token.
+    fn metrics_token(&mut self, file: &S<String>) -> Option<Secret> {
+        let path = self.path(file.get_ref());
+        let message = match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let token = text.trim_end_matches(['\r', '\n']);
+                if token.chars().count() < defaults::MIN_METRICS_TOKEN {
+                    format!(
+                        "{} holds {} characters; a token needs at least {}: make one with `head -c 32 /dev/urandom | base64 > {}`",
+                        path.display(),
+                        token.chars().count(),
+                        defaults::MIN_METRICS_TOKEN,
+                        file.get_ref()
+                    )
+                } else if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                    format!(
+                        "{} must hold one line of visible ASCII characters (no spaces): it is sent in an HTTP header",
+                        path.display()
+                    )
+                } else {
+                    return Some(Secret(token.to_string()));
+                }
+            }
+            Err(e) => format!("cannot read {}: {e}", path.display()),
+        };
+        self.error(file.span(), "daemon.metrics_token_file", message);
+        None
     }
 
     /// A positive count no larger than [`defaults::CONCURRENCY_LIMIT`].

@@ -77,6 +77,7 @@ pub(crate) struct RawDaemon {
     pub connect_timeout: Option<S<String>>,
     pub fetch_timeout: Option<S<String>>,
     pub allow_private_addresses: Option<Vec<S<String>>>,
+    pub metrics_token_file: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -177,6 +177,14 @@ fn each_bad_input_names_line_column_and_key() {
             message: "cannot read /nonexistent/p",
         },
         Case {
+            name: "a listener others reach, metrics without a token",
+            toml: "[daemon]\nlisten = \"0.0.0.0:9480\"\n",
+            line: 2,
+            column: 10,
+            key: "daemon.metrics_token_file",
+            message: "0.0.0.0:9480 can be reached from other machines, so /metrics needs a token",
+        },
+        Case {
             name: "unquoted string",
             toml: "[daemon]\ntimezone = UTC\n",
             line: 2,
@@ -782,6 +790,60 @@ fn source_credentials_come_from_their_file_and_never_show() {
 }
 
 #[test]
+fn the_metrics_token_is_read_from_its_file_and_never_printed() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let token = "pH0t9Zb1-metrics-token-of-test";
+    std::fs::write(dir.path().join("metrics-token"), format!("{token}\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("short"), "abc\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("spaced"), "two words of a long token\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("veille.toml");
+    let load_here = |text: &str| load_with_env(text, &path, &no_env);
+
+    // Relative to the configuration file; exposed with a token: accepted.
+    let config =
+        load_here("[daemon]\nlisten = \"0.0.0.0:9480\"\nmetrics_token_file = \"metrics-token\"\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+    let secret = config
+        .daemon
+        .metrics_token
+        .as_ref()
+        .unwrap_or_else(|| panic!("a token"));
+    assert_eq!(secret.expose(), token);
+    let printed = format!("{config:?}");
+    assert!(!printed.contains(token), "{printed}");
+    assert!(printed.contains("Secret(***)"), "{printed}");
+    assert!(load_here("").is_ok_and(|c| c.daemon.metrics_token.is_none()));
+    // On loopback no token is needed, and [web] alone keeps the listener on loopback.
+    assert!(load_here("[daemon]\nlisten = \"127.0.0.1:9480\"\n").is_ok());
+
+    for (file, words) in [
+        ("missing", "cannot read"),
+        ("short", "holds 3 characters; a token needs at least 16"),
+        ("spaced", "visible ASCII"),
+    ] {
+        let text =
+            format!("[daemon]\nlisten = \"0.0.0.0:9480\"\nmetrics_token_file = \"{file}\"\n");
+        let errors = match load_here(&text) {
+            Ok(_) => panic!("accepted {file}"),
+            Err(errors) => errors.0,
+        };
+        assert_eq!(
+            errors.len(),
+            1,
+            "one error, not a second about the listener: {errors:?}"
+        );
+        assert_eq!(errors[0].key, "daemon.metrics_token_file");
+        assert!(errors[0].message.contains(words), "{file}: {errors:?}");
+        assert!(
+            !errors[0].message.contains("abc"),
+            "the token is never shown"
+        );
+    }
+}
+
+#[test]
 fn a_source_on_an_internal_address_is_a_warning_until_allowed() {
     let text = |allow: &str| {
         format!(
@@ -1227,11 +1289,25 @@ fn web_section_reads_its_key_and_guards_an_open_listener() {
             "{key} / {words:?} in {errors:?}"
         );
     }
-    // Exposed with a login: accepted.
+    // Exposed with a login and a metrics token: accepted.
+    std::fs::write(dir.path().join("token"), "0123456789abcdef-metrics\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     let exposed = load_here(
-        "[daemon]\nlisten = \"0.0.0.0:8710\"\n[web]\nsecret_file = \"secret\"\npassword_hash = \"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA\"\n",
+        "[daemon]\nlisten = \"0.0.0.0:8710\"\nmetrics_token_file = \"token\"\n[web]\nsecret_file = \"secret\"\npassword_hash = \"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA\"\n",
     );
     assert!(exposed.is_ok(), "{:?}", exposed.err());
+    // Exposed without either: both keys are named, in one pass.
+    let errors =
+        match load_here("[daemon]\nlisten = \"0.0.0.0:8710\"\n[web]\nsecret_file = \"secret\"\n") {
+            Ok(_) => panic!("an open listener was accepted"),
+            Err(errors) => errors.0,
+        };
+    let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["daemon.metrics_token_file", "web.password_hash"],
+        "{errors:?}"
+    );
 }
 
 /// Configuration files are untrusted input too: hostile nesting anywhere in one is an

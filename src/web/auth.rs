@@ -11,22 +11,32 @@
 //! Trade-off: with no session table, logging out cannot delete anything; the nonce of a
 //! session that logged out is kept in memory until the session would have expired, so a
 //! copied cookie stops working too, until the daemon restarts.
+//!
+//! A login form serves one attempt. The nonce of the form's session is put with the
+//! logged-out ones when its attempt starts (atomically, so 200 parallel posts of one form
+//! get one password check and 199 refusals), and a failed attempt answers with a new
+//! anonymous session and its form: a person retyping sees no difference, a script has to
+//! fetch a form per guess, and the table of spent nonces grows only as fast as the
+//! throttle lets attempts through. Before that, the throttle (`super::throttle`) may refuse
+//! the attempt (429), and after it the password-check queue (`super::password`) may be full
+//! (503, and the form is given back); neither hashes anything, and either way the admin
+//! can resend the same form once the wait is over.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use std::time::Duration;
 
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::Web;
+use super::guard::{self, Client, Peer};
 use super::page::{self, Words};
+use super::{Web, password, throttle};
 use crate::config::WebConfig;
 use crate::judge::token::{self, LinkKey};
 
@@ -36,6 +46,8 @@ pub const SESSION_COOKIE: &str = "veille_session";
 pub const SESSION_HOURS: i64 = 12;
 /// The pause after a failed login: enough to make guessing slow, too short to lock anyone out.
 const FAILED_LOGIN_PAUSE: Duration = Duration::from_millis(500);
+/// `Retry-After` when the password-check queue is full.
+const BUSY_RETRY_AFTER_SECS: u64 = 5;
 /// The user name of review-page judgments when no password is configured (loopback only).
 pub const LOCAL_USER: &str = "local";
 
@@ -176,46 +188,6 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// False when the request says it comes from a page of another origin. Browsers send
-/// `Origin` on every cross-site POST; its absence (older clients, curl) is let through,
-/// and so is `Origin: null`, which is what browsers send for our own forms under
-/// `Referrer-Policy: no-referrer` (and for sandboxed frames): the CSRF token, which no
-/// other page can read, still has to match.
-pub fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    if origin == "null" {
-        return true;
-    }
-    let Some((_, authority)) = origin.split_once("://") else {
-        return false;
-    };
-    authority.eq_ignore_ascii_case(host)
-}
-
-/// Checks a login. The password is verified even for a wrong user name, so the answer
-/// takes as long either way. Runs argon2: call it off the async threads.
-pub fn check_login(
-    configured_user: &str,
-    password_hash: &str,
-    user: &str,
-    password: &str,
-) -> Result<bool, String> {
-    let parsed = PasswordHash::new(password_hash)
-        .map_err(|e| format!("web.password_hash is not a valid PHC string: {e}"))?;
-    let password_ok = Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok();
-    Ok(password_ok && user == configured_user)
-}
-
 /// Nonces of sessions that logged out, until they would have expired.
 #[derive(Debug, Default)]
 pub struct Revoked(Mutex<HashMap<String, i64>>);
@@ -230,6 +202,22 @@ impl Revoked {
     pub fn contains(&self, session: &Session) -> bool {
         let revoked = self.0.lock().unwrap_or_else(|p| p.into_inner());
         revoked.contains_key(&session.nonce)
+    }
+
+    /// Ends `session` unless it already ended: false when another request got there first
+    /// (one login form, one password check).
+    pub fn consume(&self, session: &Session, now: DateTime<Utc>) -> bool {
+        let mut revoked = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        revoked.retain(|_, expires| *expires > now.timestamp());
+        revoked
+            .insert(session.nonce.clone(), session.expires)
+            .is_none()
+    }
+
+    /// Undoes [`Revoked::consume`] for an attempt that never reached a password check.
+    pub fn restore(&self, session: &Session) {
+        let mut revoked = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        revoked.remove(&session.nonce);
     }
 }
 
@@ -266,15 +254,7 @@ pub fn reviewer(web: &WebConfig, session: Option<&Session>) -> Option<String> {
 /// config refuses a non-loopback listener without one), but a proxy on the same host would
 /// expose it anyway.
 pub fn open_through_proxy(web: &WebConfig, headers: &HeaderMap) -> Option<Response> {
-    let proxied = [
-        "forwarded",
-        "x-forwarded-for",
-        "x-forwarded-host",
-        "x-real-ip",
-    ]
-    .iter()
-    .any(|name| headers.contains_key(*name));
-    (web.password_hash.is_none() && proxied).then(|| {
+    (web.password_hash.is_none() && guard::proxied(headers)).then(|| {
         let words = Words::of(web.lang);
         page::refusal(StatusCode::FORBIDDEN, words, &words.needs_password)
     })
@@ -297,8 +277,8 @@ pub fn session_or_new(
     }
 }
 
-/// The checks every session-bound POST passes before it may change anything: same
-/// origin, a valid session, and that session's CSRF token in the form.
+/// The checks every session-bound POST passes before it may change anything: a valid
+/// session, and that session's CSRF token in the form (the guard checked the origin).
 pub fn check_post(
     state: &Web,
     web: &WebConfig,
@@ -307,9 +287,6 @@ pub fn check_post(
     now: DateTime<Utc>,
 ) -> Result<Session, Box<Response>> {
     let words = Words::of(web.lang);
-    if !same_origin(headers) {
-        return Err(Box::new(super::cross_site(words)));
-    }
     match session_of(state, web, headers, now) {
         Some(session) if session.csrf_matches(&web.key, csrf) => Ok(session),
         _ => Err(Box::new(super::csrf_refused(words))),
@@ -379,8 +356,14 @@ pub struct LoginForm {
 }
 
 /// POST /login: checks the password, and starts a logged-in session.
+///
+/// In order, each step refusing without going further: the session and its CSRF token;
+/// the throttle (429 with `Retry-After`); the form, which serves one attempt (its session
+/// ends here, and a failed attempt's answer carries a new one); a place in the
+/// password-check queue (503 with `Retry-After`; the form is given back); then the check.
 pub async fn login(
     State(state): State<Web>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -388,6 +371,7 @@ pub async fn login(
     let Some(web) = super::web_config(&app) else {
         return super::pages_off();
     };
+    let words = Words::of(web.lang);
     let now = app.clock.now();
     let session = match check_post(&state, web, &headers, &form.csrf, now) {
         Ok(session) => session,
@@ -396,31 +380,82 @@ pub async fn login(
     let Some(hash) = web.password_hash.clone() else {
         return see_other("/review", None);
     };
-    let (configured, user, password) = (web.user.clone(), form.user.clone(), form.password);
-    let checked =
-        tokio::task::spawn_blocking(move || check_login(&configured, &hash, &user, &password))
-            .await
-            .unwrap_or_else(|e| Err(format!("the password check did not finish: {e}")));
+    let client = guard::client_of(&peer, &headers);
+    let admitted = state
+        .throttle
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .attempt(&client, now);
+    if let Err(refused) = admitted {
+        app.metrics.record_login_refused(refused.scope.label());
+        if refused.first {
+            log_throttled(&client, &refused);
+        }
+        return throttled(words, refused.retry_after);
+    }
+    if !state.revoked.consume(&session, now) {
+        app.metrics.record_login_refused("used_form");
+        return super::csrf_refused(words);
+    }
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job = password::Job {
+        configured_user: web.user.clone(),
+        password_hash: hash,
+        user: form.user.clone(),
+        password: form.password,
+        reply,
+    };
+    if let Err(busy) = state.passwords.submit(job) {
+        state.revoked.restore(&session);
+        app.metrics.record_login_refused("busy");
+        if busy.first {
+            tracing::warn!(
+                threads = password::WORKERS,
+                queue = password::QUEUE,
+                "too many logins at once: login attempts are refused until the password checks catch up"
+            );
+        }
+        let mut response = page::refusal(StatusCode::SERVICE_UNAVAILABLE, words, &words.login_busy);
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(BUSY_RETRY_AFTER_SECS),
+        );
+        return response;
+    }
+    let checked = answer
+        .await
+        .unwrap_or_else(|_| Err("the password check did not finish".to_string()));
     match checked {
         Ok(true) => {
-            tracing::info!(user = %web.user, "logged in to the review page");
+            state
+                .throttle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .succeeded(&client);
+            tracing::info!(user = ?web.user, client = %client.key, "logged in to the review page");
             let session = Session::issue(&web.key, true, login_of(web), now);
             see_other("/review", Some(set_cookie(&session, super::secure(web))))
         }
         Ok(false) => {
-            tracing::warn!(user = %form.user, "failed login to the review page");
+            app.metrics.record_login_failure();
+            log_failed_login(&form.user, &client);
             tokio::time::sleep(FAILED_LOGIN_PAUSE).await;
-            login_form(
+            // The form that served is spent: the next attempt needs the new one.
+            let fresh = Session::issue(&web.key, false, login_of(web), now);
+            let mut response = login_form(
                 StatusCode::UNAUTHORIZED,
                 web,
-                &session,
-                Some(Words::of(web.lang).wrong_login),
+                &fresh,
+                Some(words.wrong_login),
                 &form.user,
-            )
+            );
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, set_cookie(&fresh, super::secure(web)));
+            response
         }
         Err(e) => {
-            tracing::error!(error = %e, "cannot check a login");
-            let words = Words::of(web.lang);
+            tracing::error!(error = %super::OneLine(&e), "cannot check a login");
             page::refusal(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 words,
@@ -428,6 +463,42 @@ pub async fn login(
             )
         }
     }
+}
+
+/// One line per wrong password; the user name as typed, quoted and escaped (`?`), so a
+/// name with a line break cannot forge a log line.
+fn log_failed_login(user: &str, client: &Client) {
+    tracing::warn!(user = ?user, client = %client.key, "failed login to the review page");
+}
+
+/// One line when a client (or everyone) starts being throttled, not one per request.
+fn log_throttled(client: &Client, refused: &throttle::Refused) {
+    match refused.scope {
+        throttle::Scope::Client => tracing::warn!(
+            client = %client.key,
+            retry_after_secs = refused.retry_after,
+            "too many failed logins from this client: its attempts wait"
+        ),
+        throttle::Scope::Overall => tracing::warn!(
+            retry_after_secs = refused.retry_after,
+            "too many failed logins overall: attempts from every other machine wait"
+        ),
+    }
+}
+
+/// 429 with `Retry-After`.
+fn throttled(words: &Words, retry_after: u64) -> Response {
+    let mut response = page::refused(
+        StatusCode::TOO_MANY_REQUESTS,
+        words,
+        words.login_throttled_heading,
+        &words.login_throttled(retry_after),
+        None,
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -568,37 +639,6 @@ mod tests {
     }
 
     #[test]
-    fn origin_must_name_the_host_when_present() {
-        for (origin, host, expected) in [
-            (None, Some("127.0.0.1:8710"), true),
-            (Some("http://127.0.0.1:8710"), Some("127.0.0.1:8710"), true),
-            (
-                Some("https://Veille.example.org"),
-                Some("veille.example.org"),
-                true,
-            ),
-            (
-                Some("https://evil.example"),
-                Some("veille.example.org"),
-                false,
-            ),
-            (Some("http://127.0.0.1:9999"), Some("127.0.0.1:8710"), false),
-            (Some("null"), Some("127.0.0.1:8710"), true),
-            (Some("127.0.0.1:8710"), Some("127.0.0.1:8710"), false),
-            (Some("http://127.0.0.1:8710"), None, false),
-        ] {
-            let mut headers = HeaderMap::new();
-            if let Some(origin) = origin {
-                headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
-            }
-            if let Some(host) = host {
-                headers.insert(header::HOST, HeaderValue::from_static(host));
-            }
-            assert_eq!(same_origin(&headers), expected, "{origin:?} {host:?}");
-        }
-    }
-
-    #[test]
     fn revoked_sessions_are_remembered_until_they_expire() {
         let key = key();
         let revoked = Revoked::default();
@@ -607,5 +647,71 @@ mod tests {
         revoked.revoke(&gone, now());
         assert!(revoked.contains(&gone));
         assert!(!revoked.contains(&kept));
+        // A login form serves once: the first attempt ends its session, a second finds it
+        // ended.
+        assert!(revoked.consume(&kept, now()));
+        assert!(!revoked.consume(&kept, now()));
+        assert!(revoked.contains(&kept));
+        // An attempt that found the password checks busy gives its form back.
+        revoked.restore(&kept);
+        assert!(!revoked.contains(&kept));
+    }
+
+    /// Log lines written while `log` runs, as the daemon's text format writes them.
+    fn captured(log: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buffer(std::sync::Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, log);
+        let bytes = buffer.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        String::from_utf8(bytes).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_user_name_with_a_line_break_logs_one_line() {
+        let client = Client {
+            key: guard::ClientKey::Addr(std::net::IpAddr::from([203, 0, 113, 9])),
+            local: false,
+        };
+        for user in [
+            "admin\n2026-11-27T12:00:00Z  INFO veille: logged in to the review page user=admin",
+            "admin\r\nforged",
+            "admin\u{2028}x\u{85}y",
+        ] {
+            let log = captured(|| log_failed_login(user, &client));
+            assert_eq!(log.lines().count(), 1, "{log:?}");
+            assert_eq!(log.matches('\n').count(), 1, "{log:?}");
+            assert!(
+                !log.contains('\r') && !log.contains('\u{85}') && !log.contains('\u{2028}'),
+                "{log:?}"
+            );
+            assert!(log.contains("failed login"), "{log:?}");
+            assert!(log.contains("client=203.0.113.9"), "{log:?}");
+        }
+    }
+
+    #[test]
+    fn errors_in_log_fields_stay_on_one_line() {
+        let error = "no such mention: 12\nINFO forged";
+        let log = captured(|| tracing::error!(error = %super::super::OneLine(error), "x"));
+        assert_eq!(log.lines().count(), 1, "{log:?}");
+        assert!(log.contains("no such mention: 12\\nINFO forged"), "{log:?}");
     }
 }

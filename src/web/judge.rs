@@ -13,13 +13,13 @@
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::DateTime;
 use serde::Deserialize;
 
+use super::Web;
 use super::page::{self, Words};
-use super::{Web, auth};
 use crate::app::App;
 use crate::judge::token::{self, TokenError};
 use crate::judge::{Given, Verdict};
@@ -97,11 +97,11 @@ pub async fn confirm(State(web): State<Web>, Path(link): Path<LinkPath>) -> Resp
     )
 }
 
-/// POST: the button. Verifies everything again, then stores the verdict.
+/// POST: the button (the guard checked its origin). Verifies everything again, then
+/// stores the verdict.
 pub async fn submit(
     State(web): State<Web>,
     Path(link): Path<LinkPath>,
-    headers: HeaderMap,
     Form(form): Form<ConfirmForm>,
 ) -> Response {
     let app = web.app();
@@ -109,9 +109,6 @@ pub async fn submit(
         return super::pages_off();
     };
     let words = super::words(&app);
-    if !auth::same_origin(&headers) {
-        return super::cross_site(words);
-    }
     let (mention, verdict) = match verify(&app, &key, &link) {
         Ok(checked) => checked,
         Err(refusal) => return *refusal,
@@ -170,7 +167,7 @@ fn link_refused(app: &App, error: &TokenError) -> Response {
         TokenError::Forged => page::refusal(StatusCode::FORBIDDEN, words, &words.forged),
         TokenError::Malformed => page::refusal(StatusCode::BAD_REQUEST, words, &words.malformed),
         TokenError::KeyFile { .. } => {
-            tracing::error!(error = %error, "the link key is unusable");
+            tracing::error!(error = %super::OneLine(&error), "the link key is unusable");
             page::refusal(StatusCode::SERVICE_UNAVAILABLE, words, &words.key_unusable)
         }
     }
@@ -272,7 +269,7 @@ pub async fn record(
         // Removed between the two reads (a retention purge).
         Ok(None) => Err(gone(words)),
         Err(e) => {
-            tracing::error!(mention = mention.0, error = %e, "cannot record a verdict");
+            tracing::error!(mention = mention.0, error = %super::OneLine(&e), "cannot record a verdict");
             Err(page::refused(
                 StatusCode::SERVICE_UNAVAILABLE,
                 words,

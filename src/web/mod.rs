@@ -9,6 +9,13 @@
 //!
 //! # Security design
 //!
+//! - **Every request names us** (`guard`, before any page runs). DNS rebinding lets a page
+//!   on another site talk to this listener through the reader's browser, as its own
+//!   origin; what it cannot change is the `Host` it sends. A request whose `Host` is not
+//!   `web.base_url`'s host and port, a loopback name or address, or the IP the client
+//!   connected to gets **421 Misdirected Request** and a short page. `/healthz` is exempt
+//!   (load balancers probe it under any name; it tells little), and so is `/metrics` with
+//!   the right bearer token (a rebinding page cannot know it).
 //! - **A GET never changes anything.** Mail security scanners and link previewers open
 //!   every link in a mail, so a judgment link only shows a confirmation page with one
 //!   button; the verdict is stored by the POST that button sends. HEAD follows GET.
@@ -32,28 +39,53 @@
 //! - **Every POST carries a CSRF token** that must match: for the review page, login and
 //!   logout it is a MAC of the session cookie (visitors without a session get an
 //!   anonymous one, so the login form has a token too); for a link's confirmation it is a
-//!   MAC of the link's path. A POST whose `Origin` names another host is refused as well
-//!   (`Origin: null`, which browsers send for our own forms under `no-referrer`, counts as
-//!   none: the token decides). A refused POST gets a 403 page and changes nothing.
+//!   MAC of the link's path. A POST whose `Origin` is not `web.base_url`'s origin, a
+//!   loopback origin or the connected IP is refused by the guard; `Origin` is never
+//!   compared with `Host`, which a rebinding page chooses too (`Origin: null`, which
+//!   browsers send for our own forms under `no-referrer`, counts as none: the token
+//!   decides). A refused POST gets a 403 page and changes nothing.
+//! - **Guessing passwords is slow, and cannot exhaust the daemon** (`auth`, `throttle`,
+//!   `password`). A login form serves one attempt: its session ends when the attempt
+//!   starts, and a failed attempt's answer brings a new form. Failed attempts are
+//!   throttled per client address and overall (five free, then waits that double up to
+//!   5 minutes per client; thirty free, then up to 1 minute for everyone but this machine),
+//!   answered 429 with `Retry-After` without hashing anything; a throttle ends by itself,
+//!   so nobody can lock the admin out for good. Passwords are checked on one thread with
+//!   its own argon2 memory, behind a queue of 8: a flood gets 503s, and the daemon's
+//!   memory for checks stays one hash's worth (19 MiB). Behind a reverse proxy on this
+//!   machine the client is the address the proxy appends to `X-Forwarded-For` (or
+//!   `Forwarded`); those headers are believed only from a loopback peer (see `guard`).
+//! - **/metrics** names watches and sources: with `daemon.metrics_token_file` it needs
+//!   `Authorization: Bearer <token>` (else 401); without, it answers only this machine (a
+//!   loopback peer without proxy headers; else 403). `veille check` refuses a listener on
+//!   a non-loopback address without a token.
+//! - **Log lines are one line.** Text from a request (a login name, an error that may quote
+//!   a request) goes into log fields quoted (`?field`) or through [`OneLine`], so a line
+//!   break in it cannot forge a log line.
+//! - **Bounded requests.** Bodies over 64 KiB are refused before a handler runs.
 //! - **Headers on every response:** a Content-Security-Policy that allows only our own
 //!   stylesheet and script (no inline code, no framing, forms post only to us),
 //!   `X-Content-Type-Options: nosniff`, `Cache-Control: no-store` (pages name what was
-//!   judged and carry tokens). Failed logins wait half a second (slow guessing, no lockout
-//!   an attacker could use to lock the admin out).
+//!   judged and carry tokens). Failed logins also wait half a second before the answer.
 //!
 //! Page text is escaped by the templates (`page`), so feed-supplied titles are text. Pages
 //! speak `web.lang` (English or French): every word comes from `page::Words`.
 
 mod auth;
+mod guard;
 mod judge;
 mod page;
+mod password;
 mod review;
+mod throttle;
 
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -76,12 +108,19 @@ const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
      form-action 'self'; frame-ancestors 'none'";
 
-/// What every handler gets: the application as configured now, and the sessions that
-/// logged out (kept across reloads, for as long as the listener runs).
+/// The largest request body read: our forms carry a token, a verdict and a note of at
+/// most 2000 characters. Bodies are buffered whole, so this bounds a request's memory.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler gets: the application as configured now, and what the listener
+/// remembers across reloads (for as long as it runs): the sessions that logged out (or
+/// whose login form served once), the login throttle and the password-check threads.
 #[derive(Clone)]
 struct Web {
     app: watch::Receiver<App>,
     revoked: Arc<auth::Revoked>,
+    throttle: Arc<Mutex<throttle::Throttle>>,
+    passwords: Arc<password::Checker>,
 }
 
 impl Web {
@@ -99,6 +138,8 @@ pub async fn serve(
     let router = router(Web {
         app,
         revoked: Arc::default(),
+        throttle: Arc::default(),
+        passwords: Arc::new(password::Checker::start()),
     });
     let shutdown = async move {
         while !*stop.borrow() {
@@ -107,11 +148,14 @@ pub async fn serve(
             }
         }
     };
-    if let Err(e) = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    if let Err(e) = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<guard::Peer>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
     {
-        tracing::error!(error = %e, "the HTTP listener stopped");
+        tracing::error!(error = %OneLine(&e), "the HTTP listener stopped");
     }
 }
 
@@ -130,8 +174,78 @@ fn router(web: Web) -> Router {
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            web.clone(),
+            guard_request,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(web)
+}
+
+/// The checks every request passes before its page runs (see `guard`): it names this
+/// listener in `Host`, and a form comes from one of our own origins.
+async fn guard_request(State(web): State<Web>, request: Request, next: Next) -> Response {
+    let app = web.app();
+    let path = request.uri().path();
+    let exempt = path == "/healthz"
+        || (path == "/metrics"
+            && app
+                .config
+                .daemon
+                .metrics_token
+                .as_ref()
+                .is_some_and(|token| guard::bearer_matches(request.headers(), token)));
+    if exempt {
+        return next.run(request).await;
+    }
+    let local = request
+        .extensions()
+        .get::<ConnectInfo<guard::Peer>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |peer| peer.0.local.ip());
+    let names = guard::Names {
+        base_url: web_config(&app).and_then(|w| w.base_url.as_ref()),
+        local,
+    };
+    let words = words(&app);
+    let hosts = guard::request_hosts(request.uri(), request.headers());
+    if hosts.is_empty() || !hosts.iter().all(|host| names.host_allowed(host)) {
+        app.metrics.record_http_refused("host");
+        return page::refusal(StatusCode::MISDIRECTED_REQUEST, words, &words.misdirected);
+    }
+    let foreign_origin = !request.method().is_safe()
+        && request.headers().get(header::ORIGIN).is_some_and(|origin| {
+            !origin
+                .to_str()
+                .is_ok_and(|origin| names.origin_allowed(origin))
+        });
+    if foreign_origin {
+        app.metrics.record_http_refused("origin");
+        return cross_site(words);
+    }
+    next.run(request).await
+}
+
+/// Text from a request (or an error that may quote it) in a log field: control characters
+/// escaped, so it can never start a line of its own. Request data that is a plain string
+/// goes in with `?field` (Debug quotes and escapes it); this is for `Display` values.
+struct OneLine<'a, T: ?Sized>(&'a T);
+
+impl<T: std::fmt::Display + ?Sized> std::fmt::Display for OneLine<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        let text = self.0.to_string();
+        for c in text.chars() {
+            if c.is_control() {
+                for escaped in c.escape_default() {
+                    f.write_char(escaped)?;
+                }
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The headers every response carries (see the module doc).
@@ -197,7 +311,7 @@ fn csrf_refused(words: &Words) -> Response {
 
 /// The database did not answer.
 fn store_failed(words: &Words, error: &dyn std::fmt::Display) -> Response {
-    tracing::error!(error = %error, "a web page cannot use the database");
+    tracing::error!(error = %OneLine(error), "a web page cannot use the database");
     page::refusal(StatusCode::SERVICE_UNAVAILABLE, words, &words.store_failed)
 }
 
@@ -226,13 +340,41 @@ async fn not_found(State(web): State<Web>) -> Response {
     page::refusal(StatusCode::NOT_FOUND, words, &words.not_found)
 }
 
-async fn metrics(State(web): State<Web>) -> Response {
+/// `/metrics`: with `daemon.metrics_token_file`, for the bearer of the token (the guard
+/// let a right one through already); without, for this machine only.
+async fn metrics(
+    State(web): State<Web>,
+    ConnectInfo(peer): ConnectInfo<guard::Peer>,
+    headers: HeaderMap,
+) -> Response {
     let app = web.app();
+    match &app.config.daemon.metrics_token {
+        Some(token) if !guard::bearer_matches(&headers, token) => {
+            app.metrics.record_http_refused("metrics");
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer realm=\"veille metrics\"")],
+                "/metrics needs the token of daemon.metrics_token_file: \
+                 Authorization: Bearer <token>\n",
+            )
+                .into_response();
+        }
+        None if !guard::from_this_machine(&peer, &headers) => {
+            app.metrics.record_http_refused("metrics");
+            return (
+                StatusCode::FORBIDDEN,
+                "/metrics answers only on this machine (a loopback client, not through a \
+                 proxy); set daemon.metrics_token_file to read it from elsewhere\n",
+            )
+                .into_response();
+        }
+        _ => {}
+    }
     let database = app.config.daemon.database.clone();
     let counts = match app.db(|s| s.counts()).await {
         Ok(counts) => counts,
         Err(e) => {
-            tracing::error!(error = %e, "cannot read the database for /metrics");
+            tracing::error!(error = %OneLine(&e), "cannot read the database for /metrics");
             return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
         }
     };

@@ -71,7 +71,7 @@ pub fn render(status: StatusCode, template: &str, words: &Words, context: Value)
         )
             .into_response(),
         Err(message) => {
-            tracing::error!(template, error = %message, "cannot render a web page");
+            tracing::error!(template, error = %super::OneLine(&message), "cannot render a web page");
             (StatusCode::INTERNAL_SERVER_ERROR, words.render_failed).into_response()
         }
     }
@@ -180,6 +180,9 @@ pub struct Words {
     pub needs_password: Refusal,
     pub login_unavailable: Refusal,
     pub which_story: Refusal,
+    pub misdirected: Refusal,
+    pub login_busy: Refusal,
+    pub login_throttled_heading: &'static str,
     pub expired_heading: &'static str,
     pub expired_hint: &'static str,
     pub unknown_verdict_heading: &'static str,
@@ -296,6 +299,21 @@ const EN: Words = Words {
         message: "This form does not say which story to judge.",
         hint: Some("Reload the review page and try again."),
     },
+    misdirected: Refusal {
+        heading: "Wrong address",
+        message: "This veille does not answer under the name this request used.",
+        hint: Some(
+            "Use the address in veille's mails (web.base_url), or localhost on the machine \
+             itself.",
+        ),
+    },
+    login_busy: Refusal {
+        heading: "Too many logins at once",
+        message: "veille is checking too many passwords right now, so this one was not \
+                  checked.",
+        hint: Some("Try again in a few seconds."),
+    },
+    login_throttled_heading: "Too many login attempts",
     expired_heading: "This link has expired",
     expired_hint: "Judge it on the review page or ask for a new digest.",
     unknown_verdict_heading: "Unknown verdict",
@@ -420,6 +438,21 @@ const FR: Words = Words {
         message: "Ce formulaire ne dit pas quel sujet juger.",
         hint: Some("Rechargez la page des sujets à juger et réessayez."),
     },
+    misdirected: Refusal {
+        heading: "Mauvaise adresse",
+        message: "Ce veille ne répond pas sous le nom utilisé par cette requête.",
+        hint: Some(
+            "Utilisez l’adresse des mails de veille (web.base_url), ou localhost sur la \
+             machine elle-même.",
+        ),
+    },
+    login_busy: Refusal {
+        heading: "Trop de connexions à la fois",
+        message: "veille vérifie trop de mots de passe en ce moment : celui-ci n’a pas été \
+                  vérifié.",
+        hint: Some("Réessayez dans quelques secondes."),
+    },
+    login_throttled_heading: "Trop de tentatives de connexion",
     expired_heading: "Ce lien a expiré",
     expired_hint: "Jugez-le sur la page des sujets à juger ou demandez un nouveau digest.",
     unknown_verdict_heading: "Verdict inconnu",
@@ -533,6 +566,29 @@ impl Words {
             Lang::Fr => format!(
                 "veille ne connaît pas le verdict « {word} » (il connaît relevant, irrelevant \
                  et crisis)."
+            ),
+        }
+    }
+
+    /// Login attempts that must wait, with how long.
+    pub fn login_throttled(&self, seconds: u64) -> String {
+        let minutes = seconds.div_ceil(60);
+        match (self.language, seconds < 60) {
+            (Lang::En, true) => format!(
+                "Too many wrong passwords were tried; nothing was checked. Try again in \
+                 {seconds} s."
+            ),
+            (Lang::En, false) => format!(
+                "Too many wrong passwords were tried; nothing was checked. Try again in \
+                 {minutes} min."
+            ),
+            (Lang::Fr, true) => format!(
+                "Trop de mots de passe erronés ont été essayés ; rien n’a été vérifié. \
+                 Réessayez dans {seconds} s."
+            ),
+            (Lang::Fr, false) => format!(
+                "Trop de mots de passe erronés ont été essayés ; rien n’a été vérifié. \
+                 Réessayez dans {minutes} min."
             ),
         }
     }
