@@ -124,6 +124,13 @@ impl Store {
         .context("purging old hourly counts")?;
         conn.execute("DELETE FROM alert_stories WHERE alerted_at < ?1", [cutoff])
             .context("purging old alert threads")?;
+        // A story's escalation is kept while any of its items is: nobody can judge it after.
+        conn.execute(
+            "DELETE FROM crisis_escalations WHERE escalated_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM items WHERE items.story_id = crisis_escalations.story_id)",
+            [cutoff],
+        )
+        .context("purging old crisis escalations")?;
         purged.mail_bodies = conn
             .execute(
                 "UPDATE outbox SET body = x'' WHERE status = 'sent' AND sent_at < ?1 AND length(body) > 0",

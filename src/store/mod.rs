@@ -29,7 +29,9 @@ mod stories;
 
 pub use stories::{Assignment, POSTINGS_CAP, StoryInfo};
 
-pub use alerts::{AlertSent, AlertedStory, Awaiting, Intake, Pending, RuleState};
+pub use alerts::{
+    AlertSent, AlertedStory, Awaiting, Intake, NewEscalation, PastEscalation, Pending, RuleState,
+};
 pub use judgments::{Judged, MentionFilter, NewJudgment, ReviewStory};
 pub use maintenance::{Purged, SearchHit};
 

@@ -159,8 +159,7 @@ pub struct Words {
     pub judge_others: &'static str,
     // Crisis escalation.
     pub alerted: &'static str,
-    pub already_crisis_alerted_then: &'static str,
-    pub already_crisis_no_alert: &'static str,
+    pub already_escalated: &'static str,
     pub no_crisis_rule: &'static str,
     // Login.
     pub log_in: &'static str,
@@ -217,8 +216,8 @@ const EN: Words = Words {
     your_note: "Your note:",
     judge_others: "Judge other stories on the review page",
     alerted: "The crisis managers were alerted by mail.",
-    already_crisis_alerted_then: "It already was a crisis: the crisis managers were alerted then.",
-    already_crisis_no_alert: "It already was a crisis: no new alert.",
+    already_escalated: "This story was already escalated as a crisis: the crisis managers were \
+                        alerted then, and are not mailed again.",
     no_crisis_rule: "No crisis alert rule covers this watch, so nobody else was alerted (an \
                      admin can set crisis = true on an [[alert]] rule).",
     log_in: "Log in",
@@ -337,9 +336,8 @@ const FR: Words = Words {
     your_note: "Votre remarque :",
     judge_others: "Juger d’autres sujets",
     alerted: "La cellule de crise a été alertée par mail.",
-    already_crisis_alerted_then: "C’était déjà une crise : la cellule de crise a été alertée \
-                                  à ce moment-là.",
-    already_crisis_no_alert: "C’était déjà une crise : pas de nouvelle alerte.",
+    already_escalated: "Ce sujet a déjà été signalé comme crise : la cellule de crise a été \
+                        alertée à ce moment-là, elle ne l’est pas une seconde fois.",
     no_crisis_rule: "Aucune règle d’alerte de crise ne couvre ce thème, donc personne d’autre \
                      n’a été alerté (un administrateur peut mettre crisis = true sur une règle \
                      [[alert]]).",
