@@ -435,8 +435,26 @@ async fn bad_links_get_a_refusal_page_and_change_nothing() {
             now() + Duration::days(1)
         )
     );
+    // Signed with the right key, but valid until 2100: no veille link lives that long.
+    let year_2100 = format!(
+        "{}/{}",
+        site.base,
+        token::link_path(
+            &key,
+            MentionId(mention),
+            Verdict::Crisis,
+            Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0)
+                .single()
+                .expect("valid time")
+        )
+    );
     let other_mention = (mention + 1).to_string();
     let cases = [
+        (
+            year_2100,
+            StatusCode::FORBIDDEN,
+            "This link was not issued by this veille",
+        ),
         (
             with_segment(&link, 0, &other_mention),
             StatusCode::FORBIDDEN,

@@ -11,6 +11,19 @@
 //! was for, and the web side can tell "expired" from "forged" in words. The signature covers
 //! a version tag too, so a later format can never be confused with this one. Expired links are
 //! refused even when their signature is good: a digest forwarded months later must not judge.
+//! So are links that expire later than `web.link_ttl` (plus [`CLOCK_SKEW`]) from now: veille
+//! never issues one, so a correctly signed link that says "valid until 2100" was made with a
+//! leaked key (or before an admin shortened `link_ttl`); refusing it bounds what a leaked key
+//! or an old copied demo key can do to the links' lifetime, and the daemon logs it. A link
+//! may still be used several times until it expires: replaying one cannot mail the crisis
+//! team twice (`crate::alert::may_escalate`).
+//!
+//! The key: `web.secret_file` holds base64 of 32 random bytes (`head -c 32 /dev/urandom |
+//! base64`). [`LinkKey::from_bytes`] judges its strength on the decoded bytes when the file
+//! is base64 (at least 32, not a repeated pattern, not a handful of distinct values) and on
+//! the bytes as they are otherwise, but the HMAC key stays the file's bytes (trimmed):
+//! decoding it would change every signature and void the links already mailed. The cost is
+//! nothing: HMAC hashes its key either way.
 //!
 //! The same key signs the web pages' session cookies and CSRF tokens ([`mac`]), each under its
 //! own purpose string, so a value signed for one use is never valid for another.
@@ -31,6 +44,10 @@ type HmacSha256 = Hmac<Sha256>;
 /// The shortest key accepted, in bytes: the size of the hash.
 pub const MIN_KEY_BYTES: usize = 32;
 
+/// How far ahead of `now + web.link_ttl` a link's expiry may lie and still be ours: a clock
+/// set back a little (NTP) between mailing a link and checking it.
+pub const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 /// The tag signed with every link, for the link format of this version.
 const LINK_PURPOSE: &str = "link-v1";
 
@@ -45,6 +62,11 @@ pub enum TokenError {
     Forged,
     #[error("this link expired at {at}")]
     Expired { at: DateTime<Utc> },
+    /// Correctly signed, but valid longer than any link this veille issues.
+    #[error(
+        "this link says it is valid until {at}, longer than web.link_ttl allows: it was not issued by this veille"
+    )]
+    BeyondLifetime { at: DateTime<Utc> },
     #[error("cannot use {path} as the link key (web.secret_file): {reason}")]
     KeyFile { path: PathBuf, reason: String },
 }
@@ -136,14 +158,16 @@ pub fn link_path(
     format!("j/{mention}/{}/{expires}/{sig}", verdict.as_str())
 }
 
-/// Checks a link's four segments, as received. The signature is checked before the expiry,
-/// so a forged link never learns whether its date would have passed.
+/// Checks a link's four segments, as received, against the key and the links' lifetime
+/// (`web.link_ttl`). The signature is checked before the expiry, so a forged link never
+/// learns whether its date would have passed.
 pub fn verify(
     key: &LinkKey,
     mention: &str,
     verdict: &str,
     expires: &str,
     sig: &str,
+    ttl: std::time::Duration,
     now: DateTime<Utc>,
 ) -> Result<(MentionId, Verdict), TokenError> {
     let id: i64 = mention.parse().map_err(|_| TokenError::Malformed)?;
@@ -170,6 +194,14 @@ pub fn verify(
     if now > at {
         return Err(TokenError::Expired { at });
     }
+    let lifetime =
+        chrono::Duration::from_std(ttl.saturating_add(CLOCK_SKEW)).unwrap_or(chrono::Duration::MAX);
+    if now
+        .checked_add_signed(lifetime)
+        .is_some_and(|latest| at > latest)
+    {
+        return Err(TokenError::BeyondLifetime { at });
+    }
     Ok((MentionId(id), verdict))
 }
 
@@ -186,6 +218,8 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap()
     }
 
+    const TTL: std::time::Duration = crate::config::defaults::LINK_TTL;
+
     fn parts(path: &str) -> Vec<String> {
         path.split('/').map(str::to_string).collect()
     }
@@ -196,7 +230,7 @@ mod tests {
         now: DateTime<Utc>,
     ) -> Result<(MentionId, Verdict), TokenError> {
         assert_eq!(p[0], "j");
-        verify(key, &p[1], &p[2], &p[3], &p[4], now)
+        verify(key, &p[1], &p[2], &p[3], &p[4], TTL, now)
     }
 
     #[test]
@@ -261,6 +295,49 @@ mod tests {
             bad[index] = value.to_string();
             assert_eq!(check(&key(), &bad, now()), Err(TokenError::Malformed));
         }
+    }
+
+    #[test]
+    fn a_signed_link_valid_longer_than_links_live_was_not_issued_here() {
+        let ttl = chrono::Duration::from_std(TTL).unwrap();
+        let skew = chrono::Duration::from_std(CLOCK_SKEW).unwrap();
+        let year_2100 = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap();
+        let cases = [
+            ("issued now", now() + ttl, true),
+            (
+                "issued now, clock set back a little",
+                now() + ttl + skew,
+                true,
+            ),
+            (
+                "a second too far",
+                now() + ttl + skew + chrono::Duration::seconds(1),
+                false,
+            ),
+            ("year 2100", year_2100, false),
+        ];
+        for (case, expires, ours) in cases {
+            let p = parts(&link_path(&key(), MentionId(7), Verdict::Crisis, expires));
+            let checked = check(&key(), &p, now());
+            if ours {
+                assert_eq!(checked, Ok((MentionId(7), Verdict::Crisis)), "{case}");
+            } else {
+                assert_eq!(
+                    checked,
+                    Err(TokenError::BeyondLifetime { at: expires }),
+                    "{case}"
+                );
+            }
+        }
+        // The bound follows web.link_ttl: a longer lifetime accepts a later expiry.
+        let p = parts(&link_path(
+            &key(),
+            MentionId(7),
+            Verdict::Crisis,
+            now() + ttl * 2,
+        ));
+        let long = verify(&key(), &p[1], &p[2], &p[3], &p[4], TTL * 2, now());
+        assert!(long.is_ok(), "{long:?}");
     }
 
     #[test]

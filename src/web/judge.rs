@@ -140,19 +140,21 @@ fn verify(
     key: &token::LinkKey,
     link: &LinkPath,
 ) -> Result<(MentionId, Verdict), Box<Response>> {
+    let ttl = super::web_config(app).map_or(crate::config::defaults::LINK_TTL, |w| w.link_ttl);
     token::verify(
         key,
         &link.mention,
         &link.verdict,
         &link.expires,
         &link.sig,
+        ttl,
         app.clock.now(),
     )
-    .map_err(|e| Box::new(link_refused(app, &e)))
+    .map_err(|e| Box::new(link_refused(app, link, &e)))
 }
 
 /// A bad link in the reader's words.
-fn link_refused(app: &App, error: &TokenError) -> Response {
+fn link_refused(app: &App, link: &LinkPath, error: &TokenError) -> Response {
     let words = super::words(app);
     match error {
         TokenError::Expired { at } => page::refused(
@@ -162,6 +164,18 @@ fn link_refused(app: &App, error: &TokenError) -> Response {
             &words.expired(&super::when(app, *at)),
             Some(words.expired_hint),
         ),
+        TokenError::BeyondLifetime { at } => {
+            // Only a holder of the key can sign: either the key leaked (a copied demo key, a
+            // stolen file) or link_ttl was shortened since the link was mailed.
+            tracing::warn!(mention = %link.mention, verdict = %link.verdict, expires = %at, "refused a correctly signed judgment link valid longer than web.link_ttl allows: if link_ttl was not shortened, the link key has leaked (replace web.secret_file)");
+            page::refused(
+                StatusCode::FORBIDDEN,
+                words,
+                words.beyond_lifetime_heading,
+                &words.beyond_lifetime(&super::when(app, *at)),
+                Some(words.expired_hint),
+            )
+        }
         TokenError::UnknownVerdict(word) => page::refused(
             StatusCode::BAD_REQUEST,
             words,

@@ -180,6 +180,7 @@ pub struct Words {
     pub login_unavailable: Refusal,
     pub which_story: Refusal,
     pub expired_heading: &'static str,
+    pub beyond_lifetime_heading: &'static str,
     pub expired_hint: &'static str,
     pub unknown_verdict_heading: &'static str,
     pub ask_elsewhere: &'static str,
@@ -296,6 +297,7 @@ const EN: Words = Words {
         hint: Some("Reload the review page and try again."),
     },
     expired_heading: "This link has expired",
+    beyond_lifetime_heading: "This link was not issued by this veille",
     expired_hint: "Judge it on the review page or ask for a new digest.",
     unknown_verdict_heading: "Unknown verdict",
     ask_elsewhere: ASK_EN,
@@ -419,6 +421,7 @@ const FR: Words = Words {
         hint: Some("Rechargez la page des sujets à juger et réessayez."),
     },
     expired_heading: "Ce lien a expiré",
+    beyond_lifetime_heading: "Ce lien n’a pas été émis par cette veille",
     expired_hint: "Jugez-le sur la page des sujets à juger ou demandez un nouveau digest.",
     unknown_verdict_heading: "Verdict inconnu",
     ask_elsewhere: ASK_FR,
@@ -518,6 +521,20 @@ impl Words {
         match self.language {
             Lang::En => format!("This link has expired (it was valid until {until})."),
             Lang::Fr => format!("Ce lien a expiré (il était valable jusqu’au {until})."),
+        }
+    }
+
+    /// A signed link that claims to stay valid longer than veille's links ever do.
+    pub fn beyond_lifetime(&self, until: &str) -> String {
+        match self.language {
+            Lang::En => format!(
+                "This link says it stays valid until {until}, longer than the links veille \
+                 mails ever do, so it cannot be trusted. Nothing was recorded."
+            ),
+            Lang::Fr => format!(
+                "Ce lien se dit valable jusqu’au {until}, plus longtemps que tous les liens \
+                 qu’envoie veille : il n’est pas digne de confiance. Rien n’a été enregistré."
+            ),
         }
     }
 
