@@ -13,7 +13,7 @@ use common::{HttpServer, ReceivedMail, Response, SmtpSink};
 use veille::judge::Verdict;
 use veille::judge::token::{self, LinkKey};
 
-const SECRET: &str = "k9T2mQ7vX4pL8sW1zR6yB3nC5hJ0dF2g";
+const SECRET: &str = "PJ0aZwadTO1zMClrOz8LLk4IBZitlCAOgLndM+ta2wk=";
 
 fn veille(config: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_veille"))

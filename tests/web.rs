@@ -25,7 +25,7 @@ fn now() -> DateTime<Utc> {
         .expect("valid time")
 }
 
-const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-test-key";
+const SECRET: &[u8] = b"Sj3k6DM1eiEgrANAocpp8ur6v0oDDmNyTb75v3SConU=";
 
 /// A veille with three Acme stories polled, its digest written to `mail/`, and its pages
 /// served on 127.0.0.1.

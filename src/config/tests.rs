@@ -831,7 +831,7 @@ fn bundled_configs_are_valid() {
     std::fs::write(dir.path().join("smtp-password"), "x").unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(
         dir.path().join("web-secret"),
-        "0123456789abcdef0123456789abcdef\n",
+        "U0uvoGREeA59UtbNluHqVcFeXWcVnqcDTZamKnErx0s=\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let text = std::fs::read_to_string(root.join("example.toml")).unwrap_or_default();
@@ -1025,10 +1025,12 @@ fn web_section_reads_its_key_and_guards_an_open_listener() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(
         dir.path().join("secret"),
-        "0123456789abcdef0123456789abcdef\n",
+        "U0uvoGREeA59UtbNluHqVcFeXWcVnqcDTZamKnErx0s=\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.path().join("short"), "tiny\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("weak"), format!("{}\n", "a".repeat(32)))
+        .unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().join("veille.toml");
     let load_here = |text: &str| load_with_env(text, &path, &no_env);
 
@@ -1057,11 +1059,16 @@ fn web_section_reads_its_key_and_guards_an_open_listener() {
             .is_none()
     );
 
-    let cases: [(&str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str); 7] = [
         (
             "[web]\nsecret_file = \"short\"\n",
             "web.secret_file",
-            "4 bytes",
+            "3 bytes after base64 decoding",
+        ),
+        (
+            "[web]\nsecret_file = \"weak\"\n",
+            "web.secret_file",
+            "\"a\" repeated, so it is easy to guess: write a good one with `head -c 32 /dev/urandom | base64 > FILE`",
         ),
         (
             "[web]\nsecret_file = \"missing\"\n",

@@ -82,9 +82,103 @@ impl std::fmt::Debug for LinkKey {
     }
 }
 
+/// The command that writes a good key, named in every refusal of a weak one.
+pub const GOOD_KEY_COMMAND: &str = "head -c 32 /dev/urandom | base64 > FILE";
+
+/// Fewer distinct byte values (or steps between neighbours) than this in 32 or more bytes is
+/// a pattern, not randomness: 32 random bytes have at least 23 of each in 20,000 draws, the
+/// documented base64 form and 64 hex digits too.
+const MIN_DISTINCT: usize = 16;
+
+/// Bits per character of a text key that is not base64 (printable ASCII: log2 95 ≈ 6.57), in
+/// hundredths; decoded base64 and raw bytes carry 8 bits per byte.
+const TEXT_CENTIBITS_PER_CHAR: usize = 657;
+
+/// Why `key` (the file's bytes, trimmed) is too weak to sign links, or None. Its strength is
+/// judged on the bytes it stands for: the decoded bytes when it is base64 (the documented
+/// form), else the bytes as they are. Table-tested below.
+pub fn key_weakness(key: &[u8]) -> Option<String> {
+    if let Some(period) = period(key) {
+        return Some(repeated(&key[..period]));
+    }
+    let decoded = decode_base64(key);
+    let (material, form) = match &decoded {
+        Some(bytes) => (bytes.as_slice(), "after base64 decoding"),
+        None => (key, "as written (not base64)"),
+    };
+    if let Some(period) = period(material) {
+        return Some(format!(
+            "the key repeats a pattern of {period} byte(s) {form}, so it is easy to guess"
+        ));
+    }
+    if material.len() < MIN_KEY_BYTES {
+        return Some(format!(
+            "the key holds {} bytes {form}, at least {MIN_KEY_BYTES} random bytes are needed",
+            material.len()
+        ));
+    }
+    let distinct = |values: &mut dyn Iterator<Item = u8>| {
+        let mut seen = [false; 256];
+        values.for_each(|v| seen[usize::from(v)] = true);
+        seen.iter().filter(|s| **s).count()
+    };
+    let values = distinct(&mut material.iter().copied());
+    let steps = distinct(&mut material.windows(2).map(|w| w[1].wrapping_sub(w[0])));
+    if values < MIN_DISTINCT || steps < MIN_DISTINCT {
+        return Some(format!(
+            "the key has only {} different byte values and {} different steps between them {form}: it is a pattern, not random bytes",
+            values, steps
+        ));
+    }
+    let printable =
+        decoded.is_none() && material.iter().all(|b| b.is_ascii_graphic() || *b == b' ');
+    if printable && material.len() * TEXT_CENTIBITS_PER_CHAR < MIN_KEY_BYTES * 8 * 100 {
+        return Some(format!(
+            "the key is {} characters of text {form}; text carries less than a byte of chance per character, so at least {} characters are needed",
+            material.len(),
+            (MIN_KEY_BYTES * 8 * 100).div_ceil(TEXT_CENTIBITS_PER_CHAR)
+        ));
+    }
+    None
+}
+
+/// The shortest period of `bytes` when it repeats at least twice (`abab` → 2), else None.
+fn period(bytes: &[u8]) -> Option<usize> {
+    (1..=bytes.len() / 2).find(|&p| bytes.iter().skip(p).zip(bytes).all(|(a, b)| a == b))
+}
+
+fn repeated(unit: &[u8]) -> String {
+    match std::str::from_utf8(unit) {
+        Ok(text) if unit.iter().all(u8::is_ascii_graphic) => {
+            format!("the key is {text:?} repeated, so it is easy to guess")
+        }
+        _ => format!(
+            "the key is a pattern of {} byte(s) repeated, so it is easy to guess",
+            unit.len()
+        ),
+    }
+}
+
+/// The bytes a base64 key stands for (standard or URL-safe alphabet, padded or not), or None
+/// when `key` is not base64.
+fn decode_base64(key: &[u8]) -> Option<Vec<u8>> {
+    use base64::alphabet;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let lenient = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    [
+        GeneralPurpose::new(&alphabet::STANDARD, lenient),
+        GeneralPurpose::new(&alphabet::URL_SAFE, lenient),
+    ]
+    .iter()
+    .find_map(|engine| engine.decode(key).ok())
+}
+
 impl LinkKey {
     /// Reads the key file. Surrounding whitespace is dropped (a key written with `echo` ends
-    /// with a newline); what remains must be at least [`MIN_KEY_BYTES`] long.
+    /// with a newline); what remains must be a strong key ([`key_weakness`]). The HMAC key is
+    /// those bytes as written, base64 or not, so links already mailed stay valid.
     pub fn from_file(path: &Path) -> Result<LinkKey, TokenError> {
         let bytes = std::fs::read(path).map_err(|e| TokenError::KeyFile {
             path: path.to_path_buf(),
@@ -99,15 +193,12 @@ impl LinkKey {
         })
     }
 
+    /// A key from its bytes (the file's, trimmed), refused when weak ([`key_weakness`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<LinkKey, TokenError> {
-        if bytes.len() < MIN_KEY_BYTES {
+        if let Some(weakness) = key_weakness(bytes) {
             return Err(TokenError::KeyFile {
                 path: PathBuf::new(),
-                reason: format!(
-                    "the key has {} bytes, at least {MIN_KEY_BYTES} are needed: write one with \
-                     `head -c 32 /dev/urandom | base64 > FILE`",
-                    bytes.len()
-                ),
+                reason: format!("{weakness}: write a good one with `{GOOD_KEY_COMMAND}`"),
             });
         }
         Ok(LinkKey(bytes.to_vec()))
@@ -210,8 +301,11 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    /// `head -c 32 /dev/urandom | base64`, as the README says.
+    const GOOD: &str = "Sj3k6DM1eiEgrANAocpp8ur6v0oDDmNyTb75v3SConU=";
+
     fn key() -> LinkKey {
-        LinkKey::from_bytes(b"0123456789abcdef0123456789abcdef").unwrap()
+        LinkKey::from_bytes(GOOD.as_bytes()).unwrap()
     }
 
     fn now() -> DateTime<Utc> {
@@ -266,7 +360,7 @@ mod tests {
                 "part {index}"
             );
         }
-        let other = LinkKey::from_bytes(b"another key, just as long as the first").unwrap();
+        let other = LinkKey::from_bytes(b"U0uvoGREeA59UtbNluHqVcFeXWcVnqcDTZamKnErx0s=").unwrap();
         assert_eq!(check(&other, &good, now()), Err(TokenError::Forged));
     }
 
@@ -350,6 +444,81 @@ mod tests {
     }
 
     #[test]
+    fn weak_keys_are_refused_and_good_ones_of_every_usual_form_accepted() {
+        let hex64 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        // 32 random bytes as a binary file (`head -c 32 /dev/urandom > FILE`).
+        let raw = decode_base64(b"PJ0aZwadTO1zMClrOz8LLk4IBZitlCAOgLndM+ta2wk=").unwrap();
+        let cases: [(&str, &[u8], Option<&str>); 15] = [
+            ("the documented form", GOOD.as_bytes(), None),
+            (
+                "base64 without padding",
+                GOOD.trim_end_matches('=').as_bytes(),
+                None,
+            ),
+            (
+                "url-safe base64",
+                b"lCAwtZ6RPgu5dbTiGPDiwoOKZoJzp4o0ZrTIva0AjsY",
+                None,
+            ),
+            (
+                "64 hex digits (openssl rand -hex 32)",
+                hex64.as_bytes(),
+                None,
+            ),
+            ("raw random bytes", &raw, None),
+            (
+                "a long random text",
+                b"q7#Rv!2m@Lx9$Tp4&Wz8*Nc1^Hb6%Kd3+Fs5?Gj0",
+                None,
+            ),
+            ("32 times a", &[b'a'; 32], Some("\"a\" repeated")),
+            ("44 times a, base64", &[b'a'; 44], Some("\"a\" repeated")),
+            (
+                "a short pattern",
+                b"abc123abc123abc123abc123abc123abc123abc1",
+                Some("\"abc123\" repeated"),
+            ),
+            ("32 equal raw bytes", &[42u8; 32], Some("repeated")),
+            (
+                "32 alphanumerics are 24 bytes of base64",
+                b"k9T2mQ7vX4pL8sW1zR6yB3nC5hJ0dF2g",
+                Some("24 bytes after base64 decoding"),
+            ),
+            (
+                "openssl rand -hex 16",
+                &hex64.as_bytes()[..32],
+                Some("24 bytes"),
+            ),
+            (
+                "few distinct bytes",
+                b"!!~~!~~!!~!~!~~!!!~~!~!~~!!~!~~!~!!~~!~!",
+                Some("only 2 different byte values"),
+            ),
+            (
+                "a run of the alphabet",
+                b"!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGH",
+                Some("different steps"),
+            ),
+            (
+                "a short text",
+                b"correct horse battery staple again",
+                Some("at least 39 characters"),
+            ),
+        ];
+        for (case, key, weakness) in cases {
+            let found = key_weakness(key);
+            match (weakness, &found) {
+                (None, None) => {}
+                (Some(words), Some(found)) => assert!(found.contains(words), "{case}: {found}"),
+                _ => panic!("{case}: expected {weakness:?}, found {found:?}"),
+            }
+            if let Err(TokenError::KeyFile { reason, .. }) = LinkKey::from_bytes(key) {
+                assert!(reason.contains(GOOD_KEY_COMMAND), "{case}: {reason}");
+            }
+        }
+    }
+
+    #[test]
     fn short_or_missing_keys_are_refused_with_the_path() {
         assert!(LinkKey::from_bytes(b"short").is_err());
         let dir = tempfile::tempdir().unwrap();
@@ -363,8 +532,19 @@ mod tests {
         assert!(error.contains(&path.display().to_string()), "{error}");
         let missing = LinkKey::from_file(&dir.path().join("none")).unwrap_err();
         assert!(matches!(missing, TokenError::KeyFile { .. }));
-        std::fs::write(&path, "0123456789abcdef0123456789abcdef\n").unwrap();
-        assert!(LinkKey::from_file(&path).is_ok());
+        std::fs::write(&path, format!("{GOOD}\n")).unwrap();
+        let read = LinkKey::from_file(&path).unwrap();
+        // The HMAC key is the file's text, not the bytes it decodes to: links mailed before
+        // keys were checked stay valid.
+        let expires = now() + chrono::Duration::days(1);
+        let by_text = LinkKey(GOOD.as_bytes().to_vec());
+        let p = parts(&link_path(
+            &by_text,
+            MentionId(3),
+            Verdict::Relevant,
+            expires,
+        ));
+        assert!(check(&read, &p, now()).is_ok());
         assert_eq!(format!("{:?}", key()), "LinkKey(…)", "never prints the key");
     }
 }
