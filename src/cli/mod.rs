@@ -183,7 +183,12 @@ fn init_logging(default_level: &str, format: LogFormat) {
 
 /// Loads the configuration, printing every error (and exit code 2) when it is invalid.
 fn load_config(path: &std::path::Path) -> Result<Config, u8> {
-    match config::load(path) {
+    load_config_with(path, config::Writes::Allowed)
+}
+
+/// [`load_config`], saying whether loading may create the files the configuration asks for.
+fn load_config_with(path: &std::path::Path, writes: config::Writes) -> Result<Config, u8> {
+    match config::load_file(path, writes) {
         Ok(config) => Ok(config),
         Err(errors) => {
             for error in errors.iter() {

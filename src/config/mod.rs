@@ -132,8 +132,12 @@ pub struct WebConfig {
     /// links without it.
     pub base_url: Option<Url>,
     pub secret_file: PathBuf,
+    /// Create `secret_file` with a random key when it does not exist (demos, first runs).
+    pub create_secret: bool,
     /// The key read from `secret_file` (links, session cookies, CSRF tokens).
     pub key: std::sync::Arc<crate::judge::token::LinkKey>,
+    /// Whether the key was read, created by this load, or is still to be created.
+    pub key_origin: crate::judge::token::KeyOrigin,
     /// How long a judgment link stays valid.
     pub link_ttl: Duration,
     /// How far back `/review` looks.
@@ -384,8 +388,25 @@ impl Config {
     }
 }
 
-/// Reads and validates a configuration file.
+/// Whether loading a configuration may write the files it asks to create when they are
+/// missing (`web.create_secret`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    /// Every command that runs veille: the first one creates what is missing.
+    Allowed,
+    /// `veille check` writes nothing: it is often run as root (`sudo veille check`), and a
+    /// key created then would belong to root, unreadable by the service's user.
+    Forbidden,
+}
+
+/// Reads and validates a configuration file, creating the link key when the file asks for
+/// it (`web.create_secret`) and it is missing.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    load_file(path, Writes::Allowed)
+}
+
+/// Reads and validates a configuration file.
+pub fn load_file(path: &Path, writes: Writes) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: path.to_path_buf(),
@@ -395,7 +416,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             message: format!("cannot read the configuration file: {e}"),
         }])
     })?;
-    load_str(&text, path)
+    let env = |name: &str| std::env::var(name).ok();
+    load_text(&text, path, &env, writes)
 }
 
 /// Validates configuration text as if it had been read from `path` (relative paths in the
@@ -410,6 +432,15 @@ pub(crate) fn load_with_env(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
+    load_text(text, path, env, Writes::Allowed)
+}
+
+pub(crate) fn load_text(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    writes: Writes,
+) -> Result<Config, ConfigErrors> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut report = Report::new(&path, text);
     let raw = read_raw(text, &mut report);
@@ -418,6 +449,7 @@ pub(crate) fn load_with_env(
         report,
         base,
         env,
+        writes,
         broken: HashSet::new(),
     };
     let config = validator.config(raw, &path);
@@ -583,6 +615,7 @@ struct Validator<'a> {
     report: Report<'a>,
     base: PathBuf,
     env: &'a dyn Fn(&str) -> Option<String>,
+    writes: Writes,
     /// Ids of entries that have an error of their own: references to them are not reported
     /// again as missing.
     broken: HashSet<String>,
@@ -861,8 +894,13 @@ impl Validator<'_> {
             }
         });
         let secret_file = self.path(raw.secret_file.get_ref());
-        let key = match crate::judge::token::LinkKey::from_file(&secret_file) {
-            Ok(key) => Some(std::sync::Arc::new(key)),
+        let create_secret = raw.create_secret.as_ref().is_some_and(|c| *c.get_ref());
+        let key = match crate::judge::token::LinkKey::open(
+            &secret_file,
+            create_secret,
+            self.writes == Writes::Allowed,
+        ) {
+            Ok((key, origin)) => Some((std::sync::Arc::new(key), origin)),
             Err(e) => {
                 self.error(raw.secret_file.span(), "web.secret_file", e.to_string());
                 None
@@ -951,10 +989,13 @@ impl Validator<'_> {
         if self.report.count() > start_errors {
             return None;
         }
+        let (key, key_origin) = key?;
         Some(WebConfig {
             base_url,
             secret_file,
-            key: key?,
+            create_secret,
+            key,
+            key_origin,
             link_ttl,
             review_days,
             user,

@@ -142,6 +142,16 @@ pub fn key_weakness(key: &[u8]) -> Option<String> {
     None
 }
 
+/// 32 bytes from the system's random source.
+fn random_key(path: &Path) -> Result<Vec<u8>, TokenError> {
+    let mut key = vec![0u8; MIN_KEY_BYTES];
+    getrandom::fill(&mut key).map_err(|e| TokenError::KeyFile {
+        path: path.to_path_buf(),
+        reason: format!("no random source to create a key: {e}"),
+    })?;
+    Ok(key)
+}
+
 /// The shortest period of `bytes` when it repeats at least twice (`abab` → 2), else None.
 fn period(bytes: &[u8]) -> Option<usize> {
     (1..=bytes.len() / 2).find(|&p| bytes.iter().skip(p).zip(bytes).all(|(a, b)| a == b))
@@ -175,7 +185,94 @@ fn decode_base64(key: &[u8]) -> Option<Vec<u8>> {
     .find_map(|engine| engine.decode(key).ok())
 }
 
+/// Where a configuration's link key came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrigin {
+    /// Read from `web.secret_file`.
+    Read,
+    /// Written to `web.secret_file` just now, because it did not exist and
+    /// `web.create_secret` asks for it.
+    Created,
+    /// `web.secret_file` does not exist yet and will be created by the first command that
+    /// runs veille (`web.create_secret`); the configuration was loaded without writing
+    /// (`veille check`), so the key in memory is a random stand-in that signs nothing.
+    Pending,
+}
+
 impl LinkKey {
+    /// The key of `web.secret_file`. When the file does not exist and `create` is set, a new
+    /// random key is written there first ([`LinkKey::create_file`]) if `write` allows it, or
+    /// stood in for in memory if not. Without `create`, a missing file is an error.
+    pub fn open(
+        path: &Path,
+        create: bool,
+        write: bool,
+    ) -> Result<(LinkKey, KeyOrigin), TokenError> {
+        let missing = create
+            && matches!(std::fs::symlink_metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+        if !missing {
+            return Ok((LinkKey::from_file(path)?, KeyOrigin::Read));
+        }
+        if !write {
+            return Ok((LinkKey(random_key(path)?), KeyOrigin::Pending));
+        }
+        let origin = if LinkKey::create_file(path)? {
+            tracing::info!(path = %path.display(), "created a new link key (web.create_secret): links mailed with any earlier key are void");
+            KeyOrigin::Created
+        } else {
+            // Another process created it between our look and our write: use theirs.
+            KeyOrigin::Read
+        };
+        Ok((LinkKey::from_file(path)?, origin))
+    }
+
+    /// Writes a new key to `path` (base64 of 32 random bytes and a newline, mode 0600,
+    /// creating its folder) unless a file is there. Atomic: the key is written whole to a
+    /// temporary file beside it, then hard-linked to `path`, which fails if `path` exists;
+    /// so two processes starting at once never read a half-written key, and both end up
+    /// using the one that won. Returns whether this call created it.
+    pub fn create_file(path: &Path) -> Result<bool, TokenError> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let failed = |e: std::io::Error| TokenError::KeyFile {
+            path: path.to_path_buf(),
+            reason: format!("cannot create it (web.create_secret): {e}"),
+        };
+        let text = format!(
+            "{}\n",
+            base64::engine::general_purpose::STANDARD.encode(random_key(path)?)
+        );
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(folder).map_err(failed)?;
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("key");
+        let unique: String = random_key(path)?[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let temporary = folder.join(format!(".{name}.{unique}.new"));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)
+            .map_err(failed)?;
+        let written = file
+            .write_all(text.as_bytes())
+            .and_then(|()| file.sync_all());
+        let linked = written
+            .map_err(failed)
+            .map(|()| std::fs::hard_link(&temporary, path));
+        let _ = std::fs::remove_file(&temporary);
+        match linked? {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
     /// Reads the key file. Surrounding whitespace is dropped (a key written with `echo` ends
     /// with a newline); what remains must be a strong key ([`key_weakness`]). The HMAC key is
     /// those bytes as written, base64 or not, so links already mailed stay valid.
@@ -516,6 +613,57 @@ mod tests {
                 assert!(reason.contains(GOOD_KEY_COMMAND), "{case}: {reason}");
             }
         }
+    }
+
+    #[test]
+    fn a_missing_key_is_created_once_private_and_shared_by_racing_processes() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/web-secret");
+
+        // Not asked to create: an error, as before. Asked but not allowed to write (check):
+        // a stand-in, and nothing on disk.
+        assert!(LinkKey::open(&path, false, true).is_err());
+        let (_, origin) = LinkKey::open(&path, true, false).unwrap();
+        assert_eq!(origin, KeyOrigin::Pending);
+        assert!(!path.exists());
+
+        // Eight threads start at once: one creates, all use its key.
+        let keys: Vec<(LinkKey, KeyOrigin)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| LinkKey::open(&path, true, true).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let created = keys
+            .iter()
+            .filter(|(_, o)| *o == KeyOrigin::Created)
+            .count();
+        assert_eq!(
+            created,
+            1,
+            "{:?}",
+            keys.iter().map(|(_, o)| o).collect::<Vec<_>>()
+        );
+        let tags: std::collections::HashSet<String> =
+            keys.iter().map(|(k, _)| mac(k, "test", b"x")).collect();
+        assert_eq!(tags.len(), 1, "one key for all");
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.len(), 45, "base64 of 32 bytes and a newline: {text:?}");
+        assert_eq!(key_weakness(text.trim().as_bytes()), None);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("web-secret")]);
+
+        // A later start reads it: the links it signed stay valid.
+        let (again, origin) = LinkKey::open(&path, true, true).unwrap();
+        assert_eq!(origin, KeyOrigin::Read);
+        assert_eq!(mac(&again, "test", b"x"), mac(&keys[0].0, "test", b"x"));
     }
 
     #[test]
