@@ -138,6 +138,11 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
+    // Every file veille makes is private to its user, whatever umask it was started with
+    // (022 gives world-readable files): the database and its -wal and -shm (which SQLite
+    // creates with the database's mode), the pid file, .eml mail, backups, exports, the link
+    // key. The store and the key creation set 0600 themselves too; this covers the rest.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let cli = Cli::parse();
     let default_level = match &cli.command {
         Command::Run { once: false, .. } => "info",

@@ -4,7 +4,8 @@
 //! itself. Delivery goes through lettre: SMTP when `[smtp]` is configured, otherwise `.eml`
 //! files in `daemon.mail_dir` (handy for the demo and for a first look before wiring a mail
 //! server). Every mail carries a `Message-ID` fixed when it was queued, so a retry after a
-//! crash is recognisably the same mail.
+//! crash is recognisably the same mail. `.eml` files are written by lettre under the
+//! process umask, which the command line sets to 077: they are private to veille's user.
 
 pub mod alert;
 pub mod render;

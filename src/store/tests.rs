@@ -958,3 +958,52 @@ fn an_upgrade_counts_stories_judged_a_crisis_as_escalated() {
         "the relevant verdict was on another story"
     );
 }
+
+#[test]
+fn the_database_and_its_backups_are_private_and_loose_files_are_tightened() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("veille.db");
+    let wal = dir.path().join("veille.db-wal");
+    let shm = dir.path().join("veille.db-shm");
+    {
+        // New: 0600 before SQLite writes a byte, and SQLite's own files follow it.
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        record(&store, "a", t(0), &[(item("a", "g", "x"), vec![])]);
+        for file in [&path, &wal, &shm] {
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
+        let backup = dir.path().join("backup.db");
+        store.backup_to(&backup).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(mode(&backup), 0o600);
+        let again = store
+            .backup_to(&backup)
+            .map(|()| "overwrote")
+            .unwrap_or_else(|e| {
+                assert!(e.to_string().contains("never overwrites"), "{e}");
+                "refused"
+            });
+        assert_eq!(again, "refused");
+    }
+    // Left world-readable by an older veille: tightened at the next open, owner bits kept.
+    for file in [&path, &wal, &shm] {
+        if file.exists() {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    for file in [&path, &wal, &shm] {
+        if file.exists() {
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
+    }
+    assert_eq!(store.counts().map(|c| c.items).unwrap_or(0), 1);
+}
