@@ -193,6 +193,8 @@ pub struct SmtpConfig {
     pub security: SmtpSecurity,
     pub username: Option<String>,
     pub password: Option<Secret>,
+    /// Where the password was read from (None: the environment, or no password).
+    pub password_file: Option<PathBuf>,
     pub from: Mailbox,
 }
 
@@ -204,6 +206,7 @@ impl fmt::Debug for SmtpConfig {
             .field("security", &self.security)
             .field("username", &self.username)
             .field("password", &self.password)
+            .field("password_file", &self.password_file)
             .field("from", &self.from.to_string())
             .finish()
     }
@@ -378,6 +381,18 @@ impl Config {
                 ));
             }
         }
+        let secret_files = [
+            self.web
+                .as_ref()
+                .map(|w| (&w.secret_file, "web.secret_file")),
+            self.smtp
+                .as_ref()
+                .and_then(|s| s.password_file.as_ref())
+                .map(|path| (path, "smtp.password_file")),
+        ];
+        for (path, key) in secret_files.into_iter().flatten() {
+            warnings.extend(secret_file_warning(path, key));
+        }
         if !self.daemon.has_contact {
             warnings.push(
                 "daemon.contact_url is not set: publishers cannot reach you about your crawler (set it to a page or mailto: URL)"
@@ -386,6 +401,42 @@ impl Config {
         }
         warnings
     }
+}
+
+/// Whether an SMTP host is this machine: `localhost`, or a loopback address (127.0.0.0/8,
+/// ::1). Only there may a password travel without TLS: nothing leaves the machine.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A warning when the secret file `path`, named by the configuration key `key`, can be read
+/// (or written) by other users than its owner, or None. Every reader of a secret file calls
+/// it, and `Config::warnings` lists what it says, so `veille check` and the daemon's start
+/// name each loose file with the command that fixes it. A warning, not an error: a file
+/// shared with the service's own group (0640) can be deliberate, and refusing to start over
+/// it would stop the daemon at a restart nobody is watching. A file that cannot be read is
+/// the reader's error to report, not this one's.
+pub fn secret_file_warning(path: &Path, key: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    let who = if mode & 0o007 != 0 {
+        "every user of this machine"
+    } else if mode & 0o070 != 0 {
+        "its group"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{key}: {} is open to {who} (mode {mode:o}): a secret should be readable by veille's user only; run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    ))
 }
 
 /// Whether loading a configuration may write the files it asks to create when they are
@@ -1060,6 +1111,7 @@ impl Validator<'_> {
             },
         };
         let from = self.mailbox(&raw.from, "smtp.from");
+        let password_file = raw.password_file.as_ref().map(|f| self.path(f.get_ref()));
         let password = match &raw.password_file {
             Some(file) => {
                 let path = self.path(file.get_ref());
@@ -1091,6 +1143,20 @@ impl Validator<'_> {
                 ),
             );
         }
+        if security == SmtpSecurity::None
+            && let Some(user) = &raw.username
+            && !is_loopback_host(&host)
+        {
+            let span = raw.security.as_ref().map_or(user.span(), S::span);
+            self.error(
+                span,
+                "smtp.security",
+                format!(
+                    "security = \"none\" would send the login {:?} and its password unencrypted to {host}, another machine: set security = \"starttls\" (port 587) or \"tls\" (port 465); \"none\" with a login is only for a relay on this machine (localhost, 127.0.0.1, ::1)",
+                    user.get_ref()
+                ),
+            );
+        }
         if self.report.count() > start_errors {
             return None;
         }
@@ -1100,6 +1166,7 @@ impl Validator<'_> {
             security,
             username,
             password,
+            password_file,
             from: from?,
         })
     }

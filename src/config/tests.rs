@@ -1127,3 +1127,101 @@ fn web_section_reads_its_key_and_guards_an_open_listener() {
     );
     assert!(exposed.is_ok(), "{:?}", exposed.err());
 }
+
+#[test]
+fn a_plain_text_login_to_another_machine_is_refused_where_security_is_written() {
+    // (host, security line, username line, refused)
+    let cases = [
+        ("smtp.example.org", "security = \"none\"", true, true),
+        ("192.0.2.10", "security = \"none\"", true, true),
+        ("127.0.0.1", "security = \"none\"", true, false),
+        ("127.3.2.1", "security = \"none\"", true, false),
+        ("localhost", "security = \"none\"", true, false),
+        ("LOCALHOST.", "security = \"none\"", true, false),
+        ("smtp.example.org", "security = \"none\"", false, false),
+        ("smtp.example.org", "security = \"starttls\"", true, false),
+        ("smtp.example.org", "security = \"tls\"", true, false),
+    ];
+    let env = |name: &str| (name == defaults::SMTP_PASSWORD_ENV).then(|| "secret".to_string());
+    for (host, security, login, refused) in cases {
+        let user = if login { "username = \"veille\"\n" } else { "" };
+        let text =
+            format!("[smtp]\nhost = \"{host}\"\nfrom = \"v@example.org\"\n{user}{security}\n");
+        let loaded = load_with_env(&text, Path::new("/etc/veille/veille.toml"), &env);
+        match (refused, loaded) {
+            (false, Ok(_)) => {}
+            (true, Err(errors)) => {
+                assert_eq!(errors.0.len(), 1, "{host}: {errors}");
+                let error = &errors.0[0];
+                assert_eq!(error.key, "smtp.security", "{host}");
+                assert_eq!((error.line, error.column), (5, 12), "{host}: at the value");
+                for words in ["unencrypted", host, "\"starttls\"", "\"tls\""] {
+                    assert!(error.message.contains(words), "{host}: {error}");
+                }
+            }
+            (_, result) => panic!("{host} {security} login={login}: {:?}", result.err()),
+        }
+    }
+}
+
+#[test]
+fn secret_files_others_can_read_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (key, password) = (
+        dir.path().join("web-secret"),
+        dir.path().join("smtp-password"),
+    );
+    std::fs::write(&key, "U0uvoGREeA59UtbNluHqVcFeXWcVnqcDTZamKnErx0s=\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&password, "hunter22\n").unwrap_or_else(|e| panic!("{e}"));
+    let text = "[smtp]\nhost = \"localhost\"\nsecurity = \"none\"\nfrom = \"v@example.org\"\nusername = \"v\"\npassword_file = \"smtp-password\"\n[web]\nsecret_file = \"web-secret\"\n";
+    let path = dir.path().join("veille.toml");
+    // (key mode, password mode, words expected per file; None: no warning)
+    let cases: [(u32, u32, Option<&str>, Option<&str>); 4] = [
+        (0o600, 0o600, None, None),
+        (0o400, 0o600, None, None),
+        (
+            0o644,
+            0o640,
+            Some("every user of this machine"),
+            Some("its group"),
+        ),
+        (
+            0o660,
+            0o604,
+            Some("its group"),
+            Some("every user of this machine"),
+        ),
+    ];
+    for (key_mode, password_mode, key_words, password_words) in cases {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(key_mode))
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&password, std::fs::Permissions::from_mode(password_mode))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let config = load_with_env(text, &path, &no_env).unwrap_or_else(|e| panic!("{e}"));
+        let warnings = config.warnings();
+        for (file, setting, words) in [
+            (&key, "web.secret_file", key_words),
+            (&password, "smtp.password_file", password_words),
+        ] {
+            let found = warnings.iter().find(|w| w.starts_with(setting));
+            match (words, found) {
+                (None, None) => {}
+                (Some(words), Some(warning)) => {
+                    assert!(warning.contains(words), "{warning}");
+                    assert!(
+                        warning.contains(&format!("chmod 600 {}", file.display())),
+                        "{warning}"
+                    );
+                }
+                _ => panic!("{setting} {key_mode:o}/{password_mode:o}: {warnings:?}"),
+            }
+        }
+    }
+    // One function for every secret-file reader: a missing file is the reader's error.
+    assert_eq!(
+        secret_file_warning(&dir.path().join("none"), "x.password_file"),
+        None
+    );
+}
