@@ -170,6 +170,23 @@ impl App {
         })
     }
 
+    /// Runs a store call at once, on this thread, with no await before it: for the one write
+    /// that must follow what precedes it with nothing in between (a mail marked sent as soon
+    /// as the server accepted it, see `crate::notify`). A task is only ever stopped at an
+    /// await, so nothing (a shutdown dropping the sender, another task) can come between.
+    /// On the multi-threaded runtime the thread's other tasks move to other threads
+    /// meanwhile (`block_in_place`); on a current-thread runtime the call simply blocks.
+    pub fn db_now<R>(&self, call: impl FnOnce(&Store) -> R) -> R {
+        let multi_threaded = tokio::runtime::Handle::try_current().is_ok_and(|handle| {
+            handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        });
+        if multi_threaded {
+            tokio::task::block_in_place(|| call(&self.store))
+        } else {
+            call(&self.store)
+        }
+    }
+
     /// Runs a store call on the blocking pool, off the async threads.
     pub async fn db<R, F>(&self, call: F) -> Result<R, StoreError>
     where

@@ -325,32 +325,34 @@ async fn deliver_due_by(app: &App, due_by: DateTime<Utc>) -> Result<Vec<Delivery
     let mut deliveries = Vec::new();
     for mail in pending {
         let result = app.mailer.deliver(&mail).await;
+        // From the server's answer to its record: no await, no log line, no other mail, only
+        // the database write (see "Delivery" in `crate::notify`: a crash in between sends the
+        // mail again). Logs and metrics come after.
         let now = app.clock.now();
         let id = mail.id;
+        let retry_at = now
+            + chrono::Duration::from_std(notify::retry_delay(mail.attempts))
+                .unwrap_or(chrono::Duration::hours(1));
+        let marked = match &result {
+            Ok(receipt) => app.db_now(|s| s.mark_sent(id, now, receipt)),
+            Err(error) if error.permanent => app.db_now(|s| s.mark_failed(id, &error.message)),
+            Err(error) => app.db_now(|s| s.mark_attempt_failed(id, &error.message, retry_at)),
+        };
         match &result {
             Ok(receipt) => {
                 info!(outbox_id = id, key = %mail.key, receipt = %receipt, "mail delivered");
                 // Outbox keys start with the kind: `digest:…`, `alert:…`.
                 let kind = mail.key.split(':').next().unwrap_or("mail");
                 app.metrics.record_mail_sent(kind);
-                let receipt = receipt.clone();
-                app.db(move |s| s.mark_sent(id, now, &receipt)).await?;
             }
             Err(error) if error.permanent => {
                 error!(outbox_id = id, key = %mail.key, error = %error, "mail refused for good; marked failed (see `veille outbox`)");
-                let message = error.to_string();
-                app.db(move |s| s.mark_failed(id, &message)).await?;
             }
             Err(error) => {
-                let retry_at = now
-                    + chrono::Duration::from_std(notify::retry_delay(mail.attempts))
-                        .unwrap_or(chrono::Duration::hours(1));
                 warn!(outbox_id = id, key = %mail.key, error = %error, retry_at = %retry_at, "mail not delivered; will retry");
-                let message = error.to_string();
-                app.db(move |s| s.mark_attempt_failed(id, &message, retry_at))
-                    .await?;
             }
         }
+        marked?;
         deliveries.push(Delivery {
             outbox_id: mail.id,
             key: mail.key,

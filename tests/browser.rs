@@ -96,7 +96,11 @@ async fn a_reader_judges_from_the_mail_and_from_the_review_page_keyboard() {
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    std::fs::write(dir.path().join("web-secret"), [42u8; 32]).expect("secret");
+    std::fs::write(
+        dir.path().join("web-secret"),
+        "lCAwtZ6RPgu5dbTiGPDiwoOKZoJzp4o0ZrTIva0AjsY=\n",
+    )
+    .expect("secret");
     let config_path = dir.path().join("veille.toml");
     std::fs::write(
         &config_path,

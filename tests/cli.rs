@@ -50,16 +50,23 @@ fn demo_writes_one_digest_then_nothing_twice() {
     // Run from an unrelated folder: paths resolve against the config file.
     let output = veille()
         .current_dir(dir.path())
+        .env("RUST_LOG", "info")
         .args(["run", "--once", "--config"])
         .arg(&config)
         .output()
         .expect("run the demo");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "demo failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "demo failed: {stdout}\n{stderr}");
+    // No key ships with the demo: its first run made one, beside its database.
+    let key = dir.path().join("target/demo/web-secret");
+    assert!(stderr.contains("created a new link key"), "{stderr}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&key)
+            .expect("the demo's key")
+            .permissions(),
     );
+    assert_eq!(mode & 0o777, 0o600);
     assert!(
         stdout.contains("sources: 3 polled (3 ok, 0 unchanged, 0 failed); items: 10 new"),
         "{stdout}"
@@ -102,6 +109,10 @@ fn demo_writes_one_digest_then_nothing_twice() {
         .expect("second run");
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert!(again.status.success());
+    assert!(
+        !String::from_utf8_lossy(&again.stderr).contains("link key"),
+        "the key is read, not made again"
+    );
     // Same bytes as last time: not even parsed.
     assert!(
         stdout.contains("(0 ok, 3 unchanged, 0 failed); items: 0 new"),
@@ -130,6 +141,18 @@ fn check_summarizes_a_valid_file() {
         stdout.contains("digest \"matin\": mon-fri at 08:00"),
         "{stdout}"
     );
+    // Before the demo's first run its key does not exist: check says who will make it, and
+    // makes nothing itself (run as root, it would leave a key the service cannot read).
+    let key = dir.path().join("target/demo/web-secret");
+    assert!(
+        stdout.contains(&format!(
+            "the link key {} does not exist yet; the first `veille run` creates it",
+            key.display()
+        )),
+        "{stdout}"
+    );
+    assert!(!key.exists(), "check wrote nothing");
+    assert!(!dir.path().join("target").exists(), "check wrote nothing");
 }
 
 #[test]

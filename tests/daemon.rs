@@ -576,3 +576,164 @@ fn systemd_hears_ready_status_watchdog_reload_and_stopping() {
         matches!(daemon.try_wait(), Ok(Some(_)))
     });
 }
+
+/// Mode bits of `path` (0o777 part).
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// `veille ARGS --config CONFIG` through `sh` with umask 022 (the usual default, which makes
+/// world-readable files), after a probe file shows the umask took.
+fn under_umask_022(dir: &Path, args: &str) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!(
+            "umask 022; : > \"$DIR/probe\"; exec \"$VEILLE\" {args} --config \"$DIR/veille.toml\""
+        ))
+        .env("VEILLE", env!("CARGO_BIN_EXE_veille"))
+        .env("DIR", dir)
+        .env("RUST_LOG", "info");
+    command
+}
+
+/// Under umask 022 the daemon still writes nothing others can read: its database with -wal
+/// and -shm, its pid file, the .eml of the digest due at once, the link key it creates, and
+/// then `veille backup`. A database left world-readable is tightened at the next open.
+#[test]
+fn files_are_private_to_veille_whatever_the_umask() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let feed = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/le-quotidien-energie.xml");
+    std::fs::copy(&feed, dir.path().join("feed.xml")).expect("copy feed");
+    let port = free_port();
+    std::fs::write(
+        dir.path().join("veille.toml"),
+        format!(
+            r#"
+[daemon]
+database = "state/veille.db"
+mail_dir = "state/mail"
+listen = "127.0.0.1:{port}"
+
+[web]
+base_url = "http://127.0.0.1:{port}/"
+secret_file = "state/web-secret"
+create_secret = true
+
+[[source]]
+id = "quotidien"
+url = "file:feed.xml"
+every = "1m"
+
+[[watch]]
+id = "nordvent"
+query = "Nordvent"
+
+[[digest]]
+id = "daily"
+to = "comms@example.org"
+"#
+        ),
+    )
+    .expect("write config");
+    let state = dir.path().join("state");
+    let log = dir.path().join("daemon.log");
+    let mut daemon = under_umask_022(dir.path(), "run")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start the daemon");
+    wait_for(
+        "the digest and the pid file",
+        Duration::from_secs(20),
+        || {
+            state.join("veille.pid").exists()
+                && std::fs::read_dir(state.join("mail"))
+                    .map(|d| d.count() > 0)
+                    .unwrap_or(false)
+        },
+    );
+    assert_eq!(
+        mode(&dir.path().join("probe")),
+        0o644,
+        "umask 022 was in force"
+    );
+
+    // While it runs: every file it made, SQLite's -wal and -shm included.
+    let files = files_under(&state);
+    let names: Vec<String> = files
+        .iter()
+        .filter_map(|p| p.strip_prefix(&state).ok())
+        .map(|p| p.display().to_string())
+        .collect();
+    for expected in [
+        "veille.db",
+        "veille.db-wal",
+        "veille.db-shm",
+        "veille.pid",
+        "web-secret",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+    assert!(names.iter().any(|n| n.ends_with(".eml")), "{names:?}");
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    assert_eq!(mode(&state.join("mail")) & 0o077, 0, "the mail folder too");
+    terminate(&mut daemon);
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(logged.contains("created a new link key"), "{logged}");
+
+    // A backup is as private as the database.
+    let backup = under_umask_022(dir.path(), "backup \"$DIR/backup.db\"")
+        .output()
+        .expect("backup");
+    assert!(
+        backup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    assert_eq!(mode(&dir.path().join("backup.db")), 0o600);
+
+    // A database an older veille left world-readable is tightened, and the log says so.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            state.join("veille.db"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .expect("chmod");
+    }
+    let again = under_umask_022(dir.path(), "run --once")
+        .output()
+        .expect("run --once");
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the database could be read by other users"),
+        "{stderr}"
+    );
+    for file in files_under(&state) {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+}

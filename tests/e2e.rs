@@ -206,6 +206,67 @@ async fn digest_arrives_once_with_the_right_mentions() {
     );
 }
 
+/// The one window delivery leaves open: the server accepted a mail, and veille stopped before
+/// recording it as sent (the row is put back as it was before the send). The restarted
+/// sender sends it again, as the very same mail: same bytes, same Message-ID, so mail clients
+/// can tell the copy from a new mail. Then it is sent, and never again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mail_resent_after_a_crash_is_the_same_mail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = feeds();
+    let smtp = SmtpSink::start();
+    let config_path = write_config(dir.path(), &http, smtp.addr.port());
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 27, 13, 0, 0)
+            .single()
+            .expect("time"),
+    ));
+    let first = app(&config_path, clock.clone());
+    let summary = scheduler::run_once(&first).await.expect("run");
+    assert_eq!(summary.deliveries.len(), 1);
+    assert_eq!(smtp.received().len(), 1);
+    let outbox_id = summary.deliveries[0].outbox_id;
+    drop(first);
+
+    // The crash between the server's 250 and the mark, as the database sees it afterwards.
+    let db = rusqlite::Connection::open(dir.path().join("state/veille.db")).expect("open");
+    let reset = db
+        .execute(
+            "UPDATE outbox SET status = 'pending', sent_at = NULL, receipt = NULL,
+                    attempts = attempts - 1 WHERE id = ?1 AND status = 'sent'",
+            [outbox_id],
+        )
+        .expect("reset");
+    assert_eq!(reset, 1);
+
+    clock.advance(chrono::Duration::minutes(1));
+    let restarted = app(&config_path, clock.clone());
+    let deliveries = scheduler::deliver_all_pending(&restarted)
+        .await
+        .expect("deliver");
+    assert_eq!(deliveries.len(), 1);
+    let mails = smtp.wait_for(2, Duration::from_secs(5));
+    assert_eq!(mails.len(), 2, "sent again");
+    let id = |n: usize| mails[n].parsed().message_id().map(str::to_string);
+    assert!(id(0).is_some());
+    assert_eq!(id(0), id(1), "the same Message-ID");
+    assert_eq!(mails[0].data, mails[1].data, "the same bytes");
+
+    let status: String = db
+        .query_row(
+            "SELECT status FROM outbox WHERE id = ?1",
+            [outbox_id],
+            |row| row.get(0),
+        )
+        .expect("status");
+    assert_eq!(status, "sent");
+    let again = scheduler::deliver_all_pending(&restarted)
+        .await
+        .expect("deliver");
+    assert!(again.is_empty(), "{again:?}");
+    assert_eq!(smtp.received().len(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn mail_waits_in_the_outbox_while_smtp_is_down() {
     let dir = tempfile::tempdir().expect("tempdir");

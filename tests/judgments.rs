@@ -13,7 +13,7 @@ use common::{HttpServer, ReceivedMail, Response, SmtpSink};
 use veille::judge::Verdict;
 use veille::judge::token::{self, LinkKey};
 
-const SECRET: &str = "k9T2mQ7vX4pL8sW1zR6yB3nC5hJ0dF2g";
+const SECRET: &str = "PJ0aZwadTO1zMClrOz8LLk4IBZitlCAOgLndM+ta2wk=";
 
 fn veille(config: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_veille"))
@@ -169,9 +169,16 @@ fn a_crisis_verdict_from_the_terminal_reaches_the_crisis_rule_at_once_in_its_thr
         .split('/')
         .collect();
     let key = LinkKey::from_bytes(SECRET.as_bytes()).expect("key");
-    let (mention, verdict) =
-        token::verify(&key, parts[0], parts[1], parts[2], parts[3], Utc::now())
-            .unwrap_or_else(|e| panic!("{link}: {e}"));
+    let (mention, verdict) = token::verify(
+        &key,
+        parts[0],
+        parts[1],
+        parts[2],
+        parts[3],
+        veille::config::defaults::LINK_TTL,
+        Utc::now(),
+    )
+    .unwrap_or_else(|e| panic!("{link}: {e}"));
     assert_eq!(verdict, Verdict::Crisis);
     assert!(link_in(&text, "Pertinent").is_some() && link_in(&text, "Hors sujet").is_some());
     assert!(

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{HttpServer, Response};
+use common::{HttpServer, Response, SmtpSink};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use tokio::sync::watch;
@@ -25,7 +25,7 @@ fn now() -> DateTime<Utc> {
         .expect("valid time")
 }
 
-const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-test-key";
+const SECRET: &[u8] = b"Sj3k6DM1eiEgrANAocpp8ur6v0oDDmNyTb75v3SConU=";
 
 /// A veille with three Acme stories polled, its digest written to `mail/`, and its pages
 /// served on 127.0.0.1.
@@ -469,8 +469,26 @@ async fn bad_links_get_a_refusal_page_and_change_nothing() {
             now() + Duration::days(1)
         )
     );
+    // Signed with the right key, but valid until 2100: no veille link lives that long.
+    let year_2100 = format!(
+        "{}/{}",
+        site.base,
+        token::link_path(
+            &key,
+            MentionId(mention),
+            Verdict::Crisis,
+            Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0)
+                .single()
+                .expect("valid time")
+        )
+    );
     let other_mention = (mention + 1).to_string();
     let cases = [
+        (
+            year_2100,
+            StatusCode::FORBIDDEN,
+            "This link was not issued by this veille",
+        ),
         (
             with_segment(&link, 0, &other_mention),
             StatusCode::FORBIDDEN,
@@ -820,7 +838,7 @@ async fn a_crisis_link_alerts_the_crisis_rule_once() {
     // The same link again: still a crisis, no second mail.
     let (status, _, page) = site.post(&link, None, &[("csrf", &csrf)], None).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("already was a crisis"), "{page}");
+    assert!(page.contains("already escalated as a crisis"), "{page}");
     assert_eq!(pending(), before + 1);
 
     let site = Site::start(None).await;
@@ -837,6 +855,186 @@ async fn a_crisis_link_alerts_the_crisis_rule_once() {
         site.verdict_of(mention_of(&link)).map(|v| v.0),
         Some(Verdict::Crisis)
     );
+}
+
+/// GETs a link's confirmation page and presses its button; returns the page after.
+async fn press(site: &Site, link: &str) -> String {
+    let (status, _, page) = site.get(link, None).await;
+    assert_eq!(status, StatusCode::OK, "GET {link}: {page}");
+    let csrf = field(&page, "csrf");
+    let (status, _, page) = site.post(link, None, &[("csrf", &csrf)], None).await;
+    assert_eq!(status, StatusCode::OK, "POST {link}: {page}");
+    page
+}
+
+/// What an attacker holding a forwarded digest tried: the crisis and relevant links of one
+/// story posted in turn. The crisis managers get one mail, at a real SMTP server, whatever
+/// the number of posts, and a restart (a new App on the same database) does not forget it.
+/// The story mails again only once it was stood down (relevant) and a new mention of it was
+/// found after that.
+#[tokio::test(flavor = "multi_thread")]
+async fn replayed_crisis_links_mail_the_crisis_managers_once_per_story() {
+    let smtp = SmtpSink::start();
+    let extra = format!(
+        r#"
+[[source]]
+id = "copies"
+url = "{{copies}}"
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+from = "veille@example.org"
+
+[[alert]]
+id = "crise"
+to = "crisis@example.org"
+watches = ["acme"]
+min_score = 0.99
+crisis = true
+"#,
+        port = smtp.addr.port()
+    );
+    // The second source's address is only known once the feed server runs: it answers 404
+    // until the story comes back in the news below.
+    let site = Site::start_with(
+        None,
+        &extra.replace("{copies}", "http://127.0.0.1:9/copies.xml"),
+    )
+    .await;
+    let digest = smtp
+        .wait_for(1, std::time::Duration::from_secs(5))
+        .into_iter()
+        .find(|m| m.to.iter().any(|t| t == "comms@example.org"))
+        .expect("the digest at the SMTP server");
+    let links = links_in(&digest.html(), &format!("{}/j/", site.base));
+    let of = |verdict: Verdict| {
+        links
+            .iter()
+            .find(|l| l.contains(&format!("/{}/", verdict.as_str())))
+            .cloned()
+            .expect("a link for the verdict")
+    };
+    let (crisis, relevant) = (of(Verdict::Crisis), of(Verdict::Relevant));
+    let mention = mention_of(&crisis);
+    assert_eq!(mention_of(&relevant), mention, "the same story's links");
+    let crisis_mails = || {
+        smtp.received()
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t == "crisis@example.org"))
+            .count()
+    };
+    let deliver = |app: App| async move {
+        scheduler::deliver_pending(&app).await.expect("deliver");
+    };
+
+    // Seven posts: crisis, relevant, crisis, … (four crisis verdicts).
+    for round in 0..7 {
+        let link = if round % 2 == 0 { &crisis } else { &relevant };
+        let page = press(&site, link).await;
+        if round == 0 {
+            assert!(
+                page.contains("The crisis managers were alerted by mail."),
+                "{page}"
+            );
+        } else if round % 2 == 0 {
+            assert!(page.contains("already escalated as a crisis"), "{page}");
+        }
+        deliver(site.app.clone()).await;
+    }
+    assert_eq!(crisis_mails(), 1, "one crisis mail for seven posts");
+    let judged: i64 = rusqlite::Connection::open(site.dir.path().join("veille.db"))
+        .and_then(|db| {
+            db.query_row(
+                "SELECT COUNT(*) FROM judgments WHERE mention_id = ?1",
+                [mention],
+                |row| row.get(0),
+            )
+        })
+        .expect("count judgments");
+    assert_eq!(judged, 7, "every verdict is in the history");
+    assert_eq!(site.verdict_of(mention).map(|v| v.0), Some(Verdict::Crisis));
+
+    // A restart: a new App on the same database serves the links. Still one mail.
+    let config = config::load(&site.dir.path().join("veille.toml")).expect("config");
+    let restarted = App::new(config, site.clock.clone()).expect("app");
+    site._apps
+        .send(restarted.clone())
+        .expect("serve the new app");
+    press(&site, &relevant).await;
+    press(&site, &crisis).await;
+    deliver(restarted.clone()).await;
+    assert_eq!(crisis_mails(), 1, "a restart forgets nothing");
+
+    // Stood down, then back in the news an hour later (a copy on another outlet): the next
+    // crisis verdict mails again, once.
+    press(&site, &relevant).await;
+    site.clock.advance(Duration::hours(1));
+    let copies = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Copies</title><link>https://copies.example/</link><description>d</description><item><title>Acme story again</title><link>https://news{n}.example/acme-{n}</link><guid>copy-{n}</guid><pubDate>Fri, 27 Nov 2026 13:30:00 +0000</pubDate><description>Acme, as reported elsewhere.</description></item></channel></rss>"#,
+        n = crisis_item(&site, mention)
+    );
+    site._feed
+        .route("/copies.xml", Response::ok("application/rss+xml", copies));
+    let text = std::fs::read_to_string(site.dir.path().join("veille.toml"))
+        .expect("config")
+        .replace(
+            "http://127.0.0.1:9/copies.xml",
+            &site._feed.url("/copies.xml"),
+        );
+    std::fs::write(site.dir.path().join("veille.toml"), text).expect("config");
+    let config = config::load(&site.dir.path().join("veille.toml")).expect("config");
+    let back = App::new(config, site.clock.clone()).expect("app");
+    site._apps.send(back.clone()).expect("serve the new app");
+    scheduler::run_once(&back).await.expect("poll");
+    let story = |app: &App, id: i64| {
+        app.store
+            .mention(MentionId(id))
+            .expect("mention")
+            .map(|m| m.story)
+    };
+    let newest = back
+        .store
+        .list_mentions(&veille::store::MentionFilter {
+            limit: 1,
+            ..Default::default()
+        })
+        .expect("mentions")
+        .pop()
+        .expect("the copy's mention");
+    assert_ne!(newest.id.0, mention, "a new mention");
+    assert_eq!(
+        Some(newest.story),
+        story(&back, mention),
+        "of the same story"
+    );
+    let page = press(&site, &crisis).await;
+    assert!(
+        page.contains("The crisis managers were alerted by mail."),
+        "{page}"
+    );
+    deliver(back.clone()).await;
+    assert_eq!(
+        crisis_mails(),
+        2,
+        "back in the news after a stand-down: mailed again"
+    );
+    press(&site, &relevant).await;
+    press(&site, &crisis).await;
+    deliver(back.clone()).await;
+    assert_eq!(crisis_mails(), 2, "and once only");
+}
+
+/// The feed item number (`acme-{n}`) of a mention, from its stored URL.
+fn crisis_item(site: &Site, mention: i64) -> usize {
+    site.app
+        .store
+        .mention(MentionId(mention))
+        .expect("mention")
+        .and_then(|m| m.url)
+        .and_then(|url| url.rsplit('-').next().and_then(|n| n.parse().ok()))
+        .expect("an acme-{n} URL")
 }
 
 /// `veille hash-password` prints a PHC string that accepts the password it read.

@@ -31,6 +31,22 @@
 //! story's last mail and `References` the whole chain, so mail clients show one
 //! conversation per story.
 //!
+//! # Crisis verdicts
+//! A crisis verdict ([`escalate`], from a mail link, `/review` or `veille judge`) mails the
+//! story to the crisis rules of its watch at once, whatever their throttle and quiet hours.
+//! **A story escalates once**: a later crisis verdict on it is recorded (the judgment history
+//! keeps it, the classifier learns from it) but mails nobody, *unless* someone judged the
+//! story something other than a crisis after the last escalation *and* a new mention of it
+//! was found after that judgment ([`may_escalate`]): a story that was stood down and then
+//! came back in the news is news again. Without that rule, a forwarded digest was enough to
+//! page the crisis team at will: its crisis and relevant links, posted in turn, each
+//! "changed" the verdict to crisis and mailed again, throttle or not. The trade-off: a
+//! crisis confirmed a second time by a colleague, or re-declared after a mistaken "relevant"
+//! click with nothing new published, mails nobody; the page and `veille judge` say that
+//! the crisis managers were alerted before. The last escalation of each (watch, story) is a
+//! row in the database (`crisis_escalations`), decided and written in the transaction that
+//! queues the mails, so a restart, two processes or two simultaneous clicks change nothing.
+//!
 //! Decisions are serialized by `App::alert_lock`: two runs that end together cannot both
 //! decide that a rule may mail now.
 
@@ -49,7 +65,9 @@ use crate::model::{MentionId, StoryId, WatchId};
 use crate::notify::Mailer;
 use crate::notify::alert::{AlertBody, AlertEntry, AlertMail, AlertUpdate, Thread, compose_alert};
 use crate::score::{self, Reason};
-use crate::store::{AlertSent, Intake, MentionRecord, NewMention, StoryInfo};
+use crate::store::{
+    AlertSent, Intake, MentionRecord, NewEscalation, NewMention, PastEscalation, StoryInfo,
+};
 pub use rules::{Rule, Rules};
 
 /// Stories shown under the headline of one mail; more waiting stories are folded.
@@ -624,36 +642,77 @@ pub fn crisis_rules<'a>(alerts: &'a [AlertConfig], watch: &WatchId) -> Vec<&'a A
     }
 }
 
+/// What a crisis verdict did about mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Escalation {
+    /// The story was mailed to the crisis rule(s): the outbox ids queued.
+    Mailed(Vec<i64>),
+    /// The story was escalated before and [`may_escalate`] says not again: the verdict is
+    /// recorded, nobody is mailed.
+    AlreadyEscalated,
+    /// No rule reads the story's watch (or the mention was purged meanwhile): nobody to
+    /// mail, logged.
+    NoRule,
+}
+
+impl Escalation {
+    /// The outbox ids queued (empty unless mailed).
+    pub fn queued(&self) -> &[i64] {
+        match self {
+            Escalation::Mailed(ids) => ids,
+            Escalation::AlreadyEscalated | Escalation::NoRule => &[],
+        }
+    }
+}
+
+/// Whether a crisis verdict may mail its story, given the story's last escalation (see
+/// "Crisis verdicts" in the module doc): always the first time; after that only once
+/// someone judged the story something other than a crisis *and* a new mention of it was
+/// found after that judgment. A crisis verdict that merely replaces a relevant one, however
+/// often, mails nobody.
+pub fn may_escalate(past: Option<&PastEscalation>) -> bool {
+    let Some(past) = past else {
+        return true;
+    };
+    matches!(
+        (past.cleared_at, past.newest_mention_at),
+        (Some(cleared), Some(newest)) if newest > cleared
+    )
+}
+
 /// Mails the story of a mention judged a crisis to the crisis rule(s) of its watch at once,
 /// whatever their throttle and quiet hours, in the story's mail thread when the rule alerted
-/// it before. Returns the outbox ids queued (empty when no rule reads the watch: logged).
-/// The daemon's sender is woken; a separate process (`veille judge`) delivers itself.
+/// it before, unless the story was escalated before ([`may_escalate`]). The decision and
+/// the mails are one transaction (`Store::record_escalation`), so replayed links and
+/// simultaneous clicks mail once. The daemon's sender is woken; a separate process
+/// (`veille judge`) delivers itself.
 pub async fn escalate(
     app: &App,
     mention: MentionId,
     judgment: &crate::judge::Judgment,
-) -> Result<Vec<i64>, AppError> {
+) -> Result<Escalation, AppError> {
     let Some(record) = app.db(move |s| s.mention(mention)).await? else {
         warn!(
             mention = mention.0,
             "a crisis verdict on a mention that is gone: nothing to escalate"
         );
-        return Ok(Vec::new());
+        return Ok(Escalation::NoRule);
     };
     let rules = crisis_rules(&app.config.alerts, &record.watch);
     if rules.is_empty() {
         warn!(mention = mention.0, watch = %record.watch, "a crisis verdict, but no [[alert]] rule reads this watch: nobody to escalate to");
-        return Ok(Vec::new());
+        return Ok(Escalation::NoRule);
     }
     let story = record.story;
     let info = app
         .db(move |s| s.stories_info(&[story]))
         .await?
         .remove(&story);
+    let outlets = info.as_ref().map_or(1, |i| i.outlets.len());
     let sender = Mailer::sender(&app.config)?;
     let now = app.clock.now();
-    let mut queued = Vec::new();
-    for rule in rules {
+    let mut mails = Vec::new();
+    for rule in &rules {
         let id = rule.id.clone();
         let alerted = app.db(move |s| s.alerted_story(&id, story)).await?;
         let mail = AlertMail {
@@ -671,19 +730,87 @@ pub async fn escalate(
                 references: a.references,
             }),
         };
-        let composed = compose_alert(&mail, &sender, &rule.to, now)?;
-        let (id, outlets) = (
+        mails.push((
             rule.id.clone(),
-            info.as_ref().map_or(1, |i| i.outlets.len()),
-        );
-        if let Some(outbox) = app
-            .db(move |s| s.record_escalation(&id, &composed, story, outlets, now))
-            .await?
-        {
-            queued.push(outbox);
-        }
+            compose_alert(&mail, &sender, &rule.to, now)?,
+        ));
+    }
+    let (watch, judgment_id) = (record.watch.clone(), judgment.id);
+    let queued = app
+        .db(move |s| {
+            s.record_escalation(
+                &NewEscalation {
+                    watch: &watch,
+                    story,
+                    judgment: judgment_id,
+                    outlets,
+                    now,
+                    mails: &mails,
+                },
+                may_escalate,
+            )
+        })
+        .await?;
+    let Some(queued) = queued else {
+        info!(story = story.0, mention = mention.0, who = %judgment.who, "crisis verdict recorded; the story was escalated before, so nobody is mailed again");
+        return Ok(Escalation::AlreadyEscalated);
+    };
+    for rule in rules {
         info!(rule = %rule.id, story = story.0, mention = mention.0, who = %judgment.who, "crisis verdict escalated");
     }
     app.mail_queued.notify_one();
-    Ok(queued)
+    Ok(Escalation::Mailed(queued))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, hour, 0, 0)
+            .single()
+            .unwrap_or_else(|| panic!("a valid hour"))
+    }
+
+    #[test]
+    fn a_story_escalates_again_only_when_stood_down_then_back_in_the_news() {
+        let past = |cleared: Option<u32>, newest: Option<u32>| PastEscalation {
+            judgment: 1,
+            at: at(9),
+            cleared_at: cleared.map(at),
+            newest_mention_at: newest.map(at),
+        };
+        let cases = [
+            ("never escalated", None, true),
+            (
+                "confirmed again, nothing else",
+                Some(past(None, Some(8))),
+                false,
+            ),
+            (
+                "new mention but never stood down",
+                Some(past(None, Some(12))),
+                false,
+            ),
+            (
+                "stood down, nothing new since",
+                Some(past(Some(10), Some(8))),
+                false,
+            ),
+            (
+                "stood down, mention in the same second",
+                Some(past(Some(10), Some(10))),
+                false,
+            ),
+            (
+                "stood down, then a new mention",
+                Some(past(Some(10), Some(11))),
+                true,
+            ),
+        ];
+        for (case, past, expected) in cases {
+            assert_eq!(may_escalate(past.as_ref()), expected, "{case}");
+        }
+    }
 }

@@ -2,12 +2,15 @@
 
 use std::path::Path;
 
-use veille::config::{Config, SmtpSecurity};
+use veille::config::{Config, SmtpSecurity, Writes};
+use veille::judge::token::KeyOrigin;
 
-use super::load_config;
+use super::load_config_with;
 
+/// Checks writes nothing, not even the key `web.create_secret` asks for (see
+/// `config::Writes`): it says the first run will create it.
 pub fn check(config_path: &Path) -> u8 {
-    match load_config(config_path) {
+    match load_config_with(config_path, Writes::Forbidden) {
         Ok(config) => {
             print!("{}", summary(&config));
             0
@@ -177,6 +180,12 @@ fn summary(config: &Config) -> String {
             "  web: /review and /j/… on {listen}, {login}; {links}; review of the last {} day(s)\n",
             web.review_days
         ));
+        if web.key_origin == KeyOrigin::Pending {
+            out.push_str(&format!(
+                "  web: the link key {} does not exist yet; the first `veille run` creates it (web.create_secret)\n",
+                web.secret_file.display()
+            ));
+        }
     }
     for warning in config.warnings() {
         out.push_str(&format!("warning: {warning}\n"));

@@ -11,6 +11,7 @@ use std::io::{self, BufWriter, Write};
 use std::sync::Arc;
 
 use veille::App;
+use veille::alert::Escalation;
 use veille::clock::SystemClock;
 use veille::judge::{Given, Verdict};
 use veille::model::MentionId;
@@ -182,12 +183,17 @@ pub fn judge(args: &JudgeArgs) -> u8 {
         line.push_str(&format!("; it was {previous}"));
     }
     println!("{line}");
-    if recorded.escalated.is_empty() {
-        if verdict == Verdict::Crisis && recorded.judged.previous != Some(Verdict::Crisis) {
-            println!(
+    let escalated = recorded.escalated().to_vec();
+    if escalated.is_empty() {
+        match recorded.escalation {
+            Some(Escalation::NoRule) => println!(
                 "no [[alert]] rule reads watch {:?}: nobody was mailed",
                 recorded.judged.watch.as_str()
-            );
+            ),
+            Some(Escalation::AlreadyEscalated | Escalation::Mailed(_)) => {
+                println!("this story was escalated as a crisis before: nobody is mailed again")
+            }
+            None => {}
         }
         return 0;
     }
@@ -195,12 +201,12 @@ pub fn judge(args: &JudgeArgs) -> u8 {
         Ok(deliveries) => {
             let sent = deliveries
                 .iter()
-                .filter(|d| recorded.escalated.contains(&d.outbox_id) && d.result.is_ok())
+                .filter(|d| escalated.contains(&d.outbox_id) && d.result.is_ok())
                 .count();
             println!(
                 "crisis mail: {sent} of {} sent now{}",
-                recorded.escalated.len(),
-                if sent < recorded.escalated.len() {
+                escalated.len(),
+                if sent < escalated.len() {
                     " (the rest stays in the outbox: `veille outbox`)"
                 } else {
                     ""

@@ -138,6 +138,11 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
+    // Every file veille makes is private to its user, whatever umask it was started with
+    // (022 gives world-readable files): the database and its -wal and -shm (which SQLite
+    // creates with the database's mode), the pid file, .eml mail, backups, exports, the link
+    // key. The store and the key creation set 0600 themselves too; this covers the rest.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     // A parser process of the daemon (see veille::isolation): no arguments, no logging,
     // documents in on standard input, items out on standard output.
     if std::env::args_os().nth(1).as_deref()
@@ -196,7 +201,12 @@ fn init_logging(default_level: &str, format: LogFormat) {
 
 /// Loads the configuration, printing every error (and exit code 2) when it is invalid.
 fn load_config(path: &std::path::Path) -> Result<Config, u8> {
-    match config::load(path) {
+    load_config_with(path, config::Writes::Allowed)
+}
+
+/// [`load_config`], saying whether loading may create the files the configuration asks for.
+fn load_config_with(path: &std::path::Path, writes: config::Writes) -> Result<Config, u8> {
+    match config::load_file(path, writes) {
         Ok(config) => Ok(config),
         Err(errors) => {
             for error in errors.iter() {

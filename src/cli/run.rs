@@ -55,7 +55,7 @@ pub fn run(config_path: &Path, once: bool) -> u8 {
         }
     } else {
         let pid_file = super::reload::pid_file(&app.config);
-        if let Err(e) = std::fs::write(&pid_file, format!("{}\n", std::process::id())) {
+        if let Err(e) = write_pid_file(&pid_file) {
             tracing::warn!(path = %pid_file.display(), error = %e, "cannot write the pid file; `veille reload` will not find this daemon (SIGHUP still works)");
         }
         let listener = match app.config.daemon.listen {
@@ -77,6 +77,20 @@ pub fn run(config_path: &Path, once: bool) -> u8 {
         let _ = std::fs::remove_file(&pid_file);
         0
     }
+}
+
+/// Writes this process's id to `path`, mode 0600 (also when an older file was looser).
+fn write_pid_file(path: &Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    writeln!(file, "{}", std::process::id())
 }
 
 /// Turns signals into daemon control messages: SIGTERM and Ctrl-C (SIGINT) stop, SIGHUP

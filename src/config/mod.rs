@@ -135,8 +135,12 @@ pub struct WebConfig {
     /// links without it.
     pub base_url: Option<Url>,
     pub secret_file: PathBuf,
+    /// Create `secret_file` with a random key when it does not exist (demos, first runs).
+    pub create_secret: bool,
     /// The key read from `secret_file` (links, session cookies, CSRF tokens).
     pub key: std::sync::Arc<crate::judge::token::LinkKey>,
+    /// Whether the key was read, created by this load, or is still to be created.
+    pub key_origin: crate::judge::token::KeyOrigin,
     /// How long a judgment link stays valid.
     pub link_ttl: Duration,
     /// How far back `/review` looks.
@@ -176,6 +180,8 @@ pub struct DaemonConfig {
     /// The bearer token `/metrics` asks for (`daemon.metrics_token_file`); None: only
     /// this machine reads the metrics.
     pub metrics_token: Option<Secret>,
+    /// Where that token was read from (its mode is checked by `veille check`).
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +201,8 @@ pub struct SmtpConfig {
     pub security: SmtpSecurity,
     pub username: Option<String>,
     pub password: Option<Secret>,
+    /// Where the password was read from (None: the environment, or no password).
+    pub password_file: Option<PathBuf>,
     pub from: Mailbox,
 }
 
@@ -206,6 +214,7 @@ impl fmt::Debug for SmtpConfig {
             .field("security", &self.security)
             .field("username", &self.username)
             .field("password", &self.password)
+            .field("password_file", &self.password_file)
             .field("from", &self.from.to_string())
             .finish()
     }
@@ -327,6 +336,9 @@ pub struct SourceConfig {
     /// `username` + `password_file`: sent as HTTP Basic to the URL's own origin only (its
     /// Debug output hides the password).
     pub credentials: Option<crate::fetch::credentials::Credentials>,
+    /// Where the password of `credentials` was read from (its mode is checked by `veille
+    /// check`).
+    pub password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -517,6 +529,26 @@ impl Config {
                 ));
             }
         }
+        let secret_files = [
+            self.web
+                .as_ref()
+                .map(|w| (&w.secret_file, "web.secret_file".to_string())),
+            self.smtp
+                .as_ref()
+                .and_then(|s| s.password_file.as_ref())
+                .map(|path| (path, "smtp.password_file".to_string())),
+            self.daemon
+                .metrics_token_file
+                .as_ref()
+                .map(|path| (path, "daemon.metrics_token_file".to_string())),
+        ];
+        let source_files = self.sources.iter().filter_map(|source| {
+            let key = format!("source {:?}.password_file", source.id.as_str());
+            source.password_file.as_ref().map(|path| (path, key))
+        });
+        for (path, key) in secret_files.into_iter().flatten().chain(source_files) {
+            warnings.extend(secret_file_warning(path, &key));
+        }
         if !self.daemon.has_contact {
             warnings.push(
                 "daemon.contact_url is not set: publishers cannot reach you about your crawler (set it to a page or mailto: URL)"
@@ -527,8 +559,61 @@ impl Config {
     }
 }
 
-/// Reads and validates a configuration file.
+/// Whether an SMTP host is this machine: `localhost`, or a loopback address (127.0.0.0/8,
+/// ::1). Only there may a password travel without TLS: nothing leaves the machine.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A warning when the secret file `path`, named by the configuration key `key`, can be read
+/// (or written) by other users than its owner, or None. Every reader of a secret file calls
+/// it, and `Config::warnings` lists what it says, so `veille check` and the daemon's start
+/// name each loose file with the command that fixes it. A warning, not an error: a file
+/// shared with the service's own group (0640) can be deliberate, and refusing to start over
+/// it would stop the daemon at a restart nobody is watching. A file that cannot be read is
+/// the reader's error to report, not this one's.
+pub fn secret_file_warning(path: &Path, key: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    let who = if mode & 0o007 != 0 {
+        "every user of this machine"
+    } else if mode & 0o070 != 0 {
+        "its group"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{key}: {} is open to {who} (mode {mode:o}): a secret should be readable by veille's user only; run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    ))
+}
+
+/// Whether loading a configuration may write the files it asks to create when they are
+/// missing (`web.create_secret`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    /// Every command that runs veille: the first one creates what is missing.
+    Allowed,
+    /// `veille check` writes nothing: it is often run as root (`sudo veille check`), and a
+    /// key created then would belong to root, unreadable by the service's user.
+    Forbidden,
+}
+
+/// Reads and validates a configuration file, creating the link key when the file asks for
+/// it (`web.create_secret`) and it is missing.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    load_file(path, Writes::Allowed)
+}
+
+/// Reads and validates a configuration file.
+pub fn load_file(path: &Path, writes: Writes) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: path.to_path_buf(),
@@ -538,7 +623,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             message: format!("cannot read the configuration file: {e}"),
         }])
     })?;
-    load_str(&text, path)
+    let env = |name: &str| std::env::var(name).ok();
+    load_text(&text, path, &env, writes)
 }
 
 /// Validates configuration text as if it had been read from `path` (relative paths in the
@@ -553,6 +639,15 @@ pub(crate) fn load_with_env(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
+    load_text(text, path, env, Writes::Allowed)
+}
+
+pub(crate) fn load_text(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    writes: Writes,
+) -> Result<Config, ConfigErrors> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut report = Report::new(&path, text);
     let raw = read_raw(text, &mut report);
@@ -561,6 +656,7 @@ pub(crate) fn load_with_env(
         report,
         base,
         env,
+        writes,
         broken: HashSet::new(),
     };
     let config = validator.config(raw, &path);
@@ -726,6 +822,7 @@ struct Validator<'a> {
     report: Report<'a>,
     base: PathBuf,
     env: &'a dyn Fn(&str) -> Option<String>,
+    writes: Writes,
     /// Ids of entries that have an error of their own: references to them are not reported
     /// again as missing.
     broken: HashSet<String>,
@@ -932,6 +1029,14 @@ impl Validator<'_> {
                 defaults::SHUTDOWN_GRACE,
             ),
             allow_private_addresses,
+            metrics_token_file: metrics_token
+                .is_some()
+                .then(|| {
+                    raw.metrics_token_file
+                        .as_ref()
+                        .map(|f| self.path(f.get_ref()))
+                })
+                .flatten(),
             metrics_token,
         }
     }
@@ -1052,8 +1157,13 @@ impl Validator<'_> {
             }
         });
         let secret_file = self.path(raw.secret_file.get_ref());
-        let key = match crate::judge::token::LinkKey::from_file(&secret_file) {
-            Ok(key) => Some(std::sync::Arc::new(key)),
+        let create_secret = raw.create_secret.as_ref().is_some_and(|c| *c.get_ref());
+        let key = match crate::judge::token::LinkKey::open(
+            &secret_file,
+            create_secret,
+            self.writes == Writes::Allowed,
+        ) {
+            Ok((key, origin)) => Some((std::sync::Arc::new(key), origin)),
             Err(e) => {
                 self.error(raw.secret_file.span(), "web.secret_file", e.to_string());
                 None
@@ -1142,10 +1252,13 @@ impl Validator<'_> {
         if self.report.count() > start_errors {
             return None;
         }
+        let (key, key_origin) = key?;
         Some(WebConfig {
             base_url,
             secret_file,
-            key: key?,
+            create_secret,
+            key,
+            key_origin,
             link_ttl,
             review_days,
             user,
@@ -1210,6 +1323,7 @@ impl Validator<'_> {
             },
         };
         let from = self.mailbox(&raw.from, "smtp.from");
+        let password_file = raw.password_file.as_ref().map(|f| self.path(f.get_ref()));
         let password = match &raw.password_file {
             Some(file) => {
                 let path = self.path(file.get_ref());
@@ -1241,6 +1355,20 @@ impl Validator<'_> {
                 ),
             );
         }
+        if security == SmtpSecurity::None
+            && let Some(user) = &raw.username
+            && !is_loopback_host(&host)
+        {
+            let span = raw.security.as_ref().map_or(user.span(), S::span);
+            self.error(
+                span,
+                "smtp.security",
+                format!(
+                    "security = \"none\" would send the login {:?} and its password unencrypted to {host}, another machine: set security = \"starttls\" (port 587) or \"tls\" (port 465); \"none\" with a login is only for a relay on this machine (localhost, 127.0.0.1, ::1)",
+                    user.get_ref()
+                ),
+            );
+        }
         if self.report.count() > start_errors {
             return None;
         }
@@ -1250,6 +1378,7 @@ impl Validator<'_> {
             security,
             username,
             password,
+            password_file,
             from: from?,
         })
     }
@@ -1421,6 +1550,15 @@ impl Validator<'_> {
                 select,
                 preset: preset.map(|p| p.key.split('+').next().unwrap_or(p.key)),
                 per_host: preset.and_then(|p| p.per_host),
+                password_file: credentials
+                    .is_some()
+                    .then(|| {
+                        source
+                            .password_file
+                            .as_ref()
+                            .map(|f| self.path(f.get_ref()))
+                    })
+                    .flatten(),
                 credentials,
             });
         }

@@ -204,6 +204,7 @@ pub(crate) struct RawQuietHours {
 pub(crate) struct RawWeb {
     pub base_url: Option<S<String>>,
     pub secret_file: S<String>,
+    pub create_secret: Option<S<bool>>,
     pub link_ttl: Option<S<String>>,
     pub review_days: Option<S<i64>>,
     pub user: Option<S<String>>,

@@ -1003,15 +1003,28 @@ fn dedup_section_is_optional_and_typed() {
 #[test]
 fn bundled_configs_are_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let demo = load_with_env(
+    // Without writing: the demo's key is created by its first run, in target/demo/.
+    let demo = load_text(
         &std::fs::read_to_string(root.join("demo.toml")).unwrap_or_default(),
         &root.join("demo.toml"),
         &no_env,
+        Writes::Forbidden,
     );
+    match demo {
+        Ok(config) => {
+            let web = config.web.unwrap_or_else(|| panic!("the demo has [web]"));
+            assert!(web.create_secret);
+            assert!(
+                web.secret_file.ends_with("target/demo/web-secret"),
+                "the demo's key lives with its state: {}",
+                web.secret_file.display()
+            );
+        }
+        Err(e) => panic!("demo.toml: {e}"),
+    }
     assert!(
-        demo.is_ok(),
-        "demo.toml: {}",
-        demo.err().map(|e| e.to_string()).unwrap_or_default()
+        !root.join("demo/web-secret").exists(),
+        "no key is committed: anyone could sign links for a copied demo"
     );
 
     // example.toml names a password file: give it one in a scratch copy.
@@ -1019,7 +1032,7 @@ fn bundled_configs_are_valid() {
     std::fs::write(dir.path().join("smtp-password"), "x").unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(
         dir.path().join("web-secret"),
-        "0123456789abcdef0123456789abcdef\n",
+        "U0uvoGREeA59UtbNluHqVcFeXWcVnqcDTZamKnErx0s=\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let text = std::fs::read_to_string(root.join("example.toml")).unwrap_or_default();
@@ -1213,10 +1226,12 @@ fn web_section_reads_its_key_and_guards_an_open_listener() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(
         dir.path().join("secret"),
-        "0123456789abcdef0123456789abcdef\n",
+        "U0uvoGREeA59UtbNluHqVcFeXWcVnqcDTZamKnErx0s=\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.path().join("short"), "tiny\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("weak"), format!("{}\n", "a".repeat(32)))
+        .unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().join("veille.toml");
     let load_here = |text: &str| load_with_env(text, &path, &no_env);
 
@@ -1245,11 +1260,16 @@ fn web_section_reads_its_key_and_guards_an_open_listener() {
             .is_none()
     );
 
-    let cases: [(&str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str); 7] = [
         (
             "[web]\nsecret_file = \"short\"\n",
             "web.secret_file",
-            "4 bytes",
+            "3 bytes after base64 decoding",
+        ),
+        (
+            "[web]\nsecret_file = \"weak\"\n",
+            "web.secret_file",
+            "\"a\" repeated, so it is easy to guess: write a good one with `head -c 32 /dev/urandom | base64 > FILE`",
         ),
         (
             "[web]\nsecret_file = \"missing\"\n",
@@ -1356,5 +1376,132 @@ fn deep_nesting_in_a_file_is_an_error_not_a_stack_overflow() {
                 assert!(first.line >= 2, "case {i}: {first}");
             }
         }
+    }
+}
+
+#[test]
+fn a_plain_text_login_to_another_machine_is_refused_where_security_is_written() {
+    // (host, security line, username line, refused)
+    let cases = [
+        ("smtp.example.org", "security = \"none\"", true, true),
+        ("192.0.2.10", "security = \"none\"", true, true),
+        ("127.0.0.1", "security = \"none\"", true, false),
+        ("127.3.2.1", "security = \"none\"", true, false),
+        ("localhost", "security = \"none\"", true, false),
+        ("LOCALHOST.", "security = \"none\"", true, false),
+        ("smtp.example.org", "security = \"none\"", false, false),
+        ("smtp.example.org", "security = \"starttls\"", true, false),
+        ("smtp.example.org", "security = \"tls\"", true, false),
+    ];
+    let env = |name: &str| (name == defaults::SMTP_PASSWORD_ENV).then(|| "secret".to_string());
+    for (host, security, login, refused) in cases {
+        let user = if login { "username = \"veille\"\n" } else { "" };
+        let text =
+            format!("[smtp]\nhost = \"{host}\"\nfrom = \"v@example.org\"\n{user}{security}\n");
+        let loaded = load_with_env(&text, Path::new("/etc/veille/veille.toml"), &env);
+        match (refused, loaded) {
+            (false, Ok(_)) => {}
+            (true, Err(errors)) => {
+                assert_eq!(errors.0.len(), 1, "{host}: {errors}");
+                let error = &errors.0[0];
+                assert_eq!(error.key, "smtp.security", "{host}");
+                assert_eq!((error.line, error.column), (5, 12), "{host}: at the value");
+                for words in ["unencrypted", host, "\"starttls\"", "\"tls\""] {
+                    assert!(error.message.contains(words), "{host}: {error}");
+                }
+            }
+            (_, result) => panic!("{host} {security} login={login}: {:?}", result.err()),
+        }
+    }
+}
+
+#[test]
+fn secret_files_others_can_read_are_warned_about() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (key, password) = (
+        dir.path().join("web-secret"),
+        dir.path().join("smtp-password"),
+    );
+    std::fs::write(&key, "U0uvoGREeA59UtbNluHqVcFeXWcVnqcDTZamKnErx0s=\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&password, "hunter22\n").unwrap_or_else(|e| panic!("{e}"));
+    let text = "[smtp]\nhost = \"localhost\"\nsecurity = \"none\"\nfrom = \"v@example.org\"\nusername = \"v\"\npassword_file = \"smtp-password\"\n[web]\nsecret_file = \"web-secret\"\n";
+    let path = dir.path().join("veille.toml");
+    // (key mode, password mode, words expected per file; None: no warning)
+    let cases: [(u32, u32, Option<&str>, Option<&str>); 4] = [
+        (0o600, 0o600, None, None),
+        (0o400, 0o600, None, None),
+        (
+            0o644,
+            0o640,
+            Some("every user of this machine"),
+            Some("its group"),
+        ),
+        (
+            0o660,
+            0o604,
+            Some("its group"),
+            Some("every user of this machine"),
+        ),
+    ];
+    for (key_mode, password_mode, key_words, password_words) in cases {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(key_mode))
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&password, std::fs::Permissions::from_mode(password_mode))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let config = load_with_env(text, &path, &no_env).unwrap_or_else(|e| panic!("{e}"));
+        let warnings = config.warnings();
+        for (file, setting, words) in [
+            (&key, "web.secret_file", key_words),
+            (&password, "smtp.password_file", password_words),
+        ] {
+            let found = warnings.iter().find(|w| w.starts_with(setting));
+            match (words, found) {
+                (None, None) => {}
+                (Some(words), Some(warning)) => {
+                    assert!(warning.contains(words), "{warning}");
+                    assert!(
+                        warning.contains(&format!("chmod 600 {}", file.display())),
+                        "{warning}"
+                    );
+                }
+                _ => panic!("{setting} {key_mode:o}/{password_mode:o}: {warnings:?}"),
+            }
+        }
+    }
+    // One function for every secret-file reader: a missing file is the reader's error.
+    assert_eq!(
+        secret_file_warning(&dir.path().join("none"), "x.password_file"),
+        None
+    );
+}
+
+#[test]
+fn every_secret_file_is_checked_for_its_mode() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let token = dir.path().join("metrics-token");
+    let feed_password = dir.path().join("feed-password");
+    std::fs::write(&token, "pH0t9Zb1-metrics-token-of-test\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&feed_password, "hunter22\n").unwrap_or_else(|e| panic!("{e}"));
+    for file in [&token, &feed_password] {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let text = "[daemon]\nmetrics_token_file = \"metrics-token\"\n[[source]]\nid = \"intranet\"\nurl = \"https://intranet.example/feed\"\nusername = \"veille\"\npassword_file = \"feed-password\"\n";
+    let config = load_with_env(text, &dir.path().join("veille.toml"), &no_env)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let warnings = config.warnings();
+    for key in [
+        "daemon.metrics_token_file",
+        "source \"intranet\".password_file",
+    ] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with(key) && w.contains("every user of this machine")),
+            "{key}: {warnings:?}"
+        );
     }
 }

@@ -5,6 +5,14 @@
 //! verdict; a mention's current verdict is its latest). Relevant and crisis teach the
 //! per-watch classifier that an item like this one matters (`crate::score::learn`); a crisis
 //! verdict also mails the story to the crisis alert rule at once (`crate::alert::escalate`).
+//!
+//! A crisis escalates **once per story**: every crisis verdict is recorded, but a story that
+//! was escalated before mails again only after someone judged it something other than a
+//! crisis and a new mention of it arrived after that judgment (`crate::alert::may_escalate`
+//! has the rule and its reasons). Judgment links can be replayed until they expire (the
+//! link is the credential, and it stays valid for `web.link_ttl`), so a rule that looked
+//! only at the previous verdict let anyone holding a forwarded digest re-page the crisis
+//! team by posting its crisis and relevant links in turn.
 
 pub mod learned;
 pub mod token;
@@ -91,13 +99,23 @@ pub struct Recorded {
     /// The mentions judged (the story's, of the same watch), the previous verdict, and the
     /// verdict as stored on the mention asked.
     pub judged: crate::store::Judged,
-    /// Outbox ids of the crisis mails queued (crisis verdicts only).
-    pub escalated: Vec<i64>,
+    /// What a crisis verdict did about mail (None for other verdicts).
+    pub escalation: Option<crate::alert::Escalation>,
+}
+
+impl Recorded {
+    /// Outbox ids of the crisis mails queued (empty unless a crisis verdict mailed).
+    pub fn escalated(&self) -> &[i64] {
+        self.escalation
+            .as_ref()
+            .map_or(&[], crate::alert::Escalation::queued)
+    }
 }
 
 /// Records a verdict on a mention and its story (the same watch's copies), and escalates a
-/// crisis verdict to the crisis alert rule at once (once: not when the mention already was
-/// one). None when the mention does not exist.
+/// crisis verdict to the crisis alert rule at once, once per story (see
+/// `crate::alert::may_escalate`: a crisis confirmed again, or a crisis link replayed, is
+/// recorded and mails nobody). None when the mention does not exist.
 /// The web pages and `veille judge` both come here, so a verdict means the same wherever
 /// it is given.
 pub async fn record(app: &crate::App, given: Given) -> Result<Option<Recorded>, crate::AppError> {
@@ -122,13 +140,14 @@ pub async fn record(app: &crate::App, given: Given) -> Result<Option<Recorded>, 
         return Ok(None);
     };
     tracing::info!(mention = mention.0, verdict = %verdict, via = given.via, who = %given.who, mentions = judged.mentions.len(), "verdict recorded");
-    // Confirming a crisis again (a second click, a colleague's) does not mail again.
-    let escalated = if verdict == Verdict::Crisis && judged.previous != Some(Verdict::Crisis) {
-        crate::alert::escalate(app, mention, &judged.judgment).await?
+    // Whether it mails is the story's escalation history's call, not the previous verdict's:
+    // crisis, relevant, crisis again must not page anyone twice.
+    let escalation = if verdict == Verdict::Crisis {
+        Some(crate::alert::escalate(app, mention, &judged.judgment).await?)
     } else {
-        Vec::new()
+        None
     };
-    Ok(Some(Recorded { judged, escalated }))
+    Ok(Some(Recorded { judged, escalation }))
 }
 
 /// A one-click judgment link of a mail.

@@ -4,7 +4,26 @@
 //! itself. Delivery goes through lettre: SMTP when `[smtp]` is configured, otherwise `.eml`
 //! files in `daemon.mail_dir` (handy for the demo and for a first look before wiring a mail
 //! server). Every mail carries a `Message-ID` fixed when it was queued, so a retry after a
-//! crash is recognisably the same mail.
+//! crash is recognisably the same mail. `.eml` files are written by lettre under the
+//! process umask, which the command line sets to 077: they are private to veille's user.
+//!
+//! # Delivery, and the window it cannot close
+//! The sender (`crate::scheduler::deliver_pending`) sends one outbox mail, then records the
+//! outcome before anything else: no await, log line, metric or other mail comes between the
+//! server's answer and the write (`App::db_now`), and marks are never batched. (Not
+//! covered: two processes delivering at the same moment, the daemon and `veille judge` say,
+//! can both pick the same pending mail; nothing claims a row before sending it.)
+//! What remains is the time from the server's "250 accepted" to that write reaching the WAL:
+//! a few milliseconds, more when a group commit of source runs is open (it is committed
+//! first, or a rolled-back batch would take the mark with it). A crash inside it (kill -9,
+//! out of memory; with `synchronous = NORMAL`, a power cut can also undo the last commits)
+//! leaves the mail pending, and the next start sends it again. The duplicate is the same
+//! bytes, with the Message-ID fixed when the mail was queued, so clients that deduplicate
+//! by Message-ID show it once and the others thread it with the first (a test in
+//! `tests/e2e.rs` resends one). Marking before sending would turn the same crash into a
+//! mail never sent: for an alert or a digest, a duplicate is the lesser harm. Closing the
+//! window for good would take the server's help (no SMTP extension lets a client ask
+//! "did you already take this one?").
 
 pub mod alert;
 pub mod render;

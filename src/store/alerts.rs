@@ -67,6 +67,34 @@ pub struct AlertedStory {
     pub outlets: usize,
 }
 
+/// A crisis escalation to queue: the story (as one watch reads it), the crisis verdict that
+/// asks for it, and one mail per crisis rule.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEscalation<'a> {
+    pub watch: &'a WatchId,
+    pub story: StoryId,
+    /// The id of the crisis verdict's judgment row.
+    pub judgment: i64,
+    /// The story's outlet count, as the mails show it.
+    pub outlets: usize,
+    pub now: DateTime<Utc>,
+    pub mails: &'a [(AlertId, NewMail)],
+}
+
+/// A story's last crisis escalation, and what happened to the story since: what the alert
+/// engine decides a new escalation on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PastEscalation {
+    /// The crisis verdict that escalated.
+    pub judgment: i64,
+    pub at: DateTime<Utc>,
+    /// When the story (this watch's mentions of it) was first judged something other than
+    /// a crisis after that escalation, if it was.
+    pub cleared_at: Option<DateTime<Utc>>,
+    /// When the watch's newest mention of the story was found.
+    pub newest_mention_at: Option<DateTime<Utc>>,
+}
+
 /// A queued alert mail and what it settles.
 #[derive(Debug)]
 pub struct AlertSent<'a> {
@@ -496,41 +524,88 @@ impl Store {
         Ok(outbox_id)
     }
 
-    /// Queues a crisis escalation of a story to a rule, in one transaction: the story joins
-    /// the rule's mailed stories (or its thread grows) and leaves its queue. The rule's
-    /// throttle is left alone: an escalation is not one of its alerts. Returns the outbox id
-    /// (None when this exact mail was queued before).
+    /// Queues the crisis escalation of a story (one mail per crisis rule), if `may_escalate`
+    /// agrees given the story's last escalation, all in one transaction: the decision, the
+    /// escalation recorded as the story's last, and its mails. Each rule's story joins its
+    /// mailed stories (or its thread grows) and leaves its queue; the rules' throttles are left
+    /// alone (an escalation is not one of their alerts). The transaction takes the write lock
+    /// when it begins, so two verdicts given at once (two processes, two clicks) cannot both
+    /// see "never escalated". Returns the outbox ids queued, or None when `may_escalate`
+    /// said no (nothing is written then).
     pub fn record_escalation(
         &self,
-        rule: &AlertId,
-        mail: &NewMail,
-        story: StoryId,
-        outlets: usize,
-        now: DateTime<Utc>,
-    ) -> Result<Option<i64>> {
+        escalation: &NewEscalation<'_>,
+        may_escalate: impl FnOnce(Option<&PastEscalation>) -> bool,
+    ) -> Result<Option<Vec<i64>>> {
+        let NewEscalation {
+            watch,
+            story,
+            judgment,
+            outlets,
+            now,
+            mails,
+        } = *escalation;
         let mut conn = self.conn();
         let tx = conn
             .transaction()
             .context("starting to queue an escalation")?;
-        let outbox_id = insert_mail(&tx, mail, now)?;
-        let id = &mail.message_id;
+        let past = tx
+            .query_row(
+                "SELECT e.judgment_id, e.escalated_at,
+                        (SELECT MIN(j.judged_at) FROM judgments j
+                           JOIN mentions m ON m.id = j.mention_id JOIN items i ON i.id = m.item_id
+                          WHERE i.story_id = e.story_id AND m.watch_id = e.watch_id
+                            AND j.id > e.judgment_id AND j.verdict <> 'crisis'),
+                        (SELECT MAX(m.created_at) FROM mentions m JOIN items i ON i.id = m.item_id
+                          WHERE i.story_id = e.story_id AND m.watch_id = e.watch_id)
+                   FROM crisis_escalations e WHERE e.watch_id = ?1 AND e.story_id = ?2",
+                params![watch.as_str(), story.0],
+                |row| {
+                    Ok(PastEscalation {
+                        judgment: row.get(0)?,
+                        at: from_db(row.get(1)?),
+                        cleared_at: row.get::<_, Option<i64>>(2)?.map(from_db),
+                        newest_mention_at: row.get::<_, Option<i64>>(3)?.map(from_db),
+                    })
+                },
+            )
+            .optional()
+            .context("reading the story's last escalation")?;
+        if !may_escalate(past.as_ref()) {
+            return Ok(None);
+        }
         tx.execute(
-            "INSERT INTO alert_stories (rule_id, story_id, first_message_id, last_message_id, refs, outlets, alerted_at)
-             VALUES (?1, ?2, ?3, ?3, ?3, ?4, ?5)
-             ON CONFLICT (rule_id, story_id) DO UPDATE
-                SET last_message_id = excluded.last_message_id,
-                    refs = refs || ' ' || excluded.last_message_id,
-                    outlets = excluded.outlets",
-            params![rule.as_str(), story.0, id, outlets as i64, to_db(now)],
+            "INSERT INTO crisis_escalations (watch_id, story_id, judgment_id, escalated_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (watch_id, story_id) DO UPDATE
+                SET judgment_id = excluded.judgment_id, escalated_at = excluded.escalated_at",
+            params![watch.as_str(), story.0, judgment, to_db(now)],
         )
-        .context("recording an escalated story")?;
-        tx.execute(
-            "DELETE FROM alert_pending WHERE rule_id = ?1 AND story_id = ?2",
-            params![rule.as_str(), story.0],
-        )
-        .context("recording an escalated story")?;
+        .context("recording an escalation")?;
+        let mut queued = Vec::new();
+        for (rule, mail) in mails {
+            if let Some(id) = insert_mail(&tx, mail, now)? {
+                queued.push(id);
+            }
+            let id = &mail.message_id;
+            tx.execute(
+                "INSERT INTO alert_stories (rule_id, story_id, first_message_id, last_message_id, refs, outlets, alerted_at)
+                 VALUES (?1, ?2, ?3, ?3, ?3, ?4, ?5)
+                 ON CONFLICT (rule_id, story_id) DO UPDATE
+                    SET last_message_id = excluded.last_message_id,
+                        refs = refs || ' ' || excluded.last_message_id,
+                        outlets = excluded.outlets",
+                params![rule.as_str(), story.0, id, outlets as i64, to_db(now)],
+            )
+            .context("recording an escalated story")?;
+            tx.execute(
+                "DELETE FROM alert_pending WHERE rule_id = ?1 AND story_id = ?2",
+                params![rule.as_str(), story.0],
+            )
+            .context("recording an escalated story")?;
+        }
         tx.commit().context("committing an escalation")?;
-        Ok(outbox_id)
+        Ok(Some(queued))
     }
 
     /// When the earliest throttled rule may mail again: rules with waiting stories, by the

@@ -8,7 +8,8 @@
 //! (`incremental_vacuum`, on databases created with this version or later).
 //!
 //! A backup is `VACUUM INTO`: SQLite copies one consistent snapshot (a read transaction, so
-//! the daemon keeps writing meanwhile) into a new, compacted file. Search runs on an FTS5
+//! the daemon keeps writing meanwhile) into a new, compacted file, created 0600 like the
+//! database. Search runs on an FTS5
 //! index kept in step with `items` (migration 2): `record_fetched` indexes new and edited
 //! items in the same transaction as the items themselves, and a trigger removes deleted
 //! ones, so it costs nothing at poll time beyond the index update and never drifts from the
@@ -124,6 +125,13 @@ impl Store {
         .context("purging old hourly counts")?;
         conn.execute("DELETE FROM alert_stories WHERE alerted_at < ?1", [cutoff])
             .context("purging old alert threads")?;
+        // A story's escalation is kept while any of its items is: nobody can judge it after.
+        conn.execute(
+            "DELETE FROM crisis_escalations WHERE escalated_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM items WHERE items.story_id = crisis_escalations.story_id)",
+            [cutoff],
+        )
+        .context("purging old crisis escalations")?;
         purged.mail_bodies = conn
             .execute(
                 "UPDATE outbox SET body = x'' WHERE status = 'sent' AND sent_at < ?1 AND length(body) > 0",
@@ -144,23 +152,32 @@ impl Store {
         Ok(verdict == "ok")
     }
 
-    /// Writes a consistent copy of the database to `target`, which must not exist yet.
+    /// Writes a consistent copy of the database to `target`, which must not exist yet. The
+    /// copy is as private as the database: `target` is created empty with mode 0600 first
+    /// (`VACUUM INTO` fills an empty file), which also makes "never overwrites" atomic.
     pub fn backup_to(&self, target: &Path) -> Result<()> {
-        if target.exists() {
-            return Err(StoreError::new(
-                format!("backing up to {}", target.display()),
-                "the file exists; choose a new name (a backup never overwrites)",
-            ));
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let context = format!("backing up to {}", target.display());
+        let text = target
+            .to_str()
+            .ok_or_else(|| StoreError::new(&context, "the path is not valid UTF-8"))?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(target)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => StoreError::new(
+                    &context,
+                    "the file exists; choose a new name (a backup never overwrites)",
+                ),
+                _ => StoreError::new(&context, e),
+            })?;
+        let copied = self.conn().execute("VACUUM INTO ?1", [text]);
+        if copied.is_err() {
+            let _ = std::fs::remove_file(target);
         }
-        let text = target.to_str().ok_or_else(|| {
-            StoreError::new(
-                format!("backing up to {}", target.display()),
-                "the path is not valid UTF-8",
-            )
-        })?;
-        self.conn()
-            .execute("VACUUM INTO ?1", [text])
-            .context(&format!("backing up to {}", target.display()))?;
+        copied.context(&context)?;
         Ok(())
     }
 

@@ -248,4 +248,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX judgments_by_mention ON judgments(mention_id, id);
     "#,
+    // Crisis escalations: the last crisis verdict that mailed each (watch, story), so a story
+    // escalates once (see `crate::alert::escalate` for when it may again), across restarts
+    // and however often its links are replayed. Stories judged a crisis before this
+    // migration count as escalated by their latest crisis verdict: an upgrade mails nobody.
+    r#"
+    CREATE TABLE crisis_escalations (
+        watch_id     TEXT NOT NULL,
+        story_id     INTEGER NOT NULL,
+        judgment_id  INTEGER NOT NULL,
+        escalated_at INTEGER NOT NULL,
+        PRIMARY KEY (watch_id, story_id)
+    ) WITHOUT ROWID;
+    INSERT INTO crisis_escalations (watch_id, story_id, judgment_id, escalated_at)
+        SELECT m.watch_id, i.story_id, MAX(j.id), MAX(j.judged_at)
+          FROM judgments j JOIN mentions m ON m.id = j.mention_id JOIN items i ON i.id = m.item_id
+         WHERE j.verdict = 'crisis' AND i.story_id IS NOT NULL
+         GROUP BY m.watch_id, i.story_id;
+    "#,
 ];

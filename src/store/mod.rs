@@ -5,7 +5,9 @@
 //! The connection sits behind a mutex and every call is blocking: async callers go through
 //! `App::db`, which runs them on tokio's blocking pool. Writes that belong together (one
 //! source run; one digest and its mail) happen in one transaction, so a crash leaves either
-//! all of it or none of it. Times are stored as Unix seconds (UTC).
+//! all of it or none of it. Times are stored as Unix seconds (UTC). The file, its -wal and
+//! -shm, and backups are private to veille's user (mode 0600), whatever the umask: a looser
+//! existing file is tightened when opened, with a warning.
 //!
 //! Source runs are group-committed: a run writes into a transaction that stays open while
 //! other callers wait for the connection, and the last of them commits it (or the run that
@@ -29,7 +31,9 @@ mod stories;
 
 pub use stories::{Assignment, POSTINGS_CAP, StoryInfo};
 
-pub use alerts::{AlertSent, AlertedStory, Awaiting, Intake, Pending, RuleState};
+pub use alerts::{
+    AlertSent, AlertedStory, Awaiting, Intake, NewEscalation, PastEscalation, Pending, RuleState,
+};
 pub use judgments::{Judged, MentionFilter, NewJudgment, ReviewStory};
 pub use maintenance::{Purged, SearchHit};
 
@@ -486,6 +490,56 @@ fn from_db(secs: i64) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// Makes the database file private before SQLite opens it: a new one is created empty with
+/// mode 0600 (SQLite then gives its -wal and -shm files the same mode, whatever the umask),
+/// and an existing one, or its -wal and -shm, that others could read is set back to its
+/// owner's bits, with a warning. Everything veille knows is in there: mentions, verdicts and
+/// notes, mail with its recipients. A file that cannot be changed (another owner) is logged
+/// and opened as it is.
+fn private_database(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(StoreError::new(format!("creating {}", path.display()), e)),
+    }
+    let mut files = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(suffix);
+        files.push(name.into());
+    }
+    for file in files {
+        let Ok(mode) = std::fs::metadata(&file).map(|m| m.permissions().mode()) else {
+            continue;
+        };
+        if mode & 0o077 == 0 {
+            continue;
+        }
+        let private = mode & 0o700;
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(private)) {
+            Ok(()) => tracing::warn!(
+                path = %file.display(),
+                was = format!("{:o}", mode & 0o777),
+                now = format!("{private:o}"),
+                "the database could be read by other users: it is now private to veille's user"
+            ),
+            Err(e) => tracing::warn!(
+                path = %file.display(),
+                mode = format!("{:o}", mode & 0o777),
+                error = %e,
+                "the database can be read by other users and veille cannot change that: chmod 600 it"
+            ),
+        }
+    }
+    Ok(())
+}
+
 fn split_recipients(stored: &str) -> Vec<String> {
     stored
         .split('\n')
@@ -499,13 +553,15 @@ fn opt_from_db(secs: Option<i64>) -> Option<DateTime<Utc>> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
+    /// Opens (creating if needed) the database file and brings its schema up to date. The
+    /// file is private to veille's user (see [`private_database`]).
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
                 StoreError::new(format!("creating the folder {}", parent.display()), e)
             })?;
         }
+        private_database(path)?;
         let conn = Connection::open(path).context(&format!("opening {}", path.display()))?;
         Self::setup(conn)
     }

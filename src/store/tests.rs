@@ -815,3 +815,195 @@ fn judging_an_unknown_mention_records_nothing() {
         0
     );
 }
+
+fn judge_at(store: &Store, mention: MentionId, verdict: Verdict, at: DateTime<Utc>) -> Judged {
+    store
+        .judge(&NewJudgment {
+            mention,
+            verdict,
+            note: None,
+            who: "alice",
+            via: "mail",
+            at,
+            whole_story: true,
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("the mention exists"))
+}
+
+/// Records an escalation of `judged`'s story, keeping what the store reported of the last one.
+fn escalate(
+    store: &Store,
+    judged: &Judged,
+    at: DateTime<Utc>,
+    decide: bool,
+) -> (Option<PastEscalation>, Option<Vec<i64>>) {
+    let mail = NewMail {
+        key: format!(
+            "alert:crise:crisis:{}:{}",
+            judged.story.0, judged.judgment.id
+        ),
+        kind: "alert".to_string(),
+        sender: "veille@example.org".to_string(),
+        recipients: vec!["crisis@example.org".to_string()],
+        subject: "CRISIS".to_string(),
+        message_id: format!("<crisis.{}@example.org>", judged.judgment.id),
+        body: b"body".to_vec(),
+    };
+    let mails = [(crate::model::AlertId::new("crise"), mail)];
+    let mut seen = None;
+    let queued = store
+        .record_escalation(
+            &NewEscalation {
+                watch: &judged.watch,
+                story: judged.story,
+                judgment: judged.judgment.id,
+                outlets: 1,
+                now: at,
+                mails: &mails,
+            },
+            |past| {
+                seen = past.copied();
+                decide
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    (seen, queued)
+}
+
+#[test]
+fn an_escalation_is_remembered_with_what_happened_to_its_story_since() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("veille.db");
+    let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mentions = judged_fixture(&store);
+    let recall = &mentions[0];
+    let crisis = judge_at(&store, recall.id, Verdict::Crisis, t(10));
+    let (past, queued) = escalate(&store, &crisis, t(10), true);
+    assert_eq!(past, None, "never escalated");
+    assert_eq!(queued.map(|q| q.len()), Some(1), "its mail is queued");
+
+    // Refused by the caller: nothing written, no mail.
+    let pending = || store.counts().map(|c| c.outbox_pending).unwrap_or(0);
+    let again = judge_at(&store, recall.id, Verdict::Crisis, t(12));
+    let (past, queued) = escalate(&store, &again, t(12), false);
+    assert_eq!(queued, None);
+    assert_eq!(pending(), 1);
+    let expected = PastEscalation {
+        judgment: crisis.judgment.id,
+        at: t(10),
+        cleared_at: None,
+        newest_mention_at: Some(t(5)),
+    };
+    assert_eq!(past, Some(expected));
+
+    // Stood down, then a new copy of the story: both are reported, and survive a reopening.
+    judge_at(&store, recall.id, Verdict::Relevant, t(20));
+    judge_at(&store, recall.id, Verdict::Irrelevant, t(25));
+    let mut copy = item("c", "guid:3", "Acme recalls its kettles");
+    copy.url = Some("https://a.example/guid:1".to_string());
+    record(&store, "c", t(30), &[(copy, vec![matched("acme", "acme")])]);
+    drop(store);
+    let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    let latest = judge_at(&store, recall.id, Verdict::Crisis, t(40));
+    let (past, queued) = escalate(&store, &latest, t(40), true);
+    assert_eq!(
+        past,
+        Some(PastEscalation {
+            cleared_at: Some(t(20)),
+            newest_mention_at: Some(t(30)),
+            ..expected
+        })
+    );
+    assert_eq!(queued.map(|q| q.len()), Some(1));
+    // The new escalation is the story's last: what came before it no longer counts.
+    let (past, _) = escalate(&store, &latest, t(41), false);
+    assert_eq!(
+        past.map(|p| (p.judgment, p.cleared_at)),
+        Some((latest.judgment.id, None))
+    );
+}
+
+#[test]
+fn an_upgrade_counts_stories_judged_a_crisis_as_escalated() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("veille.db");
+    let crisis = {
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mentions = judged_fixture(&store);
+        judge_at(&store, mentions[0].id, Verdict::Crisis, t(10));
+        judge_at(&store, mentions[1].id, Verdict::Relevant, t(11));
+        judge_at(&store, mentions[0].id, Verdict::Crisis, t(12))
+    };
+    // The database as the previous release left it.
+    {
+        let conn = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        conn.execute_batch("DROP TABLE crisis_escalations")
+            .unwrap_or_else(|e| panic!("{e}"));
+        conn.pragma_update(
+            None,
+            "user_version",
+            migrations::MIGRATIONS.len() as i64 - 1,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    let (past, _) = escalate(&store, &crisis, t(20), false);
+    let past = past.unwrap_or_else(|| panic!("the story counts as escalated"));
+    // The latest crisis verdict (its last row: the story's copies are judged with it).
+    assert_eq!(past.at, t(12));
+    assert!(past.judgment >= crisis.judgment.id, "{past:?}");
+    assert_eq!(
+        past.cleared_at, None,
+        "the relevant verdict was on another story"
+    );
+}
+
+#[test]
+fn the_database_and_its_backups_are_private_and_loose_files_are_tightened() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("veille.db");
+    let wal = dir.path().join("veille.db-wal");
+    let shm = dir.path().join("veille.db-shm");
+    {
+        // New: 0600 before SQLite writes a byte, and SQLite's own files follow it.
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        record(&store, "a", t(0), &[(item("a", "g", "x"), vec![])]);
+        for file in [&path, &wal, &shm] {
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
+        let backup = dir.path().join("backup.db");
+        store.backup_to(&backup).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(mode(&backup), 0o600);
+        let again = store
+            .backup_to(&backup)
+            .map(|()| "overwrote")
+            .unwrap_or_else(|e| {
+                assert!(e.to_string().contains("never overwrites"), "{e}");
+                "refused"
+            });
+        assert_eq!(again, "refused");
+    }
+    // Left world-readable by an older veille: tightened at the next open, owner bits kept.
+    for file in [&path, &wal, &shm] {
+        if file.exists() {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    for file in [&path, &wal, &shm] {
+        if file.exists() {
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
+    }
+    assert_eq!(store.counts().map(|c| c.items).unwrap_or(0), 1);
+}

@@ -542,7 +542,7 @@ mod tests {
     };
 
     fn key() -> LinkKey {
-        LinkKey::from_bytes(&[7u8; 32]).expect("a 32-byte key")
+        LinkKey::from_bytes(b"AZ+KSl3qBV4xPBXLruDD3yZqCCDOBPCfU2k11RDzk4c=").expect("a good key")
     }
 
     fn now() -> DateTime<Utc> {
@@ -570,7 +570,8 @@ mod tests {
         let (payload, mac) = anonymous.value.rsplit_once('|').expect("mac");
         let (expires, rest) = payload.split_once('|').expect("expiry");
         let nonce = &anonymous.nonce;
-        let other_key = LinkKey::from_bytes(&[8u8; 32]).expect("key");
+        let other_key =
+            LinkKey::from_bytes(b"lCAwtZ6RPgu5dbTiGPDiwoOKZoJzp4o0ZrTIva0AjsY=").expect("key");
         let cases = [
             // An anonymous session made into a logged-in one.
             format!("{expires}|user|{nonce}|{mac}"),

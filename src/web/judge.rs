@@ -3,8 +3,9 @@
 //! GET (and HEAD) verify the link and show a confirmation page with one button, and never
 //! write: mail scanners open every link of a mail. The button POSTs to the same address
 //! with a CSRF field (the MAC of the link's path), which verifies the link again and
-//! stores the verdict for the whole story. A link can be used again: the verdict is
-//! replaced and the page says what it changed from. Bad links get a refusal page that says
+//! stores the verdict for the whole story. A link can be used again until it expires: the
+//! verdict is replaced and the page says what it changed from, but a crisis mails the crisis
+//! managers once per story however often its link is posted (`crate::alert::may_escalate`). Bad links get a refusal page that says
 //! what went wrong in the reader's words and what to do instead.
 //!
 //! [`record`] is the one way a web page stores a verdict (the review page uses it too); it
@@ -20,6 +21,7 @@ use serde::Deserialize;
 
 use super::Web;
 use super::page::{self, Words};
+use crate::alert::Escalation;
 use crate::app::App;
 use crate::judge::token::{self, TokenError};
 use crate::judge::{Given, Verdict};
@@ -135,19 +137,21 @@ fn verify(
     key: &token::LinkKey,
     link: &LinkPath,
 ) -> Result<(MentionId, Verdict), Box<Response>> {
+    let ttl = super::web_config(app).map_or(crate::config::defaults::LINK_TTL, |w| w.link_ttl);
     token::verify(
         key,
         &link.mention,
         &link.verdict,
         &link.expires,
         &link.sig,
+        ttl,
         app.clock.now(),
     )
-    .map_err(|e| Box::new(link_refused(app, &e)))
+    .map_err(|e| Box::new(link_refused(app, link, &e)))
 }
 
 /// A bad link in the reader's words.
-fn link_refused(app: &App, error: &TokenError) -> Response {
+fn link_refused(app: &App, link: &LinkPath, error: &TokenError) -> Response {
     let words = super::words(app);
     match error {
         TokenError::Expired { at } => page::refused(
@@ -157,6 +161,18 @@ fn link_refused(app: &App, error: &TokenError) -> Response {
             &words.expired(&super::when(app, *at)),
             Some(words.expired_hint),
         ),
+        TokenError::BeyondLifetime { at } => {
+            // Only a holder of the key can sign: either the key leaked (a copied demo key, a
+            // stolen file) or link_ttl was shortened since the link was mailed.
+            tracing::warn!(mention = %link.mention, verdict = %link.verdict, expires = %at, "refused a correctly signed judgment link valid longer than web.link_ttl allows: if link_ttl was not shortened, the link key has leaked (replace web.secret_file)");
+            page::refused(
+                StatusCode::FORBIDDEN,
+                words,
+                words.beyond_lifetime_heading,
+                &words.beyond_lifetime(&super::when(app, *at)),
+                Some(words.expired_hint),
+            )
+        }
         TokenError::UnknownVerdict(word) => page::refused(
             StatusCode::BAD_REQUEST,
             words,
@@ -200,8 +216,8 @@ pub struct Recorded {
     pub previous: Option<Verdict>,
     /// Mentions judged (the whole story within the watch).
     pub mentions: usize,
-    /// Crisis mails queued (crisis verdicts only).
-    pub escalated: usize,
+    /// What a crisis verdict did about mail (None for other verdicts).
+    pub escalation: Option<Escalation>,
 }
 
 impl Recorded {
@@ -227,13 +243,14 @@ impl Recorded {
     /// One line about the crisis escalation (None when the verdict is not a crisis), and
     /// whether it is a warning.
     pub fn escalation_line(&self, words: &Words) -> (Option<String>, bool) {
-        let (line, failed) = match (self.verdict, self.previous, self.escalated) {
-            (Verdict::Crisis, Some(Verdict::Crisis), _) => {
-                (words.already_crisis_alerted_then, false)
-            }
-            (Verdict::Crisis, _, 0) => (words.no_crisis_rule, true),
-            (Verdict::Crisis, _, _) => (words.alerted, false),
-            _ => return (None, false),
+        let (line, failed) = match &self.escalation {
+            None => return (None, false),
+            Some(Escalation::AlreadyEscalated) => (words.already_escalated, false),
+            Some(Escalation::Mailed(queued)) if !queued.is_empty() => (words.alerted, false),
+            // Queued before under the same key (a verdict recorded twice at once): the mail
+            // is on its way.
+            Some(Escalation::Mailed(_)) => (words.already_escalated, false),
+            Some(Escalation::NoRule) => (words.no_crisis_rule, true),
         };
         (Some(line.to_string()), failed)
     }
@@ -264,7 +281,7 @@ pub async fn record(
             verdict,
             previous: recorded.judged.previous,
             mentions: recorded.judged.mentions.len(),
-            escalated: recorded.escalated.len(),
+            escalation: recorded.escalation,
         }),
         // Removed between the two reads (a retention purge).
         Ok(None) => Err(gone(words)),

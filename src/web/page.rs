@@ -159,8 +159,7 @@ pub struct Words {
     pub judge_others: &'static str,
     // Crisis escalation.
     pub alerted: &'static str,
-    pub already_crisis_alerted_then: &'static str,
-    pub already_crisis_no_alert: &'static str,
+    pub already_escalated: &'static str,
     pub no_crisis_rule: &'static str,
     // Login.
     pub log_in: &'static str,
@@ -184,6 +183,7 @@ pub struct Words {
     pub login_busy: Refusal,
     pub login_throttled_heading: &'static str,
     pub expired_heading: &'static str,
+    pub beyond_lifetime_heading: &'static str,
     pub expired_hint: &'static str,
     pub unknown_verdict_heading: &'static str,
     pub ask_elsewhere: &'static str,
@@ -220,8 +220,8 @@ const EN: Words = Words {
     your_note: "Your note:",
     judge_others: "Judge other stories on the review page",
     alerted: "The crisis managers were alerted by mail.",
-    already_crisis_alerted_then: "It already was a crisis: the crisis managers were alerted then.",
-    already_crisis_no_alert: "It already was a crisis: no new alert.",
+    already_escalated: "This story was already escalated as a crisis: the crisis managers were \
+                        alerted then, and are not mailed again.",
     no_crisis_rule: "No crisis alert rule covers this watch, so nobody else was alerted (an \
                      admin can set crisis = true on an [[alert]] rule).",
     log_in: "Log in",
@@ -315,6 +315,7 @@ const EN: Words = Words {
     },
     login_throttled_heading: "Too many login attempts",
     expired_heading: "This link has expired",
+    beyond_lifetime_heading: "This link was not issued by this veille",
     expired_hint: "Judge it on the review page or ask for a new digest.",
     unknown_verdict_heading: "Unknown verdict",
     ask_elsewhere: ASK_EN,
@@ -355,9 +356,8 @@ const FR: Words = Words {
     your_note: "Votre remarque :",
     judge_others: "Juger d’autres sujets",
     alerted: "La cellule de crise a été alertée par mail.",
-    already_crisis_alerted_then: "C’était déjà une crise : la cellule de crise a été alertée \
-                                  à ce moment-là.",
-    already_crisis_no_alert: "C’était déjà une crise : pas de nouvelle alerte.",
+    already_escalated: "Ce sujet a déjà été signalé comme crise : la cellule de crise a été \
+                        alertée à ce moment-là, elle ne l’est pas une seconde fois.",
     no_crisis_rule: "Aucune règle d’alerte de crise ne couvre ce thème, donc personne d’autre \
                      n’a été alerté (un administrateur peut mettre crisis = true sur une règle \
                      [[alert]]).",
@@ -454,6 +454,7 @@ const FR: Words = Words {
     },
     login_throttled_heading: "Trop de tentatives de connexion",
     expired_heading: "Ce lien a expiré",
+    beyond_lifetime_heading: "Ce lien n’a pas été émis par cette veille",
     expired_hint: "Jugez-le sur la page des sujets à juger ou demandez un nouveau digest.",
     unknown_verdict_heading: "Verdict inconnu",
     ask_elsewhere: ASK_FR,
@@ -553,6 +554,20 @@ impl Words {
         match self.language {
             Lang::En => format!("This link has expired (it was valid until {until})."),
             Lang::Fr => format!("Ce lien a expiré (il était valable jusqu’au {until})."),
+        }
+    }
+
+    /// A signed link that claims to stay valid longer than veille's links ever do.
+    pub fn beyond_lifetime(&self, until: &str) -> String {
+        match self.language {
+            Lang::En => format!(
+                "This link says it stays valid until {until}, longer than the links veille \
+                 mails ever do, so it cannot be trusted. Nothing was recorded."
+            ),
+            Lang::Fr => format!(
+                "Ce lien se dit valable jusqu’au {until}, plus longtemps que tous les liens \
+                 qu’envoie veille : il n’est pas digne de confiance. Rien n’a été enregistré."
+            ),
         }
     }
 

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::page::{self, Words};
 use super::{Web, auth, judge};
+use crate::alert::Escalation;
 use crate::judge::Verdict;
 use crate::model::MentionId;
 use crate::store::ReviewStory;
@@ -167,7 +168,7 @@ fn done_lines(words: &Words, done: &Done) -> (Option<String>, Option<String>, bo
     let recorded = words.marked(verdict, done.items.unwrap_or(1));
     let (escalation, failed) = match done.alert.as_deref() {
         Some("sent") => (Some(words.alerted), false),
-        Some("already") => (Some(words.already_crisis_no_alert), false),
+        Some("already") => (Some(words.already_escalated), false),
         Some("none") => (Some(words.no_crisis_rule), true),
         _ => (None, false),
     };
@@ -227,11 +228,11 @@ pub async fn judge(
             Ok(recorded) => recorded,
             Err(refused) => return refused,
         };
-    let alert = match (verdict, recorded.previous, recorded.escalated) {
-        (Verdict::Crisis, Some(Verdict::Crisis), _) => "&alert=already",
-        (Verdict::Crisis, _, 0) => "&alert=none",
-        (Verdict::Crisis, _, _) => "&alert=sent",
-        _ => "",
+    let alert = match &recorded.escalation {
+        None => "",
+        Some(Escalation::Mailed(queued)) if !queued.is_empty() => "&alert=sent",
+        Some(Escalation::Mailed(_) | Escalation::AlreadyEscalated) => "&alert=already",
+        Some(Escalation::NoRule) => "&alert=none",
     };
     // Only digits reach the fragment: it is ours, but it came back through a form.
     let fragment = form
