@@ -555,6 +555,7 @@ fn text_of(body: &[u8]) -> String {
         from: String::new(),
         to: Vec::new(),
         data: body.to_vec(),
+        login: None,
     }
     .text()
 }
@@ -565,6 +566,7 @@ fn header_in(body: &[u8], name: &str) -> Option<String> {
             from: String::new(),
             to: Vec::new(),
             data: body.to_vec(),
+            login: None,
         },
         name,
     )

@@ -737,3 +737,129 @@ to = "comms@example.org"
         assert_eq!(mode(&file), 0o600, "{}", file.display());
     }
 }
+
+/// At the most verbose level an admin can ask for, the log carries no secret: not the SMTP
+/// password (nor its AUTH forms), not a source's password (nor its Authorization header),
+/// not the link key, and not the signed judgment links of the mail that went out.
+#[test]
+fn no_secret_reaches_a_trace_level_log() {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mail_user, mail_password) = ("veille-mail", "smtp-Pa55-w0rd-7f3e");
+    let (feed_user, feed_password) = ("veille-feed", "feed-Pa55-w0rd-91ac");
+    let key = "Xk4kS1bV0m2u7gN9qP3rT6yW8zA1cE5hJ0lO2sU4wY8=";
+    for (name, content) in [
+        ("smtp-password", mail_password),
+        ("feed-password", feed_password),
+        ("web-secret", key),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("{content}\n")).expect("write a secret");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let basic = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{feed_user}:{feed_password}"))
+    );
+    let feeds = common::HttpServer::start();
+    let expected = basic.clone();
+    feeds.handle("/feed.xml", move |request| {
+        if request.headers.get("authorization") == Some(&expected) {
+            common::Response::ok(
+                "application/rss+xml",
+                "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Intranet</title>\
+                 <item><guid>1</guid><title>Nordvent ouvre un parc</title>\
+                 <link>https://intranet.example/1</link></item></channel></rss>",
+            )
+        } else {
+            common::Response::status(401)
+        }
+    });
+    let smtp = common::SmtpSink::start_with_login(mail_user, mail_password);
+    let config = dir.path().join("veille.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[daemon]
+database = "veille.db"
+allow_private_addresses = ["127.0.0.0/8"]
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+username = "{mail_user}"
+password_file = "smtp-password"
+from = "veille@example.org"
+
+[web]
+base_url = "http://127.0.0.1:8710/"
+secret_file = "web-secret"
+
+[[source]]
+id = "intranet"
+url = "{feed}"
+username = "{feed_user}"
+password_file = "feed-password"
+
+[[watch]]
+id = "nordvent"
+query = "Nordvent"
+
+[[digest]]
+id = "daily"
+to = "comms@example.org"
+"#,
+            port = smtp.addr.port(),
+            feed = feeds.url("/feed.xml"),
+        ),
+    )
+    .expect("write config");
+    let output = Command::new(env!("CARGO_BIN_EXE_veille"))
+        .args(["run", "--once", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "trace")
+        .output()
+        .expect("run veille");
+    let log = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        output.status.success(),
+        "{}\n{log}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+
+    // The run really logged in on both sides and mailed signed links.
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1, "{log}");
+    assert_eq!(mails[0].login.as_deref(), Some(mail_user));
+    let text = mails[0].text();
+    let signatures: Vec<String> = text
+        .split_whitespace()
+        .filter(|word| word.contains("/j/"))
+        .filter_map(|link| link.trim_end_matches(['>', ')']).rsplit('/').next())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(signatures.len(), 3, "three judgment links: {text}");
+    // The log is the verbose one: trace lines from veille and from the libraries.
+    assert!(
+        log.lines().filter(|l| l.contains("TRACE")).count() > 5,
+        "{log}"
+    );
+
+    let mut secrets = vec![
+        mail_password.to_string(),
+        STANDARD.encode(mail_password),
+        STANDARD.encode(format!("\0{mail_user}\0{mail_password}")),
+        feed_password.to_string(),
+        basic,
+        key.to_string(),
+    ];
+    secrets.extend(signatures);
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "{secret:?} is in the log");
+    }
+    assert!(!log.contains("Wrote: "), "lettre's wire log is silenced");
+}

@@ -11,6 +11,7 @@ mod export;
 mod hash_password;
 mod import_opml;
 mod judge;
+mod logging;
 mod r#match;
 mod outbox;
 mod reload;
@@ -23,7 +24,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 use veille::config::{self, Config};
 use veille::model::WatchId;
@@ -161,7 +161,7 @@ pub fn main() -> ExitCode {
         Command::Run { once: false, .. } => "info",
         _ => "warn",
     };
-    init_logging(default_level, cli.log_format);
+    logging::init(default_level, cli.log_format);
     let code = match cli.command {
         Command::Run { config, once } => run::run(&config.config, once),
         Command::Check { config } => check::check(&config.config),
@@ -182,21 +182,6 @@ pub fn main() -> ExitCode {
         Command::HashPassword => hash_password::hash_password(),
     };
     ExitCode::from(code)
-}
-
-fn init_logging(default_level: &str, format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
-        // Spans (the source id and URL of a run) are part of each JSON line.
-        LogFormat::Json => builder.json().with_current_span(true).init(),
-    }
 }
 
 /// Loads the configuration, printing every error (and exit code 2) when it is invalid.

@@ -218,6 +218,8 @@ pub struct ReceivedMail {
     pub from: String,
     pub to: Vec<String>,
     pub data: Vec<u8>,
+    /// The user the client authenticated as, when the sink asks for a login.
+    pub login: Option<String>,
 }
 
 impl ReceivedMail {
@@ -260,9 +262,21 @@ impl SmtpSink {
 
     /// Starts on a given address (to bring a "crashed" server back on the same port).
     pub fn start_on(addr: SocketAddr) -> SmtpSink {
+        SmtpSink::serve(addr, None)
+    }
+
+    /// A sink that requires a login (AUTH PLAIN or LOGIN, as a submission server does) with
+    /// these credentials, and refuses mail before it (530) or with wrong ones (535).
+    pub fn start_with_login(user: &str, password: &str) -> SmtpSink {
+        SmtpSink::serve(loopback(), Some((user.to_string(), password.to_string())))
+    }
+
+    fn serve(addr: SocketAddr, login: Option<(String, String)>) -> SmtpSink {
         let received: Arc<Mutex<Vec<ReceivedMail>>> = Arc::default();
         let store = received.clone();
-        let server = ServerThread::start(addr, move |stream| serve_smtp(stream, store.clone()));
+        let server = ServerThread::start(addr, move |stream| {
+            serve_smtp(stream, store.clone(), login.clone())
+        });
         SmtpSink {
             addr: server.addr,
             received,
@@ -287,9 +301,30 @@ impl SmtpSink {
     }
 }
 
+/// The user named by an AUTH PLAIN response (`authzid\0user\0password`, base64) if its
+/// password is the expected one.
+fn plain_login(response: &str, expected: &(String, String)) -> Option<String> {
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(response.trim())
+        .ok()?;
+    let mut parts = decoded.split(|b| *b == 0);
+    let (_, user, password) = (parts.next()?, parts.next()?, parts.next()?);
+    (user == expected.0.as_bytes() && password == expected.1.as_bytes()).then(|| expected.0.clone())
+}
+
+fn base64_text(text: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
 async fn serve_smtp(
     stream: tokio::net::TcpStream,
     store: Arc<Mutex<Vec<ReceivedMail>>>,
+    required: Option<(String, String)>,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
@@ -299,6 +334,7 @@ async fn serve_smtp(
     let mut from = String::new();
     let mut to = Vec::new();
     let mut line = String::new();
+    let mut login: Option<String> = None;
     loop {
         line.clear();
         if reader.read_line(&mut line).await? == 0 {
@@ -307,10 +343,63 @@ async fn serve_smtp(
         let command = line.trim_end().to_string();
         let upper = command.to_ascii_uppercase();
         if upper.starts_with("EHLO") {
+            let auth = if required.is_some() {
+                "250-AUTH PLAIN LOGIN\r\n"
+            } else {
+                ""
+            };
             write
                 .write_all(
-                    b"250-sink.test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 10485760\r\n",
+                    format!(
+                        "250-sink.test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n{auth}250 SIZE 10485760\r\n"
+                    )
+                    .as_bytes(),
                 )
+                .await?;
+        } else if let (Some(expected), true) = (&required, upper.starts_with("AUTH ")) {
+            let mut words = command.split_whitespace().skip(1);
+            let mechanism = words.next().unwrap_or_default().to_ascii_uppercase();
+            let initial = words.next().map(str::to_string);
+            let accepted = match mechanism.as_str() {
+                "PLAIN" => {
+                    let response = match initial {
+                        Some(response) => response,
+                        None => {
+                            write.write_all(b"334 \r\n").await?;
+                            line.clear();
+                            reader.read_line(&mut line).await?;
+                            line.trim_end().to_string()
+                        }
+                    };
+                    plain_login(&response, expected)
+                }
+                "LOGIN" => {
+                    write.write_all(b"334 VXNlcm5hbWU6\r\n").await?;
+                    line.clear();
+                    reader.read_line(&mut line).await?;
+                    let user = base64_text(&line).unwrap_or_default();
+                    write.write_all(b"334 UGFzc3dvcmQ6\r\n").await?;
+                    line.clear();
+                    reader.read_line(&mut line).await?;
+                    let password = base64_text(&line).unwrap_or_default();
+                    (user == expected.0 && password == expected.1).then_some(user)
+                }
+                _ => None,
+            };
+            match accepted {
+                Some(user) => {
+                    login = Some(user);
+                    write.write_all(b"235 2.7.0 authenticated\r\n").await?;
+                }
+                None => {
+                    write
+                        .write_all(b"535 5.7.8 authentication credentials invalid\r\n")
+                        .await?;
+                }
+            }
+        } else if required.is_some() && login.is_none() && upper.starts_with("MAIL FROM:") {
+            write
+                .write_all(b"530 5.7.0 authentication required\r\n")
                 .await?;
         } else if upper.starts_with("HELO") {
             write.write_all(b"250 sink.test\r\n").await?;
@@ -353,6 +442,7 @@ async fn serve_smtp(
                 from: from.clone(),
                 to: to.clone(),
                 data,
+                login: login.clone(),
             });
             write.write_all(b"250 2.0.0 queued as test\r\n").await?;
         } else if upper == "RSET" || upper == "NOOP" {
