@@ -1505,3 +1505,80 @@ fn every_secret_file_is_checked_for_its_mode() {
         );
     }
 }
+
+mod arbitrary_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Loads without writing anything (a mutation must never create a key in /etc).
+    fn load(text: &str) -> Result<Config, ConfigErrors> {
+        load_text(
+            text,
+            Path::new("/etc/veille/veille.toml"),
+            &no_env,
+            Writes::Forbidden,
+        )
+    }
+
+    fn example() -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml");
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    /// Edits a valid file the way a hurried admin (or a fuzzer) would: bytes dropped,
+    /// doubled or replaced by TOML punctuation, anywhere.
+    fn edited() -> impl Strategy<Value = String> {
+        let punctuation = prop::sample::select(vec![
+            "[", "]", "[[", "{", "}", "=", "\"", "'", "\"\"\"", "\n", "#", ",", ".", "\\", "é",
+            "\u{0}", "(", ")", "NEAR/", ":", "@", "*",
+        ]);
+        let edit = (any::<prop::sample::Index>(), 0usize..3, punctuation);
+        prop::collection::vec(edit, 1..8).prop_map(|edits| {
+            let mut text = example();
+            for (at, kind, inserted) in edits {
+                let mut cut = at.index(text.len().max(1));
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                let end = text[cut..]
+                    .chars()
+                    .next()
+                    .map_or(cut, |c| cut + c.len_utf8());
+                match kind {
+                    0 => text.replace_range(cut..end, ""),
+                    1 => text.insert_str(cut, inserted),
+                    _ => text.replace_range(cut..end, inserted),
+                }
+            }
+            text
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+        /// Any text: an error list or a configuration, never a panic; every error has a
+        /// position inside the file.
+        #[test]
+        fn any_text_loads_or_is_refused_with_positions(text in any::<String>()) {
+            if let Err(errors) = load(&text) {
+                let lines = text.lines().count().max(1) + 1;
+                for error in errors.iter() {
+                    prop_assert!(error.line >= 1 && error.line <= lines, "{}", error);
+                }
+            }
+        }
+
+        #[test]
+        fn an_edited_example_loads_or_is_refused_with_positions(text in edited()) {
+            if let Err(errors) = load(&text) {
+                prop_assert!(!errors.is_empty());
+                let lines = text.lines().count().max(1) + 1;
+                for error in errors.iter() {
+                    prop_assert!(error.line >= 1 && error.line <= lines, "{}", error);
+                    prop_assert!(!error.message.is_empty());
+                }
+            }
+        }
+    }
+}
