@@ -510,4 +510,59 @@ mod tests {
             other => panic!("expected NotAFeed, got {other:?}"),
         }
     }
+
+    #[test]
+    fn limit_errors_name_the_limit_and_what_to_do() {
+        let cases = [
+            (
+                ExtractError::TooDeep {
+                    limit: limits::MAX_DEPTH,
+                },
+                "nesting deeper than 512 elements: ",
+                "check the URL",
+            ),
+            (
+                ExtractError::TooManyItems {
+                    limit: limits::MAX_ITEMS,
+                },
+                "more than 5,000 items in one document: ",
+                "[source.select] item",
+            ),
+            (
+                ExtractError::TooManyElements {
+                    limit: limits::MAX_PAGE_ELEMENTS,
+                },
+                "more than 250,000 elements in the page: ",
+                "smaller page",
+            ),
+            (
+                ExtractError::TooMuchText {
+                    limit: limits::MAX_PAGE_TEXT_BYTES,
+                },
+                "the selected items hold more than 16 MiB of text together: ",
+                "more specific",
+            ),
+            (
+                ExtractError::Amplified {
+                    what: "media:group elements in one item",
+                    limit: limits::MAX_MEDIA_GROUPS,
+                },
+                "more than 16 media:group elements in one item: ",
+                "check the URL",
+            ),
+            (
+                ExtractError::TooSlow {
+                    seconds: limits::PARSE_BUDGET.as_secs(),
+                },
+                "parsing took longer than 10 s: ",
+                "check the URL",
+            ),
+        ];
+        for (error, starts, advice) in cases {
+            let message = error.to_string();
+            assert!(message.starts_with(starts), "{message}");
+            assert!(message.contains(advice), "{message}");
+            assert!(!message.contains('\n'), "{message}");
+        }
+    }
 }

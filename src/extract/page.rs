@@ -709,6 +709,16 @@ mod tests {
                 Want::Error(deep.clone()),
             ),
             (
+                "formatting elements reopened in every paragraph",
+                page_of(
+                    &(0..20_000)
+                        .map(|i| format!("<p><b x={i}></p>"))
+                        .collect::<String>(),
+                ),
+                None,
+                Want::Error(deep.clone()),
+            ),
+            (
                 "a million unclosed p",
                 page_of(&"<p>x".repeat(1_000_000)),
                 None,
