@@ -7,10 +7,24 @@
 //! display title from the text, so `title:` queries still mean the feed's title), an author
 //! taken from the post's link or the feed ([`author_of`]), and Google redirect links
 //! replaced by their target. Pure: no I/O.
+//!
+//! Documents come from servers veille does not control, so extraction is bounded: a feed's
+//! shape (nesting, item count) is checked by a byte-level pass before feed-rs builds any
+//! entry (`prescan`), item text is read without a tree and without limit on nesting
+//! ([`html`]), pages are parsed under a depth cap and a time budget ([`page`]), and each
+//! item's title and text are cut to a size. Every limit, and why it is where it is, lives
+//! in [`limits`]; a document past a limit is refused with an [`ExtractError`] that names it.
 
 pub mod charset;
+#[cfg(test)]
+mod hostile;
 pub mod html;
+pub mod limits;
 pub mod page;
+mod prescan;
+mod tags;
+#[cfg(test)]
+mod testing;
 
 use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, Link, Person};
@@ -18,10 +32,12 @@ use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::model::{Item, SourceId};
+use limits::{MAX_ITEMS, MAX_TEXT_BYTES, MAX_TITLE_BYTES, cut, thousands};
 
 pub use html::html_to_text;
 
-/// Why a document gave no items.
+/// Why a document gave no items. Shown by `veille sources` as the source's last error, so
+/// each message says what was wrong and what the owner of the source can do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtractError {
     #[error("the document is empty")]
@@ -30,6 +46,42 @@ pub enum ExtractError {
     NotAFeed(String),
     #[error("the feed parser failed on this document ({0}); it is treated as unreadable")]
     ParserPanic(String),
+    /// Elements nested deeper than [`limits::MAX_DEPTH`].
+    #[error(
+        "nesting deeper than {limit} elements: the document is refused (real feeds and pages nest a few dozen levels, so this one is broken or hostile; check the URL)"
+    )]
+    TooDeep { limit: usize },
+    /// More items than [`limits::MAX_ITEMS`] in one document.
+    #[error(
+        "more than {} items in one document: it is refused rather than read in part; point the source at a shorter feed (many servers take a limit parameter) or, for a page, make [source.select] item match fewer elements",
+        thousands(*.limit)
+    )]
+    TooManyItems { limit: usize },
+    /// A page with more elements than [`limits::MAX_PAGE_ELEMENTS`].
+    #[error(
+        "more than {} elements in the page: it is refused (its tree would take hundreds of megabytes); point the source at a smaller page",
+        thousands(*.limit)
+    )]
+    TooManyElements { limit: usize },
+    /// A part of a feed that the feed parser copies once per item or per group, past its
+    /// limit ([`limits::MAX_MEDIA_GROUPS`], [`limits::MAX_AUTHORS`],
+    /// [`limits::MAX_FEED_AUTHOR_BYTES`]).
+    #[error(
+        "more than {} {what}: the document is refused (the feed parser copies that part into every item or group, which could take gigabytes; real feeds stay far below, so check the URL)",
+        thousands(*.limit)
+    )]
+    Amplified { what: &'static str, limit: usize },
+    /// Parsing went past [`limits::PARSE_BUDGET`].
+    #[error(
+        "parsing took longer than {seconds} s: the document is refused (it is unusually large or convoluted; check the URL)"
+    )]
+    TooSlow { seconds: u64 },
+    /// The selected items of a page hold more than [`limits::MAX_PAGE_TEXT_BYTES`] together.
+    #[error(
+        "the selected items hold more than {} MiB of text together: [source.select] item probably matches elements nested in one another; make it more specific",
+        .limit / (1024 * 1024)
+    )]
+    TooMuchText { limit: usize },
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -62,6 +114,8 @@ pub fn feed_document(
         return Err(ExtractError::Empty);
     }
     let mut utf8 = charset::feed_to_utf8(bytes, content_type);
+    // Refused here, in one linear pass, before feed-rs allocates every entry.
+    prescan::check(&utf8)?;
     let mut retries = 0;
     let parsed = loop {
         let bytes: &[u8] = &utf8;
@@ -105,6 +159,11 @@ pub fn feed_document(
             Err(e) => return Err(ExtractError::NotAFeed(one_line(&e.to_string()))),
         }
     };
+    // The pre-scan counted the same elements; this only guards a document it read
+    // differently (a malformed one feed-rs still accepted).
+    if parsed.entries.len() > MAX_ITEMS {
+        return Err(ExtractError::TooManyItems { limit: MAX_ITEMS });
+    }
     // An account's or profile's own feed names its owner once, in the channel link.
     let feed_author = best_link(&parsed.links)
         .and_then(|link| url::Url::parse(link).ok())
@@ -125,8 +184,10 @@ fn is_channelless_rss(utf8: &[u8]) -> bool {
     rest.starts_with("<rss") && !text.contains("<channel")
 }
 
+/// One entry as an item, its title cut to [`MAX_TITLE_BYTES`] and its text to
+/// [`MAX_TEXT_BYTES`] (the item is kept: a long article is legitimate).
 fn item_from_entry(source: &SourceId, entry: Entry, feed_author: Option<&str>) -> Item {
-    let title = entry
+    let mut title = entry
         .title
         .as_ref()
         .map(|t| text_of(&t.content, t.content_type.as_ref()))
@@ -141,7 +202,7 @@ fn item_from_entry(source: &SourceId, entry: Entry, feed_author: Option<&str>) -
         .as_ref()
         .map(|s| text_of(&s.content, s.content_type.as_ref()));
     // Prefer the full content; fall back to the summary when the content is missing or empty.
-    let text = match (content, summary) {
+    let mut text = match (content, summary) {
         (Some(content), _) if !content.is_empty() => content,
         (_, Some(summary)) => summary,
         (Some(content), None) => content,
@@ -153,6 +214,8 @@ fn item_from_entry(source: &SourceId, entry: Entry, feed_author: Option<&str>) -
             .map(|d| text_of(&d.content, d.content_type.as_ref()))
             .unwrap_or_default(),
     };
+    cut(&mut title, MAX_TITLE_BYTES);
+    cut(&mut text, MAX_TEXT_BYTES);
     let link = best_link(&entry.links);
     let identity = identity(&entry.id, link, &title, &text);
     let parsed = link.and_then(|link| url::Url::parse(link).ok());
@@ -445,6 +508,61 @@ mod tests {
         match feed(&source, b"<html><body>not a feed</body></html>", None) {
             Err(ExtractError::NotAFeed(message)) => assert!(!message.is_empty()),
             other => panic!("expected NotAFeed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn limit_errors_name_the_limit_and_what_to_do() {
+        let cases = [
+            (
+                ExtractError::TooDeep {
+                    limit: limits::MAX_DEPTH,
+                },
+                "nesting deeper than 512 elements: ",
+                "check the URL",
+            ),
+            (
+                ExtractError::TooManyItems {
+                    limit: limits::MAX_ITEMS,
+                },
+                "more than 5,000 items in one document: ",
+                "[source.select] item",
+            ),
+            (
+                ExtractError::TooManyElements {
+                    limit: limits::MAX_PAGE_ELEMENTS,
+                },
+                "more than 250,000 elements in the page: ",
+                "smaller page",
+            ),
+            (
+                ExtractError::TooMuchText {
+                    limit: limits::MAX_PAGE_TEXT_BYTES,
+                },
+                "the selected items hold more than 16 MiB of text together: ",
+                "more specific",
+            ),
+            (
+                ExtractError::Amplified {
+                    what: "media:group elements in one item",
+                    limit: limits::MAX_MEDIA_GROUPS,
+                },
+                "more than 16 media:group elements in one item: ",
+                "check the URL",
+            ),
+            (
+                ExtractError::TooSlow {
+                    seconds: limits::PARSE_BUDGET.as_secs(),
+                },
+                "parsing took longer than 10 s: ",
+                "check the URL",
+            ),
+        ];
+        for (error, starts, advice) in cases {
+            let message = error.to_string();
+            assert!(message.starts_with(starts), "{message}");
+            assert!(message.contains(advice), "{message}");
+            assert!(!message.contains('\n'), "{message}");
         }
     }
 }
