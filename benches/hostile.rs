@@ -207,6 +207,7 @@ fn selector(text: &str) -> scraper::Selector {
 fn article_select() -> PageSelect {
     PageSelect {
         item: selector("article"),
+        item_source: "article".to_string(),
         title: Some(Pick {
             selector: Some(selector("h2")),
             attribute: None,

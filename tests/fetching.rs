@@ -4,9 +4,12 @@
 //! and that the well-behaved sources polled in the same tick still succeed. Timeouts are
 //! set to a few hundred milliseconds so the whole file runs in about a second.
 //! `fetching/network.rs`: the network policy and source credentials;
-//! `fetching/isolation.rs`: parser processes.
+//! `fetching/isolation.rs`: parser processes; `fetching/hostile.rs`: a hostile corpus
+//! through the daemon binary.
 
 mod common;
+#[path = "fetching/hostile.rs"]
+mod hostile;
 #[path = "fetching/isolation.rs"]
 mod isolation;
 #[path = "fetching/network.rs"]

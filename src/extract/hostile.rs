@@ -477,6 +477,7 @@ fn article_select() -> PageSelect {
     let selector = |s: &str| scraper::Selector::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
     PageSelect {
         item: selector("item, entry, article, div"),
+        item_source: "item, entry, article, div".to_string(),
         title: Some(Pick {
             selector: Some(selector("title, h2")),
             attribute: None,

@@ -585,6 +585,7 @@ mod tests {
         };
         PageSelect {
             item: selector(item),
+            item_source: item.to_string(),
             title: title.map(|t| pick(Some(t))),
             link: None,
             summary: summary.map(pick),
