@@ -389,6 +389,10 @@ pub fn serve_worker() -> io::Result<()> {
         // Not fatal: the deadline and the daemon's crash handling still hold.
         eprintln!("veille parser: cannot limit its memory: {e}");
     }
+    // A panic while parsing is caught and answered as that document's error (with its
+    // message); the default hook would also print it, several lines of it, straight to
+    // the daemon's standard error, around the log's one-line guarantee.
+    std::panic::set_hook(Box::new(|_| {}));
     let source = SourceId::new("document");
     let mut input = io::stdin().lock();
     let mut output = io::stdout().lock();
