@@ -9,12 +9,18 @@
 //! extraction needed. The inputs are built here, the same shapes as the unit tests of
 //! `extract` (which assert the outcome; this only measures).
 
+// The hostile documents are built where the library's own tests build them.
+#[allow(dead_code)]
+#[path = "../src/extract/testkit.rs"]
+mod testkit;
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use veille::config::{PageSelect, Pick};
 use veille::extract;
+use veille::extract::html::{BLOCKS, HIDDEN};
 use veille::model::SourceId;
 
 enum Input {
@@ -33,77 +39,9 @@ enum Reading {
     Tree,
 }
 
-/// The elements `extract::html` separates text at.
-const BLOCKS: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "br",
-    "dd",
-    "details",
-    "div",
-    "dl",
-    "dt",
-    "figcaption",
-    "figure",
-    "footer",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "li",
-    "main",
-    "nav",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "summary",
-    "table",
-    "td",
-    "th",
-    "tr",
-    "ul",
-];
-
 /// The text of `html` the way extraction read it before it used the tokenizer.
 fn text_by_tree(html: &str) -> String {
-    fn collect(node: ego_tree::NodeRef<'_, scraper::Node>, out: &mut String) {
-        for child in node.children() {
-            match child.value() {
-                scraper::Node::Text(text) => out.push_str(text),
-                scraper::Node::Element(element) => {
-                    let name = element.name();
-                    if [
-                        "script", "style", "template", "noscript", "head", "title", "iframe",
-                        "object", "svg", "math",
-                    ]
-                    .contains(&name)
-                    {
-                        continue;
-                    }
-                    let block = BLOCKS.contains(&name);
-                    if block {
-                        out.push('\n');
-                    }
-                    collect(child, out);
-                    if block {
-                        out.push('\n');
-                    }
-                }
-                _ => collect(child, out),
-            }
-        }
-    }
-    let fragment = scraper::Html::parse_fragment(html);
-    let mut raw = String::new();
-    collect(fragment.tree.root(), &mut raw);
-    veille::extract::html::collapse_whitespace(&raw)
+    veille::extract::html::collapse_whitespace(&testkit::text_by_tree(html, BLOCKS, HIDDEN))
 }
 
 fn corpus_pages() -> Vec<String> {
@@ -116,18 +54,6 @@ fn corpus_pages() -> Vec<String> {
         .filter_map(|entry| std::fs::read(entry.path().join("source.html")).ok())
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .collect()
-}
-
-fn nested(open: &str, close: &str, depth: usize, inner: &str) -> String {
-    let mut out = String::with_capacity((open.len() + close.len()) * depth + inner.len());
-    for _ in 0..depth {
-        out.push_str(open);
-    }
-    out.push_str(inner);
-    for _ in 0..depth {
-        out.push_str(close);
-    }
-    out
 }
 
 fn rss(items: &str) -> Vec<u8> {
@@ -146,7 +72,7 @@ fn rss_description(description: &str) -> Vec<u8> {
 }
 
 fn atom_xhtml(depth: usize) -> Vec<u8> {
-    let body = nested("<div>", "</div>", depth, "Nordvent");
+    let body = testkit::nested("<div>", "</div>", depth, "Nordvent");
     format!(
         "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><id>f</id><title>T</title>\
          <entry><id>e</id><title>Nordvent</title><content type=\"xhtml\">\
@@ -239,11 +165,11 @@ fn repeat(piece: &str, n: usize) -> String {
 
 /// The cases, by name.
 fn build(name: &str) -> Option<Input> {
-    let escaped = |depth| nested("&lt;div&gt;", "&lt;/div&gt;", depth, "Nordvent");
+    let escaped = |depth| testkit::nested("&lt;div&gt;", "&lt;/div&gt;", depth, "Nordvent");
     let cdata = |depth| {
         format!(
             "<![CDATA[{}]]>",
-            nested("<div>", "</div>", depth, "Nordvent")
+            testkit::nested("<div>", "</div>", depth, "Nordvent")
         )
     };
     let article = "<article><h2>Nordvent</h2><a href=\"/a\">lire</a></article>";
@@ -264,20 +190,7 @@ fn build(name: &str) -> Option<Input> {
         ))),
         "rss-text-10mb" => Input::Feed(rss_description(&repeat("Nordvent Acme ", 750_000))),
         "rss-billion-laughs" => {
-            let mut doctype = String::from("<!DOCTYPE rss [<!ENTITY lol \"lol\">");
-            for level in 1..10 {
-                let previous = if level == 1 {
-                    "lol".to_string()
-                } else {
-                    format!("lol{}", level - 1)
-                };
-                doctype.push_str(&format!(
-                    "<!ENTITY lol{level} \"{}\">",
-                    format!("&{previous};").repeat(10)
-                ));
-            }
-            doctype.push(']');
-            doctype.push('>');
+            let doctype = testkit::billion_laughs_doctype();
             let mut bytes = format!("<?xml version=\"1.0\"?>{doctype}").into_bytes();
             bytes.extend(rss_description("&lol9;"));
             Input::Feed(bytes)
@@ -286,14 +199,18 @@ fn build(name: &str) -> Option<Input> {
             "&amp;eacute;&amp;#x110000;&amp;#0;&amp;amp",
             100_000,
         ))),
-        "page-divs-20k" => Input::Page(page(&nested("<div>", "</div>", 20_000, "Nordvent")), None),
-        "page-divs-300k" => {
-            Input::Page(page(&nested("<div>", "</div>", 300_000, "Nordvent")), None)
-        }
+        "page-divs-20k" => Input::Page(
+            page(&testkit::nested("<div>", "</div>", 20_000, "Nordvent")),
+            None,
+        ),
+        "page-divs-300k" => Input::Page(
+            page(&testkit::nested("<div>", "</div>", 300_000, "Nordvent")),
+            None,
+        ),
         "page-divs-300k-select" => Input::Page(
             page(&format!(
                 "{article}{}",
-                nested("<div>", "</div>", 300_000, article)
+                testkit::nested("<div>", "</div>", 300_000, article)
             )),
             Some(Box::new(article_select())),
         ),
@@ -302,21 +219,26 @@ fn build(name: &str) -> Option<Input> {
             Input::Page(page(&format!("<table>{}", repeat("<div>x", 100_000))), None)
         }
         "page-adoption-chain" => Input::Page(page(&repeat("<b><i><div>x</b></i>", 100_000)), None),
-        "page-svg-300k" => Input::Page(page(&nested("<svg>", "</svg>", 300_000, "x")), None),
+        "page-svg-300k" => Input::Page(
+            page(&testkit::nested("<svg>", "</svg>", 300_000, "x")),
+            None,
+        ),
         "page-template-300k" => Input::Page(
-            page(&nested("<template>", "</template>", 300_000, "x")),
+            page(&testkit::nested("<template>", "</template>", 300_000, "x")),
             None,
         ),
         "page-attributes-100k" => Input::Page(page(&many_attributes(100_000)), None),
         "text-attributes-100k" => Input::Text(many_attributes(100_000)),
         "corpus-text" => Input::Corpus(Reading::Tokens),
         "corpus-text-by-tree" => Input::Corpus(Reading::Tree),
-        "text-divs-300k" => Input::Text(nested("<div>", "</div>", 300_000, "Nordvent")),
+        "text-divs-300k" => Input::Text(testkit::nested("<div>", "</div>", 300_000, "Nordvent")),
         "text-unclosed-p-1m" => Input::Text(repeat("<p>x", 1_000_000)),
         "text-table-foster" => Input::Text(format!("<table>{}", repeat("<div>x", 100_000))),
         "text-adoption-chain" => Input::Text(repeat("<b><i><div>x</b></i>", 100_000)),
-        "text-svg-300k" => Input::Text(nested("<svg>", "</svg>", 300_000, "x")),
-        "text-template-300k" => Input::Text(nested("<template>", "</template>", 300_000, "x")),
+        "text-svg-300k" => Input::Text(testkit::nested("<svg>", "</svg>", 300_000, "x")),
+        "text-template-300k" => {
+            Input::Text(testkit::nested("<template>", "</template>", 300_000, "x"))
+        }
         _ => return None,
     })
 }

@@ -319,19 +319,7 @@ fn long_items_are_kept_and_cut() {
 
 #[test]
 fn odd_bytes_and_entities_give_items_or_a_clear_refusal() {
-    let mut laughs = String::from("<!DOCTYPE rss [<!ENTITY lol \"lol\">");
-    for level in 1..10 {
-        let previous = if level == 1 {
-            "lol".to_string()
-        } else {
-            format!("lol{}", level - 1)
-        };
-        laughs.push_str(&format!(
-            "<!ENTITY lol{level} \"{}\">",
-            format!("&{previous};").repeat(10)
-        ));
-    }
-    laughs.push_str("]>");
+    let laughs = testing::billion_laughs_doctype();
     let declaration = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
     let billion_laughs = String::from_utf8_lossy(&rss_item("t", "&lol9;"))
         .replacen(declaration, &format!("{declaration}{laughs}"), 1)

@@ -34,12 +34,12 @@ use html5ever::tokenizer::{
 use super::tags;
 
 /// Elements whose content is never shown as text.
-pub(crate) const HIDDEN: &[&str] = &[
+pub const HIDDEN: &[&str] = &[
     "script", "style", "template", "noscript", "head", "title", "iframe", "object", "svg", "math",
 ];
 
 /// Elements that end a line of text.
-pub(crate) const BLOCKS: &[&str] = &[
+pub const BLOCKS: &[&str] = &[
     "address",
     "article",
     "aside",
@@ -446,35 +446,9 @@ mod tests {
         assert!(!looks_like_html("AT&T"));
     }
 
-    /// The reading this module replaced: scraper's tree, walked recursively (fine on the
-    /// shallow documents of the corpus). The oracle for the tokenizer reading.
+    /// The reading this module replaced (the oracle for the tokenizer reading).
     fn tree_text(html: &str) -> String {
-        fn collect(node: ego_tree::NodeRef<'_, scraper::Node>, out: &mut String) {
-            for child in node.children() {
-                match child.value() {
-                    scraper::Node::Text(text) => out.push_str(text),
-                    scraper::Node::Element(element) => {
-                        let name = element.name();
-                        if HIDDEN.contains(&name) {
-                            continue;
-                        }
-                        let block = BLOCKS.contains(&name);
-                        if block {
-                            out.push('\n');
-                        }
-                        collect(child, out);
-                        if block {
-                            out.push('\n');
-                        }
-                    }
-                    _ => collect(child, out),
-                }
-            }
-        }
-        let fragment = scraper::Html::parse_fragment(html);
-        let mut raw = String::new();
-        collect(fragment.tree.root(), &mut raw);
-        collapse_whitespace(&raw)
+        collapse_whitespace(&super::super::testkit::text_by_tree(html, BLOCKS, HIDDEN))
     }
 
     #[test]

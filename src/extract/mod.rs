@@ -25,6 +25,8 @@ mod prescan;
 mod tags;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod testkit;
 
 use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, Link, Person};

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub(crate) use super::testkit::{billion_laughs_doctype, nested};
+
 /// The shared test corpus (`../shared/corpus`), read in place.
 pub(crate) fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
@@ -89,17 +91,4 @@ pub(crate) fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + '
         .unwrap_or_else(|e| panic!("cannot start a thread: {e}"))
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
-
-/// `open` `depth` times, then `inner`, then `close` `depth` times.
-pub(crate) fn nested(open: &str, close: &str, depth: usize, inner: &str) -> String {
-    let mut out = String::with_capacity((open.len() + close.len()) * depth + inner.len());
-    for _ in 0..depth {
-        out.push_str(open);
-    }
-    out.push_str(inner);
-    for _ in 0..depth {
-        out.push_str(close);
-    }
-    out
 }

@@ -4,6 +4,11 @@
 //! it holds is text, however nested) or recorded as failed with its reason, and the process
 //! exits 0.
 
+// The hostile documents are built where the library's own tests build them.
+#[allow(dead_code)]
+#[path = "../../src/extract/testkit.rs"]
+mod testkit;
+
 use std::process::Command;
 
 use super::common::{HttpServer, Response};
@@ -26,7 +31,7 @@ fn item(guid: &str, title: &str, description: &str) -> String {
 }
 
 fn nested(depth: usize, inner: &str) -> String {
-    format!("{}{inner}{}", "<div>".repeat(depth), "</div>".repeat(depth))
+    testkit::nested("<div>", "</div>", depth, inner)
 }
 
 fn escaped(html: &str) -> String {
@@ -61,20 +66,7 @@ fn corpus() -> Vec<Hostile> {
         refused_with,
     };
     let billion_laughs = {
-        let mut doctype = String::from("<!DOCTYPE rss [<!ENTITY lol \"lol\">");
-        for level in 1..10 {
-            let previous = if level == 1 {
-                "lol".to_string()
-            } else {
-                format!("lol{}", level - 1)
-            };
-            doctype.push_str(&format!(
-                "<!ENTITY lol{level} \"{}\">",
-                format!("&{previous};").repeat(10)
-            ));
-        }
-        doctype.push(']');
-        doctype.push('>');
+        let doctype = testkit::billion_laughs_doctype();
         format!(
             "<?xml version=\"1.0\"?>{doctype}<rss version=\"2.0\"><channel><title>t</title>{}</channel></rss>",
             item("laughs", "Entities &lol9;", "&lol9;")
