@@ -13,7 +13,7 @@
 //! hidden argument ([`WORKER_ARG`]), from `/proc/self/exe` (the running binary even after an
 //! upgrade replaced the file, so both sides always speak the same protocol). A worker reads
 //! one document at a time on its standard input and answers with the items or the error on
-//! its standard output. It has no network, database or configuration of its own, limits its
+//! its standard output. It opens no connection, database or configuration, limits its
 //! own address space ([`WORKER_MEMORY`]) at start, and sits in a process group of its own
 //! (a Ctrl-C in the terminal stops the daemon, which then lets polls in flight finish).
 //!
@@ -142,11 +142,11 @@ pub fn extract_here(source: &SourceId, document: &Document) -> Result<Vec<Item>,
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)) {
         Ok(result) => result.map_err(|e| e.to_string()),
-        Err(_) => Err(
-            "the parser failed on this document (a bug in veille or a library it \
-                       uses); it was not read"
-                .to_string(),
-        ),
+        Err(_) => Err(concat!(
+            "the parser failed on this document (a bug in veille or a library it uses); ",
+            "it was not read"
+        )
+        .to_string()),
     }
 }
 
