@@ -993,10 +993,11 @@ impl Validator<'_> {
                 }
             })
             .collect();
-        let metrics_token = raw
+        let (metrics_token_file, metrics_token) = raw
             .metrics_token_file
             .as_ref()
-            .and_then(|file| self.metrics_token(file));
+            .and_then(|file| self.metrics_token(file))
+            .unzip();
         if let (Some(text), Some(addr)) = (&raw.listen, listen)
             && !addr.ip().is_loopback()
             && metrics_token.is_none()
@@ -1029,43 +1030,51 @@ impl Validator<'_> {
                 defaults::SHUTDOWN_GRACE,
             ),
             allow_private_addresses,
-            metrics_token_file: metrics_token
-                .is_some()
-                .then(|| {
-                    raw.metrics_token_file
-                        .as_ref()
-                        .map(|f| self.path(f.get_ref()))
-                })
-                .flatten(),
+            metrics_token_file,
             metrics_token,
+        }
+    }
+
+    /// Reads a secret file named by `key` (relative to the configuration file): its text
+    /// without the final line break, and where it was read from (for the mode check of
+    /// `Config::warnings`). A file that cannot be read is an error at `file`.
+    fn secret_file(&mut self, file: &S<String>, key: &str) -> Option<(PathBuf, Secret)> {
+        let path = self.path(file.get_ref());
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Some((
+                path,
+                Secret(text.trim_end_matches(['\r', '\n']).to_string()),
+            )),
+            Err(e) => {
+                self.error(
+                    file.span(),
+                    key,
+                    format!("cannot read {}: {e}", path.display()),
+                );
+                None
+            }
         }
     }
 
     /// `daemon.metrics_token_file`: one line of at least [`defaults::MIN_METRICS_TOKEN`]
     /// visible characters. Messages never show the token.
-    fn metrics_token(&mut self, file: &S<String>) -> Option<Secret> {
-        let path = self.path(file.get_ref());
-        let message = match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let token = text.trim_end_matches(['\r', '\n']);
-                if token.chars().count() < defaults::MIN_METRICS_TOKEN {
-                    format!(
-                        "{} holds {} characters; a token needs at least {}: make one with `head -c 32 /dev/urandom | base64 > {}`",
-                        path.display(),
-                        token.chars().count(),
-                        defaults::MIN_METRICS_TOKEN,
-                        file.get_ref()
-                    )
-                } else if !token.bytes().all(|b| b.is_ascii_graphic()) {
-                    format!(
-                        "{} must hold one line of visible ASCII characters (no spaces): it is sent in an HTTP header",
-                        path.display()
-                    )
-                } else {
-                    return Some(Secret(token.to_string()));
-                }
-            }
-            Err(e) => format!("cannot read {}: {e}", path.display()),
+    fn metrics_token(&mut self, file: &S<String>) -> Option<(PathBuf, Secret)> {
+        let (path, token) = self.secret_file(file, "daemon.metrics_token_file")?;
+        let length = token.expose().chars().count();
+        let message = if length < defaults::MIN_METRICS_TOKEN {
+            format!(
+                "{} holds {length} characters; a token needs at least {}: make one with `head -c 32 /dev/urandom | base64 > {}`",
+                path.display(),
+                defaults::MIN_METRICS_TOKEN,
+                file.get_ref()
+            )
+        } else if !token.expose().bytes().all(|b| b.is_ascii_graphic()) {
+            format!(
+                "{} must hold one line of visible ASCII characters (no spaces): it is sent in an HTTP header",
+                path.display()
+            )
+        } else {
+            return Some((path, token));
         };
         self.error(file.span(), "daemon.metrics_token_file", message);
         None
@@ -1323,23 +1332,9 @@ impl Validator<'_> {
             },
         };
         let from = self.mailbox(&raw.from, "smtp.from");
-        let password_file = raw.password_file.as_ref().map(|f| self.path(f.get_ref()));
-        let password = match &raw.password_file {
-            Some(file) => {
-                let path = self.path(file.get_ref());
-                match std::fs::read_to_string(&path) {
-                    Ok(text) => Some(Secret(text.trim_end_matches(['\r', '\n']).to_string())),
-                    Err(e) => {
-                        self.error(
-                            file.span(),
-                            "smtp.password_file",
-                            format!("cannot read {}: {e}", path.display()),
-                        );
-                        None
-                    }
-                }
-            }
-            None => (self.env)(defaults::SMTP_PASSWORD_ENV).map(Secret),
+        let (password_file, password) = match &raw.password_file {
+            Some(file) => self.secret_file(file, "smtp.password_file").unzip(),
+            None => (None, (self.env)(defaults::SMTP_PASSWORD_ENV).map(Secret)),
         };
         let username = raw.username.as_ref().map(|u| u.get_ref().clone());
         if let Some(user) = &raw.username
@@ -1521,7 +1516,9 @@ impl Validator<'_> {
                 }
             };
             let errors = self.report.count();
-            let credentials = self.source_credentials(&source, &label, url.as_ref());
+            let (credentials, password_file) = self
+                .source_credentials(&source, &label, url.as_ref())
+                .unzip();
             let credentials_ok = self.report.count() == errors;
             let mut tags = Vec::new();
             for tag in source.tags.unwrap_or_default() {
@@ -1550,28 +1547,21 @@ impl Validator<'_> {
                 select,
                 preset: preset.map(|p| p.key.split('+').next().unwrap_or(p.key)),
                 per_host: preset.and_then(|p| p.per_host),
-                password_file: credentials
-                    .is_some()
-                    .then(|| {
-                        source
-                            .password_file
-                            .as_ref()
-                            .map(|f| self.path(f.get_ref()))
-                    })
-                    .flatten(),
+                password_file,
                 credentials,
             });
         }
         sources
     }
 
-    /// `username` + `password_file` (read now, relative to this file), for http(s) sources.
+    /// `username` + `password_file` (read now, relative to this file), for http(s) sources,
+    /// with the password file's path.
     fn source_credentials(
         &mut self,
         source: &RawSource,
         label: &str,
         url: Option<&Url>,
-    ) -> Option<crate::fetch::credentials::Credentials> {
+    ) -> Option<(crate::fetch::credentials::Credentials, PathBuf)> {
         if let Some(password) = &source.password {
             self.error(
                 password.span(),
@@ -1617,21 +1607,11 @@ impl Validator<'_> {
             );
             return None;
         }
-        let path = self.path(file.get_ref());
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Some(crate::fetch::credentials::Credentials::new(
-                name.clone(),
-                Secret(text.trim_end_matches(['\r', '\n']).to_string()),
-            )),
-            Err(e) => {
-                self.error(
-                    file.span(),
-                    format!("{label}.password_file"),
-                    format!("cannot read {}: {e}", path.display()),
-                );
-                None
-            }
-        }
+        let (path, password) = self.secret_file(file, &format!("{label}.password_file"))?;
+        Some((
+            crate::fetch::credentials::Credentials::new(name.clone(), password),
+            path,
+        ))
     }
 
     /// The URL a source polls: its `url`, or what its one preset key expands to (with the
