@@ -152,9 +152,16 @@ fn random_key(path: &Path) -> Result<Vec<u8>, TokenError> {
     Ok(key)
 }
 
-/// The shortest period of `bytes` when it repeats at least twice (`abab` → 2), else None.
+/// The longest pattern looked for: a key file can be of any size, and each length tried
+/// costs a pass over it. A longer repeated pattern fails the distinct-values test anyway
+/// unless it is itself random.
+const MAX_PERIOD: usize = 64;
+
+/// The shortest period of `bytes` (up to [`MAX_PERIOD`]) when it repeats at least twice
+/// (`abab` → 2), else None.
 fn period(bytes: &[u8]) -> Option<usize> {
-    (1..=bytes.len() / 2).find(|&p| bytes.iter().skip(p).zip(bytes).all(|(a, b)| a == b))
+    (1..=(bytes.len() / 2).min(MAX_PERIOD))
+        .find(|&p| bytes.iter().skip(p).zip(bytes).all(|(a, b)| a == b))
 }
 
 fn repeated(unit: &[u8]) -> String {

@@ -324,7 +324,7 @@ pub fn request_hosts<'a>(uri: &'a axum::http::Uri, headers: &'a HeaderMap) -> Ve
 
 /// Whether the request carries `Authorization: Bearer <token>` with the configured token.
 /// Both sides are hashed first, so the comparison takes as long whatever the lengths, and
-/// the bytes are compared without an early exit.
+/// the digests are compared in constant time (`subtle`).
 pub fn bearer_matches(headers: &HeaderMap, token: &Secret) -> bool {
     let Some(given) = headers
         .get(header::AUTHORIZATION)
@@ -340,10 +340,7 @@ pub fn bearer_matches(headers: &HeaderMap, token: &Secret) -> bool {
         Sha256::digest(given.as_bytes()),
         Sha256::digest(token.expose().as_bytes()),
     );
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+    bool::from(subtle::ConstantTimeEq::ct_eq(a.as_slice(), b.as_slice()))
 }
 
 #[cfg(test)]
