@@ -183,7 +183,7 @@ fn meta_charset(bytes: &[u8]) -> Option<&'static Encoding> {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    super::find_from(haystack, 0, needle)
 }
 
 /// Decodes with a decided encoding. Malformed sequences become U+FFFD.

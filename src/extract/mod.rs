@@ -355,6 +355,12 @@ fn text_of(content: &str, media_type: &str) -> String {
     }
 }
 
+/// Where `needle` first occurs in `haystack` at or after `from` (memchr's substring search,
+/// linear), for the byte scanners of this module.
+pub(crate) fn find_from(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(haystack.get(from..)?, needle).map(|at| from + at)
+}
+
 fn one_line(text: &str) -> String {
     html::collapse_whitespace(text)
 }

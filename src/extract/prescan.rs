@@ -26,8 +26,8 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use super::ExtractError;
 use super::limits::{MAX_AUTHORS, MAX_DEPTH, MAX_FEED_AUTHOR_BYTES, MAX_ITEMS, MAX_MEDIA_GROUPS};
+use super::{ExtractError, find_from};
 
 /// Refuses a feed document (UTF-8, prolog cleaned) that nests too deep or holds too many
 /// items; JSON when it starts with `{`.
@@ -37,14 +37,6 @@ pub(crate) fn check(utf8: &[u8]) -> Result<(), ExtractError> {
         Some(b'{') => check_json(utf8),
         _ => check_xml(utf8, MAX_DEPTH, MAX_ITEMS),
     }
-}
-
-fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|at| from + at)
 }
 
 pub(super) fn check_xml(b: &[u8], max_depth: usize, max_items: usize) -> Result<(), ExtractError> {
@@ -60,11 +52,11 @@ pub(super) fn check_xml(b: &[u8], max_depth: usize, max_items: usize) -> Result<
         let at = i + lt;
         let rest = &b[at..];
         i = if rest.starts_with(b"<!--") {
-            find(b, at + 4, b"-->").map_or(b.len(), |e| e + 3)
+            find_from(b, at + 4, b"-->").map_or(b.len(), |e| e + 3)
         } else if rest.starts_with(b"<![CDATA[") {
-            find(b, at + 9, b"]]>").map_or(b.len(), |e| e + 3)
+            find_from(b, at + 9, b"]]>").map_or(b.len(), |e| e + 3)
         } else if rest.starts_with(b"<?") {
-            find(b, at + 2, b"?>").map_or(b.len(), |e| e + 2)
+            find_from(b, at + 2, b"?>").map_or(b.len(), |e| e + 2)
         } else if rest.starts_with(b"<!") {
             declaration_end(b, at + 2)
         } else if rest.starts_with(b"</") {
@@ -152,7 +144,7 @@ fn declaration_end(b: &[u8], from: usize) -> usize {
                 continue;
             }
             b'<' if b[i..].starts_with(b"<!--") => {
-                i = find(b, i + 4, b"-->").map_or(b.len(), |e| e + 3);
+                i = find_from(b, i + 4, b"-->").map_or(b.len(), |e| e + 3);
                 continue;
             }
             b'[' => brackets += 1,

@@ -20,6 +20,7 @@ use std::ops::Range;
 
 use html5ever::tokenizer::states::RawKind;
 
+use super::find_from;
 use super::html::{Context, Then};
 use super::limits::MAX_ATTRIBUTES;
 
@@ -77,13 +78,6 @@ fn crowded_tags(html: &str) -> Vec<ScannedTag> {
 
 fn is_space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ')
-}
-
-fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    let rest = haystack.get(from..)?;
-    rest.windows(needle.len())
-        .position(|w| w == needle)
-        .map(|at| from + at)
 }
 
 /// Calls `each` with every start and end tag of `html`, in order. Linear in the input.
@@ -160,7 +154,7 @@ fn markup_declaration_end(b: &[u8], from: usize, foreign: bool) -> usize {
         return comment_end(b, start);
     }
     if foreign && rest.starts_with(b"[CDATA[") {
-        return find(b, from + 7, b"]]>").map_or(b.len(), |e| e + 3);
+        return find_from(b, from + 7, b"]]>").map_or(b.len(), |e| e + 3);
     }
     // A doctype ends at the first `>` in every one of its states, like a bogus comment.
     bogus_comment_end(b, from)
@@ -169,7 +163,7 @@ fn markup_declaration_end(b: &[u8], from: usize, foreign: bool) -> usize {
 /// From inside a comment: the index after the `-->` or `--!>` that ends it.
 fn comment_end(b: &[u8], from: usize) -> usize {
     let mut at = from;
-    while let Some(dashes) = find(b, at, b"--") {
+    while let Some(dashes) = find_from(b, at, b"--") {
         match b.get(dashes + 2) {
             Some(b'>') => return dashes + 3,
             Some(b'!') if b.get(dashes + 3) == Some(&b'>') => return dashes + 4,
@@ -192,7 +186,7 @@ fn raw_text_end(b: &[u8], from: usize, kind: RawKind, name: &str) -> Option<usiz
         RawKind::Rcdata | RawKind::Rawtext => {
             let mut at = from;
             loop {
-                let lt = find(b, at, b"</")?;
+                let lt = find_from(b, at, b"</")?;
                 if is_end_of(b, lt, name) {
                     return Some(lt);
                 }
