@@ -14,6 +14,7 @@ use veille::clock::SystemClock;
 use veille::pipeline::SourceOutcome;
 use veille::scheduler::{self, RunSummary};
 
+use super::{error_of, outcome};
 use crate::common::{HttpServer, Response};
 
 const KEY: &str = "daemon.allow_private_addresses";
@@ -66,22 +67,6 @@ async fn run_once(config: &Path) -> RunSummary {
     scheduler::run_once(&app)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn outcome(summary: &RunSummary, id: &str) -> SourceOutcome {
-    summary
-        .sources
-        .iter()
-        .find(|r| r.source.as_str() == id)
-        .map(|r| r.outcome.clone())
-        .unwrap_or_else(|| panic!("no report for {id}"))
-}
-
-fn error_of(summary: &RunSummary, id: &str) -> String {
-    match outcome(summary, id) {
-        SourceOutcome::Failed { error, .. } => error,
-        other => panic!("{id}: expected a failure, got {other:?}"),
-    }
 }
 
 fn veille(config: &Path, args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
