@@ -18,9 +18,9 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use veille::config::{PageSelect, Pick};
 use veille::extract;
 use veille::extract::html::{BLOCKS, HIDDEN};
+use veille::extract::select::{PageSelect, Pick};
 use veille::model::SourceId;
 
 enum Input {

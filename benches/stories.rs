@@ -10,9 +10,10 @@ use std::collections::HashMap;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use veille::model::MentionRecord;
 use veille::model::{Item, SourceId, StoryId, WatchId, WatchMatch};
+use veille::store::StoreError;
 use veille::store::{FetchedRun, Store};
-use veille::store::{MentionRecord, StoreError};
 
 const SOURCES: usize = 40;
 const BATCH: usize = 500;

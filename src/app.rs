@@ -12,9 +12,9 @@ use crate::fetch::policy::NetworkPolicy;
 use crate::fetch::{FetchError, FetchSettings, Fetcher};
 use crate::isolation::Extractor;
 use crate::judge::learned::Learned;
+use crate::mail::{MailError, Mailer};
 use crate::matching::Matcher;
 use crate::metrics::Metrics;
-use crate::notify::{Mailer, NotifyError};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +22,7 @@ pub enum AppError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Notify(#[from] NotifyError),
+    Mail(#[from] MailError),
     #[error("cannot set up fetching: {0}")]
     Fetch(#[from] FetchError),
     #[error("cannot set up the alert rules: {0}")]
@@ -172,7 +172,7 @@ impl App {
 
     /// Runs a store call at once, on this thread, with no await before it: for the one write
     /// that must follow what precedes it with nothing in between (a mail marked sent as soon
-    /// as the server accepted it, see `crate::notify`). A task is only ever stopped at an
+    /// as the server accepted it, see `crate::mail`). A task is only ever stopped at an
     /// await, so nothing (a shutdown dropping the sender, another task) can come between.
     /// On the multi-threaded runtime the thread's other tasks move to other threads
     /// meanwhile (`block_in_place`); on a current-thread runtime the call simply blocks.

@@ -27,6 +27,7 @@ use tracing::{error, info, warn};
 use crate::app::App;
 use crate::config;
 use crate::model::SourceId;
+use crate::notify;
 use crate::pipeline;
 use crate::scheduler::{self, MAX_QUEUED_RUNS};
 
@@ -77,7 +78,7 @@ pub async fn run(
     let sender = tokio::spawn(sender_loop(sender_app, mail_queued.clone(), sender_stopped));
     let watchdog = sd_notify::watchdog_enabled();
     scheduler::reset_moved_sources(&app).await;
-    if let Err(e) = crate::alert::recover(&app).await {
+    if let Err(e) = crate::alerting::recover(&app).await {
         error!(error = %e, "cannot take in the mentions a crash left for the alert rules");
     }
     info!(
@@ -108,7 +109,7 @@ pub async fn run(
         // Verdicts given since the last pass (on the web pages, or by `veille judge`) teach
         // the classifiers before these polls score what they find.
         if !due.is_empty()
-            && let Err(e) = crate::judge::learned::refresh(&app).await
+            && let Err(e) = crate::feedback::refresh_models(&app).await
         {
             warn!(error = %e, "cannot learn from the judgments; scoring without them");
         }
@@ -133,7 +134,7 @@ pub async fn run(
             held_since.get_or_insert_with(Instant::now);
         } else {
             held_since = None;
-            match scheduler::queue_due_digests(&app).await {
+            match notify::queue_due_digests(&app).await {
                 // A mail was queued: the sender looks at the outbox now.
                 Ok(queued) if queued.iter().any(|q| q.outbox_id.is_some()) => {
                     mail_queued.notify_one();
@@ -146,7 +147,7 @@ pub async fn run(
             }
         }
         // Throttled alerts whose window is over, and those held by quiet hours that ended.
-        if let Err(e) = crate::alert::flush_due(&app).await {
+        if let Err(e) = crate::alerting::flush_due(&app).await {
             error!(error = %e, "cannot send waiting alerts");
         }
         if status_sent.is_none_or(|at| at.elapsed() >= STATUS_EVERY) {
@@ -349,9 +350,9 @@ async fn sender_loop(
         let current = app.borrow_and_update().clone();
         let mut pause = None;
         let delivered = if std::mem::take(&mut first_pass) {
-            scheduler::deliver_all_pending(&current).await
+            notify::deliver_all_pending(&current).await
         } else {
-            scheduler::deliver_pending(&current).await
+            notify::deliver_pending(&current).await
         };
         if let Err(e) = delivered {
             error!(error = %e, "cannot deliver pending mail");

@@ -46,8 +46,9 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
-use crate::config::{PageSelect, SelectTexts, SourceKind};
 use crate::extract;
+use crate::extract::select::{PageSelect, SelectTexts};
+use crate::model::SourceKind;
 use crate::model::{Item, SourceId};
 
 /// The hidden first argument that makes the `veille` binary a parsing worker.

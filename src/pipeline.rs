@@ -9,9 +9,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::alert::{self, RuleRisk, Rules, RunFindings};
+use crate::alert::Rules;
+use crate::alerting::{self, RuleRisk, RunFindings};
 use crate::app::App;
-use crate::config::{PageSelect, SourceConfig};
+use crate::config::SourceConfig;
+use crate::extract::select::PageSelect;
 use crate::fetch::politeness::RetryAfter;
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Validators, backoff, credentials};
 use crate::isolation::Document;
@@ -165,7 +167,7 @@ async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
             }
             let run = StoreRun {
                 now,
-                backfill: backfill(source, state.last_success_at, now),
+                backfill: backfill(source.every, state.last_success_at, now),
                 next_poll_at: next_poll(source, now, 0),
                 validators,
                 body_hash: hash,
@@ -189,7 +191,7 @@ async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
                     // and the waiting stories go out with the next flush.
                     // Boxed: the engine's future is large, and every queued run would
                     // otherwise carry its space (1,000 queued runs: +1.7 MB).
-                    if let Err(e) = Box::pin(alert::after_run(app, findings)).await {
+                    if let Err(e) = Box::pin(alerting::after_run(app, findings)).await {
                         tracing::error!(error = %crate::error_chain(&e), "cannot process alerts for this poll");
                     }
                     SourceOutcome::Updated(stats)
@@ -254,14 +256,14 @@ pub const LONG_OUTAGE: std::time::Duration = std::time::Duration::from_secs(6 * 
 /// found the fresher ones new too) and undated ones. Backfill is stored and reaches digests
 /// but never alerts nor counts toward spikes.
 fn backfill(
-    source: &SourceConfig,
+    every: std::time::Duration,
     last_success: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Backfill {
     let Some(last) = last_success else {
         return Backfill::All;
     };
-    let every = chrono::Duration::from_std(source.every).unwrap_or(chrono::Duration::hours(1));
+    let every = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::hours(1));
     let outage = chrono::Duration::from_std(LONG_OUTAGE)
         .unwrap_or(chrono::Duration::hours(6))
         .max(every * 3);
@@ -465,4 +467,47 @@ fn next_poll(source: &SourceConfig, now: DateTime<Utc>, failures: u32) -> DateTi
     let delay = backoff::next_delay(source.every, failures)
         + backoff::jitter(source.id.as_str(), source.every);
     now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(24))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_first_poll_or_one_after_a_long_outage_is_a_backfill() {
+        let now = Utc
+            .with_ymd_and_hms(2026, 12, 3, 12, 0, 0)
+            .single()
+            .unwrap_or_else(|| panic!("a valid time"));
+        let minutes = |m: u64| std::time::Duration::from_secs(m * 60);
+        let ago = |hours: i64| Some(now - chrono::Duration::hours(hours));
+        let cases = [
+            ("first poll", minutes(15), None, Backfill::All),
+            ("usual poll", minutes(15), ago(1), Backfill::No),
+            (
+                "silent 6 h: not more than the outage",
+                minutes(15),
+                ago(6),
+                Backfill::No,
+            ),
+            (
+                "silent 7 h",
+                minutes(15),
+                ago(7),
+                Backfill::PublishedBefore(now - chrono::Duration::minutes(15)),
+            ),
+            // A source polled every 4 h waits three intervals (12 h) before it counts as out.
+            ("slow source, 7 h", minutes(240), ago(7), Backfill::No),
+            (
+                "slow source, 13 h",
+                minutes(240),
+                ago(13),
+                Backfill::PublishedBefore(now - chrono::Duration::hours(4)),
+            ),
+        ];
+        for (case, every, last, expected) in cases {
+            assert_eq!(backfill(every, last, now), expected, "{case}");
+        }
+    }
 }

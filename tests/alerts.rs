@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{HttpServer, ReceivedMail, Response, SmtpSink};
-use veille::alert::{self, RunFindings};
+use veille::alerting::{self, RunFindings};
 use veille::clock::{Clock, ManualClock};
 use veille::model::{Field, Item, SourceId, TermHit, WatchId, WatchMatch};
 use veille::scheduler;
@@ -472,7 +472,7 @@ async fn burst(app: &App, clock: &ManualClock, tag: &str, n: usize) {
         })
         .collect();
     let findings = record(app, "wire", clock.now(), &entries, Backfill::No);
-    alert::after_run(app, findings)
+    alerting::after_run(app, findings)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
 }
@@ -589,7 +589,7 @@ async fn a_spike_driven_by_an_alerted_story_continues_its_thread() {
         Backfill::No,
         Some(&["boycott"]),
     );
-    alert::after_run(&app, findings)
+    alerting::after_run(&app, findings)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let mails = outbox(&app);
@@ -612,7 +612,7 @@ async fn a_spike_driven_by_an_alerted_story_continues_its_thread() {
             Backfill::No,
             Some(&["boycott"]),
         );
-        alert::after_run(&app, findings)
+        alerting::after_run(&app, findings)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
@@ -674,7 +674,7 @@ async fn quiet_hours_hold_alerts_except_high_scores_and_release_them_after() {
         Backfill::No,
         Some(&["boycott"]),
     );
-    alert::after_run(&app, findings)
+    alerting::after_run(&app, findings)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(outbox(&app).is_empty(), "held by quiet hours");
@@ -689,7 +689,7 @@ async fn quiet_hours_hold_alerts_except_high_scores_and_release_them_after() {
         Backfill::No,
         Some(&["boycott", "scandale", "plainte"]),
     );
-    alert::after_run(&app, findings)
+    alerting::after_run(&app, findings)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let mails = outbox(&app);
@@ -716,12 +716,12 @@ async fn quiet_hours_hold_alerts_except_high_scores_and_release_them_after() {
         Backfill::No,
         Some(&["boycott"]),
     );
-    alert::after_run(&app, findings)
+    alerting::after_run(&app, findings)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(outbox(&app).len(), 1, "held by quiet hours");
     clock.advance(Duration::minutes(45));
-    alert::flush_due(&app)
+    alerting::flush_due(&app)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(outbox(&app).len(), 2, "released when quiet hours end");
@@ -880,14 +880,14 @@ async fn a_mention_stored_just_before_a_crash_still_alerts_at_the_next_start() {
     drop(app);
 
     let restarted = self::app(&config_path, clock.clone());
-    let queued = alert::recover(&restarted)
+    let queued = alerting::recover(&restarted)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(queued, 1);
     assert_eq!(outbox(&restarted).len(), 1);
     // Taken in once: a second start finds nothing left.
     assert_eq!(
-        alert::recover(&restarted)
+        alerting::recover(&restarted)
             .await
             .unwrap_or_else(|e| panic!("{e}")),
         0

@@ -16,8 +16,8 @@ use common::{HttpServer, Response, SmtpSink};
 use fantoccini::Locator;
 use tokio::sync::watch;
 use veille::clock::ManualClock;
-use veille::judge::Verdict;
 use veille::model::MentionId;
+use veille::model::Verdict;
 use veille::{App, config, scheduler};
 
 use driver::Browser;

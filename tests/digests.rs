@@ -14,7 +14,8 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
 use common::{HttpServer, Response, SmtpSink};
 use veille::clock::{Clock, ManualClock};
-use veille::notify::render::MAX_HTML_BYTES;
+use veille::mail::render::MAX_HTML_BYTES;
+use veille::notify;
 use veille::scheduler;
 use veille::{App, config};
 
@@ -133,12 +134,12 @@ async fn a_daily_digest_closes_once_per_day_across_dst_changes() {
         // The first run ever is due at once: make it just before the days under test.
         let clock = Arc::new(ManualClock::new(start - Duration::minutes(1)));
         let app = app(&config_path, clock.clone());
-        let first = scheduler::queue_due_digests(&app).await.expect("first");
+        let first = notify::queue_due_digests(&app).await.expect("first");
         assert_eq!(first.len(), 1);
         clock.set(start);
         let mut closed_at = Vec::new();
         while clock.now() < start + Duration::days(3) {
-            for queued in scheduler::queue_due_digests(&app).await.expect("queue") {
+            for queued in notify::queue_due_digests(&app).await.expect("queue") {
                 assert_eq!(queued.digest.as_str(), "daily");
                 closed_at.push(clock.now());
             }
@@ -330,7 +331,7 @@ async fn a_permanent_refusal_marks_the_mail_failed_and_outbox_lists_it() {
     assert_eq!((counts.outbox_pending, counts.outbox_failed), (0, 1));
     clock.advance(Duration::hours(3));
     assert!(
-        scheduler::deliver_pending(&app)
+        notify::deliver_pending(&app)
             .await
             .expect("deliver")
             .is_empty(),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use common::{HttpServer, Response, SmtpSink};
 use veille::clock::{Clock, ManualClock, SystemClock};
+use veille::notify;
 use veille::pipeline::SourceOutcome;
 use veille::scheduler::{self, RunSummary};
 use veille::{App, config};
@@ -241,7 +242,7 @@ async fn a_mail_resent_after_a_crash_is_the_same_mail() {
 
     clock.advance(chrono::Duration::minutes(1));
     let restarted = app(&config_path, clock.clone());
-    let deliveries = scheduler::deliver_all_pending(&restarted)
+    let deliveries = notify::deliver_all_pending(&restarted)
         .await
         .expect("deliver");
     assert_eq!(deliveries.len(), 1);
@@ -260,7 +261,7 @@ async fn a_mail_resent_after_a_crash_is_the_same_mail() {
         )
         .expect("status");
     assert_eq!(status, "sent");
-    let again = scheduler::deliver_all_pending(&restarted)
+    let again = notify::deliver_all_pending(&restarted)
         .await
         .expect("deliver");
     assert!(again.is_empty(), "{again:?}");
@@ -302,7 +303,7 @@ async fn mail_waits_in_the_outbox_while_smtp_is_down() {
 
     // Before the retry time nothing is attempted.
     assert!(
-        scheduler::deliver_pending(&app)
+        notify::deliver_pending(&app)
             .await
             .expect("deliver")
             .is_empty()
@@ -310,14 +311,14 @@ async fn mail_waits_in_the_outbox_while_smtp_is_down() {
 
     let smtp = SmtpSink::start_on(format!("127.0.0.1:{port}").parse().expect("addr"));
     clock.advance(chrono::Duration::minutes(2));
-    let deliveries = scheduler::deliver_pending(&app)
+    let deliveries = notify::deliver_pending(&app)
         .await
         .expect("deliver after recovery");
     assert_eq!(deliveries.len(), 1);
     assert!(deliveries[0].result.is_ok(), "{:?}", deliveries[0].result);
     clock.advance(chrono::Duration::hours(2));
     assert!(
-        scheduler::deliver_pending(&app)
+        notify::deliver_pending(&app)
             .await
             .expect("deliver")
             .is_empty()

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::{HttpServer, ReceivedMail, Response, SmtpSink};
-use veille::judge::Verdict;
 use veille::judge::token::{self, LinkKey};
+use veille::model::Verdict;
 
 const SECRET: &str = "PJ0aZwadTO1zMClrOz8LLk4IBZitlCAOgLndM+ta2wk=";
 

@@ -14,10 +14,10 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use tokio::sync::watch;
 use veille::clock::ManualClock;
-use veille::judge::Verdict;
 use veille::judge::token::{self, LinkKey};
 use veille::model::MentionId;
-use veille::{App, config, scheduler};
+use veille::model::Verdict;
+use veille::{App, config, notify, scheduler};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 27, 13, 0, 0)
@@ -926,7 +926,7 @@ crisis = true
             .count()
     };
     let deliver = |app: App| async move {
-        scheduler::deliver_pending(&app).await.expect("deliver");
+        notify::deliver_pending(&app).await.expect("deliver");
     };
 
     // Seven posts: crisis, relevant, crisis, … (four crisis verdicts).

@@ -86,6 +86,40 @@ pub fn check(counts: &WindowCounts, rule: &SpikeRule) -> SpikeCheck {
     }
 }
 
+/// The current window's count and the same window on each previous day that has history,
+/// from a watch's hourly counts (`end`, `length`, `history_start` and the hours' starts in
+/// unix seconds, as `crate::store::Store::watch_hours` reads them; `hours` are `(hour since
+/// the epoch, mentions)`). A day counts once the watch was watched for all of its window;
+/// the first day without full history ends the baseline.
+pub fn window_counts(
+    end: i64,
+    length: i64,
+    current: u64,
+    history_start: Option<i64>,
+    hours: &[(i64, i64)],
+) -> WindowCounts {
+    let mut previous_days = Vec::new();
+    for day in 1..=BASELINE_DAYS {
+        let to = end - day * 86_400;
+        let from = to - length;
+        if history_start.is_none_or(|start| start > from) {
+            break;
+        }
+        let first_hour = from.div_euclid(3600);
+        let last_hour = to.div_euclid(3600);
+        let count = hours
+            .iter()
+            .filter(|(hour, _)| (first_hour..=last_hour).contains(hour))
+            .map(|&(hour, mentions)| mentions as f64 * overlap(hour * 3600, from, to))
+            .sum();
+        previous_days.push(count);
+    }
+    WindowCounts {
+        current,
+        previous_days,
+    }
+}
+
 /// The part of the hour starting at `hour_start` (unix seconds) that lies in `[from, to)`,
 /// as a fraction of an hour.
 pub fn overlap(hour_start: i64, from: i64, to: i64) -> f64 {

@@ -120,7 +120,14 @@ fn rule_report(
     };
     let window = veille::config::format_duration(spike_rule.window);
     for watch in &rule.watches {
-        let counts = store.window_counts(watch, now, spike_rule.window)?;
+        let hours = store.watch_hours(watch, now, spike_rule.window, spike::BASELINE_DAYS)?;
+        let counts = spike::window_counts(
+            hours.end,
+            hours.length,
+            hours.current,
+            hours.history_start,
+            &hours.hours,
+        );
         let check = spike::check(&counts, &spike_rule);
         let usual = match check.usual {
             Some(usual) => format!("usually {usual:.1}"),
@@ -156,8 +163,9 @@ mod tests {
     use std::sync::Arc;
 
     use chrono::TimeZone;
+    use veille::model::Intake;
     use veille::model::{Field, Item, MentionId, SourceId, StoryId, TermHit, WatchId, WatchMatch};
-    use veille::store::{Backfill, FetchedRun, Intake};
+    use veille::store::{Backfill, FetchedRun};
 
     use super::*;
 

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use veille::clock::SystemClock;
+use veille::mail::render_digest;
 use veille::model::DigestId;
-use veille::notify::render_digest;
-use veille::scheduler;
+use veille::notify;
 use veille::{App, error_chain};
 
 use super::{ConfigArg, EXIT_FAILURE, EXIT_INVALID, load_config, runtime};
@@ -86,9 +86,9 @@ fn preview(app: &App, rt: &tokio::runtime::Runtime, id: &str, html: Option<&Path
         return EXIT_INVALID;
     };
     let rendered = rt.block_on(async {
-        let prepared = scheduler::prepare_digest(app, config, app.clock.now()).await?;
+        let prepared = notify::prepare_digest(app, config, app.clock.now()).await?;
         render_digest(&prepared.digest)
-            .map_err(|e| veille::app::AppError::from(veille::notify::NotifyError::from(e)))
+            .map_err(|e| veille::app::AppError::from(veille::mail::MailError::from(e)))
     });
     let rendered = match rendered {
         Ok(rendered) => rendered,
@@ -118,10 +118,10 @@ fn send(app: &App, rt: &tokio::runtime::Runtime, id: &str) -> u8 {
         return EXIT_INVALID;
     };
     let result = rt.block_on(async {
-        let prepared = scheduler::prepare_digest(app, config, app.clock.now()).await?;
-        let queued = scheduler::queue_digest(app, config, prepared).await?;
+        let prepared = notify::prepare_digest(app, config, app.clock.now()).await?;
+        let queued = notify::queue_digest(app, config, prepared).await?;
         let deliveries = match queued.outbox_id {
-            Some(_) => scheduler::deliver_pending(app).await?,
+            Some(_) => notify::deliver_pending(app).await?,
             None => Vec::new(),
         };
         Ok::<_, veille::app::AppError>((queued, deliveries))

@@ -8,10 +8,11 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use veille::digest::Lang;
+use veille::model::Lang;
+use veille::model::MentionRecord;
 use veille::model::WatchId;
 use veille::score::reasons_line;
-use veille::store::{MentionRecord, Store, StoreError};
+use veille::store::{Store, StoreError};
 
 use super::{ConfigArg, EXIT_FAILURE, Scope, open_scope};
 

@@ -2,7 +2,7 @@
 //!
 //! `mentions` lists what was found (newest first) with the id each line is judged by, its
 //! score, and its current verdict; `--unjudged` keeps the stories nobody judged yet. `judge`
-//! records a verdict through the same path as the web pages (`veille::judge::record`): the
+//! records a verdict through the same path as the web pages (`veille::feedback::record`): the
 //! story's copies of the same watch are judged together, and a crisis verdict is mailed to
 //! the crisis alert rule at once. The daemon's sender lives in another process, so `judge`
 //! delivers that mail itself before it exits.
@@ -13,9 +13,11 @@ use std::sync::Arc;
 use veille::App;
 use veille::alert::Escalation;
 use veille::clock::SystemClock;
-use veille::judge::{Given, Verdict};
+use veille::feedback::Given;
 use veille::model::MentionId;
-use veille::store::{MentionFilter, MentionRecord};
+use veille::model::MentionRecord;
+use veille::model::Verdict;
+use veille::store::MentionFilter;
 
 use super::{ConfigArg, EXIT_FAILURE, EXIT_INVALID, Scope, load_config, open_scope, runtime};
 
@@ -157,7 +159,7 @@ pub fn judge(args: &JudgeArgs) -> u8 {
         who: args.who.clone(),
         via: "cli",
     };
-    let recorded = match rt.block_on(veille::judge::record(&app, given)) {
+    let recorded = match rt.block_on(veille::feedback::record(&app, given)) {
         Ok(Some(recorded)) => recorded,
         Ok(None) => {
             eprintln!(
@@ -197,7 +199,7 @@ pub fn judge(args: &JudgeArgs) -> u8 {
         }
         return 0;
     }
-    match rt.block_on(veille::scheduler::deliver_pending(&app)) {
+    match rt.block_on(veille::notify::deliver_pending(&app)) {
         Ok(deliveries) => {
             let sent = deliveries
                 .iter()

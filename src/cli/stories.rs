@@ -6,7 +6,7 @@
 
 use std::io::{self, BufWriter, Write};
 
-use veille::store::StoryInfo;
+use veille::model::StoryInfo;
 
 use super::{ConfigArg, EXIT_FAILURE, Scope, open_scope};
 

@@ -14,7 +14,6 @@ mod error;
 pub mod opml;
 pub mod presets;
 mod raw;
-mod selector;
 
 pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
@@ -31,10 +30,11 @@ use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use url::Url;
 
-use crate::digest::schedule::{DaySet, Schedule, parse_time_of_day};
-use crate::digest::{EmptyPolicy, Lang};
+use crate::extract::select::{self as selector, PageSelect, Pick, parse_pick};
 use crate::matching::Query;
 use crate::model::{AlertId, DigestId, SourceId, WatchId};
+use crate::model::{Lang, Secret, SourceKind};
+use crate::schedule::{DaySet, Schedule, parse_time_of_day};
 use crate::score::risk::RiskVocabulary;
 use error::Report;
 use raw::{
@@ -79,8 +79,7 @@ pub mod defaults {
     pub const SMTP_PORT_NONE: u16 = 25;
     /// The listener's address when `[web]` is set and `daemon.listen` is not: loopback only.
     pub const WEB_LISTEN: &str = "127.0.0.1:8710";
-    /// How long a judgment link in a mail stays valid.
-    pub const LINK_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
+    pub use crate::judge::token::LINK_TTL;
     /// How far back the review page looks, in days.
     pub const REVIEW_DAYS: u32 = 7;
     pub const REVIEW_MAX_DAYS: u32 = 90;
@@ -91,10 +90,7 @@ pub mod defaults {
     /// Environment variable read for the SMTP password when `password_file` is not set.
     pub const SMTP_PASSWORD_ENV: &str = "VEILLE_SMTP_PASSWORD";
 
-    /// Fetches at the same time, all hosts together.
-    pub const MAX_CONCURRENT_FETCHES: usize = 16;
-    /// Fetches at the same time to one host: 200 sources on one site never hammer it.
-    pub const PER_HOST_CONCURRENCY: usize = 2;
+    pub use crate::fetch::defaults::{MAX_CONCURRENT_FETCHES, PER_HOST_CONCURRENCY};
     pub const CONCURRENCY_LIMIT: usize = 1_024;
     /// Consecutive failures after which a source is reported as failing.
     pub const FAILING_AFTER: u32 = 5;
@@ -151,6 +147,18 @@ pub struct WebConfig {
     pub password_hash: Option<String>,
     /// The language of the pages ("en" or "fr").
     pub lang: Lang,
+}
+
+impl WebConfig {
+    /// Where judgment links point and what signs them; None without `base_url` (a link
+    /// nobody can open is worse than none).
+    pub fn link_base(&self) -> Option<crate::judge::LinkBase<'_>> {
+        self.base_url.as_ref().map(|url| crate::judge::LinkBase {
+            url,
+            key: &self.key,
+            ttl: self.link_ttl,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -217,102 +225,6 @@ impl fmt::Debug for SmtpConfig {
             .field("password_file", &self.password_file)
             .field("from", &self.from.to_string())
             .finish()
-    }
-}
-
-/// A secret that never prints.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(secret: impl Into<String>) -> Secret {
-        Secret(secret.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum SourceKind {
-    Feed,
-    /// A web page: items picked by CSS selectors, or the whole page's text.
-    Page,
-}
-
-/// What to read for one field of a page item: the text of the first element matching
-/// `selector` inside the item (the item itself when there is no selector), or its
-/// `attribute`.
-#[derive(Debug, Clone)]
-pub struct Pick {
-    pub selector: Option<scraper::Selector>,
-    pub attribute: Option<String>,
-    /// As written, for messages.
-    pub source: String,
-}
-
-/// `[source.select]`, validated: one element per item, and where its fields are.
-#[derive(Debug, Clone)]
-pub struct PageSelect {
-    pub item: scraper::Selector,
-    /// `item` as written.
-    pub item_source: String,
-    pub title: Option<Pick>,
-    pub link: Option<Pick>,
-    pub summary: Option<Pick>,
-    pub date: Option<Pick>,
-}
-
-/// `[source.select]` as written: what a parser process compiles again (see
-/// `crate::isolation`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SelectTexts {
-    pub item: String,
-    pub title: Option<String>,
-    pub link: Option<String>,
-    pub summary: Option<String>,
-    pub date: Option<String>,
-}
-
-impl PageSelect {
-    /// The selectors as written.
-    pub fn texts(&self) -> SelectTexts {
-        let text = |pick: &Option<Pick>| pick.as_ref().map(|p| p.source.clone());
-        SelectTexts {
-            item: self.item_source.clone(),
-            title: text(&self.title),
-            link: text(&self.link),
-            summary: text(&self.summary),
-            date: text(&self.date),
-        }
-    }
-
-    /// Compiles selectors written as [`PageSelect::texts`] gives them (they passed the
-    /// configuration's validation once; an error here names the selector).
-    pub fn from_texts(texts: &SelectTexts) -> Result<PageSelect, String> {
-        let item = selector::parse(&texts.item)
-            .map_err(|e| format!("invalid CSS selector {:?}: {}", texts.item, e.message))?;
-        let pick = |text: &Option<String>| -> Result<Option<Pick>, String> {
-            text.as_deref()
-                .map(parse_pick)
-                .transpose()
-                .map_err(|(_, message)| message)
-        };
-        Ok(PageSelect {
-            item,
-            item_source: texts.item.clone(),
-            title: pick(&texts.title)?,
-            link: pick(&texts.link)?,
-            summary: pick(&texts.summary)?,
-            date: pick(&texts.date)?,
-        })
     }
 }
 
@@ -1041,10 +953,7 @@ impl Validator<'_> {
     fn secret_file(&mut self, file: &S<String>, key: &str) -> Option<(PathBuf, Secret)> {
         let path = self.path(file.get_ref());
         match std::fs::read_to_string(&path) {
-            Ok(text) => Some((
-                path,
-                Secret(text.trim_end_matches(['\r', '\n']).to_string()),
-            )),
+            Ok(text) => Some((path, Secret::new(text.trim_end_matches(['\r', '\n'])))),
             Err(e) => {
                 self.error(
                     file.span(),
@@ -1334,7 +1243,10 @@ impl Validator<'_> {
         let from = self.mailbox(&raw.from, "smtp.from");
         let (password_file, password) = match &raw.password_file {
             Some(file) => self.secret_file(file, "smtp.password_file").unzip(),
-            None => (None, (self.env)(defaults::SMTP_PASSWORD_ENV).map(Secret)),
+            None => (
+                None,
+                (self.env)(defaults::SMTP_PASSWORD_ENV).map(Secret::new),
+            ),
         };
         let username = raw.username.as_ref().map(|u| u.get_ref().clone());
         if let Some(user) = &raw.username
@@ -2295,53 +2207,6 @@ fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
         })
 }
 
-/// What a `[source.select]` field picks: `h2 a` (text of the element), `a@href` (an
-/// attribute), `@href` (attribute of the item element itself). An error comes with the
-/// 1-based column in `text` where it lies.
-fn parse_pick(text: &str) -> Result<Pick, (usize, String)> {
-    let trimmed = text.trim();
-    let lead = text.chars().take_while(|c| c.is_whitespace()).count();
-    let is_attribute = |name: &str| {
-        !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'))
-    };
-    let (selector_text, attribute) = match trimmed.rsplit_once('@') {
-        Some((selector, attribute)) if is_attribute(attribute.trim()) => {
-            (selector.trim(), Some(attribute.trim().to_string()))
-        }
-        Some((selector, _)) => {
-            return Err((
-                lead + selector.chars().count() + 2,
-                format!("invalid attribute in {text:?}: write selector@attribute, e.g. \"a@href\""),
-            ));
-        }
-        None => (trimmed, None),
-    };
-    let selector = if selector_text.is_empty() {
-        if attribute.is_none() {
-            return Err((
-                1,
-                "empty selector: write a CSS selector such as \"h2 a\"".to_string(),
-            ));
-        }
-        None
-    } else {
-        Some(selector::parse(selector_text).map_err(|e| {
-            (
-                lead + e.column,
-                format!("invalid CSS selector {selector_text:?}: {}", e.message),
-            )
-        })?)
-    };
-    Ok(Pick {
-        selector,
-        attribute,
-        source: trimmed.to_string(),
-    })
-}
-
 /// Removes `.` and `..` components without touching the file system (the file need not
 /// exist yet), so messages show `/srv/veille/state/veille.db`, not `/srv/veille/conf/../state`.
 fn lexically_clean(path: &Path) -> PathBuf {
@@ -2371,3 +2236,27 @@ fn percent_decode(text: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// What a digest does with a window that found nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EmptyPolicy {
+    /// Close the window quietly: no mail.
+    #[default]
+    Skip,
+    /// Send a short "nothing new" mail, so readers know veille is alive.
+    Send,
+}
+
+impl std::str::FromStr for EmptyPolicy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<EmptyPolicy, String> {
+        match text {
+            "skip" => Ok(EmptyPolicy::Skip),
+            "send" => Ok(EmptyPolicy::Send),
+            other => Err(format!(
+                "unknown policy {other:?}: use \"skip\" or \"send\""
+            )),
+        }
+    }
+}

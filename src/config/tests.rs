@@ -1061,7 +1061,7 @@ fn bundled_configs_are_valid() {
                 Some("https://veille.example.org/")
             );
             assert_eq!((web.review_days, web.user.as_str()), (7, "admin"));
-            assert_eq!(web.lang, crate::digest::Lang::Fr);
+            assert_eq!(web.lang, crate::model::Lang::Fr);
         }
         Err(e) => panic!("example.toml: {e}"),
     }
@@ -1207,7 +1207,7 @@ spike = { enabled = false }
     assert_eq!(tuned.risk_terms, ["rappel conso", "golden parachute"]);
     assert!(!tuned.builtin_risk_terms);
     assert_eq!(tuned.throttle.as_secs(), 600);
-    assert_eq!(tuned.lang, crate::digest::Lang::Fr);
+    assert_eq!(tuned.lang, crate::model::Lang::Fr);
     let spike = tuned.spike.unwrap_or_else(|| panic!("spike"));
     assert_eq!(
         (spike.factor, spike.window.as_secs(), spike.min_mentions),
@@ -1245,7 +1245,7 @@ fn web_section_reads_its_key_and_guards_an_open_listener() {
         "a base without its final slash gets one, so links keep the path"
     );
     assert_eq!(web.link_ttl, defaults::LINK_TTL);
-    assert_eq!(web.lang, crate::digest::Lang::En);
+    assert_eq!(web.lang, crate::model::Lang::En);
     assert_eq!((web.review_days, web.user.as_str()), (7, "admin"));
     assert!(web.password_hash.is_none());
     assert_eq!(

@@ -7,20 +7,18 @@
 //! everything stored. Building the digest is pure; the store and the outbox are driven by
 //! the scheduler.
 
-pub mod schedule;
-
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::config::{Config, DigestConfig};
+use crate::config::{Config, DigestConfig, WebConfig};
 use crate::matching::snippet::{Snippet, snippet};
 use crate::matching::{ItemText, Matcher};
 use crate::model::{DigestId, Field, MentionId, SourceId, StoryId, TermHit, WatchId};
-use crate::score::Reason;
-use crate::store::{DigestRun, MentionRecord, StoryInfo};
+use crate::model::{DigestRun, MentionRecord, StoryInfo};
+use crate::model::{Lang, Reason};
 
 /// Longest title shown for an item that has none of its own (taken from its text).
 const UNTITLED_MAX_CHARS: usize = 100;
@@ -48,47 +46,16 @@ pub fn next_due(
     }
 }
 
-/// Language of a digest's labels and dates.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub enum Lang {
-    #[default]
-    En,
-    Fr,
-}
-
-impl std::str::FromStr for Lang {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Lang, String> {
-        match text {
-            "en" => Ok(Lang::En),
-            "fr" => Ok(Lang::Fr),
-            other => Err(format!("unknown language {other:?}: use \"en\" or \"fr\"")),
+/// The end of the window a digest closes `now`, after its previous window `last`. Windows
+/// are keyed by their end (to the second): two closed within the same second (a manual send
+/// right after a scheduled one) must still be two windows, so the second ends one second
+/// after the first.
+pub fn window_end(last: Option<&DigestRun>, now: DateTime<Utc>) -> DateTime<Utc> {
+    match last {
+        Some(last) if now.timestamp() <= last.window_end.timestamp() => {
+            last.window_end + chrono::Duration::seconds(1)
         }
-    }
-}
-
-/// What a digest does with a window that found nothing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum EmptyPolicy {
-    /// Close the window quietly: no mail.
-    #[default]
-    Skip,
-    /// Send a short "nothing new" mail, so readers know veille is alive.
-    Send,
-}
-
-impl std::str::FromStr for EmptyPolicy {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<EmptyPolicy, String> {
-        match text {
-            "skip" => Ok(EmptyPolicy::Skip),
-            "send" => Ok(EmptyPolicy::Send),
-            other => Err(format!(
-                "unknown policy {other:?}: use \"skip\" or \"send\""
-            )),
-        }
+        _ => now,
     }
 }
 
@@ -213,7 +180,7 @@ pub struct StoryEntry {
     pub reasons: Vec<Reason>,
     /// One-click judgment links of the mention shown (none without `web.base_url`).
     #[serde(skip)]
-    pub links: Vec<crate::judge::JudgeLink>,
+    pub links: Vec<crate::model::JudgeLink>,
 }
 
 impl Digest {
@@ -394,10 +361,11 @@ pub fn add_snippets(digest: &mut Digest, matcher: &Matcher) {
 }
 
 /// Gives each story shown its judgment links (see [`crate::judge::mail_links`]).
-pub fn add_links(digest: &mut Digest, web: Option<&crate::config::WebConfig>, now: DateTime<Utc>) {
+pub fn add_links(digest: &mut Digest, web: Option<&WebConfig>, now: DateTime<Utc>) {
     for section in &mut digest.sections {
         for story in &mut section.stories {
-            story.links = crate::judge::mail_links(web, story.mention, now);
+            story.links =
+                crate::judge::mail_links(web.and_then(WebConfig::link_base), story.mention, now);
         }
     }
 }
@@ -570,7 +538,7 @@ mod tests {
         assert_eq!(stories[2].score, None);
 
         let rendered =
-            crate::notify::render::render_digest(&digest).unwrap_or_else(|e| panic!("{e}"));
+            crate::mail::render::render_digest(&digest).unwrap_or_else(|e| panic!("{e}"));
         assert!(
             rendered
                 .text
@@ -593,6 +561,44 @@ mod tests {
         assert!(!rendered.html.contains("<boycott>"), "escaped");
         // Unscored stories have no reasons line.
         assert_eq!(rendered.html.matches("font-style:italic").count(), 2);
+    }
+
+    #[test]
+    fn a_window_closed_within_the_second_of_the_last_ends_one_second_later() {
+        let at = |h: u32, m: u32, s: u32| {
+            Utc.with_ymd_and_hms(2026, 12, 3, h, m, s)
+                .single()
+                .unwrap_or_else(|| panic!("a valid time"))
+        };
+        let last = |end| DigestRun {
+            window_start: None,
+            window_end: end,
+            last_mention_id: 7,
+        };
+        let cases = [
+            ("first window", None, at(8, 0, 0), at(8, 0, 0)),
+            (
+                "a day later",
+                Some(last(at(8, 0, 0))),
+                at(9, 0, 0),
+                at(9, 0, 0),
+            ),
+            (
+                "same second",
+                Some(last(at(8, 0, 0))),
+                at(8, 0, 0),
+                at(8, 0, 1),
+            ),
+            (
+                "clock stepped back",
+                Some(last(at(8, 0, 5))),
+                at(8, 0, 0),
+                at(8, 0, 6),
+            ),
+        ];
+        for (case, previous, now, expected) in cases {
+            assert_eq!(window_end(previous.as_ref(), now), expected, "{case}");
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::limits::{
 };
 use super::testing::{self, nested, on_small_stack};
 use super::*;
-use crate::config::{PageSelect, Pick};
+use crate::extract::select::{PageSelect, Pick};
 
 fn extract(bytes: Vec<u8>, content_type: Option<&'static str>) -> Result<Vec<Item>, ExtractError> {
     on_small_stack(move || {

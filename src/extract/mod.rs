@@ -22,6 +22,7 @@ pub mod html;
 pub mod limits;
 pub mod page;
 mod prescan;
+pub mod select;
 mod tags;
 #[cfg(test)]
 mod testing;

@@ -44,7 +44,7 @@ use super::limits::{
     PAGE_CHUNK_BYTES, PARSE_BUDGET, cut,
 };
 use super::{ExtractError, charset, identity, tags};
-use crate::config::{PageSelect, Pick};
+use crate::extract::select::{PageSelect, Pick};
 use crate::model::{Item, SourceId};
 
 /// Elements that are page furniture, not content, in whole-page mode.

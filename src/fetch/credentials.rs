@@ -21,7 +21,7 @@ use std::fmt;
 
 use url::Url;
 
-use crate::config::Secret;
+use crate::model::Secret;
 
 /// A source's login: sent as `Authorization: Basic` to its own origin only.
 #[derive(Clone, PartialEq, Eq)]

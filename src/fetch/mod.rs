@@ -38,6 +38,10 @@ pub mod defaults {
     /// Larger than any sane feed; small enough that a runaway body cannot hurt the daemon.
     pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
     pub const MAX_REDIRECTS: usize = 5;
+    /// Fetches at the same time, all hosts together.
+    pub const MAX_CONCURRENT_FETCHES: usize = 16;
+    /// Fetches at the same time to one host: 200 sources on one site never hammer it.
+    pub const PER_HOST_CONCURRENCY: usize = 2;
 }
 
 /// What the server told us last time, to ask "has it changed?" next time.
@@ -141,8 +145,8 @@ impl FetchSettings {
             connect_timeout: defaults::CONNECT_TIMEOUT,
             total_timeout: defaults::TOTAL_TIMEOUT,
             max_body_bytes: defaults::MAX_BODY_BYTES,
-            max_concurrent: crate::config::defaults::MAX_CONCURRENT_FETCHES,
-            per_host: crate::config::defaults::PER_HOST_CONCURRENCY,
+            max_concurrent: defaults::MAX_CONCURRENT_FETCHES,
+            per_host: defaults::PER_HOST_CONCURRENCY,
             host_limits: Default::default(),
             network: policy::NetworkPolicy::default(),
         }

@@ -1,8 +1,8 @@
 //! The per-watch classifiers the score blends in, kept in memory and retrained when
 //! someone judges.
 //!
-//! Training reads a watch's judged mentions from the store and runs the pure
-//! `crate::score::learn::Model::train`; a watch with fewer than
+//! Training (`crate::feedback::refresh_models`) reads a watch's judged mentions from the
+//! store and runs the pure `crate::score::learn::Model::train`; a watch with fewer than
 //! `learn::MIN_JUDGMENTS` judgments (or too few of one class) has no model, and its scores
 //! are exactly the unlearned ones. Verdicts arrive from the web pages, which live in the
 //! daemon, and from `veille judge`, another process: so rather than being told, the cache
@@ -17,11 +17,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use crate::app::{App, AppError};
-use crate::judge::Verdict;
+use crate::model::MentionRecord;
+use crate::model::Verdict;
 use crate::model::{Item, WatchId};
 use crate::score::learn::{Example, Features, Model};
-use crate::store::{MentionRecord, Store, StoreError};
 
 /// The models of every watch that has one, and the judgments version they were trained on.
 #[derive(Debug, Default)]
@@ -56,51 +55,20 @@ impl Learned {
             .clone()
     }
 
-    fn is_current(&self, version: i64, watches: &[WatchId]) -> bool {
+    /// Whether the models were trained on judgments `version` for exactly `watches`.
+    pub fn is_current(&self, version: i64, watches: &[WatchId]) -> bool {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
         state.version == Some(version) && state.watches == watches
     }
 
-    fn replace(&self, version: i64, watches: Vec<WatchId>, models: Models) {
+    /// Puts in the models trained on judgments `version` for `watches`.
+    pub fn replace(&self, version: i64, watches: Vec<WatchId>, models: Models) {
         *self.state.write().unwrap_or_else(|p| p.into_inner()) = State {
             version: Some(version),
             watches,
             models: Arc::new(models),
         };
     }
-}
-
-/// Retrains the watches' models when judgments changed since the last training. Returns
-/// whether it trained.
-pub async fn refresh(app: &App) -> Result<bool, AppError> {
-    let watches: Vec<WatchId> = app.config.watches.iter().map(|w| w.id.clone()).collect();
-    let version = app.db(|s| s.judgments_version()).await?;
-    if app.learned.is_current(version, &watches) {
-        return Ok(false);
-    }
-    let ids = watches.clone();
-    let models = app
-        .db(move |s| {
-            let mut models = Models::new();
-            for watch in &ids {
-                if let Some(model) = train(s, watch)? {
-                    models.insert(watch.clone(), Arc::new(model));
-                }
-            }
-            Ok(models)
-        })
-        .await?;
-    for (watch, model) in &models {
-        tracing::info!(watch = %watch, judgments = model.judgments(), features = model.features(), "learned from judgments");
-    }
-    app.learned.replace(version, watches, models);
-    Ok(true)
-}
-
-/// A watch's model from its judged mentions, None when there are too few.
-pub fn train(store: &Store, watch: &WatchId) -> Result<Option<Model>, StoreError> {
-    let judged = store.judged_mentions(watch)?;
-    Ok(Model::train(&examples(&judged)))
 }
 
 /// Judged mentions as the classifier (and `veille suggest`) read them: relevant and crisis

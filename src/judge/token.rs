@@ -36,10 +36,13 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::Verdict;
 use crate::model::MentionId;
+use crate::model::Verdict;
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// How long a judgment link in a mail stays valid, unless `web.link_ttl` says otherwise.
+pub const LINK_TTL: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
 
 /// The shortest key accepted, in bytes: the size of the hash.
 pub const MIN_KEY_BYTES: usize = 32;
@@ -416,7 +419,7 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap()
     }
 
-    const TTL: std::time::Duration = crate::config::defaults::LINK_TTL;
+    const TTL: std::time::Duration = super::LINK_TTL;
 
     fn parts(path: &str) -> Vec<String> {
         path.split('/').map(str::to_string).collect()

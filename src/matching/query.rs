@@ -1,6 +1,6 @@
 //! Watch queries: what an admin writes in `query = "..."`.
 //!
-//! The language (see DESIGN.md, "The query language"):
+//! The language (the README's "Writing queries" has the admin's view):
 //!
 //! ```text
 //! query  := or

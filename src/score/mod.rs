@@ -86,9 +86,7 @@ pub mod learn;
 pub mod risk;
 pub mod suggest;
 
-use serde::{Deserialize, Serialize};
-
-use crate::digest::Lang;
+use crate::model::{Lang, Reason};
 
 /// Everything the score is computed from, gathered by the pipeline (item side) and the
 /// store (story side). Plain values: the score is a pure function of them.
@@ -117,30 +115,6 @@ pub struct Signals {
 
 /// Window in which a story's new outlets count as growth ("7 outlets in 2 h").
 pub const GROWTH_WINDOW_HOURS: i64 = 2;
-
-/// One reason, stored with the mention as JSON and rendered in the reader's language.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Reason {
-    /// A query term is in the title.
-    TitleHit,
-    /// Several distinct query terms hit.
-    Terms { count: usize },
-    /// The source weighs more (or less) than the default.
-    Source { weight: f64 },
-    /// The story is in several outlets, `recent` of them within `hours`.
-    Outlets {
-        count: usize,
-        recent: usize,
-        hours: i64,
-    },
-    /// Published (or first seen) this many minutes ago.
-    Fresh { minutes: i64 },
-    /// A risk term near the hit.
-    Risk { term: String },
-    /// The watch's classifier is fairly sure the item is (or is not) relevant.
-    Learned { relevant: bool },
-}
 
 /// A score and its reasons, strongest first.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -340,79 +314,6 @@ pub fn score(signals: &Signals) -> Scored {
     }
 }
 
-impl Reason {
-    /// The reason in a few words, as digests and alerts show it.
-    pub fn render(&self, lang: Lang) -> String {
-        match (self, lang) {
-            (Reason::TitleHit, Lang::En) => "title hit".to_string(),
-            (Reason::TitleHit, Lang::Fr) => "dans le titre".to_string(),
-            (Reason::Terms { count }, Lang::En) => format!("{count} terms"),
-            (Reason::Terms { count }, Lang::Fr) => format!("{count} termes"),
-            (Reason::Source { weight }, Lang::En) => {
-                format!("source weight {}", number(*weight, lang))
-            }
-            (Reason::Source { weight }, Lang::Fr) => {
-                format!("source de poids {}", number(*weight, lang))
-            }
-            (
-                Reason::Outlets {
-                    count,
-                    recent,
-                    hours,
-                },
-                Lang::En,
-            ) => {
-                if *recent > 0 {
-                    format!("{count} outlets in {hours} h")
-                } else {
-                    format!("{count} outlets")
-                }
-            }
-            (
-                Reason::Outlets {
-                    count,
-                    recent,
-                    hours,
-                },
-                Lang::Fr,
-            ) => {
-                if *recent > 0 {
-                    format!("{count} médias en {hours} h")
-                } else {
-                    format!("{count} médias")
-                }
-            }
-            // The age when the mention was found: a digest read hours later must not say
-            // "12 min ago" about something that is no longer 12 minutes old.
-            (Reason::Fresh { minutes }, Lang::En) => {
-                format!("{} old when found", age(*minutes, lang))
-            }
-            (Reason::Fresh { minutes }, Lang::Fr) => {
-                format!("vu {} après parution", age(*minutes, lang))
-            }
-            // A prefix term reads as the word a person would say ("boycott*" → "boycott").
-            (Reason::Risk { term }, Lang::En) => {
-                format!("risk: \"{}\"", term.trim_end_matches('*'))
-            }
-            (Reason::Risk { term }, Lang::Fr) => {
-                format!("risque : « {} »", term.trim_end_matches('*'))
-            }
-            (Reason::Learned { relevant: true }, Lang::En) => {
-                "looks like items you marked relevant".to_string()
-            }
-            (Reason::Learned { relevant: false }, Lang::En) => {
-                "looks like items you marked irrelevant".to_string()
-            }
-            (Reason::Learned { relevant: true }, Lang::Fr) => {
-                "ressemble aux articles jugés pertinents".to_string()
-            }
-            (Reason::Learned { relevant: false }, Lang::Fr) => {
-                "ressemble aux articles jugés hors sujet".to_string()
-            }
-        }
-    }
-}
-
 /// The strongest reasons (at most [`REASONS_SHOWN`]) in one line, joined with " · ".
 pub fn reasons_line(reasons: &[Reason], lang: Lang) -> String {
     reasons
@@ -421,37 +322,6 @@ pub fn reasons_line(reasons: &[Reason], lang: Lang) -> String {
         .map(|r| r.render(lang))
         .collect::<Vec<_>>()
         .join(" · ")
-}
-
-/// A weight as people write it: `2`, `0.5` (`0,5` in French).
-fn number(value: f64, lang: Lang) -> String {
-    let text = if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{}", value as i64)
-    } else {
-        format!("{}", (value * 100.0).round() / 100.0)
-    };
-    match lang {
-        Lang::En => text,
-        Lang::Fr => text.replace('.', ","),
-    }
-}
-
-/// `12 min`, `3 h`, `2 d` (`2 j` in French).
-fn age(minutes: i64, lang: Lang) -> String {
-    let minutes = minutes.max(0);
-    if minutes < 1 {
-        "< 1 min".to_string()
-    } else if minutes < 60 {
-        format!("{minutes} min")
-    } else if minutes < 48 * 60 {
-        format!("{} h", minutes / 60)
-    } else {
-        let days = minutes / (24 * 60);
-        match lang {
-            Lang::En => format!("{days} d"),
-            Lang::Fr => format!("{days} j"),
-        }
-    }
 }
 
 #[cfg(test)]

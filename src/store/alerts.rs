@@ -13,19 +13,26 @@ use super::{
     Context, MENTION_SELECT, MentionRecord, NewMail, Result, Store, from_db, insert_mail,
     mention_record, to_db,
 };
-use crate::alert::spike::{BASELINE_DAYS, WindowCounts, overlap};
-use crate::model::{AlertId, MentionId, StoryId, WatchId};
-use crate::score::Reason;
+use crate::model::Reason;
+use crate::model::{AlertId, Intake, MentionId, PastEscalation, StoryId, WatchId};
 
-/// A new live mention of a watch a rule reads, as the rule judged it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Intake {
-    pub mention: MentionId,
-    pub story: StoryId,
-    pub score: f64,
-    pub reasons: Vec<Reason>,
-    /// The score reached the rule's `min_score`.
-    pub passes: bool,
+/// A watch's recent volume, as [`Store::watch_hours`] reads it; times are unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchHours {
+    /// The end of the current window (now) and its length.
+    pub end: i64,
+    pub length: i64,
+    /// Live mentions in the current window.
+    pub current: u64,
+    /// When the watch's first mention was stored.
+    pub history_start: Option<i64>,
+    /// `(hour, mentions)`: the hour's start in hours since the epoch, and its live mentions.
+    pub hours: Vec<(i64, i64)>,
+}
+
+/// The length of a spike window in seconds, at least a minute.
+pub fn window_seconds(window: Duration) -> i64 {
+    i64::try_from(window.as_secs()).unwrap_or(3600).max(60)
 }
 
 /// A live mention the alert engine has not taken in yet.
@@ -81,20 +88,6 @@ pub struct NewEscalation<'a> {
     pub mails: &'a [(AlertId, NewMail)],
 }
 
-/// A story's last crisis escalation, and what happened to the story since: what the alert
-/// engine decides a new escalation on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PastEscalation {
-    /// The crisis verdict that escalated.
-    pub judgment: i64,
-    pub at: DateTime<Utc>,
-    /// When the story (this watch's mentions of it) was first judged something other than
-    /// a crisis after that escalation, if it was.
-    pub cleared_at: Option<DateTime<Utc>>,
-    /// When the watch's newest mention of the story was found.
-    pub newest_mention_at: Option<DateTime<Utc>>,
-}
-
 /// A queued alert mail and what it settles.
 #[derive(Debug)]
 pub struct AlertSent<'a> {
@@ -113,17 +106,19 @@ pub struct AlertSent<'a> {
 }
 
 impl Store {
-    /// The current window's live count of `watch` and the same window on each previous day
-    /// that has history (see `crate::alert::spike`).
-    pub fn window_counts(
+    /// What a spike decision on `watch` is computed from (see
+    /// `crate::alert::spike::window_counts`): its live mentions in `(now - window, now]`,
+    /// when its history starts, and its hourly counts over the `days` days before.
+    pub fn watch_hours(
         &self,
         watch: &WatchId,
         now: DateTime<Utc>,
         window: Duration,
-    ) -> Result<WindowCounts> {
+        days: i64,
+    ) -> Result<WatchHours> {
         let conn = self.conn();
         let end = to_db(now);
-        let length = i64::try_from(window.as_secs()).unwrap_or(3600).max(60);
+        let length = window_seconds(window);
         let current: i64 = conn
             .prepare_cached(
                 "SELECT COUNT(*) FROM mentions
@@ -137,36 +132,31 @@ impl Store {
             .prepare_cached("SELECT MIN(created_at) FROM mentions WHERE watch_id = ?1")
             .and_then(|mut stmt| stmt.query_row([watch.as_str()], |row| row.get(0)))
             .context("reading when a watch's history starts")?;
-        let mut previous_days = Vec::new();
-        let mut hours = conn
+        let first = end - days.max(0) * 86_400 - length;
+        let last = end - 86_400;
+        let mut stmt = conn
             .prepare_cached(
                 "SELECT hour, mentions FROM watch_hours
-                  WHERE watch_id = ?1 AND hour >= ?2 AND hour <= ?3",
+                  WHERE watch_id = ?1 AND hour >= ?2 AND hour <= ?3 ORDER BY hour",
             )
             .context("reading a watch's hourly counts")?;
-        for day in 1..=BASELINE_DAYS {
-            let to = end - day * 86_400;
-            let from = to - length;
-            // A day counts once the watch was watched for all of its window.
-            if history_start.is_none_or(|start| start > from) {
-                break;
-            }
-            let rows = hours
-                .query_map(
-                    params![watch.as_str(), from.div_euclid(3600), to.div_euclid(3600)],
-                    |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
-                )
-                .context("reading a watch's hourly counts")?;
-            let mut count = 0.0;
-            for row in rows {
-                let (hour, mentions) = row.context("reading a watch's hourly counts")?;
-                count += mentions as f64 * overlap(hour * 3600, from, to);
-            }
-            previous_days.push(count);
-        }
-        Ok(WindowCounts {
+        let hours = stmt
+            .query_map(
+                params![
+                    watch.as_str(),
+                    first.div_euclid(3600),
+                    last.div_euclid(3600)
+                ],
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
+            )
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .context("reading a watch's hourly counts")?;
+        Ok(WatchHours {
+            end,
+            length,
             current: u64::try_from(current).unwrap_or(0),
-            previous_days,
+            history_start,
+            hours,
         })
     }
 

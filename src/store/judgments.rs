@@ -13,7 +13,7 @@ use rusqlite::{OptionalExtension, params};
 use super::{
     Context, MENTION_SELECT, MentionRecord, Result, Store, from_db, mention_record, to_db,
 };
-use crate::judge::{Judgment, Verdict};
+use crate::model::{Judgment, Verdict};
 use crate::model::{MentionId, StoryId, WatchId};
 
 /// A verdict to record.

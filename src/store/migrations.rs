@@ -249,7 +249,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX judgments_by_mention ON judgments(mention_id, id);
     "#,
     // Crisis escalations: the last crisis verdict that mailed each (watch, story), so a story
-    // escalates once (see `crate::alert::escalate` for when it may again), across restarts
+    // escalates once (see `crate::alerting::escalate` for when it may again), across restarts
     // and however often its links are replayed. Stories judged a crisis before this
     // migration count as escalated by their latest crisis verdict: an upgrade mails nobody.
     r#"

@@ -29,10 +29,11 @@ mod maintenance;
 mod migrations;
 mod stories;
 
-pub use stories::{Assignment, POSTINGS_CAP, StoryInfo};
+pub use stories::{Assignment, POSTINGS_CAP};
 
 pub use alerts::{
-    AlertSent, AlertedStory, Awaiting, Intake, NewEscalation, PastEscalation, Pending, RuleState,
+    AlertSent, AlertedStory, Awaiting, NewEscalation, Pending, RuleState, WatchHours,
+    window_seconds,
 };
 pub use judgments::{Judged, MentionFilter, NewJudgment, ReviewStory};
 pub use maintenance::{Purged, SearchHit};
@@ -47,7 +48,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::dedup::DedupSettings;
-use crate::model::{DigestId, Item, ItemId, MentionId, SourceId, StoryId, WatchId, WatchMatch};
+use crate::model::{
+    DigestId, DigestRun, Item, ItemId, MentionId, MentionRecord, SourceId, StoryId, WatchId,
+    WatchMatch,
+};
 use crate::score::Signals;
 
 /// A database failure, with what veille was doing at the time.
@@ -372,43 +376,6 @@ pub struct NewMention {
     /// The whole set of signals (item and story side), when the run was scored: each alert
     /// rule scores them again with its own risk vocabulary.
     pub signals: Option<Signals>,
-}
-
-/// One mention with what a digest or an export shows of it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MentionRecord {
-    pub id: MentionId,
-    pub watch: WatchId,
-    pub item: ItemId,
-    /// The story the item belongs to (see `crate::dedup`).
-    pub story: StoryId,
-    pub source: SourceId,
-    pub url: Option<String>,
-    pub title: String,
-    pub text: String,
-    pub published: Option<DateTime<Utc>>,
-    pub found_at: DateTime<Utc>,
-    /// The query terms that hit, as written in the watch.
-    pub terms: Vec<String>,
-    /// The outlet (host) the item counts for in its story.
-    pub outlet: Option<String>,
-    /// Who wrote the item, when its feed said.
-    pub author: Option<String>,
-    /// The mention's score (0–1), None for mentions stored before scoring existed.
-    pub score: Option<f64>,
-    /// Why it scored so, strongest first (see `crate::score`).
-    pub reasons: Vec<crate::score::Reason>,
-    /// Its current verdict, when someone judged it.
-    pub verdict: Option<crate::judge::Verdict>,
-}
-
-/// The last digest queued for a digest id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DigestRun {
-    /// None for a digest's first run, which covered everything stored.
-    pub window_start: Option<DateTime<Utc>>,
-    pub window_end: DateTime<Utc>,
-    pub last_mention_id: i64,
 }
 
 /// A digest window to record, with its mail when it is not empty.
@@ -1502,7 +1469,7 @@ fn story_outlets(tx: &Connection, story: StoryId, now: DateTime<Utc>) -> Result<
     .context("counting a story's outlets")
 }
 
-fn reasons_json(reasons: &[crate::score::Reason]) -> String {
+fn reasons_json(reasons: &[crate::model::Reason]) -> String {
     serde_json::to_string(reasons).unwrap_or_else(|_| "[]".to_string())
 }
 

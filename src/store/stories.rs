@@ -23,7 +23,7 @@ use url::Url;
 use super::{Context, Result, Store, from_db, to_db};
 use crate::dedup::boilerplate::{self, RECURRING_MIN};
 use crate::dedup::{DedupSettings, Sketch, canonical_link, is_near_duplicate, posts, sketch};
-use crate::model::{Item, StoryId, WatchId};
+use crate::model::{Item, StoryId, StoryInfo, WatchId};
 
 /// Rows read per sampled hash when looking for near duplicates.
 pub const POSTINGS_CAP: i64 = 50;
@@ -171,23 +171,6 @@ fn candidate(tx: &Connection, cache: &mut StoryCache, item_id: i64) -> Result<Op
         .context("reading a candidate duplicate")?;
     cache.candidates.insert(item_id, read.clone());
     Ok(read)
-}
-
-/// What a digest or `veille stories` shows of a story.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoryInfo {
-    pub id: StoryId,
-    /// Title and link of the story's representative (its earliest item).
-    pub title: String,
-    pub url: Option<String>,
-    /// The earliest time of its items (published, else first seen).
-    pub earliest: DateTime<Utc>,
-    /// When its latest item was first seen.
-    pub last_seen: DateTime<Utc>,
-    /// Distinct outlets (hosts, without `www.`), in the order they carried the story.
-    pub outlets: Vec<String>,
-    /// Items in the story.
-    pub items: usize,
 }
 
 /// How a new item found its story, for logs and tests.

@@ -1,8 +1,8 @@
 use chrono::Duration;
 
 use super::*;
-use crate::judge::Verdict;
-use crate::model::{Field, TermHit};
+use crate::model::Verdict;
+use crate::model::{Field, PastEscalation, TermHit};
 
 fn t(minutes: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0)

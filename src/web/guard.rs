@@ -50,7 +50,7 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use url::Url;
 
-use crate::config::Secret;
+use crate::model::Secret;
 
 /// The headers a reverse proxy adds. Their presence marks a request as proxied.
 pub const PROXY_HEADERS: [&str; 4] = [

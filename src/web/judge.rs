@@ -9,7 +9,7 @@
 //! what went wrong in the reader's words and what to do instead.
 //!
 //! [`record`] is the one way a web page stores a verdict (the review page uses it too); it
-//! goes through `crate::judge::record`, so a crisis escalates the same way from mail, the
+//! goes through `crate::feedback::record`, so a crisis escalates the same way from mail, the
 //! review page and the command line.
 
 use axum::Form;
@@ -23,10 +23,11 @@ use super::Web;
 use super::page::{self, Words};
 use crate::alert::Escalation;
 use crate::app::App;
+use crate::feedback::Given;
 use crate::judge::token::{self, TokenError};
-use crate::judge::{Given, Verdict};
 use crate::model::MentionId;
-use crate::store::MentionRecord;
+use crate::model::MentionRecord;
+use crate::model::Verdict;
 
 /// Longest note kept (characters); a note is a remark, not an essay.
 pub const MAX_NOTE_CHARS: usize = 2000;
@@ -275,7 +276,7 @@ pub async fn record(
         who: who.to_string(),
         via,
     };
-    match crate::judge::record(app, given).await {
+    match crate::feedback::record(app, given).await {
         Ok(Some(recorded)) => Ok(Recorded {
             title: found.title,
             verdict,

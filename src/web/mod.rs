@@ -94,7 +94,7 @@ use tokio::sync::watch;
 
 use crate::app::App;
 use crate::config::WebConfig;
-use crate::digest::Lang;
+use crate::model::Lang;
 use crate::model::WatchId;
 use page::Words;
 

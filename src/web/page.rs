@@ -21,8 +21,8 @@ use chrono_tz::Tz;
 use minijinja::{Environment, Value};
 use serde::Serialize;
 
-use crate::digest::Lang;
-use crate::judge::Verdict;
+use crate::model::Lang;
+use crate::model::Verdict;
 
 /// The templates, by name.
 const TEMPLATES: [(&str, &str); 6] = [
@@ -39,7 +39,7 @@ const TEMPLATES: [(&str, &str); 6] = [
 fn environment() -> Result<&'static Environment<'static>, &'static str> {
     static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
     ENV.get_or_init(|| {
-        let mut env = crate::notify::render::template_environment()?;
+        let mut env = crate::mail::render::template_environment()?;
         for (name, source) in TEMPLATES {
             env.add_template(name, source)
                 .map_err(|e| format!("{name}: {e}"))?;

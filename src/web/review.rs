@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use super::page::{self, Words};
 use super::{Web, auth, judge};
 use crate::alert::Escalation;
-use crate::judge::Verdict;
 use crate::model::MentionId;
+use crate::model::Verdict;
 use crate::store::ReviewStory;
 
 /// Most stories shown at once: a review page is a to-do list, not an archive.
@@ -252,7 +252,7 @@ pub async fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::digest::Lang;
+    use crate::model::Lang;
 
     #[test]
     fn the_done_line_takes_only_known_words() {

@@ -6,9 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use veille::config::SourceKind;
 use veille::isolation::{Document, Extractor, extract_here};
 use veille::model::SourceId;
+use veille::model::SourceKind;
 
 const VEILLE: &str = env!("CARGO_BIN_EXE_veille");
 

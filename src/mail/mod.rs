@@ -1,29 +1,14 @@
-//! Mail: rendering, composing, and delivering what the outbox holds.
+//! Mail: rendering, composing, and sending one message.
 //!
-//! notify is handed what to send (a built digest, an outbox row); it never queries mentions
+//! This module is handed what to send (a built digest, an outbox row); it never queries mentions
 //! itself. Delivery goes through lettre: SMTP when `[smtp]` is configured, otherwise `.eml`
 //! files in `daemon.mail_dir` (handy for the demo and for a first look before wiring a mail
 //! server). Every mail carries a `Message-ID` fixed when it was queued, so a retry after a
 //! crash is recognisably the same mail. `.eml` files are written by lettre under the
 //! process umask, which the command line sets to 077: they are private to veille's user.
 //!
-//! # Delivery, and the window it cannot close
-//! The sender (`crate::scheduler::deliver_pending`) sends one outbox mail, then records the
-//! outcome before anything else: no await, log line, metric or other mail comes between the
-//! server's answer and the write (`App::db_now`), and marks are never batched. (Not
-//! covered: two processes delivering at the same moment, the daemon and `veille judge` say,
-//! can both pick the same pending mail; nothing claims a row before sending it.)
-//! What remains is the time from the server's "250 accepted" to that write reaching the WAL:
-//! a few milliseconds, more when a group commit of source runs is open (it is committed
-//! first, or a rolled-back batch would take the mark with it). A crash inside it (kill -9,
-//! out of memory; with `synchronous = NORMAL`, a power cut can also undo the last commits)
-//! leaves the mail pending, and the next start sends it again. The duplicate is the same
-//! bytes, with the Message-ID fixed when the mail was queued, so clients that deduplicate
-//! by Message-ID show it once and the others thread it with the first (a test in
-//! `tests/e2e.rs` resends one). Marking before sending would turn the same crash into a
-//! mail never sent: for an alert or a digest, a duplicate is the lesser harm. Closing the
-//! window for good would take the server's help (no SMTP extension lets a client ask
-//! "did you already take this one?").
+//! Sending what the outbox holds, and when, is `crate::notify`; this module sends one mail
+//! and says what the server answered.
 
 pub mod alert;
 pub mod render;
@@ -52,7 +37,7 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60 * 60);
 
 #[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
+pub enum MailError {
     #[error(transparent)]
     Render(#[from] render::RenderError),
     #[error("cannot compose the mail: {0}")]
@@ -68,7 +53,7 @@ pub fn compose_digest(
     from: &Mailbox,
     to: &[Mailbox],
     now: DateTime<Utc>,
-) -> Result<NewMail, NotifyError> {
+) -> Result<NewMail, MailError> {
     let key = format!("digest:{}:{}", digest.id, digest.window_end.timestamp());
     compose(key, "digest", rendered, from, to, now)
 }
@@ -80,7 +65,7 @@ fn compose(
     from: &Mailbox,
     to: &[Mailbox],
     now: DateTime<Utc>,
-) -> Result<NewMail, NotifyError> {
+) -> Result<NewMail, MailError> {
     compose_with(key, kind, rendered, from, to, now, |builder| builder)
 }
 
@@ -93,7 +78,7 @@ fn compose_with(
     to: &[Mailbox],
     now: DateTime<Utc>,
     headers: impl FnOnce(MessageBuilder) -> MessageBuilder,
-) -> Result<NewMail, NotifyError> {
+) -> Result<NewMail, MailError> {
     let message_id = message_id(&key, from, now);
     let mut builder = headers(Message::builder())
         .from(from.clone())
@@ -108,7 +93,7 @@ fn compose_with(
             rendered.text.clone(),
             rendered.html.clone(),
         ))
-        .map_err(|e| NotifyError::Compose(e.to_string()))?;
+        .map_err(|e| MailError::Compose(e.to_string()))?;
     Ok(NewMail {
         key,
         kind: kind.to_string(),
@@ -188,11 +173,11 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    pub fn from_config(config: &Config) -> Result<Mailer, NotifyError> {
+    pub fn from_config(config: &Config) -> Result<Mailer, MailError> {
         let Some(smtp) = &config.smtp else {
             let dir = config.daemon.mail_dir.clone();
             std::fs::create_dir_all(&dir).map_err(|e| {
-                NotifyError::Setup(format!("cannot create mail_dir {}: {e}", dir.display()))
+                MailError::Setup(format!("cannot create mail_dir {}: {e}", dir.display()))
             })?;
             return Ok(Mailer::Files {
                 transport: AsyncFileTransport::new(&dir),
@@ -208,7 +193,7 @@ impl Mailer {
                 &smtp.host,
             )),
         }
-        .map_err(|e| NotifyError::Setup(format!("SMTP server {}: {e}", smtp.host)))?;
+        .map_err(|e| MailError::Setup(format!("SMTP server {}: {e}", smtp.host)))?;
         let mut builder = builder.port(smtp.port).timeout(Some(SMTP_TIMEOUT));
         if let Some(user) = &smtp.username {
             let password = smtp
@@ -225,12 +210,12 @@ impl Mailer {
     }
 
     /// The address mail is sent from.
-    pub fn sender(config: &Config) -> Result<Mailbox, NotifyError> {
+    pub fn sender(config: &Config) -> Result<Mailbox, MailError> {
         match &config.smtp {
             Some(smtp) => Ok(smtp.from.clone()),
             None => DEFAULT_FROM
                 .parse()
-                .map_err(|e| NotifyError::Setup(format!("default sender {DEFAULT_FROM:?}: {e}"))),
+                .map_err(|e| MailError::Setup(format!("default sender {DEFAULT_FROM:?}: {e}"))),
         }
     }
 

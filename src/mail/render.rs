@@ -17,7 +17,8 @@ use chrono_tz::Tz;
 use minijinja::{AutoEscape, Environment, Error, Output, State, Value};
 use serde::Serialize;
 
-use crate::digest::{Digest, Lang, Trouble};
+use crate::digest::{Digest, Trouble};
+use crate::model::Lang;
 use crate::score::reasons_line;
 
 /// Dates in subjects, and dates with times in the body.
@@ -455,7 +456,7 @@ impl Labels {
     }
 
     /// The judgment links as the templates show them: the verdict in words, and the URL.
-    pub(crate) fn links(&self, links: &[crate::judge::JudgeLink]) -> Vec<LinkView> {
+    pub(crate) fn links(&self, links: &[crate::model::JudgeLink]) -> Vec<LinkView> {
         links
             .iter()
             .map(|link| {

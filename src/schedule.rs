@@ -1,4 +1,5 @@
-//! When a digest is due: local send times, week days, and a time zone.
+//! When something recurring is due (today: a digest): local send times, week days, and a
+//! time zone.
 //!
 //! The schedule is pure: given the instant of the previous send, it names the next scheduled
 //! instant. Local times that do not exist (the hour skipped when clocks spring forward) fire

@@ -1,4 +1,6 @@
-//! CSS selectors of page sources (`[source.select]`), with errors an admin can act on.
+//! What a page source picks (`[source.select]`): the compiled selectors ([`PageSelect`]) and
+//! the CSS selector parser, with errors an admin can act on. The configuration validates
+//! them once; a parser process compiles them again from [`SelectTexts`].
 //!
 //! scraper's parser answers "Unexpected error occurred. Please report this to the
 //! developer" for selectors that are simply unsupported (a `:has()` inside a `:has()`, a
@@ -168,6 +170,122 @@ fn message(text: &str, column: usize, error: &SelectorErrorKind) -> String {
             format!("unexpected {:?} here", at.chars().next().unwrap_or(' '))
         }
     }
+}
+
+/// What to read for one field of a page item: the text of the first element matching
+/// `selector` inside the item (the item itself when there is no selector), or its
+/// `attribute`.
+#[derive(Debug, Clone)]
+pub struct Pick {
+    pub selector: Option<scraper::Selector>,
+    pub attribute: Option<String>,
+    /// As written, for messages.
+    pub source: String,
+}
+
+/// `[source.select]`, validated: one element per item, and where its fields are.
+#[derive(Debug, Clone)]
+pub struct PageSelect {
+    pub item: scraper::Selector,
+    /// `item` as written.
+    pub item_source: String,
+    pub title: Option<Pick>,
+    pub link: Option<Pick>,
+    pub summary: Option<Pick>,
+    pub date: Option<Pick>,
+}
+
+/// `[source.select]` as written: what a parser process compiles again (see
+/// `crate::isolation`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SelectTexts {
+    pub item: String,
+    pub title: Option<String>,
+    pub link: Option<String>,
+    pub summary: Option<String>,
+    pub date: Option<String>,
+}
+
+impl PageSelect {
+    /// The selectors as written.
+    pub fn texts(&self) -> SelectTexts {
+        let text = |pick: &Option<Pick>| pick.as_ref().map(|p| p.source.clone());
+        SelectTexts {
+            item: self.item_source.clone(),
+            title: text(&self.title),
+            link: text(&self.link),
+            summary: text(&self.summary),
+            date: text(&self.date),
+        }
+    }
+
+    /// Compiles selectors written as [`PageSelect::texts`] gives them (they passed the
+    /// configuration's validation once; an error here names the selector).
+    pub fn from_texts(texts: &SelectTexts) -> Result<PageSelect, String> {
+        let item = parse(&texts.item)
+            .map_err(|e| format!("invalid CSS selector {:?}: {}", texts.item, e.message))?;
+        let pick = |text: &Option<String>| -> Result<Option<Pick>, String> {
+            text.as_deref()
+                .map(parse_pick)
+                .transpose()
+                .map_err(|(_, message)| message)
+        };
+        Ok(PageSelect {
+            item,
+            item_source: texts.item.clone(),
+            title: pick(&texts.title)?,
+            link: pick(&texts.link)?,
+            summary: pick(&texts.summary)?,
+            date: pick(&texts.date)?,
+        })
+    }
+}
+
+/// What a `[source.select]` field picks: `h2 a` (text of the element), `a@href` (an
+/// attribute), `@href` (attribute of the item element itself). An error comes with the
+/// 1-based column in `text` where it lies.
+pub fn parse_pick(text: &str) -> Result<Pick, (usize, String)> {
+    let trimmed = text.trim();
+    let lead = text.chars().take_while(|c| c.is_whitespace()).count();
+    let is_attribute = |name: &str| {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'))
+    };
+    let (selector_text, attribute) = match trimmed.rsplit_once('@') {
+        Some((selector, attribute)) if is_attribute(attribute.trim()) => {
+            (selector.trim(), Some(attribute.trim().to_string()))
+        }
+        Some((selector, _)) => {
+            return Err((
+                lead + selector.chars().count() + 2,
+                format!("invalid attribute in {text:?}: write selector@attribute, e.g. \"a@href\""),
+            ));
+        }
+        None => (trimmed, None),
+    };
+    let selector = if selector_text.is_empty() {
+        if attribute.is_none() {
+            return Err((
+                1,
+                "empty selector: write a CSS selector such as \"h2 a\"".to_string(),
+            ));
+        }
+        None
+    } else {
+        Some(parse(selector_text).map_err(|e| {
+            (
+                lead + e.column,
+                format!("invalid CSS selector {selector_text:?}: {}", e.message),
+            )
+        })?)
+    };
+    Ok(Pick {
+        selector,
+        attribute,
+        source: trimmed.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -32,9 +32,9 @@ use serde::Serialize;
 use super::render::{
     Labels, LinkView, OUTLETS_NAMED, RenderError, Rendered, is_web_link, render_both,
 };
-use super::{NotifyError, compose_with};
-use crate::digest::Lang;
+use super::{MailError, compose_with};
 use crate::matching::Snippet;
+use crate::model::Lang;
 use crate::model::{AlertId, MentionId, SourceId, StoryId};
 use crate::store::NewMail;
 
@@ -74,7 +74,7 @@ pub struct AlertEntry {
     /// Rendered like digests render it.
     pub snippet: Option<Snippet>,
     /// One-click judgment links (none without `web.base_url`).
-    pub links: Vec<crate::judge::JudgeLink>,
+    pub links: Vec<crate::model::JudgeLink>,
 }
 
 /// A story that was alerted before and grew since its last mail.
@@ -141,7 +141,7 @@ pub fn compose_alert(
     from: &Mailbox,
     to: &[Mailbox],
     now: DateTime<Utc>,
-) -> Result<NewMail, NotifyError> {
+) -> Result<NewMail, MailError> {
     let rendered = render_alert(alert, now)?;
     let thread = alert.thread.as_ref().and_then(thread_headers);
     compose_with(
@@ -753,10 +753,10 @@ mod tests {
         }
     }
 
-    fn sender() -> Result<Mailbox, NotifyError> {
+    fn sender() -> Result<Mailbox, MailError> {
         "veille <veille@example.org>"
             .parse()
-            .map_err(|e: lettre::address::AddressError| NotifyError::Compose(e.to_string()))
+            .map_err(|e: lettre::address::AddressError| MailError::Compose(e.to_string()))
     }
 
     /// Header lines of a formatted message, unfolded, in order.
@@ -903,7 +903,7 @@ mod tests {
     }
 
     #[test]
-    fn threading_headers_are_present_exactly_when_threaded() -> Result<(), NotifyError> {
+    fn threading_headers_are_present_exactly_when_threaded() -> Result<(), MailError> {
         let now = time("2026-11-27T13:06:00Z");
         let from = sender()?;
         let to = [sender()?];
@@ -1003,7 +1003,7 @@ mod tests {
     }
 
     #[test]
-    fn the_mail_is_a_valid_multipart_alert() -> Result<(), NotifyError> {
+    fn the_mail_is_a_valid_multipart_alert() -> Result<(), MailError> {
         let now = time("2026-11-27T13:06:00Z");
         let from = sender()?;
         let to = [sender()?];
@@ -1362,9 +1362,9 @@ mod tests {
     fn a_crisis_verdict_mail_names_who_and_carries_the_links() -> Result<(), RenderError> {
         let now = time("2026-11-27T14:00:00Z");
         let mut headline = entry(1, "Acme recalls kettles", &["a.example", "b.example"]);
-        headline.links = crate::judge::Verdict::ALL
+        headline.links = crate::model::Verdict::ALL
             .into_iter()
-            .map(|verdict| crate::judge::JudgeLink {
+            .map(|verdict| crate::model::JudgeLink {
                 verdict,
                 url: format!("https://veille.example/j/101/{verdict}/1/sig"),
             })
