@@ -56,50 +56,126 @@ pub enum Control {
 
 /// Runs until told to shut down (or until every control sender is gone). `listener`, when
 /// given, serves `/metrics` and `/healthz` (see [`crate::web`]).
+///
+/// One pass of the loop is a fixed sequence of named steps (see [`Daemon`]): purge when
+/// due, start the due source runs, close the due digest windows, flush the alerts whose
+/// throttle or quiet hours ended, report to systemd, then sleep until the next thing is
+/// due, a run ends, or a control message arrives.
 pub async fn run(
-    mut app: App,
+    app: App,
     mut control: mpsc::Receiver<Control>,
     listener: Option<tokio::net::TcpListener>,
 ) {
-    let mut configured = source_ids(&app);
-    let mut in_flight: JoinSet<pipeline::SourceReport> = JoinSet::new();
-    let mut running: HashMap<tokio::task::Id, SourceId> = HashMap::new();
-    let mut held_since: Option<Instant> = None;
-    let mail_queued = Arc::clone(&app.mail_queued);
-    let (current_app, sender_app) = watch::channel(app.clone());
-    let (stop_sender, sender_stopped) = watch::channel(false);
-    let web = listener.map(|listener| {
-        tokio::spawn(crate::web::serve(
-            listener,
-            current_app.subscribe(),
-            sender_stopped.clone(),
-        ))
-    });
-    let sender = tokio::spawn(sender_loop(sender_app, mail_queued.clone(), sender_stopped));
-    let watchdog = sd_notify::watchdog_enabled();
-    scheduler::reset_moved_sources(&app).await;
-    if let Err(e) = crate::alerting::recover(&app).await {
-        error!(error = %e, "cannot take in the mentions a crash left for the alert rules");
-    }
-    info!(
-        sources = app.config.sources.len(),
-        watches = app.config.watches.len(),
-        digests = app.config.digests.len(),
-        "veille daemon started"
-    );
-    notify_systemd(&[sd_notify::NotifyState::Ready]);
-    let mut last_status = String::new();
-    let mut status_sent: Option<Instant> = None;
-    let mut next_purge = Instant::now() + FIRST_PURGE_AFTER;
+    let mut daemon = Daemon::start(app, listener).await;
     loop {
-        if Instant::now() >= next_purge {
-            next_purge = Instant::now() + PURGE_EVERY;
-            tokio::spawn(purge(app.clone()));
+        daemon.purge_when_due();
+        daemon.start_due_runs().await;
+        let pause = daemon.close_due_digests().await;
+        daemon.flush_alerts().await;
+        daemon.report_to_systemd().await;
+        let sleep_for = daemon.sleep_time(pause).await;
+        if daemon.wait(&mut control, sleep_for).await == Woken::Stop {
+            break;
         }
-        let now = app.clock.now();
-        let busy: HashSet<SourceId> = running.values().cloned().collect();
-        let ids = configured.clone();
-        let due = match app.db(move |s| s.due_sources(&ids, now)).await {
+    }
+    daemon.shut_down().await;
+}
+
+/// What ended a wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Woken {
+    /// Something is due, a run ended, or the configuration was reloaded: go round again.
+    Again,
+    /// Shutdown was asked (or every control sender is gone).
+    Stop,
+}
+
+/// The daemon's state between two passes of its loop.
+struct Daemon {
+    /// The current configuration and its handles; replaced whole by a reload.
+    app: App,
+    /// The sources of the current configuration (what `due_sources` may return).
+    sources: Vec<SourceId>,
+    /// Source runs in flight, and which source each task runs.
+    in_flight: JoinSet<pipeline::SourceReport>,
+    running: HashMap<tokio::task::Id, SourceId>,
+    /// Since when due digests wait for in-flight polls (None: they do not wait).
+    digests_held_since: Option<Instant>,
+    /// Whether this pass holds the due digests back (set by `close_due_digests`).
+    holding_digests: bool,
+    /// Hands a reloaded app to the mail sender and the HTTP listener.
+    current_app: watch::Sender<App>,
+    stop_sender: watch::Sender<bool>,
+    sender: tokio::task::JoinHandle<()>,
+    web: Option<tokio::task::JoinHandle<()>>,
+    watchdog: Option<Duration>,
+    last_status: String,
+    status_sent: Option<Instant>,
+    next_purge: Instant,
+}
+
+impl Daemon {
+    /// Starts the mail sender and the listener, resets sources whose URL changed, takes in
+    /// the mentions a crash left for the alert rules, and tells systemd it is ready.
+    async fn start(app: App, listener: Option<tokio::net::TcpListener>) -> Daemon {
+        let (current_app, sender_app) = watch::channel(app.clone());
+        let (stop_sender, sender_stopped) = watch::channel(false);
+        let web = listener.map(|listener| {
+            tokio::spawn(crate::web::serve(
+                listener,
+                current_app.subscribe(),
+                sender_stopped.clone(),
+            ))
+        });
+        let sender = tokio::spawn(sender_loop(
+            sender_app,
+            Arc::clone(&app.mail_queued),
+            sender_stopped,
+        ));
+        scheduler::reset_moved_sources(&app).await;
+        if let Err(e) = crate::alerting::recover(&app).await {
+            error!(error = %e, "cannot take in the mentions a crash left for the alert rules");
+        }
+        info!(
+            sources = app.config.sources.len(),
+            watches = app.config.watches.len(),
+            digests = app.config.digests.len(),
+            "veille daemon started"
+        );
+        notify_systemd(&[sd_notify::NotifyState::Ready]);
+        Daemon {
+            sources: source_ids(&app),
+            app,
+            in_flight: JoinSet::new(),
+            running: HashMap::new(),
+            digests_held_since: None,
+            holding_digests: false,
+            current_app,
+            stop_sender,
+            sender,
+            web,
+            watchdog: sd_notify::watchdog_enabled(),
+            last_status: String::new(),
+            status_sent: None,
+            next_purge: Instant::now() + FIRST_PURGE_AFTER,
+        }
+    }
+
+    /// The retention purge, in its own task, after start-up and then daily.
+    fn purge_when_due(&mut self) {
+        if Instant::now() >= self.next_purge {
+            self.next_purge = Instant::now() + PURGE_EVERY;
+            tokio::spawn(purge(self.app.clone()));
+        }
+    }
+
+    /// Starts a run for every due source that is not running yet (up to
+    /// [`MAX_QUEUED_RUNS`]), after retraining the classifiers when judgments changed.
+    async fn start_due_runs(&mut self) {
+        let now = self.app.clock.now();
+        let busy = self.busy();
+        let ids = self.sources.clone();
+        let due = match self.app.db(move |s| s.due_sources(&ids, now)).await {
             Ok(due) => due,
             Err(e) => {
                 error!(error = %e, "cannot read which sources are due");
@@ -109,125 +185,177 @@ pub async fn run(
         // Verdicts given since the last pass (on the web pages, or by `veille judge`) teach
         // the classifiers before these polls score what they find.
         if !due.is_empty()
-            && let Err(e) = crate::feedback::refresh_models(&app).await
+            && let Err(e) = crate::feedback::refresh_models(&self.app).await
         {
             warn!(error = %e, "cannot learn from the judgments; scoring without them");
         }
         for id in due.into_iter().filter(|id| !busy.contains(id)) {
-            if in_flight.len() >= MAX_QUEUED_RUNS {
+            if self.in_flight.len() >= MAX_QUEUED_RUNS {
                 break;
             }
-            let Some(source) = app.config.source(&id).cloned() else {
+            let Some(source) = self.app.config.source(&id).cloned() else {
                 continue;
             };
-            let task_app = app.clone();
-            let handle =
-                in_flight.spawn(async move { pipeline::run_source(&task_app, &source).await });
-            running.insert(handle.id(), id);
+            let task_app = self.app.clone();
+            let handle = self
+                .in_flight
+                .spawn(async move { pipeline::run_source(&task_app, &source).await });
+            self.running.insert(handle.id(), id);
         }
-        let mut pause = Duration::ZERO;
-        // Close digest windows only when no poll is in flight, so a digest due now includes
-        // what the polls due now find (on start-up: the first poll of every source).
-        let hold_digests = !in_flight.is_empty()
-            && held_since.is_none_or(|since| since.elapsed() < DIGEST_MAX_WAIT);
-        if hold_digests {
-            held_since.get_or_insert_with(Instant::now);
-        } else {
-            held_since = None;
-            match notify::queue_due_digests(&app).await {
-                // A mail was queued: the sender looks at the outbox now.
-                Ok(queued) if queued.iter().any(|q| q.outbox_id.is_some()) => {
-                    mail_queued.notify_one();
+    }
+
+    /// Closes the due digest windows and queues their mail, unless polls are in flight:
+    /// then the digests wait (at most [`DIGEST_MAX_WAIT`]) so that a digest due now
+    /// includes what the polls due now find (on start-up: the first poll of every source).
+    /// Returns the pause to keep before the next pass (after a store failure).
+    async fn close_due_digests(&mut self) -> Duration {
+        self.holding_digests = !self.in_flight.is_empty()
+            && self
+                .digests_held_since
+                .is_none_or(|since| since.elapsed() < DIGEST_MAX_WAIT);
+        if self.holding_digests {
+            self.digests_held_since.get_or_insert_with(Instant::now);
+            return Duration::ZERO;
+        }
+        self.digests_held_since = None;
+        match notify::queue_due_digests(&self.app).await {
+            // A mail was queued: the sender looks at the outbox now.
+            Ok(queued) => {
+                if queued.iter().any(|q| q.outbox_id.is_some()) {
+                    self.app.mail_queued.notify_one();
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    error!(error = %e, "cannot queue digests");
-                    pause = ERROR_PAUSE;
-                }
+                Duration::ZERO
             }
-        }
-        // Throttled alerts whose window is over, and those held by quiet hours that ended.
-        if let Err(e) = crate::alerting::flush_due(&app).await {
-            error!(error = %e, "cannot send waiting alerts");
-        }
-        if status_sent.is_none_or(|at| at.elapsed() >= STATUS_EVERY) {
-            status_sent = Some(Instant::now());
-            report_status(&app, &mut last_status).await;
-        }
-        if watchdog.is_some() {
-            notify_systemd(&[sd_notify::NotifyState::Watchdog]);
-        }
-        let busy: HashSet<SourceId> = running.values().cloned().collect();
-        let mut sleep_for = match scheduler::next_wake(&app, &busy, !hold_digests).await {
-            Ok(Some(wake)) => (wake - app.clock.now())
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-                .min(MAX_SLEEP),
-            Ok(None) => MAX_SLEEP,
             Err(e) => {
-                error!(error = %e, "cannot compute the next wake-up");
+                error!(error = %e, "cannot queue digests");
                 ERROR_PAUSE
             }
         }
-        .max(pause);
-        if let Some(period) = watchdog {
+    }
+
+    /// Throttled alerts whose window is over, and those held by quiet hours that ended.
+    async fn flush_alerts(&self) {
+        if let Err(e) = crate::alerting::flush_due(&self.app).await {
+            error!(error = %e, "cannot send waiting alerts");
+        }
+    }
+
+    /// systemd's STATUS= line (at most every [`STATUS_EVERY`]) and the watchdog ping.
+    async fn report_to_systemd(&mut self) {
+        if self
+            .status_sent
+            .is_none_or(|at| at.elapsed() >= STATUS_EVERY)
+        {
+            self.status_sent = Some(Instant::now());
+            report_status(&self.app, &mut self.last_status).await;
+        }
+        if self.watchdog.is_some() {
+            notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+        }
+    }
+
+    /// Until the next thing is due (a source not running, a digest unless held, a
+    /// throttled alert), at most [`MAX_SLEEP`] and half the watchdog period, at least
+    /// `pause`.
+    async fn sleep_time(&self, pause: Duration) -> Duration {
+        let busy = self.busy();
+        let mut sleep_for =
+            match scheduler::next_wake(&self.app, &busy, !self.holding_digests).await {
+                Ok(Some(wake)) => (wake - self.app.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(MAX_SLEEP),
+                Ok(None) => MAX_SLEEP,
+                Err(e) => {
+                    error!(error = %e, "cannot compute the next wake-up");
+                    ERROR_PAUSE
+                }
+            }
+            .max(pause);
+        if let Some(period) = self.watchdog {
             sleep_for = sleep_for.min(period / 2);
         }
+        sleep_for
+    }
+
+    /// Sleeps `sleep_for`, or less when a control message arrives or a run ends.
+    async fn wait(&mut self, control: &mut mpsc::Receiver<Control>, sleep_for: Duration) -> Woken {
         tokio::select! {
             message = control.recv() => match message {
                 Some(Control::Reload) => {
-                    if let Some(reloaded) = reload(&app) {
-                        app = reloaded;
-                        configured = source_ids(&app);
-                        scheduler::reset_moved_sources(&app).await;
-                        let _ = current_app.send(app.clone());
-                    }
-                    notify_systemd(&[sd_notify::NotifyState::Ready]);
+                    self.reload().await;
+                    Woken::Again
                 }
-                Some(Control::Shutdown) | None => break,
+                Some(Control::Shutdown) | None => Woken::Stop,
             },
-            Some(done) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
+            Some(done) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
                 match done {
-                    Ok((task, _report)) => { running.remove(&task); }
+                    Ok((task, _report)) => {
+                        self.running.remove(&task);
+                    }
                     Err(e) => {
                         warn!(error = %e, "a source run ended abnormally");
-                        running.remove(&e.id());
+                        self.running.remove(&e.id());
                     }
                 }
+                Woken::Again
             }
-            () = tokio::time::sleep(sleep_for) => {}
+            () = tokio::time::sleep(sleep_for) => Woken::Again,
         }
     }
-    notify_systemd(&[sd_notify::NotifyState::Stopping]);
-    info!(
-        in_flight = in_flight.len(),
-        "shutting down: waiting for in-flight polls"
-    );
-    let grace = app.config.daemon.shutdown_grace;
-    let drained = tokio::time::timeout(grace, async {
-        while in_flight.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        warn!(
-            aborted = in_flight.len(),
-            "in-flight polls did not finish in time: aborted (nothing half-written is kept)"
+
+    /// Re-reads the configuration; a valid one replaces the app for every run started from
+    /// now on, for the mail sender and for the listener.
+    async fn reload(&mut self) {
+        if let Some(reloaded) = reload(&self.app) {
+            self.app = reloaded;
+            self.sources = source_ids(&self.app);
+            scheduler::reset_moved_sources(&self.app).await;
+            let _ = self.current_app.send(self.app.clone());
+        }
+        notify_systemd(&[sd_notify::NotifyState::Ready]);
+    }
+
+    /// The sources with a run in flight.
+    fn busy(&self) -> HashSet<SourceId> {
+        self.running.values().cloned().collect()
+    }
+
+    /// Stops scheduling, gives in-flight runs `daemon.shutdown_grace` to finish (then
+    /// aborts them: each run is one transaction, so nothing half-written is kept), stops
+    /// the mail sender after the mail it is delivering, then the listener.
+    async fn shut_down(mut self) {
+        notify_systemd(&[sd_notify::NotifyState::Stopping]);
+        info!(
+            in_flight = self.in_flight.len(),
+            "shutting down: waiting for in-flight polls"
         );
-        in_flight.abort_all();
-        while in_flight.join_next().await.is_some() {}
+        let grace = self.app.config.daemon.shutdown_grace;
+        let drained = tokio::time::timeout(grace, async {
+            while self.in_flight.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            warn!(
+                aborted = self.in_flight.len(),
+                "in-flight polls did not finish in time: aborted (nothing half-written is kept)"
+            );
+            self.in_flight.abort_all();
+            while self.in_flight.join_next().await.is_some() {}
+        }
+        // The sender finishes the mail it is delivering (a mail cut short stays pending and
+        // is retried with the same Message-ID), then stops.
+        let _ = self.stop_sender.send(true);
+        if tokio::time::timeout(grace, self.sender).await.is_err() {
+            warn!("the mail sender did not stop in time; pending mail stays in the outbox");
+        }
+        if let Some(web) = self.web
+            && tokio::time::timeout(grace, web).await.is_err()
+        {
+            warn!("the HTTP listener did not stop in time");
+        }
+        info!("veille daemon stopped");
     }
-    // The sender finishes the mail it is delivering (a mail cut short stays pending and is
-    // retried with the same Message-ID), then stops.
-    let _ = stop_sender.send(true);
-    if tokio::time::timeout(grace, sender).await.is_err() {
-        warn!("the mail sender did not stop in time; pending mail stays in the outbox");
-    }
-    if let Some(web) = web
-        && tokio::time::timeout(grace, web).await.is_err()
-    {
-        warn!("the HTTP listener did not stop in time");
-    }
-    info!("veille daemon stopped");
 }
 
 /// Deletes what is older than `daemon.retention` (see [`crate::store::Store::purge_before`]).
