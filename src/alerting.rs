@@ -388,17 +388,14 @@ async fn mail_stories(
     let mut entries = entries.into_iter();
     let Some(headline) = entries.next() else {
         warn!(rule = %rule.config.id, "the stories waiting for an alert are gone (purged?); dropping them");
-        return record(
-            app,
-            rule,
-            None,
-            now,
-            settled_with_outlets(&settled, &shown),
-            Vec::new(),
-            None,
-            None,
-        )
-        .await;
+        let dropped = Outcome {
+            mail: None,
+            new_stories: settled_with_outlets(&settled, &shown),
+            updates: Vec::new(),
+            continues: None,
+            spike: None,
+        };
+        return record(app, rule, now, dropped).await;
     };
     let also: Vec<AlertEntry> = entries.collect();
     let key = format!("alert:{}:story:{}", rule.config.id, headline.story.0);
@@ -422,17 +419,14 @@ async fn mail_stories(
         body,
         thread: None,
     };
-    let queued = record(
-        app,
-        rule,
-        Some(mail),
-        now,
-        settled_with_outlets(&settled, &shown),
-        update_counts,
-        None,
-        None,
-    )
-    .await?;
+    let outcome = Outcome {
+        mail: Some(mail),
+        new_stories: settled_with_outlets(&settled, &shown),
+        updates: update_counts,
+        continues: None,
+        spike: None,
+    };
+    let queued = record(app, rule, now, outcome).await?;
     info!(rule = %rule.config.id, story = headline_story.0, title = %title, waiting = settled.len(), folded = state.folded, "alert queued");
     Ok(queued)
 }
@@ -444,18 +438,36 @@ fn settled_with_outlets(stories: &[StoryId], shown: &Shown) -> Vec<(StoryId, usi
         .collect()
 }
 
-/// Composes (when there is a mail) and records it with what it settles.
-#[allow(clippy::too_many_arguments)]
+/// What a rule decided to mail (None: nothing left to show; its waiting stories are
+/// dropped) and what that mail settles.
+struct Outcome {
+    mail: Option<AlertMail>,
+    /// Stories the mail shows for the first time (they never alert again), with the outlet
+    /// count shown.
+    new_stories: Vec<(StoryId, usize)>,
+    /// Stories shown again as grown, with the outlet count shown now.
+    updates: Vec<(StoryId, usize)>,
+    /// The story whose thread the mail continues.
+    continues: Option<StoryId>,
+    /// A spike mail: the watch whose episode starts.
+    spike: Option<WatchId>,
+}
+
+/// Composes the outcome's mail (when there is one) and records it with what it settles, in
+/// one transaction. Returns the number of mails queued (0 or 1).
 async fn record(
     app: &App,
     rule: &Rule,
-    mail: Option<AlertMail>,
     now: DateTime<Utc>,
-    new_stories: Vec<(StoryId, usize)>,
-    updates: Vec<(StoryId, usize)>,
-    continues: Option<StoryId>,
-    spike: Option<WatchId>,
+    outcome: Outcome,
 ) -> Result<usize, AppError> {
+    let Outcome {
+        mail,
+        new_stories,
+        updates,
+        continues,
+        spike,
+    } = outcome;
     let composed = match &mail {
         Some(mail) => {
             let sender = Mailer::sender(&app.config)?;
@@ -591,17 +603,14 @@ async fn check_spike(
         },
         thread,
     };
-    let queued = record(
-        app,
-        rule,
-        Some(mail),
-        now,
+    let outcome = Outcome {
+        mail: Some(mail),
         new_stories,
-        Vec::new(),
+        updates: Vec::new(),
         continues,
-        Some(watch.clone()),
-    )
-    .await?;
+        spike: Some(watch.clone()),
+    };
+    let queued = record(app, rule, now, outcome).await?;
     info!(rule = %rule.config.id, watch = %watch, count = check.count, usual, "spike alert queued");
     Ok(queued)
 }
