@@ -1,6 +1,11 @@
 use std::path::Path;
 
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
 use super::*;
+use crate::model::{DigestId, Secret, SourceId, SourceKind, WatchId};
 
 const VALID: &str = r#"
 [daemon]

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use super::raw::RawDedup;
-use super::{Validator, format_duration, parse_duration};
+use super::Validator;
+use crate::config::raw::RawDedup;
+use crate::config::{format_duration, parse_duration};
 use crate::dedup::{DedupSettings, STORY_WINDOW};
 
 /// Shorter windows split a story that outlets pick up over a day.
