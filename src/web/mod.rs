@@ -1,7 +1,7 @@
 //! The daemon's HTTP listener (`daemon.listen`): `GET /metrics` in the Prometheus text
 //! format, `GET /healthz` for load balancers and uptime checks, and, when `[web]` is
 //! configured, the pages where people judge mentions: one-click judgment links from mail
-//! (`judge`), the review page (`review`) and its login (`auth`).
+//! (`link`), the review page (`review`) and its login (`auth`).
 //!
 //! It serves whatever configuration the daemon runs now (it follows reloads through a
 //! watch channel). It listens on loopback by default: the metrics name watches and
@@ -73,7 +73,7 @@
 
 mod auth;
 mod guard;
-mod judge;
+mod link;
 mod page;
 mod password;
 mod review;
@@ -167,7 +167,7 @@ fn router(web: Web) -> Router {
         .route("/static/review.js", get(review_script))
         .route(
             "/j/{mention}/{verdict}/{expires}/{sig}",
-            get(judge::confirm).post(judge::submit),
+            get(link::confirm).post(link::submit),
         )
         .route("/review", get(review::page))
         .route("/review/judge", post(review::judge))

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::page::{self, Words};
-use super::{Web, auth, judge};
+use super::{Web, auth, link};
 use crate::alert::Escalation;
 use crate::model::MentionId;
 use crate::model::Verdict;
@@ -224,7 +224,7 @@ pub async fn judge(
         }
     };
     let recorded =
-        match judge::record(&app, MentionId(mention), verdict, None, &who, "review").await {
+        match link::record(&app, MentionId(mention), verdict, None, &who, "review").await {
             Ok(recorded) => recorded,
             Err(refused) => return refused,
         };
