@@ -29,18 +29,6 @@ pub enum AppError {
     Alerts(String),
 }
 
-/// What lives as long as the process, across reloads.
-#[derive(Clone)]
-struct Lasting {
-    metrics: Arc<Metrics>,
-    /// One alert decision at a time: two runs ending together must not both decide that a
-    /// rule may mail now.
-    alert_lock: Arc<tokio::sync::Mutex<()>>,
-    mail_queued: Arc<tokio::sync::Notify>,
-    learned: Arc<Learned>,
-    extractor: Extractor,
-}
-
 /// The fetcher's settings a configuration asks for.
 fn fetch_settings(config: &Config) -> FetchSettings {
     FetchSettings {
@@ -71,76 +59,49 @@ fn host_limits(config: &Config) -> std::collections::BTreeMap<String, usize> {
     limits
 }
 
+/// The running application. Its fields come in two parts: what one configuration makes
+/// (built by [`Configured::new`], swapped whole by a reload) and what lasts as long as the
+/// process (the database, the clock, counters, locks, learned models, parser processes),
+/// which a reload keeps as it is.
 #[derive(Clone)]
 pub struct App {
+    // What one configuration makes.
     pub config: Arc<Config>,
-    pub store: Arc<Store>,
     pub fetcher: Fetcher,
     pub matcher: Arc<Matcher>,
     pub mailer: Mailer,
-    pub clock: Arc<dyn Clock>,
-    /// Shared across reloads, so counters keep counting.
-    pub metrics: Arc<Metrics>,
     /// The `[[alert]]` rules, compiled.
     pub alerting: Arc<Rules>,
-    /// Held while the alert engine decides (shared across reloads).
+    // What lasts across reloads.
+    pub store: Arc<Store>,
+    pub clock: Arc<dyn Clock>,
+    /// Counters keep counting across reloads.
+    pub metrics: Arc<Metrics>,
+    /// One alert decision at a time: two runs ending together must not both decide that a
+    /// rule may mail now.
     pub alert_lock: Arc<tokio::sync::Mutex<()>>,
-    /// Woken whenever mail is queued, so the daemon's sender delivers it at once (shared
-    /// across reloads).
+    /// Woken whenever mail is queued, so the daemon's sender delivers it at once.
     pub mail_queued: Arc<tokio::sync::Notify>,
-    /// The per-watch classifiers learned from judgments (shared across reloads; see
-    /// `crate::judge::learned`).
+    /// The per-watch classifiers learned from judgments (see `crate::judge::learned`).
     pub learned: Arc<Learned>,
     /// Where documents are parsed: in this process, or in parser processes under the
-    /// daemon (see `crate::isolation`; shared across reloads).
+    /// daemon (see `crate::isolation`).
     pub extractor: Extractor,
 }
 
-impl App {
-    /// Opens the database (creating it if needed) and sets up fetching and mail.
-    pub fn new(config: Config, clock: Arc<dyn Clock>) -> Result<App, AppError> {
-        let store = Arc::new(Store::open(&config.daemon.database)?);
-        let lasting = Lasting {
-            metrics: Arc::new(Metrics::new()),
-            alert_lock: Arc::new(tokio::sync::Mutex::new(())),
-            mail_queued: Arc::new(tokio::sync::Notify::new()),
-            learned: Arc::new(Learned::new()),
-            extractor: Extractor::InProcess,
-        };
-        App::with_store(config, store, clock, lasting, None)
-    }
+/// What one configuration makes: the configuration itself and the handles built from it.
+struct Configured {
+    config: Arc<Config>,
+    fetcher: Fetcher,
+    matcher: Arc<Matcher>,
+    mailer: Mailer,
+    alerting: Arc<Rules>,
+}
 
-    /// The same database and clock with a new configuration (a reload). The database path
-    /// itself is not changed by a reload: the caller keeps the old one and says so.
-    /// The fetcher (its connection pool and its fetch limits) is kept when the fetch
-    /// settings did not change, so polls still in flight and new ones share one set of
-    /// per-host slots across the reload.
-    pub fn reconfigured(&self, config: Config) -> Result<App, AppError> {
-        let keep =
-            (fetch_settings(&config) == *self.fetcher.settings()).then(|| self.fetcher.clone());
-        App::with_store(
-            config,
-            Arc::clone(&self.store),
-            Arc::clone(&self.clock),
-            Lasting {
-                metrics: Arc::clone(&self.metrics),
-                alert_lock: Arc::clone(&self.alert_lock),
-                mail_queued: Arc::clone(&self.mail_queued),
-                learned: Arc::clone(&self.learned),
-                extractor: self.extractor.clone(),
-            },
-            keep,
-        )
-    }
-
-    fn with_store(
-        config: Config,
-        store: Arc<Store>,
-        clock: Arc<dyn Clock>,
-        lasting: Lasting,
-        fetcher: Option<Fetcher>,
-    ) -> Result<App, AppError> {
-        store.set_dedup(config.dedup.clone());
+impl Configured {
+    /// Builds the handles of `config`; `fetcher` is kept instead of a new one when given
+    /// (its connection pool and per-host slots then carry over).
+    fn new(config: Config, fetcher: Option<Fetcher>) -> Result<Configured, AppError> {
         let fetcher = match fetcher {
             Some(fetcher) => fetcher,
             None => Fetcher::new(fetch_settings(&config))?,
@@ -154,19 +115,68 @@ impl App {
         );
         let mailer = Mailer::from_config(&config)?;
         let alerting = Rules::new(&config).map_err(AppError::Alerts)?;
-        Ok(App {
+        Ok(Configured {
             config: Arc::new(config),
-            store,
             fetcher,
             matcher: Arc::new(matcher),
             mailer,
-            clock,
-            metrics: lasting.metrics,
             alerting: Arc::new(alerting),
-            alert_lock: lasting.alert_lock,
-            mail_queued: lasting.mail_queued,
-            learned: lasting.learned,
-            extractor: lasting.extractor,
+        })
+    }
+}
+
+impl App {
+    /// Opens the database (creating it if needed) and sets up fetching and mail.
+    pub fn new(config: Config, clock: Arc<dyn Clock>) -> Result<App, AppError> {
+        let store = Arc::new(Store::open(&config.daemon.database)?);
+        let Configured {
+            config,
+            fetcher,
+            matcher,
+            mailer,
+            alerting,
+        } = Configured::new(config, None)?;
+        store.set_dedup(config.dedup.clone());
+        Ok(App {
+            config,
+            fetcher,
+            matcher,
+            mailer,
+            alerting,
+            store,
+            clock,
+            metrics: Arc::new(Metrics::new()),
+            alert_lock: Arc::new(tokio::sync::Mutex::new(())),
+            mail_queued: Arc::new(tokio::sync::Notify::new()),
+            learned: Arc::new(Learned::new()),
+            extractor: Extractor::InProcess,
+        })
+    }
+
+    /// The same process with a new configuration (a reload): the configured part is built
+    /// anew and swapped in, everything else is kept. The database path itself is not
+    /// changed by a reload: the caller keeps the old one and says so. The fetcher (its
+    /// connection pool and its fetch limits) is kept when the fetch settings did not
+    /// change, so polls still in flight and new ones share one set of per-host slots across
+    /// the reload. Nothing changes when the new setup cannot be built.
+    pub fn reconfigured(&self, config: Config) -> Result<App, AppError> {
+        let keep =
+            (fetch_settings(&config) == *self.fetcher.settings()).then(|| self.fetcher.clone());
+        let Configured {
+            config,
+            fetcher,
+            matcher,
+            mailer,
+            alerting,
+        } = Configured::new(config, keep)?;
+        self.store.set_dedup(config.dedup.clone());
+        Ok(App {
+            config,
+            fetcher,
+            matcher,
+            mailer,
+            alerting,
+            ..self.clone()
         })
     }
 
@@ -243,6 +253,23 @@ mod tests {
                 .is_shared_with(app.fetcher.politeness())
         );
         assert_eq!(reloaded.fetcher.settings().per_host, 3);
+    }
+
+    #[tokio::test]
+    async fn a_reload_swaps_the_configured_part_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (app, mut config) = app_with(dir.path(), 2);
+        config.daemon.user_agent = "veille-reloaded".to_string();
+        let reloaded = app.reconfigured(config).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reloaded.config.daemon.user_agent, "veille-reloaded");
+        assert!(!Arc::ptr_eq(&reloaded.config, &app.config));
+        assert!(!Arc::ptr_eq(&reloaded.matcher, &app.matcher));
+        assert!(Arc::ptr_eq(&reloaded.store, &app.store));
+        assert!(Arc::ptr_eq(&reloaded.clock, &app.clock));
+        assert!(Arc::ptr_eq(&reloaded.metrics, &app.metrics));
+        assert!(Arc::ptr_eq(&reloaded.alert_lock, &app.alert_lock));
+        assert!(Arc::ptr_eq(&reloaded.mail_queued, &app.mail_queued));
+        assert!(Arc::ptr_eq(&reloaded.learned, &app.learned));
     }
 
     #[tokio::test]

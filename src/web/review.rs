@@ -223,11 +223,11 @@ pub async fn judge(
             );
         }
     };
-    let recorded =
-        match link::record(&app, MentionId(mention), verdict, None, &who, "review").await {
-            Ok(recorded) => recorded,
-            Err(refused) => return refused,
-        };
+    let recorded = match link::record(&app, MentionId(mention), verdict, None, &who, "review").await
+    {
+        Ok(recorded) => recorded,
+        Err(refused) => return refused,
+    };
     let alert = match &recorded.escalation {
         None => "",
         Some(Escalation::Mailed(queued)) if !queued.is_empty() => "&alert=sent",
