@@ -208,3 +208,157 @@ impl CliError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use veille::config::{self, Writes};
+    use veille::matching::Query;
+
+    use super::*;
+
+    fn config_errors() -> ConfigErrors {
+        match config::load_file(Path::new("/nonexistent/veille.toml"), Writes::Forbidden) {
+            Ok(_) => panic!("a missing file loaded"),
+            Err(errors) => errors,
+        }
+    }
+
+    fn query_error(query: &str) -> CliError {
+        match Query::parse(query) {
+            Ok(_) => panic!("{query:?} parsed"),
+            Err(error) => CliError::Query {
+                query: query.to_string(),
+                error,
+            },
+        }
+    }
+
+    fn no_database() -> CliError {
+        CliError::NoDatabase {
+            database: PathBuf::from("/var/lib/veille/veille.db"),
+            config: PathBuf::from("/etc/veille/veille.toml"),
+        }
+    }
+
+    #[test]
+    fn each_error_has_its_code_and_its_words_on_stderr() {
+        let config = config_errors();
+        let first = config
+            .iter()
+            .next()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let cases: Vec<(CliError, u8, String)> = vec![
+            (
+                CliError::Config {
+                    path: PathBuf::from("/nonexistent/veille.toml"),
+                    errors: config,
+                },
+                2,
+                format!(
+                    "error: {first}\n/nonexistent/veille.toml: 1 error(s); nothing was run\n"
+                ),
+            ),
+            (
+                CliError::Usage("--since: bad".to_string()),
+                2,
+                "error: --since: bad\n".to_string(),
+            ),
+            (
+                query_error("acme NEAR/ corp"),
+                2,
+                "error: invalid query: column 11: ".to_string(),
+            ),
+            (
+                CliError::NoMention(7),
+                2,
+                "error: no mention 7 (see `veille mentions`".to_string(),
+            ),
+            (
+                CliError::NoFeeds(PathBuf::from("feeds.opml")),
+                2,
+                "feeds.opml: no feed (no outline with an xmlUrl)\n".to_string(),
+            ),
+            (
+                no_database(),
+                1,
+                "error: no database at /var/lib/veille/veille.db: run `veille run --config /etc/veille/veille.toml` first\n"
+                    .to_string(),
+            ),
+            (
+                CliError::io("cannot read x.opml", std::io::ErrorKind::NotFound.into()),
+                1,
+                "error: cannot read x.opml: entity not found\n".to_string(),
+            ),
+            (
+                CliError::NoMail(3),
+                1,
+                "error: no pending or failed mail with id 3 (see `veille outbox`)\n".to_string(),
+            ),
+            (
+                CliError::Undelivered {
+                    id: "daily".to_string(),
+                    error: "550 no such user".to_string(),
+                },
+                1,
+                "digest daily: queued, but delivery failed: 550 no such user\nIt stays".to_string(),
+            ),
+            (
+                CliError::ShortPassword,
+                1,
+                "error: the password must be at least 8 characters (give it as one line on standard input)\n"
+                    .to_string(),
+            ),
+            (
+                CliError::Worker(std::io::ErrorKind::BrokenPipe.into()),
+                1,
+                "veille parser: broken pipe\n".to_string(),
+            ),
+            (CliError::NoMatch, 1, String::new()),
+        ];
+        for (error, code, report) in cases {
+            assert_eq!(error.exit_code(), code, "{error:?}");
+            assert!(
+                error.report().starts_with(&report),
+                "{error:?}: {:?}",
+                error.report()
+            );
+        }
+    }
+
+    #[test]
+    fn an_invalid_query_is_shown_with_a_caret_under_its_column() {
+        let report = query_error("acme NEAR/ corp").report();
+        let lines: Vec<&str> = report.lines().collect();
+        assert_eq!(lines.get(1), Some(&"  acme NEAR/ corp"), "{report}");
+        assert_eq!(lines.get(2), Some(&"            ^"), "{report}");
+        assert!(report.ends_with("^\n"), "{report:?}");
+    }
+
+    /// `veille match` exits 2 on any trouble, with the same words, and keeps 1 for "no".
+    #[test]
+    fn match_errors_exit_2_but_no_match_keeps_1() {
+        let cases = [
+            (no_database(), 2),
+            (CliError::Usage("--replay: bad".to_string()), 2),
+            (
+                CliError::Json(serde_json::Error::io(std::io::ErrorKind::Other.into())),
+                2,
+            ),
+            (CliError::NoMatch, 1),
+        ];
+        for (error, code) in cases {
+            let report = error.report();
+            let grep = error.like_grep();
+            assert_eq!(grep.exit_code(), code, "{grep:?}");
+            assert_eq!(grep.report(), report, "{grep:?}");
+            assert_eq!(
+                grep.like_grep().exit_code(),
+                code,
+                "wrapped twice: {report}"
+            );
+        }
+    }
+}
