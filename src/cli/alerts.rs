@@ -11,27 +11,13 @@ use veille::alert::spike;
 use veille::config::{AlertConfig, Config};
 use veille::store::{Store, StoreError};
 
-use super::{ConfigArg, EXIT_FAILURE, load_config, open_existing_store};
+use super::{CliError, ConfigArg, load_config, open_existing_store};
 
-pub fn alerts(args: &ConfigArg) -> u8 {
-    let config = match load_config(&args.config) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let store = match open_existing_store(&config, EXIT_FAILURE) {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    match report(&config, &store, Utc::now()) {
-        Ok(text) => {
-            print!("{text}");
-            0
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_FAILURE
-        }
-    }
+pub fn alerts(args: &ConfigArg) -> Result<(), CliError> {
+    let config = load_config(&args.config)?;
+    let store = open_existing_store(&config)?;
+    print!("{}", report(&config, &store, Utc::now())?);
+    Ok(())
 }
 
 /// The whole report, as of `now`.

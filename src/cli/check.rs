@@ -5,18 +5,15 @@ use std::path::Path;
 use veille::config::{Config, SmtpSecurity, Writes};
 use veille::judge::token::KeyOrigin;
 
-use super::load_config_with;
+use super::{CliError, load_config_with};
 
 /// Checks writes nothing, not even the key `web.create_secret` asks for (see
-/// `config::Writes`): it says the first run will create it.
-pub fn check(config_path: &Path) -> u8 {
-    match load_config_with(config_path, Writes::Forbidden) {
-        Ok(config) => {
-            print!("{}", summary(&config));
-            0
-        }
-        Err(code) => code,
-    }
+/// `config::Writes`): it says the first run will create it. An invalid file is the
+/// [`CliError::Config`] every command reports.
+pub fn check(config_path: &Path) -> Result<(), CliError> {
+    let config = load_config_with(config_path, Writes::Forbidden)?;
+    print!("{}", summary(&config));
+    Ok(())
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

@@ -5,32 +5,22 @@ use std::path::Path;
 use veille::config::Config;
 use veille::store::Store;
 
-use super::{ConfigArg, EXIT_FAILURE, load_config, open_existing_store};
+use super::{CliError, ConfigArg, load_config, open_existing_store};
 
-/// Opens the database named by the configuration, printing the error if it cannot.
-fn open_store(config: &ConfigArg) -> Result<(Config, Store), u8> {
+/// The configuration and the database it names, which must exist.
+fn open_store(config: &ConfigArg) -> Result<(Config, Store), CliError> {
     let config = load_config(&config.config)?;
-    let store = open_existing_store(&config, EXIT_FAILURE)?;
+    let store = open_existing_store(&config)?;
     Ok((config, store))
 }
 
 /// A consistent copy of the database, taken while the daemon runs.
-pub fn backup(config: &ConfigArg, target: &Path) -> u8 {
-    let (_, store) = match open_store(config) {
-        Ok(opened) => opened,
-        Err(code) => return code,
-    };
-    match store.backup_to(target) {
-        Ok(()) => {
-            let size = std::fs::metadata(target).map(|m| m.len()).unwrap_or(0);
-            println!("backup written to {} ({size} bytes)", target.display());
-            0
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_FAILURE
-        }
-    }
+pub fn backup(config: &ConfigArg, target: &Path) -> Result<(), CliError> {
+    let (_, store) = open_store(config)?;
+    store.backup_to(target)?;
+    let size = std::fs::metadata(target).map(|m| m.len()).unwrap_or(0);
+    println!("backup written to {} ({size} bytes)", target.display());
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,36 +36,25 @@ pub struct SearchArgs {
 }
 
 /// Full-text search over stored items, newest first.
-pub fn search(args: &SearchArgs) -> u8 {
-    let (config, store) = match open_store(&args.config) {
-        Ok(opened) => opened,
-        Err(code) => return code,
-    };
-    match store.search(&args.words.join(" "), args.limit) {
-        Ok(hits) if hits.is_empty() => {
-            println!("no stored item holds {:?}", args.words.join(" "));
-            0
-        }
-        Ok(hits) => {
-            for hit in hits {
-                let when = hit
-                    .published
-                    .unwrap_or(hit.first_seen)
-                    .with_timezone(&config.daemon.timezone);
-                println!(
-                    "{}  {:<16} {}\n{:>18}{}",
-                    when.format("%Y-%m-%d %H:%M"),
-                    hit.source.as_str(),
-                    hit.title,
-                    "",
-                    hit.url.unwrap_or_default()
-                );
-            }
-            0
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_FAILURE
-        }
+pub fn search(args: &SearchArgs) -> Result<(), CliError> {
+    let (config, store) = open_store(&args.config)?;
+    let hits = store.search(&args.words.join(" "), args.limit)?;
+    if hits.is_empty() {
+        println!("no stored item holds {:?}", args.words.join(" "));
     }
+    for hit in hits {
+        let when = hit
+            .published
+            .unwrap_or(hit.first_seen)
+            .with_timezone(&config.daemon.timezone);
+        println!(
+            "{}  {:<16} {}\n{:>18}{}",
+            when.format("%Y-%m-%d %H:%M"),
+            hit.source.as_str(),
+            hit.title,
+            "",
+            hit.url.unwrap_or_default()
+        );
+    }
+    Ok(())
 }

@@ -8,13 +8,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use veille::App;
 use veille::clock::SystemClock;
+use veille::config::{Config, DigestConfig};
 use veille::mail::render_digest;
 use veille::model::DigestId;
 use veille::notify;
-use veille::{App, error_chain};
 
-use super::{ConfigArg, EXIT_FAILURE, EXIT_INVALID, load_config, runtime};
+use super::{CliError, ConfigArg, load_config, runtime};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DigestCommand {
@@ -37,87 +38,72 @@ pub enum DigestCommand {
     },
 }
 
-pub fn digest(command: &DigestCommand) -> u8 {
+pub fn digest(command: &DigestCommand) -> Result<(), CliError> {
     match command {
         DigestCommand::Preview { id, config, html } => {
-            with_app(&config.config, id, |app, rt, id| {
-                preview(app, rt, id, html.as_deref())
+            with_app(&config.config, id, |app, rt, digest| {
+                preview(app, rt, digest, html.as_deref())
             })
         }
         DigestCommand::Send { id, config } => with_app(&config.config, id, send),
     }
 }
 
+/// Builds the app for a digest the configuration has, and gives `then` its configuration.
 fn with_app(
     config_path: &Path,
     id: &str,
-    then: impl FnOnce(&App, &tokio::runtime::Runtime, &str) -> u8,
-) -> u8 {
-    let config = match load_config(config_path) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    if config.digest(&DigestId::new(id)).is_none() {
-        let known: Vec<&str> = config.digests.iter().map(|d| d.id.as_str()).collect();
-        eprintln!(
-            "error: no digest with id {id:?} in {} (known: {})",
-            config_path.display(),
-            known.join(", ")
-        );
-        return EXIT_INVALID;
-    }
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
+    then: impl FnOnce(&App, &tokio::runtime::Runtime, &DigestConfig) -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    let config = load_config(config_path)?;
+    find_digest(&config, id)?;
+    let rt = runtime()?;
     // The SMTP connection pool starts a task when it is built.
     let _inside = rt.enter();
-    match App::new(config, Arc::new(SystemClock)) {
-        Ok(app) => then(&app, &rt, id),
-        Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
-            EXIT_FAILURE
-        }
-    }
+    let app = App::new(config, Arc::new(SystemClock))?;
+    then(&app, &rt, find_digest(&app.config, id)?)
 }
 
-fn preview(app: &App, rt: &tokio::runtime::Runtime, id: &str, html: Option<&Path>) -> u8 {
-    let Some(config) = app.config.digest(&DigestId::new(id)) else {
-        return EXIT_INVALID;
-    };
+/// The digest `id` names, when the configuration has it.
+fn find_digest<'c>(config: &'c Config, id: &str) -> Result<&'c DigestConfig, CliError> {
+    config.digest(&DigestId::new(id)).ok_or_else(|| {
+        let known: Vec<&str> = config.digests.iter().map(|d| d.id.as_str()).collect();
+        CliError::Usage(format!(
+            "no digest with id {id:?} in {} (known: {})",
+            config.path.display(),
+            known.join(", ")
+        ))
+    })
+}
+
+fn preview(
+    app: &App,
+    rt: &tokio::runtime::Runtime,
+    config: &DigestConfig,
+    html: Option<&Path>,
+) -> Result<(), CliError> {
     let rendered = rt.block_on(async {
         let prepared = notify::prepare_digest(app, config, app.clock.now()).await?;
         render_digest(&prepared.digest)
             .map_err(|e| veille::app::AppError::from(veille::mail::MailError::from(e)))
-    });
-    let rendered = match rendered {
-        Ok(rendered) => rendered,
-        Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
-            return EXIT_FAILURE;
-        }
-    };
+    })?;
     println!("Subject: {}\n", rendered.subject);
     println!("{}", rendered.text.trim_end());
     if let Some(path) = html {
-        if let Err(e) = std::fs::write(path, &rendered.html) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return EXIT_FAILURE;
-        }
+        std::fs::write(path, &rendered.html)
+            .map_err(|e| CliError::io(format!("cannot write {}", path.display()), e))?;
         eprintln!(
             "HTML part ({} bytes) written to {}",
             rendered.html.len(),
             path.display()
         );
     }
-    0
+    Ok(())
 }
 
-fn send(app: &App, rt: &tokio::runtime::Runtime, id: &str) -> u8 {
-    let Some(config) = app.config.digest(&DigestId::new(id)) else {
-        return EXIT_INVALID;
-    };
-    let result = rt.block_on(async {
+fn send(app: &App, rt: &tokio::runtime::Runtime, config: &DigestConfig) -> Result<(), CliError> {
+    let id = config.id.as_str();
+    let (queued, deliveries) = rt.block_on(async {
         let prepared = notify::prepare_digest(app, config, app.clock.now()).await?;
         let queued = notify::queue_digest(app, config, prepared).await?;
         let deliveries = match queued.outbox_id {
@@ -125,41 +111,28 @@ fn send(app: &App, rt: &tokio::runtime::Runtime, id: &str) -> u8 {
             None => Vec::new(),
         };
         Ok::<_, veille::app::AppError>((queued, deliveries))
-    });
-    match result {
-        Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
-            EXIT_FAILURE
-        }
-        Ok((queued, _)) if queued.outbox_id.is_none() => {
-            println!(
-                "digest {id}: nothing new since the last one; window closed, no mail (empty = \"skip\")"
-            );
-            0
-        }
-        Ok((queued, deliveries)) => {
-            let mine = deliveries
-                .iter()
-                .find(|d| Some(d.outbox_id) == queued.outbox_id);
-            match mine.map(|d| &d.result) {
-                Some(Ok(receipt)) => {
-                    println!(
-                        "digest {id}: stories: {}, mentions: {}, sent ({receipt})",
-                        queued.stories, queued.mentions
-                    );
-                    0
-                }
-                Some(Err(error)) => {
-                    eprintln!(
-                        "digest {id}: queued, but delivery failed: {error}\nIt stays in the outbox and is retried by the daemon (see `veille outbox`)."
-                    );
-                    EXIT_FAILURE
-                }
-                None => {
-                    println!("digest {id}: queued; the daemon delivers it (see `veille outbox`)");
-                    0
-                }
-            }
-        }
+    })?;
+    if queued.outbox_id.is_none() {
+        println!(
+            "digest {id}: nothing new since the last one; window closed, no mail (empty = \"skip\")"
+        );
+        return Ok(());
     }
+    let mine = deliveries
+        .iter()
+        .find(|d| Some(d.outbox_id) == queued.outbox_id);
+    match mine.map(|d| &d.result) {
+        Some(Ok(receipt)) => println!(
+            "digest {id}: stories: {}, mentions: {}, sent ({receipt})",
+            queued.stories, queued.mentions
+        ),
+        Some(Err(error)) => {
+            return Err(CliError::Undelivered {
+                id: id.to_string(),
+                error: error.clone(),
+            });
+        }
+        None => println!("digest {id}: queued; the daemon delivers it (see `veille outbox`)"),
+    }
+    Ok(())
 }

@@ -14,7 +14,7 @@ use veille::model::WatchId;
 use veille::score::reasons_line;
 use veille::store::{Store, StoreError};
 
-use super::{ConfigArg, EXIT_FAILURE, Scope, open_scope};
+use super::{CliError, ConfigArg, Scope, open_scope};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
@@ -108,8 +108,10 @@ impl<R> Record<R> {
     }
 }
 
+/// What can go wrong halfway through an export (the rows are streamed: the store and the
+/// writer fail at the same place).
 #[derive(Debug, thiserror::Error)]
-enum ExportError {
+pub enum ExportError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot write the export: {0}")]
@@ -120,40 +122,26 @@ enum ExportError {
     Json(#[from] serde_json::Error),
 }
 
-pub fn export(args: &ExportArgs) -> u8 {
+pub fn export(args: &ExportArgs) -> Result<(), CliError> {
     let Scope {
         since,
         watch,
         store,
         ..
-    } = match open_scope(&args.config, &args.since, args.watch.as_ref()) {
-        Ok(scope) => scope,
-        Err(code) => return code,
-    };
+    } = open_scope(&args.config, &args.since, args.watch.as_ref())?;
     let out: Box<dyn Write> = match &args.output {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(file) => Box::new(file),
-            Err(e) => {
-                eprintln!("error: cannot create {}: {e}", path.display());
-                return EXIT_FAILURE;
-            }
-        },
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| CliError::io(format!("cannot create {}", path.display()), e))?,
+        ),
         None => Box::new(io::stdout().lock()),
     };
-    let result = match args.format {
+    let count = match args.format {
         Format::Json => write_json(&store, since, watch.as_ref(), out),
         Format::Csv => write_csv(&store, since, watch.as_ref(), out),
-    };
-    match result {
-        Ok(count) => {
-            tracing::info!(mentions = count, "export written");
-            0
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_FAILURE
-        }
-    }
+    }?;
+    tracing::info!(mentions = count, "export written");
+    Ok(())
 }
 
 fn write_json(

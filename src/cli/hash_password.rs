@@ -10,33 +10,24 @@ use std::io::BufRead as _;
 
 use argon2::{Argon2, PasswordHasher as _};
 
-use super::EXIT_FAILURE;
+use super::CliError;
 
 /// Shorter passwords are refused: the review page may face the internet.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-pub fn hash_password() -> u8 {
+pub fn hash_password() -> Result<(), CliError> {
     let mut line = String::new();
-    if let Err(e) = std::io::stdin().lock().read_line(&mut line) {
-        eprintln!("error: cannot read the password from standard input: {e}");
-        return EXIT_FAILURE;
-    }
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::io("cannot read the password from standard input", e))?;
     let password = line.trim_end_matches(['\r', '\n']);
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        eprintln!(
-            "error: the password must be at least {MIN_PASSWORD_CHARS} characters \
-             (give it as one line on standard input)"
-        );
-        return EXIT_FAILURE;
+        return Err(CliError::ShortPassword);
     }
-    match Argon2::default().hash_password(password.as_bytes()) {
-        Ok(hash) => {
-            println!("{hash}");
-            0
-        }
-        Err(e) => {
-            eprintln!("error: cannot hash the password: {e}");
-            EXIT_FAILURE
-        }
-    }
+    let hash = Argon2::default()
+        .hash_password(password.as_bytes())
+        .map_err(CliError::Hash)?;
+    println!("{hash}");
+    Ok(())
 }

@@ -5,34 +5,24 @@ use std::path::Path;
 
 use veille::config::opml;
 
-use super::EXIT_INVALID;
+use super::CliError;
 
-pub fn import_opml(path: &Path) -> u8 {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", path.display());
-            return super::EXIT_FAILURE;
-        }
-    };
+pub fn import_opml(path: &Path) -> Result<(), CliError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| CliError::io(format!("cannot read {}", path.display()), e))?;
     let text = String::from_utf8_lossy(&bytes);
-    match opml::feeds(&text) {
-        Ok(feeds) if feeds.is_empty() => {
-            eprintln!("{}: no feed (no outline with an xmlUrl)", path.display());
-            EXIT_INVALID
-        }
-        Ok(feeds) => {
-            print!("{}", opml::to_toml(&feeds));
-            eprintln!(
-                "{} feed(s) from {}; paste the blocks into your configuration, then run `veille check`",
-                feeds.len(),
-                path.display()
-            );
-            0
-        }
-        Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
-            EXIT_INVALID
-        }
+    let feeds = opml::feeds(&text).map_err(|error| CliError::Opml {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    if feeds.is_empty() {
+        return Err(CliError::NoFeeds(path.to_path_buf()));
     }
+    print!("{}", opml::to_toml(&feeds));
+    eprintln!(
+        "{} feed(s) from {}; paste the blocks into your configuration, then run `veille check`",
+        feeds.len(),
+        path.display()
+    );
+    Ok(())
 }

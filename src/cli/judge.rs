@@ -19,7 +19,7 @@ use veille::model::MentionRecord;
 use veille::model::Verdict;
 use veille::store::MentionFilter;
 
-use super::{ConfigArg, EXIT_FAILURE, EXIT_INVALID, Scope, load_config, open_scope, runtime};
+use super::{CliError, ConfigArg, Scope, load_config, open_scope, runtime};
 
 /// Lines `veille mentions` prints at most unless told otherwise.
 const DEFAULT_LIMIT: usize = 50;
@@ -58,28 +58,19 @@ pub struct JudgeArgs {
     who: String,
 }
 
-pub fn mentions(args: &MentionsArgs) -> u8 {
+pub fn mentions(args: &MentionsArgs) -> Result<(), CliError> {
     let Scope {
         config,
         since,
         watch,
         store,
-    } = match open_scope(&args.config, &args.since, args.watch.as_ref()) {
-        Ok(scope) => scope,
-        Err(code) => return code,
-    };
-    let list = match store.list_mentions(&MentionFilter {
+    } = open_scope(&args.config, &args.since, args.watch.as_ref())?;
+    let list = store.list_mentions(&MentionFilter {
         watch: watch.as_ref(),
         since: Some(since),
         unjudged: args.unjudged,
         limit: args.limit,
-    }) {
-        Ok(list) => list,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_FAILURE;
-        }
-    };
+    })?;
     let mut out = BufWriter::new(io::stdout().lock());
     let written = list
         .iter()
@@ -124,34 +115,14 @@ fn write_mention(out: &mut impl Write, m: &MentionRecord, tz: chrono_tz::Tz) -> 
     Ok(())
 }
 
-pub fn judge(args: &JudgeArgs) -> u8 {
-    let verdict: Verdict = match args.verdict.parse() {
-        Ok(verdict) => verdict,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return EXIT_INVALID;
-        }
-    };
-    let config = match load_config(&args.config.config) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
+pub fn judge(args: &JudgeArgs) -> Result<(), CliError> {
+    let verdict: Verdict = args.verdict.parse().map_err(CliError::Usage)?;
+    let config = load_config(&args.config.config)?;
     // App::new would create an empty database: a verdict needs the one mentions are in.
-    if let Err(code) = super::require_database(&config, EXIT_FAILURE) {
-        return code;
-    }
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
+    super::require_database(&config)?;
+    let rt = runtime()?;
     let _inside = rt.enter();
-    let app = match App::new(config, Arc::new(SystemClock)) {
-        Ok(app) => app,
-        Err(e) => {
-            eprintln!("error: {}", veille::error_chain(&e));
-            return EXIT_FAILURE;
-        }
-    };
+    let app = App::new(config, Arc::new(SystemClock))?;
     let given = Given {
         mention: MentionId(args.id),
         verdict,
@@ -159,20 +130,9 @@ pub fn judge(args: &JudgeArgs) -> u8 {
         who: args.who.clone(),
         via: "cli",
     };
-    let recorded = match rt.block_on(veille::feedback::record(&app, given)) {
-        Ok(Some(recorded)) => recorded,
-        Ok(None) => {
-            eprintln!(
-                "error: no mention {} (see `veille mentions`; old mentions are purged with their items)",
-                args.id
-            );
-            return EXIT_INVALID;
-        }
-        Err(e) => {
-            eprintln!("error: {}", veille::error_chain(&e));
-            return EXIT_FAILURE;
-        }
-    };
+    let recorded = rt
+        .block_on(veille::feedback::record(&app, given))?
+        .ok_or(CliError::NoMention(args.id))?;
     let others = recorded.judged.mentions.len() - 1;
     let mut line = format!("mention {} judged {verdict}", args.id);
     if others > 0 {
@@ -197,31 +157,23 @@ pub fn judge(args: &JudgeArgs) -> u8 {
             }
             None => {}
         }
-        return 0;
+        return Ok(());
     }
-    match rt.block_on(veille::notify::deliver_pending(&app)) {
-        Ok(deliveries) => {
-            let sent = deliveries
-                .iter()
-                .filter(|d| escalated.contains(&d.outbox_id) && d.result.is_ok())
-                .count();
-            println!(
-                "crisis mail: {sent} of {} sent now{}",
-                escalated.len(),
-                if sent < escalated.len() {
-                    " (the rest stays in the outbox: `veille outbox`)"
-                } else {
-                    ""
-                }
-            );
-            0
+    let deliveries = rt
+        .block_on(veille::notify::deliver_pending(&app))
+        .map_err(CliError::CrisisUnsent)?;
+    let sent = deliveries
+        .iter()
+        .filter(|d| escalated.contains(&d.outbox_id) && d.result.is_ok())
+        .count();
+    println!(
+        "crisis mail: {sent} of {} sent now{}",
+        escalated.len(),
+        if sent < escalated.len() {
+            " (the rest stays in the outbox: `veille outbox`)"
+        } else {
+            ""
         }
-        Err(e) => {
-            eprintln!(
-                "error: the verdict is stored and the crisis mail queued, but sending failed: {}",
-                veille::error_chain(&e)
-            );
-            EXIT_FAILURE
-        }
-    }
+    );
+    Ok(())
 }

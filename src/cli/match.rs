@@ -1,8 +1,9 @@
 //! `veille match`: try a query on a text, or replay a watch over stored items.
 //!
 //! For admins tuning a watch list. Exit codes follow grep: 0 the query matched (at least one
-//! item, with `--replay`), 1 it did not, 2 the query, the configuration or the arguments are
-//! invalid, or the database cannot be read. An invalid query is shown with a caret under the
+//! item, with `--replay`), 1 it did not ([`CliError::NoMatch`]), 2 the query, the
+//! configuration or the arguments are invalid, or the database cannot be read (every other
+//! error, through [`CliError::like_grep`]). An invalid query is shown with a caret under the
 //! column the error names.
 
 use std::io::Read;
@@ -11,13 +12,11 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use veille::config::{Config, WatchConfig};
-use veille::matching::{ItemText, Matcher, Query, QueryError, snippet};
+use veille::matching::{ItemText, Matcher, Query, snippet};
 use veille::model::{Field, TermHit, WatchId, WatchMatch};
 use veille::store::StoreError;
 
-use super::{EXIT_INVALID, load_config, open_existing_store, since};
-
-const EXIT_NO_MATCH: u8 = 1;
+use super::{CliError, load_config, open_existing_store, since};
 
 /// Characters of context shown around hits.
 const SNIPPET_CHARS: usize = 160;
@@ -50,46 +49,48 @@ pub struct MatchArgs {
     top: usize,
 }
 
-pub fn run(args: &MatchArgs) -> u8 {
+pub fn run(args: &MatchArgs) -> Result<(), CliError> {
+    try_query(args).map_err(CliError::like_grep)
+}
+
+fn try_query(args: &MatchArgs) -> Result<(), CliError> {
     let config = if args.watch.is_some() || args.replay.is_some() {
         let Some(path) = &args.config else {
-            eprintln!("error: --watch and --replay need --config FILE (or VEILLE_CONFIG)");
-            return EXIT_INVALID;
+            return Err(CliError::Usage(
+                "--watch and --replay need --config FILE (or VEILLE_CONFIG)".to_string(),
+            ));
         };
-        match load_config(path) {
-            Ok(config) => Some(config),
-            Err(code) => return code,
-        }
+        Some(load_config(path)?)
     } else {
         None
     };
     let watch = match (&config, &args.watch) {
-        (Some(config), Some(id)) => match config.watches.iter().find(|w| w.id.as_str() == id) {
-            Some(watch) => Some(watch),
-            None => {
-                let known: Vec<&str> = config.watches.iter().map(|w| w.id.as_str()).collect();
-                eprintln!(
-                    "error: --watch: no watch with id {id:?} in {} (watches: {})",
-                    config.path.display(),
-                    known.join(", ")
-                );
-                return EXIT_INVALID;
-            }
-        },
+        (Some(config), Some(id)) => Some(
+            config
+                .watches
+                .iter()
+                .find(|w| w.id.as_str() == id)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = config.watches.iter().map(|w| w.id.as_str()).collect();
+                    CliError::Usage(format!(
+                        "--watch: no watch with id {id:?} in {} (watches: {})",
+                        config.path.display(),
+                        known.join(", ")
+                    ))
+                })?,
+        ),
         _ => None,
     };
     let query = match (&args.query, watch) {
-        (Some(text), _) => match Query::parse(text) {
-            Ok(query) => query,
-            Err(e) => {
-                eprint!("{}", describe_error(text, &e));
-                return EXIT_INVALID;
-            }
-        },
+        (Some(text), _) => Query::parse(text).map_err(|error| CliError::Query {
+            query: text.clone(),
+            error,
+        })?,
         (None, Some(watch)) => watch.query.clone(),
         (None, None) => {
-            eprintln!("error: give a query with --query 'QUERY' (or a watch with --watch ID)");
-            return EXIT_INVALID;
+            return Err(CliError::Usage(
+                "give a query with --query 'QUERY' (or a watch with --watch ID)".to_string(),
+            ));
         }
     };
     let id = watch.map_or_else(|| WatchId::new("query"), |w| w.id.clone());
@@ -100,15 +101,6 @@ pub fn run(args: &MatchArgs) -> u8 {
     }
 }
 
-/// The error message, the query, and a caret under the column.
-fn describe_error(query: &str, error: &QueryError) -> String {
-    let pad = " ".repeat(error.column.saturating_sub(1));
-    format!(
-        "error: invalid query: column {}: {}\n  {query}\n  {pad}^\n",
-        error.column, error.message
-    )
-}
-
 #[derive(Debug, Serialize)]
 struct Report<'a> {
     matched: bool,
@@ -117,14 +109,13 @@ struct Report<'a> {
     body: Option<String>,
 }
 
-fn match_one(args: &MatchArgs, matcher: &Matcher) -> u8 {
+fn match_one(args: &MatchArgs, matcher: &Matcher) -> Result<(), CliError> {
     let body = match args.text.as_deref() {
         Some("-") => {
             let mut body = String::new();
-            if let Err(e) = std::io::stdin().read_to_string(&mut body) {
-                eprintln!("error: --text -: cannot read standard input: {e}");
-                return EXIT_INVALID;
-            }
+            std::io::stdin()
+                .read_to_string(&mut body)
+                .map_err(|e| CliError::io("--text -: cannot read standard input", e))?;
             body
         }
         Some(text) => text.to_string(),
@@ -148,13 +139,8 @@ fn match_one(args: &MatchArgs, matcher: &Matcher) -> u8 {
             title: title.as_ref().map(|s| s.to_text()),
             body: body_snippet.as_ref().map(|s| s.to_text()),
         };
-        match serde_json::to_string_pretty(&report) {
-            Ok(json) => println!("{json}"),
-            Err(e) => {
-                eprintln!("error: cannot write JSON: {e}");
-                return EXIT_INVALID;
-            }
-        }
+        let json = serde_json::to_string_pretty(&report).map_err(CliError::Json)?;
+        println!("{json}");
     } else if let Some(m) = found.first() {
         println!("match: {}", m.terms().join(", "));
         for hit in &m.hits {
@@ -174,7 +160,10 @@ fn match_one(args: &MatchArgs, matcher: &Matcher) -> u8 {
     } else {
         println!("no match");
     }
-    if found.is_empty() { EXIT_NO_MATCH } else { 0 }
+    if found.is_empty() {
+        return Err(CliError::NoMatch);
+    }
+    Ok(())
 }
 
 /// One stored item the query matched.
@@ -202,18 +191,12 @@ fn replay(
     watch: Option<&WatchConfig>,
     matcher: &Matcher,
     period: &str,
-) -> u8 {
-    let since = match since("--replay", period) {
-        Ok(since) => since,
-        Err(code) => return code,
-    };
-    let store = match open_existing_store(config, EXIT_INVALID) {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
+) -> Result<(), CliError> {
+    let since = since("--replay", period)?;
+    let store = open_existing_store(config)?;
     let mut matched: Vec<Replayed> = Vec::new();
     let mut items = 0usize;
-    let result = store.for_each_item_since(since, |_, item, first_seen| {
+    store.for_each_item_since(since, |_, item, first_seen| {
         if watch.is_some_and(|w| !w.sources.contains(&item.source)) {
             return Ok::<(), StoreError>(());
         }
@@ -233,11 +216,7 @@ fn replay(
             });
         }
         Ok(())
-    });
-    if let Err(e) = result {
-        eprintln!("error: {e}");
-        return EXIT_INVALID;
-    }
+    })?;
     let count = matched.len();
     matched.sort_by_key(|r| std::cmp::Reverse(r.published.unwrap_or(r.first_seen)));
     matched.truncate(args.top);
@@ -252,13 +231,8 @@ fn replay(
             matched: count,
             top: matched,
         };
-        match serde_json::to_string_pretty(&report) {
-            Ok(json) => println!("{json}"),
-            Err(e) => {
-                eprintln!("error: cannot write JSON: {e}");
-                return EXIT_INVALID;
-            }
-        }
+        let json = serde_json::to_string_pretty(&report).map_err(CliError::Json)?;
+        println!("{json}");
     } else {
         println!("{what} matches {count} of {items} items stored in the last {period}");
         for r in &matched {
@@ -275,5 +249,8 @@ fn replay(
             println!("  … and {} more", count - matched.len());
         }
     }
-    if count == 0 { EXIT_NO_MATCH } else { 0 }
+    if count == 0 {
+        return Err(CliError::NoMatch);
+    }
+    Ok(())
 }

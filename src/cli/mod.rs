@@ -1,12 +1,25 @@
-//! Argument parsing, logging setup and exit codes.
+//! Argument parsing, logging setup, and the one place that prints errors and picks the
+//! exit code.
 //!
-//! Exit codes: 0 success; 1 a runtime failure (database, mail setup, I/O); 2 invalid
-//! configuration or arguments (clap also uses 2 for usage errors).
+//! Each command (one module each) prints its normal output and returns
+//! `Result<(), CliError>`; [`main`] prints the error once on standard error and exits with
+//! [`CliError::exit_code`] (`error.rs` has the table by variant). Exit codes:
+//!
+//! - 0: success.
+//! - 1: the command could not do its work: the database (missing or failing), mail setup
+//!   or delivery, a file or standard input or output, the daemon's pid file or signal;
+//!   also `outbox retry` on an id that is neither pending nor failed, and `hash-password`
+//!   on a password too short. For `veille match`: no match (grep's convention).
+//! - 2: an invalid configuration (every error at file:line:column) or argument (a period,
+//!   an unknown watch or digest, a verdict word, a query); `judge` on a mention that is not
+//!   stored; `import-opml` on a file that is not OPML or has no feed; for `veille match`,
+//!   every failure but "no match". clap also uses 2 for usage errors.
 
 mod alerts;
 mod check;
 mod data;
 mod digest;
+mod error;
 mod export;
 mod hash_password;
 mod import_opml;
@@ -25,12 +38,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use veille::config::{self, Config};
+use veille::config::{self, Config, WatchConfig};
 use veille::model::WatchId;
 use veille::store::Store;
 
-pub const EXIT_FAILURE: u8 = 1;
-pub const EXIT_INVALID: u8 = 2;
+use error::CliError;
 
 /// Default configuration path when neither --config nor VEILLE_CONFIG is given.
 const DEFAULT_CONFIG: &str = "/etc/veille/veille.toml";
@@ -145,24 +157,30 @@ pub fn main() -> ExitCode {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     // A parser process of the daemon (see veille::isolation): no arguments, no logging,
     // documents in on standard input, items out on standard output.
-    if std::env::args_os().nth(1).as_deref()
+    let result = if std::env::args_os().nth(1).as_deref()
         == Some(std::ffi::OsStr::new(veille::isolation::WORKER_ARG))
     {
-        return match veille::isolation::serve_worker() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("veille parser: {e}");
-                ExitCode::from(EXIT_FAILURE)
-            }
-        };
+        veille::isolation::serve_worker().map_err(CliError::Worker)
+    } else {
+        run(Cli::parse())
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprint!("{}", error.report());
+            ExitCode::from(error.exit_code())
+        }
     }
-    let cli = Cli::parse();
+}
+
+/// Sets up logging and runs the command.
+fn run(cli: Cli) -> Result<(), CliError> {
     let default_level = match &cli.command {
         Command::Run { once: false, .. } => "info",
         _ => "warn",
     };
     logging::init(default_level, cli.log_format);
-    let code = match cli.command {
+    match cli.command {
         Command::Run { config, once } => run::run(&config.config, once),
         Command::Check { config } => check::check(&config.config),
         Command::Export(args) => export::export(&args),
@@ -180,35 +198,24 @@ pub fn main() -> ExitCode {
         Command::Judge(args) => judge::judge(&args),
         Command::Suggest(args) => suggest::run(&args),
         Command::HashPassword => hash_password::hash_password(),
-    };
-    ExitCode::from(code)
+    }
 }
 
-/// Loads the configuration, printing every error (and exit code 2) when it is invalid.
-fn load_config(path: &std::path::Path) -> Result<Config, u8> {
+/// Loads the configuration; every error it has is in the [`CliError::Config`].
+fn load_config(path: &std::path::Path) -> Result<Config, CliError> {
     load_config_with(path, config::Writes::Allowed)
 }
 
 /// [`load_config`], saying whether loading may create the files the configuration asks for.
-fn load_config_with(path: &std::path::Path, writes: config::Writes) -> Result<Config, u8> {
-    match config::load_file(path, writes) {
-        Ok(config) => Ok(config),
-        Err(errors) => {
-            for error in errors.iter() {
-                eprintln!("error: {error}");
-            }
-            eprintln!(
-                "{}: {} error(s); nothing was run",
-                path.display(),
-                errors.len()
-            );
-            Err(EXIT_INVALID)
-        }
-    }
+fn load_config_with(path: &std::path::Path, writes: config::Writes) -> Result<Config, CliError> {
+    config::load_file(path, writes).map_err(|errors| CliError::Config {
+        path: path.to_path_buf(),
+        errors,
+    })
 }
 
-/// What `export` and `stories` read: the configuration, a period back from now, an
-/// optional watch, and the existing database.
+/// What `export`, `stories` and `mentions` read: the configuration, a period back from
+/// now, an optional watch, and the existing database.
 struct Scope {
     config: Config,
     since: chrono::DateTime<chrono::Utc>,
@@ -216,12 +223,15 @@ struct Scope {
     store: Store,
 }
 
-/// Loads and checks everything a [`Scope`] needs, printing the first problem.
-fn open_scope(config: &ConfigArg, period: &str, watch: Option<&String>) -> Result<Scope, u8> {
+/// Loads and checks everything a [`Scope`] needs, stopping at the first problem.
+fn open_scope(config: &ConfigArg, period: &str, watch: Option<&String>) -> Result<Scope, CliError> {
     let config = load_config(&config.config)?;
     let since = since("--since", period)?;
-    let watch = watch_arg(&config, watch)?;
-    let store = open_existing_store(&config, EXIT_FAILURE)?;
+    let watch = match watch {
+        Some(id) => Some(find_watch(&config, id)?.id.clone()),
+        None => None,
+    };
+    let store = open_existing_store(&config)?;
     Ok(Scope {
         config,
         since,
@@ -231,75 +241,58 @@ fn open_scope(config: &ConfigArg, period: &str, watch: Option<&String>) -> Resul
 }
 
 /// The instant `period` (`--since 24h`, `--replay 30d`) before now.
-fn since(flag: &str, period: &str) -> Result<chrono::DateTime<chrono::Utc>, u8> {
-    match config::parse_duration(period) {
-        Ok(period) => Ok(chrono::Utc::now()
-            - chrono::Duration::from_std(period).unwrap_or(chrono::Duration::MAX)),
-        Err(message) => {
-            eprintln!("error: {flag}: {message}");
-            Err(EXIT_INVALID)
-        }
-    }
+fn since(flag: &str, period: &str) -> Result<chrono::DateTime<chrono::Utc>, CliError> {
+    let period = config::parse_duration(period)
+        .map_err(|message| CliError::Usage(format!("{flag}: {message}")))?;
+    Ok(chrono::Utc::now() - chrono::Duration::from_std(period).unwrap_or(chrono::Duration::MAX))
 }
 
 /// The watch `--watch` names, when the configuration has it.
-fn watch_arg(config: &Config, watch: Option<&String>) -> Result<Option<WatchId>, u8> {
-    let Some(watch) = watch.map(WatchId::new) else {
-        return Ok(None);
-    };
-    if config.watches.iter().any(|w| w.id == watch) {
-        return Ok(Some(watch));
-    }
-    eprintln!(
-        "error: --watch: no watch with id {:?} in {}",
-        watch.as_str(),
-        config.path.display()
-    );
-    Err(EXIT_INVALID)
+fn find_watch<'c>(config: &'c Config, id: &str) -> Result<&'c WatchConfig, CliError> {
+    config
+        .watches
+        .iter()
+        .find(|w| w.id.as_str() == id)
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "--watch: no watch with id {id:?} in {}",
+                config.path.display()
+            ))
+        })
 }
 
 /// Opens the database the configuration names, which must exist already (commands that
-/// read it never create an empty one by mistake). `code` is the exit code on failure.
-fn open_existing_store(config: &Config, code: u8) -> Result<Store, u8> {
-    require_database(config, code)?;
-    Store::open(&config.daemon.database).map_err(|e| {
-        eprintln!("error: {e}");
-        code
-    })
+/// read it never create an empty one by mistake).
+fn open_existing_store(config: &Config) -> Result<Store, CliError> {
+    require_database(config)?;
+    Ok(Store::open(&config.daemon.database)?)
 }
 
-/// The exit code of a command that printed `what` to standard output. A closed pipe
-/// (`veille stories | head`) is not an error worth a message.
-fn printed(result: std::io::Result<()>, what: &str) -> u8 {
+/// A command's output written to standard output. A closed pipe (`veille stories | head`)
+/// is not an error worth a message.
+fn printed(result: std::io::Result<()>, what: &str) -> Result<(), CliError> {
     match result {
-        Ok(()) => 0,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
-        Err(e) => {
-            eprintln!("error: cannot write {what}: {e}");
-            EXIT_FAILURE
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::io(format!("cannot write {what}"), e))
         }
+        _ => Ok(()),
     }
 }
 
-/// Fails with `code` and a message when the configured database does not exist yet.
-fn require_database(config: &Config, code: u8) -> Result<(), u8> {
+/// Fails when the configured database does not exist yet.
+fn require_database(config: &Config) -> Result<(), CliError> {
     if config.daemon.database.exists() {
         return Ok(());
     }
-    eprintln!(
-        "error: no database at {}: run `veille run --config {}` first",
-        config.daemon.database.display(),
-        config.path.display()
-    );
-    Err(code)
+    Err(CliError::NoDatabase {
+        database: config.daemon.database.clone(),
+        config: config.path.clone(),
+    })
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
-            EXIT_FAILURE
-        })
+        .map_err(|e| CliError::io("cannot start the async runtime", e))
 }

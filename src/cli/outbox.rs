@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use chrono::Utc;
 use veille::store::OutboxEntry;
 
-use super::{ConfigArg, EXIT_FAILURE, load_config, open_existing_store};
+use super::{CliError, ConfigArg, load_config, open_existing_store};
 
 #[derive(Debug, clap::Args)]
 pub struct OutboxArgs {
@@ -31,45 +31,23 @@ enum OutboxCommand {
     },
 }
 
-pub fn outbox(args: &OutboxArgs) -> u8 {
+pub fn outbox(args: &OutboxArgs) -> Result<(), CliError> {
     let config_path = match &args.command {
         Some(OutboxCommand::Retry { config, .. }) => &config.config,
         None => &args.config.config,
     };
-    let config = match load_config(config_path) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let store = match open_existing_store(&config, EXIT_FAILURE) {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
+    let config = load_config(config_path)?;
+    let store = open_existing_store(&config)?;
     match &args.command {
-        Some(OutboxCommand::Retry { id, .. }) => match store.retry_mail(*id, Utc::now()) {
-            Ok(true) => {
-                println!("mail {id} is pending again; the daemon delivers it at its next pass");
-                0
+        Some(OutboxCommand::Retry { id, .. }) => {
+            if !store.retry_mail(*id, Utc::now())? {
+                return Err(CliError::NoMail(*id));
             }
-            Ok(false) => {
-                eprintln!("error: no pending or failed mail with id {id} (see `veille outbox`)");
-                EXIT_FAILURE
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                EXIT_FAILURE
-            }
-        },
-        None => match store.outbox_entries(args.all) {
-            Ok(entries) => {
-                print!("{}", format_entries(&entries));
-                0
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                EXIT_FAILURE
-            }
-        },
+            println!("mail {id} is pending again; the daemon delivers it at its next pass");
+        }
+        None => print!("{}", format_entries(&store.outbox_entries(args.all)?)),
     }
+    Ok(())
 }
 
 fn format_entries(entries: &[OutboxEntry]) -> String {

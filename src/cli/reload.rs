@@ -12,57 +12,38 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use veille::config::Config;
 
-use super::{ConfigArg, EXIT_FAILURE, load_config};
+use super::{CliError, ConfigArg, load_config};
 
 /// Where the daemon records its process id.
 pub fn pid_file(config: &Config) -> PathBuf {
     config.daemon.database.with_extension("pid")
 }
 
-pub fn reload(args: &ConfigArg) -> u8 {
-    let config = match load_config(&args.config) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
+pub fn reload(args: &ConfigArg) -> Result<(), CliError> {
+    let config = load_config(&args.config)?;
     let path = pid_file(&config);
-    let pid = match std::fs::read_to_string(&path) {
-        Ok(text) => match text.trim().parse::<i32>() {
-            Ok(pid) if pid > 0 => pid,
-            _ => {
-                eprintln!("error: {} does not hold a process id", path.display());
-                return EXIT_FAILURE;
-            }
-        },
-        Err(e) => {
-            eprintln!(
-                "error: cannot read {}: {e}\nIs the daemon running with this configuration?",
-                path.display()
-            );
-            return EXIT_FAILURE;
-        }
+    let text = std::fs::read_to_string(&path).map_err(|source| CliError::NoPidFile {
+        path: path.clone(),
+        source,
+    })?;
+    let pid = match text.trim().parse::<i32>() {
+        Ok(pid) if pid > 0 => pid,
+        _ => return Err(CliError::BadPidFile(path)),
     };
     // A stale file can name a process that is no longer veille.
     if let Ok(name) = std::fs::read_to_string(format!("/proc/{pid}/comm"))
         && name.trim() != "veille"
     {
-        eprintln!(
-            "error: process {pid} (from {}) is {:?}, not veille: the daemon is not running",
-            path.display(),
-            name.trim()
-        );
-        return EXIT_FAILURE;
+        return Err(CliError::NotVeille {
+            pid,
+            path,
+            name: name.trim().to_string(),
+        });
     }
-    match kill(Pid::from_raw(pid), Signal::SIGHUP) {
-        Ok(()) => {
-            println!(
-                "{}: valid; reload requested from the daemon (pid {pid}); its log says when it is applied",
-                args.config.display()
-            );
-            0
-        }
-        Err(e) => {
-            eprintln!("error: cannot signal process {pid}: {e}");
-            EXIT_FAILURE
-        }
-    }
+    kill(Pid::from_raw(pid), Signal::SIGHUP).map_err(|source| CliError::Signal { pid, source })?;
+    println!(
+        "{}: valid; reload requested from the daemon (pid {pid}); its log says when it is applied",
+        args.config.display()
+    );
+    Ok(())
 }

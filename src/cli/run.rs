@@ -13,70 +13,48 @@ use veille::model::WatchId;
 use veille::pipeline::SourceOutcome;
 use veille::scheduler::{self, RunSummary};
 
-use super::{EXIT_FAILURE, load_config, runtime};
+use super::{CliError, load_config, runtime};
 
-pub fn run(config_path: &Path, once: bool) -> u8 {
-    let config = match load_config(config_path) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
+pub fn run(config_path: &Path, once: bool) -> Result<(), CliError> {
+    let config = load_config(config_path)?;
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
+    let rt = runtime()?;
     // The SMTP connection pool starts a task when it is built: build the app inside the
     // runtime.
     let _inside = rt.enter();
     let files = config.smtp.is_none();
-    let app = match App::new(config, Arc::new(SystemClock)) {
-        // Documents are parsed in parser processes: none can take this one down.
-        Ok(app) => App {
-            extractor: Extractor::workers(),
-            ..app
-        },
-        Err(e) => {
-            eprintln!("error: {}", veille::error_chain(&e));
-            return EXIT_FAILURE;
-        }
+    let app = App::new(config, Arc::new(SystemClock))?;
+    // Documents are parsed in parser processes: none can take this one down.
+    let app = App {
+        extractor: Extractor::workers(),
+        ..app
     };
     if once {
-        match rt.block_on(scheduler::run_once(&app)) {
-            Ok(summary) => {
-                print!("{}", format_summary(&summary, files));
-                0
-            }
-            Err(e) => {
-                eprintln!("error: {}", veille::error_chain(&e));
-                EXIT_FAILURE
-            }
-        }
-    } else {
-        let pid_file = super::reload::pid_file(&app.config);
-        if let Err(e) = write_pid_file(&pid_file) {
-            tracing::warn!(path = %pid_file.display(), error = %e, "cannot write the pid file; `veille reload` will not find this daemon (SIGHUP still works)");
-        }
-        let listener = match app.config.daemon.listen {
-            None => None,
-            Some(addr) => match rt.block_on(tokio::net::TcpListener::bind(addr)) {
-                Ok(listener) => {
-                    tracing::info!(%addr, "serving /metrics and /healthz");
-                    Some(listener)
-                }
-                Err(e) => {
-                    eprintln!("error: cannot listen on {addr} (daemon.listen): {e}");
-                    return EXIT_FAILURE;
-                }
-            },
-        };
-        let (control, receiver) = tokio::sync::mpsc::channel(4);
-        rt.spawn(forward_signals(control));
-        rt.block_on(daemon::run(app, receiver, listener));
-        let _ = std::fs::remove_file(&pid_file);
-        0
+        let summary = rt.block_on(scheduler::run_once(&app))?;
+        print!("{}", format_summary(&summary, files));
+        return Ok(());
     }
+    let pid_file = super::reload::pid_file(&app.config);
+    if let Err(e) = write_pid_file(&pid_file) {
+        tracing::warn!(path = %pid_file.display(), error = %e, "cannot write the pid file; `veille reload` will not find this daemon (SIGHUP still works)");
+    }
+    let listener = match app.config.daemon.listen {
+        None => None,
+        Some(addr) => {
+            let listener = rt
+                .block_on(tokio::net::TcpListener::bind(addr))
+                .map_err(|e| CliError::io(format!("cannot listen on {addr} (daemon.listen)"), e))?;
+            tracing::info!(%addr, "serving /metrics and /healthz");
+            Some(listener)
+        }
+    };
+    let (control, receiver) = tokio::sync::mpsc::channel(4);
+    rt.spawn(forward_signals(control));
+    rt.block_on(daemon::run(app, receiver, listener));
+    let _ = std::fs::remove_file(&pid_file);
+    Ok(())
 }
 
 /// Writes this process's id to `path`, mode 0600 (also when an older file was looser).

@@ -13,22 +13,13 @@ use chrono_tz::Tz;
 use veille::config::Config;
 use veille::store::{SourceRow, Store};
 
-use super::{EXIT_FAILURE, load_config};
+use super::{CliError, load_config};
 
-pub fn sources(config_path: &Path) -> u8 {
-    let config = match load_config(config_path) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let rows = match Store::open(&config.daemon.database).and_then(|s| s.source_rows()) {
-        Ok(rows) => rows,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_FAILURE;
-        }
-    };
+pub fn sources(config_path: &Path) -> Result<(), CliError> {
+    let config = load_config(config_path)?;
+    let rows = Store::open(&config.daemon.database).and_then(|s| s.source_rows())?;
     print!("{}", table(&config, rows));
-    0
+    Ok(())
 }
 
 fn table(config: &Config, rows: Vec<SourceRow>) -> String {

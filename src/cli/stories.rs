@@ -8,7 +8,7 @@ use std::io::{self, BufWriter, Write};
 
 use veille::model::StoryInfo;
 
-use super::{ConfigArg, EXIT_FAILURE, Scope, open_scope};
+use super::{CliError, ConfigArg, Scope, open_scope};
 
 #[derive(Debug, clap::Args)]
 pub struct StoriesArgs {
@@ -22,23 +22,14 @@ pub struct StoriesArgs {
     watch: Option<String>,
 }
 
-pub fn stories(args: &StoriesArgs) -> u8 {
+pub fn stories(args: &StoriesArgs) -> Result<(), CliError> {
     let Scope {
         config,
         since,
         watch,
         store,
-    } = match open_scope(&args.config, &args.since, args.watch.as_ref()) {
-        Ok(scope) => scope,
-        Err(code) => return code,
-    };
-    let list = match store.stories_since(since, watch.as_ref()) {
-        Ok(list) => list,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_FAILURE;
-        }
-    };
+    } = open_scope(&args.config, &args.since, args.watch.as_ref())?;
+    let list = store.stories_since(since, watch.as_ref())?;
     let mut out = BufWriter::new(io::stdout().lock());
     let written = list
         .iter()

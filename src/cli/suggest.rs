@@ -12,7 +12,7 @@ use veille::judge::learned;
 use veille::score::learn::{MIN_JUDGMENTS, Model};
 use veille::score::suggest::{Suggestions, suggest};
 
-use super::{ConfigArg, EXIT_FAILURE, EXIT_INVALID, load_config, open_existing_store, watch_arg};
+use super::{CliError, ConfigArg, find_watch, load_config, open_existing_store};
 
 #[derive(Debug, clap::Args)]
 pub struct SuggestArgs {
@@ -23,30 +23,12 @@ pub struct SuggestArgs {
     watch: String,
 }
 
-pub fn run(args: &SuggestArgs) -> u8 {
-    let config = match load_config(&args.config.config) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let watch = match watch_arg(&config, Some(&args.watch)) {
-        Ok(Some(watch)) => watch,
-        Ok(None) => return EXIT_INVALID,
-        Err(code) => return code,
-    };
-    let Some(watch_config) = config.watches.iter().find(|w| w.id == watch) else {
-        return EXIT_INVALID;
-    };
-    let store = match open_existing_store(&config, EXIT_FAILURE) {
-        Ok(store) => store,
-        Err(code) => return code,
-    };
-    let judged = match store.judged_mentions(&watch) {
-        Ok(judged) => judged,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_FAILURE;
-        }
-    };
+pub fn run(args: &SuggestArgs) -> Result<(), CliError> {
+    let config = load_config(&args.config.config)?;
+    let watch_config = find_watch(&config, &args.watch)?;
+    let watch = &watch_config.id;
+    let store = open_existing_store(&config)?;
+    let judged = store.judged_mentions(watch)?;
     let examples = learned::examples(&judged);
     let terms: Vec<String> = watch_config
         .query
