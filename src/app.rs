@@ -60,7 +60,7 @@ fn host_limits(config: &Config) -> std::collections::BTreeMap<String, usize> {
 }
 
 /// The running application. Its fields come in two parts: what one configuration makes
-/// (built by [`Configured::new`], swapped whole by a reload) and what lasts as long as the
+/// (built by `Configured::new`, swapped whole by a reload) and what lasts as long as the
 /// process (the database, the clock, counters, locks, learned models, parser processes),
 /// which a reload keeps as it is.
 #[derive(Clone)]

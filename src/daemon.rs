@@ -57,7 +57,7 @@ pub enum Control {
 /// Runs until told to shut down (or until every control sender is gone). `listener`, when
 /// given, serves `/metrics` and `/healthz` (see [`crate::web`]).
 ///
-/// One pass of the loop is a fixed sequence of named steps (see [`Daemon`]): purge when
+/// One pass of the loop is a fixed sequence of named steps (see `Daemon`): purge when
 /// due, start the due source runs, close the due digest windows, flush the alerts whose
 /// throttle or quiet hours ended, report to systemd, then sleep until the next thing is
 /// due, a run ends, or a control message arrives.
