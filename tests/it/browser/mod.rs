@@ -4,15 +4,12 @@
 //! 127.0.0.1. What a reader does: open a judgment link from the mail, press the button;
 //! then judge on `/review` with the keyboard.
 
-mod common;
-#[path = "browser/driver.rs"]
 mod driver;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use common::{HttpServer, Response, SmtpSink};
 use fantoccini::Locator;
 use tokio::sync::watch;
 use veille::clock::ManualClock;
@@ -21,6 +18,8 @@ use veille::model::MentionId;
 use veille::{App, config, scheduler};
 
 use driver::Browser;
+
+use crate::common::{HttpServer, Response, SmtpSink};
 
 const TITLES: [&str; 4] = [
     "Acme opens a plant in Lyon",

@@ -3,13 +3,10 @@
 //! folder, judgment links taken from the digest veille mailed (as `.eml` files), and a
 //! plain HTTP client that keeps cookies by hand and never follows redirects.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{HttpServer, Response, SmtpSink};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use tokio::sync::watch;
@@ -18,6 +15,8 @@ use veille::judge::Verdict;
 use veille::judge::token::{self, LinkKey};
 use veille::model::MentionId;
 use veille::{App, config, scheduler};
+
+use crate::common::{HttpServer, Response, SmtpSink};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 27, 13, 0, 0)

@@ -3,13 +3,12 @@
 //! HTML parts, and reach `veille export`. The feed comes from an HTTP server on 127.0.0.1,
 //! state lives in a SQLite file in a temp folder, the `veille` binary runs as a process.
 
-mod common;
-
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use common::{HttpServer, Response};
+
+use crate::common::{HttpServer, Response};
 
 fn veille(config: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_veille"))

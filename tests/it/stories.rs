@@ -1,19 +1,18 @@
 //! Story clustering against a written near-duplicate set, across a restart, and through the
 //! real pipeline (feeds over HTTP on 127.0.0.1, SQLite in a temp folder).
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{HttpServer, Response};
 use veille::clock::SystemClock;
 use veille::model::{Field, Item, SourceId, StoryId, TermHit, WatchId, WatchMatch};
 use veille::pipeline::SourceOutcome;
 use veille::store::{FetchedRun, Store, StoreError};
 use veille::{App, config, scheduler};
+
+use crate::common::{self, HttpServer, Response};
 
 /// One item of `tests/fixtures/stories/set.txt`.
 #[derive(Debug, Clone)]

@@ -2,14 +2,11 @@
 //! an SMTP server on 127.0.0.1, state in a SQLite file, time from a manual clock (except
 //! in the latency test, which runs the real daemon loop).
 
-mod common;
-
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{HttpServer, ReceivedMail, Response, SmtpSink};
 use veille::alert::{self, RunFindings};
 use veille::clock::{Clock, ManualClock};
 use veille::model::{Field, Item, SourceId, TermHit, WatchId, WatchMatch};
@@ -17,6 +14,8 @@ use veille::scheduler;
 use veille::score::Signals;
 use veille::store::{Backfill, FetchedRun};
 use veille::{App, config};
+
+use crate::common::{HttpServer, ReceivedMail, Response, SmtpSink};
 
 fn app(config_path: &Path, clock: Arc<dyn Clock>) -> App {
     let config = config::load(config_path).unwrap_or_else(|e| panic!("{e}"));

@@ -7,12 +7,8 @@
 //! `fetching/isolation.rs`: parser processes; `fetching/hostile.rs`: a hostile corpus
 //! through the daemon binary.
 
-mod common;
-#[path = "fetching/hostile.rs"]
 mod hostile;
-#[path = "fetching/isolation.rs"]
 mod isolation;
-#[path = "fetching/network.rs"]
 mod network;
 
 use std::collections::HashMap;

@@ -1,17 +1,16 @@
 //! Judging from the terminal and from mail, as people do it: feeds served on 127.0.0.1, mail
 //! delivered to an SMTP server on 127.0.0.1, the real `veille` binary, a SQLite file.
 
-mod common;
-
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use chrono::Utc;
-use common::{HttpServer, ReceivedMail, Response, SmtpSink};
 use veille::judge::Verdict;
 use veille::judge::token::{self, LinkKey};
+
+use crate::common::{HttpServer, ReceivedMail, Response, SmtpSink};
 
 const SECRET: &str = "PJ0aZwadTO1zMClrOz8LLk4IBZitlCAOgLndM+ta2wk=";
 

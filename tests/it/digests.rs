@@ -3,8 +3,6 @@
 //! commands. Feeds come from an HTTP server on 127.0.0.1, mail goes to an SMTP server on
 //! 127.0.0.1, state lives in a SQLite file in a temp folder.
 
-mod common;
-
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,11 +10,12 @@ use std::sync::Arc;
 use assert_cmd::Command;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
-use common::{HttpServer, Response, SmtpSink};
 use veille::clock::{Clock, ManualClock};
 use veille::notify::render::MAX_HTML_BYTES;
 use veille::scheduler;
 use veille::{App, config};
+
+use crate::common::{HttpServer, Response, SmtpSink};
 
 fn app(config_path: &Path, clock: Arc<dyn Clock>) -> App {
     let config = config::load(config_path).unwrap_or_else(|e| panic!("{e}"));

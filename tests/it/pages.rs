@@ -2,16 +2,15 @@
 //! pages), and selector mode against a Latin-1 page written for this test, served over
 //! HTTP through the whole pipeline.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{HttpServer, Response};
 use veille::clock::SystemClock;
 use veille::extract::page;
 use veille::model::SourceId;
 use veille::pipeline::SourceOutcome;
 use veille::{App, config, scheduler};
+
+use crate::common::{self, HttpServer, Response};
 
 /// (case, a sentence of its article, a string only its scripts contain)
 const READABILITY: &[(&str, &str, &str)] = &[

@@ -1,18 +1,17 @@
 //! The whole pipeline against real servers: feeds served over HTTP on 127.0.0.1, mail
 //! delivered to an SMTP server on 127.0.0.1, state in a SQLite file in a temp folder.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use common::{HttpServer, Response, SmtpSink};
 use veille::clock::{Clock, ManualClock, SystemClock};
 use veille::pipeline::SourceOutcome;
 use veille::scheduler::{self, RunSummary};
 use veille::{App, config};
+
+use crate::common::{HttpServer, Response, SmtpSink};
 
 const FRENCH_RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Le Quotidien</title><link>https://fr.example/</link><description>d</description>

@@ -2,17 +2,16 @@
 //! `tests/fixtures/social/`, served on 127.0.0.1 with raw `url =` sources, since presets
 //! expand to public addresses) through extraction, stories and the digest mail.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use common::{HttpServer, Response, SmtpSink};
 use veille::clock::ManualClock;
 use veille::model::SourceId;
 use veille::pipeline::SourceOutcome;
 use veille::{App, config, scheduler};
+
+use crate::common::{HttpServer, Response, SmtpSink};
 
 const FEEDS: &[(&str, &str, &str)] = &[
     ("tag", "mastodon-tag.rss", "application/rss+xml"),
