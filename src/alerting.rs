@@ -24,7 +24,7 @@
 //!
 //! The mail leaves through the outbox like every mail: the daemon's sender is woken as soon
 //! as it is queued, so it leaves within the poll's own second (see the latency test in
-//! `tests/alerts.rs`).
+//! `tests/it/alerts.rs`).
 //!
 //! Threads: every story shown for the first time starts its thread with that mail
 //! (`Message-ID`); a later mail about it (a spike it drives) carries `In-Reply-To` the

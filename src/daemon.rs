@@ -358,7 +358,7 @@ impl Daemon {
     }
 }
 
-/// Deletes what is older than `daemon.retention` (see [`crate::store::Store::purge_before`]).
+/// Deletes what is older than `daemon.retention` (see [`crate::store::Store::purge`]).
 async fn purge(app: App) {
     let Ok(retention) = chrono::Duration::from_std(app.config.daemon.retention) else {
         return;

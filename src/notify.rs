@@ -19,7 +19,7 @@
 //! leaves the mail pending, and the next start sends it again. The duplicate is the same
 //! bytes, with the Message-ID fixed when the mail was queued, so clients that deduplicate
 //! by Message-ID show it once and the others thread it with the first (a test in
-//! `tests/e2e.rs` resends one). Marking before sending would turn the same crash into a
+//! `tests/it/e2e.rs` resends one). Marking before sending would turn the same crash into a
 //! mail never sent: for an alert or a digest, a duplicate is the lesser harm. Closing the
 //! window for good would take the server's help (no SMTP extension lets a client ask
 //! "did you already take this one?").

@@ -247,7 +247,7 @@ async fn unchanged(
 }
 
 /// A source silent (failing, or veille stopped) for longer than this, and at least three
-/// of its polling intervals, comes back as a backfill (see [`backfill`]).
+/// of its polling intervals, comes back as a backfill (see `backfill`).
 pub const LONG_OUTAGE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
 /// Which new items of this poll were found by a backfill: on a source's first successful

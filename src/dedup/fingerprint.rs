@@ -20,7 +20,7 @@
 //! hash to items (store side), probed once per sampled hash: cost grows with the sample and
 //! with the (capped) posting lists, not with the number of stored items.
 //!
-//! Guards against false merges (tuned on `tests/fixtures/stories`, see `tests/stories.rs`):
+//! Guards against false merges (tuned on `tests/fixtures/stories`, see `tests/it/stories.rs`):
 //! - a text whose sample has fewer than [`MIN_SAMPLE`] hashes is refused: too short to tell
 //!   a story from a template (it still joins by canonical URL);
 //! - two texts must share at least [`MIN_SHARED`] sampled hashes (≈ `MIN_SHARED ×
@@ -32,7 +32,7 @@
 //!   bulletin that reads like the one of two days before scored 0.75), while copies from two
 //!   outlets scored 0.35 to 1.0 and cross-outlet negatives at most 0.10.
 //!
-//! Measured on `tests/fixtures/stories` (51 items): see `tests/stories.rs` for the figures.
+//! Measured on `tests/fixtures/stories` (51 items): see `tests/it/stories.rs` for the figures.
 
 use std::collections::HashSet;
 

@@ -9,13 +9,13 @@
 //! stack of open elements and scans it for every tag (parse time grows with the square of
 //! the nesting), and walking a tree recursively overflows a 2 MiB stack at ~20,000 nested
 //! `<div>`s; both were shown by an attacker with one hostile feed item. Text needs neither:
-//! [`Context`] keeps the few decisions of the tree builder that change what is text (which
+//! `Context` keeps the few decisions of the tree builder that change what is text (which
 //! elements switch the tokenizer to raw text, which hide their content, where foreign
 //! content starts and ends) as counters, so reading is linear in the input, never
 //! recursive, and never fails: a hostile item is read like any other and cannot silence its
 //! feed. It is also faster than building a tree: the 43 corpus pages read ten times take
 //! 0.72 s instead of 0.98 s (`cargo bench --bench hostile corpus`). One guard remains,
-//! for attributes, which the tokenizer checks pairwise: see [`tags`].
+//! for attributes, which the tokenizer checks pairwise: see `tags`.
 //!
 //! Trade-off: without a tree, text is read in source order. The tree builder moves text
 //! found inside a `<table>` but outside its cells before the table ("foster parenting") and

@@ -1,5 +1,5 @@
 //! What the tests of `extract`, the hostile-corpus end-to-end test
-//! (`tests/fetching/hostile.rs`) and `benches/hostile.rs` share, each including this file
+//! (`tests/it/fetching/hostile.rs`) and `benches/hostile.rs` share, each including this file
 //! by path: the builders of hostile documents, and the reading of item HTML that
 //! extraction replaced (scraper's tree walked recursively, fine on shallow documents), the
 //! oracle the tokenizer reading is checked and timed against. Self-contained (no `crate::`

@@ -116,7 +116,7 @@ pub enum AlertBody {
 }
 
 /// Where the mail goes in a thread: the story's first alert mail and the chain since.
-/// Message ids carry their angle brackets, as [`super::message_id`] makes them.
+/// Message ids carry their angle brackets, as `super::message_id` makes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Thread {
     pub in_reply_to: String,
@@ -240,9 +240,9 @@ struct EntryView {
     reasons: Option<String>,
     judge: String,
     links: Vec<LinkView>,
-    /// Plain text, hits in [brackets].
+    /// Plain text, hits in \[brackets\].
     snippet_text: Option<String>,
-    /// Already escaped, hits in <mark>: emitted as is.
+    /// Already escaped, hits in `<mark>`: emitted as is.
     snippet_html: Option<String>,
 }
 

@@ -162,9 +162,9 @@ struct StoryView {
     reasons: Option<String>,
     judge: String,
     links: Vec<LinkView>,
-    /// Plain text, hits in [brackets].
+    /// Plain text, hits in \[brackets\].
     snippet_text: Option<String>,
-    /// Already escaped, hits in <mark>: emitted as is.
+    /// Already escaped, hits in `<mark>`: emitted as is.
     snippet_html: Option<String>,
 }
 

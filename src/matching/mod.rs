@@ -4,7 +4,7 @@
 //! nothing of sources or storage: the caller decides which watches apply to which source.
 //!
 //! Design: every distinct term of every watch (identical terms across watches are one) is
-//! registered in one token index (see [`index`]): a word or phrase under one of its words, a
+//! registered in one token index (see `index`): a word or phrase under one of its words, a
 //! prefix under its bytes. An item is tokenized once per field (see [`normalize`]) and each
 //! token is hashed once and looked up once, so the scan costs the same per token whether
 //! there is one watch or ten thousand; a phrase is confirmed by comparing the folded bytes

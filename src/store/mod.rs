@@ -521,7 +521,7 @@ fn opt_from_db(secs: Option<i64>) -> Option<DateTime<Utc>> {
 
 impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date. The
-    /// file is private to veille's user (see [`private_database`]).
+    /// file is private to veille's user (see `private_database`).
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {

@@ -60,7 +60,7 @@
 //!   loopback peer without proxy headers; else 403). `veille check` refuses a listener on
 //!   a non-loopback address without a token.
 //! - **Log lines are one line.** Text from a request (a login name, an error that may quote
-//!   a request) goes into log fields quoted (`?field`) or through [`OneLine`], so a line
+//!   a request) goes into log fields quoted (`?field`) or through `OneLine`, so a line
 //!   break in it cannot forge a log line.
 //! - **Bounded requests.** Bodies over 64 KiB are refused before a handler runs.
 //! - **Headers on every response:** a Content-Security-Policy that allows only our own

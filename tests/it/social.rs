@@ -2,17 +2,18 @@
 //! `tests/fixtures/social/`, served on 127.0.0.1 with raw `url =` sources, since presets
 //! expand to public addresses) through extraction, stories and the digest mail.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use common::{HttpServer, Response, SmtpSink};
 use veille::clock::ManualClock;
 use veille::model::SourceId;
 use veille::pipeline::SourceOutcome;
-use veille::{App, config, scheduler};
+use veille::scheduler;
+
+use crate::common::{
+    self, HttpServer, Response, SmtpSink, app, daemon_table, smtp_table, source_table,
+};
 
 const FEEDS: &[(&str, &str, &str)] = &[
     ("tag", "mastodon-tag.rss", "application/rss+xml"),
@@ -32,19 +33,10 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn write_config(dir: &Path, http: &HttpServer, smtp_port: u16) -> PathBuf {
+    let daemon = daemon_table("veille.db", "timezone = \"Europe/Paris\"");
+    let smtp = smtp_table(smtp_port);
     let mut text = format!(
-        r#"
-[daemon]
-allow_private_addresses = ["127.0.0.0/8"]
-database = "veille.db"
-timezone = "Europe/Paris"
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "none"
-from = "veille@example.org"
-
+        r#"{daemon}{smtp}
 [[watch]]
 id = "nordvent"
 name = "Nordvent"
@@ -67,14 +59,9 @@ max_items = 50
 "#
     );
     for (id, file, _) in FEEDS {
-        text.push_str(&format!(
-            "\n[[source]]\nid = \"{id}\"\nurl = \"{}\"\n",
-            http.url(&format!("/{file}"))
-        ));
+        text.push_str(&source_table(id, &http.url(&format!("/{file}")), ""));
     }
-    let path = dir.join("veille.toml");
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-    path
+    common::write_config(dir, &text)
 }
 
 /// Every platform's feed polled once: posts get display titles and authors, boosts and
@@ -92,13 +79,12 @@ async fn social_feeds_become_stories_with_authors() {
     }
     let smtp = SmtpSink::start();
     let path = write_config(dir.path(), &http, smtp.addr.port());
-    let config = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0)
             .single()
             .unwrap_or_default(),
     ));
-    let app = App::new(config, clock).unwrap_or_else(|e| panic!("{e}"));
+    let app = app(&path, clock);
     let summary = scheduler::run_once(&app)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -271,18 +257,14 @@ async fn rate_limited_reddit_waits_as_asked() {
             body: b"Too Many Requests".to_vec(),
         },
     );
-    let text = format!(
-        "[daemon]\ndatabase = \"veille.db\"\nallow_private_addresses = [\"127.0.0.0/8\"]\n\n[[source]]\nid = \"reddit\"\nurl = \"{}\"\nevery = \"10m\"\n",
-        http.url("/r/france/.rss")
-    );
-    let path = dir.path().join("veille.toml");
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-    let config = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let text = daemon_table("veille.db", "")
+        + &source_table("reddit", &http.url("/r/france/.rss"), "every = \"10m\"");
+    let path = common::write_config(dir.path(), &text);
     let now = Utc
         .with_ymd_and_hms(2026, 11, 27, 9, 0, 0)
         .single()
         .unwrap_or_default();
-    let app = App::new(config, Arc::new(ManualClock::new(now))).unwrap_or_else(|e| panic!("{e}"));
+    let app = app(&path, Arc::new(ManualClock::new(now)));
     let summary = scheduler::run_once(&app)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -3,13 +3,10 @@
 //! folder, judgment links taken from the digest veille mailed (as `.eml` files), and a
 //! plain HTTP client that keeps cookies by hand and never follows redirects.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{HttpServer, Response, SmtpSink};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use tokio::sync::watch;
@@ -17,7 +14,11 @@ use veille::clock::ManualClock;
 use veille::judge::token::{self, LinkKey};
 use veille::model::MentionId;
 use veille::model::Verdict;
-use veille::{App, config, notify, scheduler};
+use veille::{App, notify, scheduler};
+
+use crate::common::{
+    self, HttpServer, Response, RssItem, SmtpSink, app, daemon_table, rss, smtp_table, source_table,
+};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 27, 13, 0, 0)
@@ -40,10 +41,11 @@ struct Site {
     _apps: watch::Sender<App>,
 }
 
-fn rss_item(n: usize, title: &str) -> String {
-    format!(
-        "<item><title>{title}</title><link>https://news{n}.example/acme-{n}</link><guid>item-{n}</guid><pubDate>Fri, 27 Nov 2026 10:0{n}:00 +0000</pubDate><description>Acme story number {n}.</description></item>"
-    )
+fn rss_item(n: usize, title: &str) -> RssItem {
+    RssItem::new(format!("item-{n}"), title)
+        .link(format!("https://news{n}.example/acme-{n}"))
+        .description(format!("Acme story number {n}."))
+        .pub_date(format!("Fri, 27 Nov 2026 10:0{n}:00 +0000"))
 }
 
 /// How a [`Site`] is configured beyond its defaults.
@@ -95,7 +97,7 @@ impl Site {
             std::fs::write(dir.path().join(name), contents).expect("write a file");
         }
         let feed = HttpServer::start();
-        let items: String = [
+        let items: Vec<RssItem> = [
             "Acme opens a plant in Lyon",
             "Acme recalls a batch of kettles",
             "Acme wins a rail contract",
@@ -106,12 +108,7 @@ impl Site {
         .collect();
         feed.route(
             "/feed.xml",
-            Response::ok(
-                "application/rss+xml",
-                format!(
-                    r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Wire</title><link>https://wire.example/</link><description>d</description>{items}</channel></rss>"#
-                ),
-            ),
+            Response::ok("application/rss+xml", rss(&items)),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -125,17 +122,14 @@ impl Site {
             .base_url
             .map_or_else(|| format!("{base}/"), str::to_string);
         let (daemon_extra, web_extra, extra) = (options.daemon, options.web, options.extra);
-        let config_path = dir.path().join("veille.toml");
-        std::fs::write(
-            &config_path,
-            format!(
-                r#"
-[daemon]
-database = "veille.db"
-mail_dir = "mail"
-timezone = "Europe/Paris"
-allow_private_addresses = ["127.0.0.0/8"]
-{daemon_extra}
+        let daemon = daemon_table(
+            "veille.db",
+            &format!("mail_dir = \"mail\"\ntimezone = \"Europe/Paris\"\n{daemon_extra}"),
+        );
+        let config_path = common::write_config(
+            dir.path(),
+            &format!(
+                r#"{daemon}
 [web]
 base_url = "{base_url}"
 secret_file = "web-secret"
@@ -158,11 +152,9 @@ to = "comms@example.org"
 "#,
                 feed = feed.url("/feed.xml")
             ),
-        )
-        .expect("write config");
-        let config = config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
+        );
         let clock = Arc::new(ManualClock::new(now()));
-        let app = App::new(config, clock.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let app = app(&config_path, clock.clone());
         scheduler::run_once(&app).await.expect("poll and digest");
         let (stop, stopped) = watch::channel(false);
         let (apps, receiver) = watch::channel(app.clone());
@@ -792,14 +784,11 @@ async fn with_a_password_the_review_page_needs_a_login_and_a_real_session() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_web_config_the_pages_are_off() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("veille.toml");
-    std::fs::write(
-        &path,
-        "[daemon]\ndatabase = \"veille.db\"\nallow_private_addresses = [\"127.0.0.0/8\"]\n\n[[source]]\nid = \"wire\"\nurl = \"http://127.0.0.1:9/feed.xml\"\n\n[[watch]]\nid = \"acme\"\nname = \"Acme\"\nquery = \"Acme\"\n",
-    )
-    .expect("write");
-    let config = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let app = App::new(config, Arc::new(ManualClock::new(now()))).unwrap_or_else(|e| panic!("{e}"));
+    let text = daemon_table("veille.db", "")
+        + &source_table("wire", "http://127.0.0.1:9/feed.xml", "")
+        + "\n[[watch]]\nid = \"acme\"\nname = \"Acme\"\nquery = \"Acme\"\n";
+    let path = common::write_config(dir.path(), &text);
+    let app = app(&path, Arc::new(ManualClock::new(now())));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -880,13 +869,7 @@ async fn replayed_crisis_links_mail_the_crisis_managers_once_per_story() {
 [[source]]
 id = "copies"
 url = "{{copies}}"
-
-[smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-from = "veille@example.org"
-
+{smtp}
 [[alert]]
 id = "crise"
 to = "crisis@example.org"
@@ -894,7 +877,7 @@ watches = ["acme"]
 min_score = 0.99
 crisis = true
 "#,
-        port = smtp.addr.port()
+        smtp = smtp_table(smtp.addr.port())
     );
     // The second source's address is only known once the feed server runs: it answers 404
     // until the story comes back in the news below.
@@ -957,8 +940,7 @@ crisis = true
     assert_eq!(site.verdict_of(mention).map(|v| v.0), Some(Verdict::Crisis));
 
     // A restart: a new App on the same database serves the links. Still one mail.
-    let config = config::load(&site.dir.path().join("veille.toml")).expect("config");
-    let restarted = App::new(config, site.clock.clone()).expect("app");
+    let restarted = app(&site.dir.path().join("veille.toml"), site.clock.clone());
     site._apps
         .send(restarted.clone())
         .expect("serve the new app");
@@ -971,10 +953,11 @@ crisis = true
     // crisis verdict mails again, once.
     press(&site, &relevant).await;
     site.clock.advance(Duration::hours(1));
-    let copies = format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Copies</title><link>https://copies.example/</link><description>d</description><item><title>Acme story again</title><link>https://news{n}.example/acme-{n}</link><guid>copy-{n}</guid><pubDate>Fri, 27 Nov 2026 13:30:00 +0000</pubDate><description>Acme, as reported elsewhere.</description></item></channel></rss>"#,
-        n = crisis_item(&site, mention)
-    );
+    let n = crisis_item(&site, mention);
+    let copies = rss(&[RssItem::new(format!("copy-{n}"), "Acme story again")
+        .link(format!("https://news{n}.example/acme-{n}"))
+        .description("Acme, as reported elsewhere.")
+        .pub_date("Fri, 27 Nov 2026 13:30:00 +0000")]);
     site._feed
         .route("/copies.xml", Response::ok("application/rss+xml", copies));
     let text = std::fs::read_to_string(site.dir.path().join("veille.toml"))
@@ -984,8 +967,7 @@ crisis = true
             &site._feed.url("/copies.xml"),
         );
     std::fs::write(site.dir.path().join("veille.toml"), text).expect("config");
-    let config = config::load(&site.dir.path().join("veille.toml")).expect("config");
-    let back = App::new(config, site.clock.clone()).expect("app");
+    let back = app(&site.dir.path().join("veille.toml"), site.clock.clone());
     site._apps.send(back.clone()).expect("serve the new app");
     scheduler::run_once(&back).await.expect("poll");
     let story = |app: &App, id: i64| {

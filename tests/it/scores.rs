@@ -3,13 +3,11 @@
 //! HTML parts, and reach `veille export`. The feed comes from an HTTP server on 127.0.0.1,
 //! state lives in a SQLite file in a temp folder, the `veille` binary runs as a process.
 
-mod common;
-
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use common::{HttpServer, Response};
+
+use crate::common::{self, HttpServer, Response, RssItem, daemon_table, rss};
 
 fn veille(config: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_veille"))
@@ -23,13 +21,9 @@ fn veille(config: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn write_config(dir: &Path, feed_url: &str) -> PathBuf {
+    let daemon = daemon_table("veille.db", "mail_dir = \"mail\"");
     let text = format!(
-        r#"
-[daemon]
-allow_private_addresses = ["127.0.0.0/8"]
-database = "veille.db"
-mail_dir = "mail"
-
+        r#"{daemon}
 [[source]]
 id = "wire"
 url = "{feed_url}"
@@ -45,9 +39,7 @@ name = "Daily"
 to = "comms@example.org"
 "#
     );
-    let path = dir.join("veille.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
+    common::write_config(dir, &text)
 }
 
 /// Three unrelated stories, oldest first (distinct texts, so no two are one story).
@@ -69,18 +61,20 @@ const ITEMS: [(&str, &str, &str); 3] = [
     ),
 ];
 
-fn rss(count: usize) -> String {
-    let mut items = String::new();
-    for (n, (title, date, text)) in ITEMS.iter().take(count).enumerate() {
-        let _ = write!(
-            items,
-            "<item><title>{title}</title><link>https://wire.example/{n}</link>\
-             <guid>item-{n}</guid><pubDate>{date}</pubDate><description>{text}</description></item>"
-        );
-    }
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Wire</title><link>https://wire.example/</link><description>d</description>{items}</channel></rss>"#
-    )
+/// A feed of the first `count` of [`ITEMS`].
+fn feed(count: usize) -> String {
+    let items: Vec<RssItem> = ITEMS
+        .iter()
+        .take(count)
+        .enumerate()
+        .map(|(n, &(title, date, text))| {
+            RssItem::new(format!("item-{n}"), title)
+                .link(format!("https://wire.example/{n}"))
+                .description(text)
+                .pub_date(date)
+        })
+        .collect();
+    rss(&items)
 }
 
 /// The mention of the item whose title is `title`, scored as the pipeline would store it.
@@ -102,10 +96,10 @@ fn scores_reorder_the_digest_and_reach_the_export() {
     let http = HttpServer::start();
     // The first digest is due at once: let it go out empty-handed (nothing found yet, so
     // the window closes quietly), then the three items wait in the open window.
-    http.route("/feed.xml", Response::ok("application/rss+xml", rss(0)));
+    http.route("/feed.xml", Response::ok("application/rss+xml", feed(0)));
     let config = write_config(dir.path(), &http.url("/feed.xml"));
     assert!(veille(&config, &["run", "--once"]).status.success());
-    http.route("/feed.xml", Response::ok("application/rss+xml", rss(3)));
+    http.route("/feed.xml", Response::ok("application/rss+xml", feed(3)));
     assert!(veille(&config, &["run", "--once"]).status.success());
 
     let preview = |html: &Path| {

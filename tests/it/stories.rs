@@ -1,19 +1,18 @@
 //! Story clustering against a written near-duplicate set, across a restart, and through the
 //! real pipeline (feeds over HTTP on 127.0.0.1, SQLite in a temp folder).
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{HttpServer, Response};
 use veille::clock::SystemClock;
 use veille::model::{Field, Item, SourceId, StoryId, TermHit, WatchId, WatchMatch};
 use veille::pipeline::SourceOutcome;
+use veille::scheduler;
 use veille::store::{FetchedRun, Store, StoreError};
-use veille::{App, config, scheduler};
+
+use crate::common::{self, HttpServer, Response, app, daemon_table};
 
 /// One item of `tests/fixtures/stories/set.txt`.
 #[derive(Debug, Clone)]
@@ -282,12 +281,9 @@ const FEED_B: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </channel></rss>"#;
 
 fn write_config(dir: &Path, http: &HttpServer) -> PathBuf {
+    let daemon = daemon_table("state/veille.db", "");
     let text = format!(
-        r#"
-[daemon]
-allow_private_addresses = ["127.0.0.0/8"]
-database = "state/veille.db"
-
+        r#"{daemon}
 [dedup]
 story_window = "48h"
 extra_tracking_params = ["xtcr"]
@@ -307,9 +303,7 @@ query = 'Nordvent OR noel'
         a = http.url("/a.xml"),
         b = http.url("/b.xml"),
     );
-    let path = dir.join("veille.toml");
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-    path
+    common::write_config(dir, &text)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -319,8 +313,7 @@ async fn two_feeds_carrying_one_story_make_one_story_with_two_outlets() {
     http.route("/a.xml", Response::ok("application/rss+xml", FEED_A));
     http.route("/b.xml", Response::ok("application/rss+xml", FEED_B));
     let config_path = write_config(dir.path(), &http);
-    let config = config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
-    let app = App::new(config, Arc::new(SystemClock)).unwrap_or_else(|e| panic!("{e}"));
+    let app = app(&config_path, Arc::new(SystemClock));
     // One source after the other, so the representative (the earliest item) is known.
     for source in ["a", "b"] {
         let reports = scheduler::poll_sources(&app, &[SourceId::new(source)]).await;

@@ -3,26 +3,20 @@
 //! commands. Feeds come from an HTTP server on 127.0.0.1, mail goes to an SMTP server on
 //! 127.0.0.1, state lives in a SQLite file in a temp folder.
 
-mod common;
-
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use assert_cmd::Command;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
-use common::{HttpServer, Response, SmtpSink};
 use veille::clock::{Clock, ManualClock};
 use veille::mail::render::MAX_HTML_BYTES;
 use veille::notify;
 use veille::scheduler;
-use veille::{App, config};
 
-fn app(config_path: &Path, clock: Arc<dyn Clock>) -> App {
-    let config = config::load(config_path).unwrap_or_else(|e| panic!("{e}"));
-    App::new(config, clock).unwrap_or_else(|e| panic!("{e}"))
-}
+use crate::common::{
+    self, HttpServer, Response, RssItem, SmtpSink, app, daemon_table, rss, smtp_table,
+};
 
 fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, min, 0)
@@ -33,20 +27,13 @@ fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
 /// A config with one HTTP source, one watch and one digest; `digest_extra` is appended to
 /// the `[[digest]]` table and `smtp_port` selects SMTP (else .eml files in `mail/`).
 fn write_config(dir: &Path, feed_url: &str, digest_extra: &str, smtp_port: Option<u16>) -> PathBuf {
-    let smtp = smtp_port.map_or(String::new(), |port| {
-        format!(
-            "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"veille@example.org\"\n"
-        )
-    });
+    let daemon = daemon_table(
+        "veille.db",
+        "mail_dir = \"mail\"\ntimezone = \"Europe/Paris\"",
+    );
+    let smtp = smtp_port.map_or(String::new(), smtp_table);
     let text = format!(
-        r#"
-[daemon]
-allow_private_addresses = ["127.0.0.0/8"]
-database = "veille.db"
-mail_dir = "mail"
-timezone = "Europe/Paris"
-
-{smtp}
+        r#"{daemon}{smtp}
 [[source]]
 id = "wire"
 url = "{feed_url}"
@@ -63,21 +50,14 @@ to = "comms@example.org"
 {digest_extra}
 "#
     );
-    let path = dir.join("veille.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
+    common::write_config(dir, &text)
 }
 
-fn rss(items: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Wire</title><link>https://wire.example/</link><description>d</description>{items}</channel></rss>"#
-    )
-}
-
-fn rss_item(n: usize, title: &str, link: &str) -> String {
-    format!(
-        "<item><title>{title}</title><link>{link}</link><guid>item-{n}</guid><pubDate>Thu, 26 Nov 2026 07:30:00 +0100</pubDate><description>Acme story number {n}.</description></item>"
-    )
+fn rss_item(n: usize, title: &str, link: &str) -> RssItem {
+    RssItem::new(format!("item-{n}"), title)
+        .link(link)
+        .description(format!("Acme story number {n}."))
+        .pub_date("Thu, 26 Nov 2026 07:30:00 +0100")
 }
 
 fn eml_bodies(dir: &Path) -> Vec<Vec<u8>> {
@@ -97,7 +77,7 @@ fn eml_bodies(dir: &Path) -> Vec<Vec<u8>> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_daily_digest_closes_once_per_day_across_dst_changes() {
     let http = HttpServer::start();
-    http.route("/feed.xml", Response::ok("application/rss+xml", rss("")));
+    http.route("/feed.xml", Response::ok("application/rss+xml", rss(&[])));
     // 2026: clocks spring forward on 29 March (02:00 → 03:00, so 02:30 does not exist) and
     // fall back on 25 October (02:00–03:00 happens twice).
     for (first_day, expected_utc) in [
@@ -155,10 +135,10 @@ async fn a_daily_digest_closes_once_per_day_across_dst_changes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_huge_window_is_cut_under_the_size_limit_and_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut items = String::new();
+    let mut items = Vec::new();
     for n in 0..2_000 {
         let title = format!("Acme announces plan number {n} for the regional wind market");
-        items.push_str(&rss_item(
+        items.push(rss_item(
             n,
             &title,
             &format!("https://wire.example/news/2026/11/26/acme-plan-{n}"),
@@ -264,7 +244,7 @@ async fn empty_windows_follow_the_digest_policy() {
     for (policy, mails) in [("skip", 0), ("send", 1)] {
         let dir = tempfile::tempdir().expect("tempdir");
         let http = HttpServer::start();
-        http.route("/feed.xml", Response::ok("application/rss+xml", rss("")));
+        http.route("/feed.xml", Response::ok("application/rss+xml", rss(&[])));
         let config_path = write_config(
             dir.path(),
             &http.url("/feed.xml"),
@@ -304,7 +284,7 @@ async fn a_permanent_refusal_marks_the_mail_failed_and_outbox_lists_it() {
         "/feed.xml",
         Response::ok(
             "application/rss+xml",
-            rss(&rss_item(1, "Acme news", "https://wire.example/1")),
+            rss(&[rss_item(1, "Acme news", "https://wire.example/1")]),
         ),
     );
     let smtp = SmtpSink::start();
@@ -377,18 +357,15 @@ fn veille_cmd() -> Command {
 #[test]
 fn preview_changes_nothing_and_send_closes_the_window() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut items = String::new();
-    for n in 0..3 {
-        let _ = write!(
-            items,
-            "{}",
+    let mut items: Vec<RssItem> = (0..3)
+        .map(|n| {
             rss_item(
                 n,
                 &format!("Acme item {n}"),
-                &format!("https://wire.example/{n}")
+                &format!("https://wire.example/{n}"),
             )
-        );
-    }
+        })
+        .collect();
     let http = HttpServer::start();
     http.route(
         "/feed.xml",
@@ -407,7 +384,7 @@ fn preview_changes_nothing_and_send_closes_the_window() {
             .expect("run veille")
     };
     assert!(run(&["run", "--once"]).status.success());
-    items.push_str(&rss_item(7, "Acme late news", "https://wire.example/7"));
+    items.push(rss_item(7, "Acme late news", "https://wire.example/7"));
     http.route(
         "/feed.xml",
         Response::ok("application/rss+xml", rss(&items)),
@@ -468,22 +445,18 @@ async fn the_footer_reports_failing_sources_and_their_recovery_once() {
         "/feed.xml",
         Response::ok(
             "application/rss+xml",
-            rss(&rss_item(1, "Acme news", "https://wire.example/1")),
+            rss(&[rss_item(1, "Acme news", "https://wire.example/1")]),
         ),
     );
     http.route("/broken.xml", Response::status(500));
-    let config_path = dir.path().join("veille.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            r#"
-[daemon]
-allow_private_addresses = ["127.0.0.0/8"]
-database = "veille.db"
-mail_dir = "mail"
-timezone = "Europe/Paris"
-failing_after = 2
-
+    let daemon = daemon_table(
+        "veille.db",
+        "mail_dir = \"mail\"\ntimezone = \"Europe/Paris\"\nfailing_after = 2",
+    );
+    let config_path = common::write_config(
+        dir.path(),
+        &format!(
+            r#"{daemon}
 [[source]]
 id = "wire"
 url = "{wire}"
@@ -504,8 +477,7 @@ lang = "fr"
             wire = http.url("/feed.xml"),
             broken = http.url("/broken.xml"),
         ),
-    )
-    .expect("write config");
+    );
     let clock = Arc::new(ManualClock::new(utc(2026, 11, 23, 13, 0)));
     let app = app(&config_path, clock.clone());
     let mail_dir = dir.path().join("mail");
@@ -554,7 +526,7 @@ lang = "fr"
         "/broken.xml",
         Response::ok(
             "application/rss+xml",
-            rss(&rss_item(9, "Other", "https://b.example/9")),
+            rss(&[rss_item(9, "Other", "https://b.example/9")]),
         ),
     );
     clock.advance(Duration::days(1));
@@ -583,63 +555,57 @@ async fn a_story_in_three_outlets_is_one_entry_with_its_outlets() {
                 volontaires sera proposé dans un premier temps, avant d'éventuels licenciements \
                 au second semestre 2027.";
     let item = |guid: &str, title: &str, link: &str, hour: u32, intro: &str| {
-        format!(
-            "<item><title>{title}</title><link>{link}</link><guid>{guid}</guid>\
-             <pubDate>Thu, 26 Nov 2026 {hour:02}:00:00 +0000</pubDate>\
-             <description>{intro}{wire}</description></item>"
-        )
+        RssItem::new(guid, title)
+            .link(link)
+            .description(format!("{intro}{wire}"))
+            .pub_date(format!("Thu, 26 Nov 2026 {hour:02}:00:00 +0000"))
     };
     let http = HttpServer::start();
     http.route(
         "/agence.xml",
         Response::ok(
             "application/rss+xml",
-            rss(&item(
+            rss(&[item(
                 "a1",
                 "Acme annonce la suppression de 300 emplois à Lyon",
                 "https://agence.example/depeches/acme-lyon",
                 8,
                 "",
-            )),
+            )]),
         ),
     );
     http.route(
         "/quotidien.xml",
         Response::ok(
             "application/rss+xml",
-            rss(&item(
+            rss(&[item(
                 "q1",
                 "Vénissieux : Acme va supprimer 300 postes",
                 "https://www.lequotidien.example/eco/acme-300-postes?xtor=RSS-1",
                 9,
                 "Coup dur pour l'industrie lyonnaise. ",
-            )),
+            )]),
         ),
     );
     http.route(
         "/business.xml",
         Response::ok(
             "application/rss+xml",
-            rss(&item(
+            rss(&[item(
                 "b1",
                 "Plan social chez Acme",
                 "https://businessnow.example/fr/acme-plan-social?utm_source=rss",
                 10,
                 "Les syndicats dénoncent un plan décidé depuis des mois. ",
-            )),
+            )]),
         ),
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let config_path = dir.path().join("veille.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            r#"
-[daemon]
-allow_private_addresses = ["127.0.0.0/8"]
-database = "veille.db"
-mail_dir = "mail"
-
+    let daemon = daemon_table("veille.db", "mail_dir = \"mail\"");
+    let config_path = common::write_config(
+        dir.path(),
+        &format!(
+            r#"{daemon}
 [[source]]
 id = "agence"
 url = "{a}"
@@ -665,8 +631,7 @@ to = "comms@example.org"
             q = http.url("/quotidien.xml"),
             b = http.url("/business.xml"),
         ),
-    )
-    .expect("write config");
+    );
     let app = app(
         &config_path,
         Arc::new(ManualClock::new(utc(2026, 11, 27, 13, 0))),

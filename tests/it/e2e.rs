@@ -1,19 +1,17 @@
 //! The whole pipeline against real servers: feeds served over HTTP on 127.0.0.1, mail
 //! delivered to an SMTP server on 127.0.0.1, state in a SQLite file in a temp folder.
 
-mod common;
-
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use common::{HttpServer, Response, SmtpSink};
-use veille::clock::{Clock, ManualClock, SystemClock};
+use veille::clock::{ManualClock, SystemClock};
 use veille::notify;
 use veille::pipeline::SourceOutcome;
-use veille::scheduler::{self, RunSummary};
-use veille::{App, config};
+use veille::scheduler;
+
+use crate::common::{self, HttpServer, Response, SmtpSink, app, daemon_table, outcome};
 
 const FRENCH_RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Le Quotidien</title><link>https://fr.example/</link><description>d</description>
@@ -34,14 +32,11 @@ const ENGLISH_ATOM: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <link rel="alternate" href="https://en.example/grid"/><updated>2026-11-27T07:15:00Z</updated><summary>No brand here.</summary></entry>
 </feed>"#;
 
-fn write_config(dir: &Path, http: &HttpServer, smtp_port: u16) -> std::path::PathBuf {
+/// The database in a subfolder, and a sender with a display name.
+fn write_config(dir: &Path, http: &HttpServer, smtp_port: u16) -> PathBuf {
+    let daemon = daemon_table("state/veille.db", "timezone = \"Europe/Paris\"");
     let text = format!(
-        r#"
-[daemon]
-allow_private_addresses = ["127.0.0.0/8"]
-database = "state/veille.db"
-timezone = "Europe/Paris"
-
+        r#"{daemon}
 [smtp]
 host = "127.0.0.1"
 port = {smtp_port}
@@ -75,9 +70,7 @@ at = ["08:00"]
         en = http.url("/en.atom"),
         broken = http.url("/broken.xml"),
     );
-    let path = dir.join("veille.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
+    common::write_config(dir, &text)
 }
 
 fn feeds() -> HttpServer {
@@ -92,21 +85,6 @@ fn feeds() -> HttpServer {
     );
     http.route("/broken.xml", Response::status(500));
     http
-}
-
-/// What the run did to one source.
-fn outcome_of(summary: &RunSummary, id: &str) -> SourceOutcome {
-    summary
-        .sources
-        .iter()
-        .find(|r| r.source.as_str() == id)
-        .map(|r| r.outcome.clone())
-        .unwrap_or_else(|| panic!("no report for source {id}"))
-}
-
-fn app(config_path: &Path, clock: Arc<dyn Clock>) -> App {
-    let config = config::load(config_path).unwrap_or_else(|e| panic!("{e}"));
-    App::new(config, clock).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -124,7 +102,7 @@ async fn digest_arrives_once_with_the_right_mentions() {
     let app = app(&config_path, clock.clone());
 
     let summary = scheduler::run_once(&app).await.expect("first run");
-    match outcome_of(&summary, "broken") {
+    match outcome(&summary, "broken") {
         SourceOutcome::Failed {
             error,
             consecutive_failures,
@@ -134,7 +112,7 @@ async fn digest_arrives_once_with_the_right_mentions() {
         }
         other => panic!("broken source: {other:?}"),
     }
-    match outcome_of(&summary, "fr") {
+    match outcome(&summary, "fr") {
         SourceOutcome::Updated(stats) => assert_eq!(
             (stats.items_new, stats.mentions.values().sum::<usize>()),
             (3, 2)
@@ -353,13 +331,13 @@ async fn unchanged_feeds_are_not_parsed_again() {
     let app = app(&config_path, Arc::new(SystemClock));
 
     let first = scheduler::run_once(&app).await.expect("first run");
-    let broken = outcome_of(&first, "broken");
+    let broken = outcome(&first, "broken");
     assert!(
         matches!(&broken, SourceOutcome::Failed { error, .. } if error.contains("not a feed")),
         "an HTML page instead of a feed is a clear failure: {broken:?}"
     );
     let second = scheduler::run_once(&app).await.expect("second run");
-    let fr = outcome_of(&second, "fr");
+    let fr = outcome(&second, "fr");
     assert_eq!(fr, SourceOutcome::NotModified);
     let requests = http.requests_for("/fr.xml");
     assert_eq!(requests.len(), 2);

@@ -4,23 +4,24 @@
 //! 127.0.0.1. What a reader does: open a judgment link from the mail, press the button;
 //! then judge on `/review` with the keyboard.
 
-mod common;
-#[path = "browser/driver.rs"]
 mod driver;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use common::{HttpServer, Response, SmtpSink};
 use fantoccini::Locator;
 use tokio::sync::watch;
 use veille::clock::ManualClock;
 use veille::model::MentionId;
 use veille::model::Verdict;
-use veille::{App, config, scheduler};
+use veille::{App, scheduler};
 
 use driver::Browser;
+
+use crate::common::{
+    self, HttpServer, Response, RssItem, SmtpSink, app, daemon_table, rss, smtp_table,
+};
 
 const TITLES: [&str; 4] = [
     "Acme opens a plant in Lyon",
@@ -36,18 +37,17 @@ fn now() -> DateTime<Utc> {
 }
 
 fn feed() -> String {
-    let items: String = TITLES
+    let items: Vec<RssItem> = TITLES
         .iter()
         .enumerate()
-        .map(|(n, title)| {
-            format!(
-                "<item><title>{title}</title><link>https://news{n}.example/acme-{n}</link><guid>item-{n}</guid><pubDate>Fri, 27 Nov 2026 10:0{n}:00 +0000</pubDate><description>Acme story {n}.</description></item>"
-            )
+        .map(|(n, &title)| {
+            RssItem::new(format!("item-{n}"), title)
+                .link(format!("https://news{n}.example/acme-{n}"))
+                .description(format!("Acme story {n}."))
+                .pub_date(format!("Fri, 27 Nov 2026 10:0{n}:00 +0000"))
         })
         .collect();
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Wire</title><link>https://wire.example/</link><description>d</description>{items}</channel></rss>"#
-    )
+    rss(&items)
 }
 
 /// The verdict, who and via of a mention's current judgment.
@@ -101,22 +101,10 @@ async fn a_reader_judges_from_the_mail_and_from_the_review_page_keyboard() {
         "lCAwtZ6RPgu5dbTiGPDiwoOKZoJzp4o0ZrTIva0AjsY=\n",
     )
     .expect("secret");
-    let config_path = dir.path().join("veille.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            r#"
-[daemon]
-allow_private_addresses = ["127.0.0.0/8"]
-database = "veille.db"
-timezone = "Europe/Paris"
-
-[smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-from = "veille@example.org"
-
+    let config_path = common::write_config(
+        dir.path(),
+        &format!(
+            r#"{daemon}{smtp}
 [web]
 base_url = "{base}/"
 secret_file = "web-secret"
@@ -135,13 +123,12 @@ id = "daily"
 name = "Daily"
 to = "comms@example.org"
 "#,
-            port = smtp.addr.port(),
+            daemon = daemon_table("veille.db", "timezone = \"Europe/Paris\""),
+            smtp = smtp_table(smtp.addr.port()),
             feed = http.url("/feed.xml"),
         ),
-    )
-    .expect("write config");
-    let config = config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
-    let app = App::new(config, Arc::new(ManualClock::new(now()))).unwrap_or_else(|e| panic!("{e}"));
+    );
+    let app = app(&config_path, Arc::new(ManualClock::new(now())));
     scheduler::run_once(&app)
         .await
         .expect("poll and mail the digest");

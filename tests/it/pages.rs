@@ -2,16 +2,15 @@
 //! pages), and selector mode against a Latin-1 page written for this test, served over
 //! HTTP through the whole pipeline.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{HttpServer, Response};
 use veille::clock::SystemClock;
 use veille::extract::page;
 use veille::model::SourceId;
 use veille::pipeline::SourceOutcome;
-use veille::{App, config, scheduler};
+use veille::scheduler;
+
+use crate::common::{self, HttpServer, Response, app, daemon_table};
 
 /// (case, a sentence of its article, a string only its scripts contain)
 const READABILITY: &[(&str, &str, &str)] = &[
@@ -63,17 +62,13 @@ async fn selector_page_source_through_the_pipeline() {
     let http = HttpServer::start();
     http.route("/presse", Response::ok("text/html", html));
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("veille.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"[daemon]
-allow_private_addresses = ["127.0.0.0/8"]
-database = "veille.db"
-
+    let path = common::write_config(
+        dir.path(),
+        &format!(
+            r#"{daemon}
 [[source]]
 id = "nordvent"
-url = "{}"
+url = "{url}"
 kind = "page"
 [source.select]
 item = "li.release"
@@ -86,12 +81,11 @@ date = "time@datetime"
 id = "w"
 query = "Nordvent éoliennes"
 "#,
-            http.url("/presse")
+            daemon = daemon_table("veille.db", ""),
+            url = http.url("/presse"),
         ),
-    )
-    .expect("write config");
-    let config = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let app = App::new(config, Arc::new(SystemClock)).unwrap_or_else(|e| panic!("{e}"));
+    );
+    let app = app(&path, Arc::new(SystemClock));
     let summary = scheduler::run_once(&app).await.expect("run");
     match &summary.sources[0].outcome {
         SourceOutcome::Updated(stats) => assert_eq!(stats.items_new, 3),

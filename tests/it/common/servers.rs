@@ -3,11 +3,8 @@
 //! DATA, RSET, NOOP, QUIT). Each runs on its own thread with its own tokio runtime, so both
 //! async tests and tests that drive the `veille` binary as a process can use them.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -466,9 +463,4 @@ fn address_in(command: &str) -> String {
         .find('>')
         .map_or(command.len(), |i| start + i);
     command[start..end].to_string()
-}
-
-/// The shared corpus folder, next to the crate (read-only in CI).
-pub fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
 }

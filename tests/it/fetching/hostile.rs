@@ -6,12 +6,12 @@
 
 // The hostile documents are built where the library's own tests build them.
 #[allow(dead_code)]
-#[path = "../../src/extract/testkit.rs"]
+#[path = "../../../src/extract/testkit.rs"]
 mod testkit;
 
 use std::process::Command;
 
-use super::common::{HttpServer, Response};
+use crate::common::{HttpServer, Response};
 
 const VEILLE: &str = env!("CARGO_BIN_EXE_veille");
 

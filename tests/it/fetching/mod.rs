@@ -7,18 +7,14 @@
 //! `fetching/isolation.rs`: parser processes; `fetching/hostile.rs`: a hostile corpus
 //! through the daemon binary.
 
-mod common;
-#[path = "fetching/hostile.rs"]
 mod hostile;
-#[path = "fetching/isolation.rs"]
 mod isolation;
-#[path = "fetching/network.rs"]
 mod network;
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,24 +22,21 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use veille::clock::{Clock, ManualClock};
+use veille::clock::ManualClock;
 use veille::model::SourceId;
 use veille::pipeline::SourceOutcome;
-use veille::scheduler::{self, RunSummary};
+use veille::scheduler;
 use veille::store::SourceProblem;
-use veille::{App, config};
 
-fn rss(title: &str, items: &[(&str, &str)]) -> Vec<u8> {
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>{title}</title>"
-    );
-    for (guid, item_title) in items {
-        out.push_str(&format!(
-            "<item><guid>{guid}</guid><title>{item_title}</title><link>https://x.example/{guid}</link></item>"
-        ));
-    }
-    out.push_str("</channel></rss>");
-    out.into_bytes()
+use crate::common::{self, RssItem, app, daemon_table, error_of, outcome, rss, source_table};
+
+/// A feed of (guid, title) items, each at `https://x.example/{guid}`.
+fn feed(items: &[(&str, &str)]) -> Vec<u8> {
+    let items: Vec<RssItem> = items
+        .iter()
+        .map(|&(guid, title)| RssItem::new(guid, title).link(format!("https://x.example/{guid}")))
+        .collect();
+    rss(&items).into_bytes()
 }
 
 /// The hostile server: state shared with the test.
@@ -116,18 +109,18 @@ async fn serve(mut stream: TcpStream, state: Arc<Hostile>) {
     let xml = ("Content-Type", "application/rss+xml".to_string());
     match path.as_str() {
         p if p.starts_with("/ok/") => {
-            respond(&mut stream, "200 OK", &[xml], &rss(p, &[(p, "fine")])).await;
+            respond(&mut stream, "200 OK", &[xml], &feed(&[(p, "fine")])).await;
         }
         p if p.starts_with("/count/") => {
             let now = state.active.fetch_add(1, Ordering::SeqCst) + 1;
             state.max_active.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(60)).await;
             state.active.fetch_sub(1, Ordering::SeqCst);
-            respond(&mut stream, "200 OK", &[xml], &rss(p, &[(p, "counted")])).await;
+            respond(&mut stream, "200 OK", &[xml], &feed(&[(p, "counted")])).await;
         }
         "/slow" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
-            respond(&mut stream, "200 OK", &[xml], &rss("slow", &[])).await;
+            respond(&mut stream, "200 OK", &[xml], &feed(&[])).await;
         }
         "/endless" => {
             let _ = stream.write_all(&head("200 OK", &[xml], None)).await;
@@ -148,13 +141,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Hostile>) {
         }
         "/flaky" if hit == 1 => respond(&mut stream, "500 Oops", &[], b"").await,
         "/flaky" => {
-            respond(
-                &mut stream,
-                "200 OK",
-                &[xml],
-                &rss("flaky", &[("f1", "back")]),
-            )
-            .await;
+            respond(&mut stream, "200 OK", &[xml], &feed(&[("f1", "back")])).await;
         }
         "/busy" => {
             let after = ("Retry-After", "7200".to_string());
@@ -169,13 +156,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Hostile>) {
         }
         "/etag" => {
             let headers = [xml, ("ETag", "\"v1\"".to_string())];
-            respond(
-                &mut stream,
-                "200 OK",
-                &headers,
-                &rss("etag", &[("e1", "tagged")]),
-            )
-            .await;
+            respond(&mut stream, "200 OK", &headers, &feed(&[("e1", "tagged")])).await;
         }
         "/latin1" => {
             let body = b"<rss version=\"2.0\"><channel><title>t</title><item><guid>l1</guid><title>Caf\xe9 cr\xe8me \xe0 Z\xfcrich</title></item></channel></rss>";
@@ -230,40 +211,20 @@ fn gzip_bomb() -> Vec<u8> {
     encoder.finish().expect("compress")
 }
 
-fn write_config(dir: &Path, sources: &[(&str, String)], extra: &str) -> std::path::PathBuf {
-    let mut text = format!(
-        "[daemon]\ndatabase = \"veille.db\"\nconnect_timeout = \"300ms\"\nfetch_timeout = \"400ms\"\ncontact_url = \"https://veille.example/contact\"\nallow_private_addresses = [\"127.0.0.0/8\"]\n{extra}\n"
+/// Short timeouts (the hostile server's slow answers must not hold a test for long), a
+/// contact URL for the User-Agent, `extra` in `[daemon]`; each source every 15 minutes.
+fn write_config(dir: &Path, sources: &[(&str, String)], extra: &str) -> PathBuf {
+    let mut text = daemon_table(
+        "veille.db",
+        &format!(
+            "connect_timeout = \"300ms\"\nfetch_timeout = \"400ms\"\ncontact_url = \"https://veille.example/contact\"\n{extra}"
+        ),
     );
     for (id, url) in sources {
-        text.push_str(&format!(
-            "[[source]]\nid = \"{id}\"\nurl = \"{url}\"\nevery = \"15m\"\n"
-        ));
+        text.push_str(&source_table(id, url, "every = \"15m\""));
     }
-    text.push_str("[[watch]]\nid = \"w\"\nquery = \"fine\"\n");
-    let path = dir.join("veille.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
-}
-
-fn app(path: &Path, clock: Arc<dyn Clock>) -> App {
-    let config = config::load(path).unwrap_or_else(|e| panic!("{e}"));
-    App::new(config, clock).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn outcome(summary: &RunSummary, id: &str) -> SourceOutcome {
-    summary
-        .sources
-        .iter()
-        .find(|r| r.source.as_str() == id)
-        .map(|r| r.outcome.clone())
-        .unwrap_or_else(|| panic!("no report for {id}"))
-}
-
-fn error_of(summary: &RunSummary, id: &str) -> String {
-    match outcome(summary, id) {
-        SourceOutcome::Failed { error, .. } => error,
-        other => panic!("{id}: expected a failure, got {other:?}"),
-    }
+    text.push_str("\n[[watch]]\nid = \"w\"\nquery = \"fine\"\n");
+    common::write_config(dir, &text)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -14,18 +14,16 @@ use veille::clock::SystemClock;
 use veille::pipeline::SourceOutcome;
 use veille::scheduler::{self, RunSummary};
 
-use super::{error_of, outcome};
-use crate::common::{HttpServer, Response};
+use crate::common::{
+    self, HttpServer, Response, RssItem, app, error_of, outcome, rss, source_table,
+};
 
 const KEY: &str = "daemon.allow_private_addresses";
 
 fn feed(guid: &str) -> Response {
-    Response::ok(
-        "application/rss+xml",
-        format!(
-            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title><item><guid>{guid}</guid><title>Nordvent {guid}</title><link>https://news.example/{guid}</link></item></channel></rss>"
-        ),
-    )
+    let item =
+        RssItem::new(guid, format!("Nordvent {guid}")).link(format!("https://news.example/{guid}"));
+    Response::ok("application/rss+xml", rss(&[item]))
 }
 
 fn redirect(status: u16, to: &str) -> Response {
@@ -44,6 +42,7 @@ fn internal_server() -> HttpServer {
 /// A source: id, URL, and extra lines (credentials).
 struct Source<'a>(&'a str, String, &'a str);
 
+/// The `[daemon]` table is written here: which private addresses it allows is the subject.
 fn write_config(dir: &Path, allow: &[&str], sources: &[Source<'_>]) -> PathBuf {
     let allow: Vec<String> = allow.iter().map(|n| format!("{n:?}")).collect();
     let mut text = format!(
@@ -51,22 +50,15 @@ fn write_config(dir: &Path, allow: &[&str], sources: &[Source<'_>]) -> PathBuf {
         allow.join(", ")
     );
     for Source(id, url, extra) in sources {
-        text.push_str(&format!(
-            "[[source]]\nid = \"{id}\"\nurl = \"{url}\"\n{extra}\n"
-        ));
+        text.push_str(&source_table(id, url, extra));
     }
-    text.push_str("[[watch]]\nid = \"w\"\nquery = \"Nordvent\"\n");
-    let path = dir.join("veille.toml");
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("write config: {e}"));
-    path
+    text.push_str("\n[[watch]]\nid = \"w\"\nquery = \"Nordvent\"\n");
+    common::write_config(dir, &text)
 }
 
 async fn run_once(config: &Path) -> RunSummary {
-    let config = veille::config::load(config).unwrap_or_else(|e| panic!("{e}"));
-    let app = veille::App::new(config, Arc::new(SystemClock)).unwrap_or_else(|e| panic!("{e}"));
-    scheduler::run_once(&app)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
+    let app = app(config, Arc::new(SystemClock));
+    scheduler::run_once(&app).await.expect("run")
 }
 
 fn veille(config: &Path, args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {

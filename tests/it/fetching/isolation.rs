@@ -10,16 +10,20 @@ use veille::isolation::{Document, Extractor, extract_here};
 use veille::model::SourceId;
 use veille::model::SourceKind;
 
+use crate::common::{RssItem, rss};
+
 const VEILLE: &str = env!("CARGO_BIN_EXE_veille");
 
 fn feed(titles: &[&str]) -> Vec<u8> {
-    let items: String = titles
+    let items: Vec<RssItem> = titles
         .iter()
         .enumerate()
-        .map(|(i, t)| format!("<item><guid>g{i}</guid><title>{t}</title><description>&lt;p&gt;{t} &amp;amp; co&lt;/p&gt;</description></item>"))
+        .map(|(i, t)| {
+            RssItem::new(format!("g{i}"), *t)
+                .description(format!("&lt;p&gt;{t} &amp;amp; co&lt;/p&gt;"))
+        })
         .collect();
-    format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
-        .into_bytes()
+    rss(&items).into_bytes()
 }
 
 fn document(body: Vec<u8>) -> Document {

@@ -1,13 +1,13 @@
 //! Every feed in the shared corpus goes through extraction: it parses, or it is rejected
 //! with a clear error — never a panic. Run with `--nocapture` to see the report.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use veille::extract;
 use veille::model::SourceId;
+
+use crate::common;
 
 /// Fewer parsed files than this is a regression (measured: 2,786 of 2,833; the 47 others
 /// are listed with their reason category by `--nocapture`).

@@ -2,26 +2,22 @@
 //! an SMTP server on 127.0.0.1, state in a SQLite file, time from a manual clock (except
 //! in the latency test, which runs the real daemon loop).
 
-mod common;
-
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{HttpServer, ReceivedMail, Response, SmtpSink};
+use veille::App;
 use veille::alerting::{self, RunFindings};
 use veille::clock::{Clock, ManualClock};
 use veille::model::{Field, Item, SourceId, TermHit, WatchId, WatchMatch};
 use veille::scheduler;
 use veille::score::Signals;
 use veille::store::{Backfill, FetchedRun};
-use veille::{App, config};
 
-fn app(config_path: &Path, clock: Arc<dyn Clock>) -> App {
-    let config = config::load(config_path).unwrap_or_else(|e| panic!("{e}"));
-    App::new(config, clock).unwrap_or_else(|e| panic!("{e}"))
-}
+use crate::common::{
+    self, HttpServer, ReceivedMail, Response, RssItem, SmtpSink, app, daemon_table, rss,
+    smtp_table, source_table,
+};
 
 fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0)
@@ -29,38 +25,10 @@ fn start() -> DateTime<Utc> {
         .expect("valid time")
 }
 
-/// One RSS item: (guid, title, link, text, published).
-struct Entry<'a> {
-    guid: &'a str,
-    title: &'a str,
-    link: String,
-    text: &'a str,
-    published: DateTime<Utc>,
-}
-
-fn rss(entries: &[Entry<'_>]) -> String {
-    let mut out = String::from(
-        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>t</title><link>https://example.org/</link><description>d</description>"#,
-    );
-    for e in entries {
-        let _ = write!(
-            out,
-            "<item><guid>{}</guid><title>{}</title><link>{}</link><description>{}</description><pubDate>{}</pubDate></item>",
-            e.guid,
-            e.title,
-            e.link,
-            e.text,
-            e.published.to_rfc2822()
-        );
-    }
-    out.push_str("</channel></rss>");
-    out
-}
-
-fn serve(http: &HttpServer, source: &str, entries: &[Entry<'_>]) {
+fn serve(http: &HttpServer, source: &str, items: &[RssItem]) {
     http.route(
         &format!("/{source}.xml"),
-        Response::ok("application/rss+xml", rss(entries)),
+        Response::ok("application/rss+xml", rss(items)),
     );
 }
 
@@ -79,31 +47,13 @@ fn write_config_for(
     sources: &[&str],
     alert_extra: &str,
 ) -> PathBuf {
-    let mut text = format!(
-        r#"
-[daemon]
-allow_private_addresses = ["127.0.0.0/8"]
-database = "veille.db"
-mail_dir = "mail"
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "none"
-from = "veille@example.org"
-"#
-    );
+    let mut text = daemon_table("veille.db", "mail_dir = \"mail\"") + &smtp_table(smtp_port);
     for source in sources {
-        let _ = write!(
-            text,
-            "\n[[source]]\nid = \"{source}\"\nurl = \"{}\"\nevery = \"2m\"\n",
-            http.url(&format!("/{source}.xml"))
-        );
+        let url = http.url(&format!("/{source}.xml"));
+        text.push_str(&source_table(source, &url, "every = \"2m\""));
     }
     text.push_str(&watch_and_alert(alert_extra));
-    let path = dir.join("veille.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
+    common::write_config(dir, &text)
 }
 
 /// The watch and the alert rule every test here uses; `alert_extra` goes into the rule.
@@ -171,21 +121,19 @@ async fn a_risk_item_alerts_once_and_its_copies_only_update_the_count() {
 
     // First poll: a backfill. Even yesterday's boycott story does not alert.
     for source in SOURCES {
-        let mut entries = vec![Entry {
-            guid: "weather",
-            title: "Météo de la semaine",
-            link: format!("https://{source}.example/meteo"),
-            text: QUIET_TEXT,
-            published: start() - Duration::hours(3),
-        }];
+        let mut entries = vec![
+            RssItem::new("weather", "Météo de la semaine")
+                .link(format!("https://{source}.example/meteo"))
+                .description(QUIET_TEXT)
+                .published(start() - Duration::hours(3)),
+        ];
         if source == "a" {
-            entries.push(Entry {
-                guid: "old",
-                title: "Nordvent : appel au boycott",
-                link: "https://a.example/old-boycott".to_string(),
-                text: BOYCOTT,
-                published: start() - Duration::days(1),
-            });
+            entries.push(
+                RssItem::new("old", "Nordvent : appel au boycott")
+                    .link("https://a.example/old-boycott")
+                    .description(BOYCOTT)
+                    .published(start() - Duration::days(1)),
+            );
         }
         serve(&http, source, &entries);
     }
@@ -197,12 +145,14 @@ async fn a_risk_item_alerts_once_and_its_copies_only_update_the_count() {
 
     // A risk item appears on one source: one alert, at once.
     clock.set(start() + Duration::minutes(5));
-    let story = |source: &str| Entry {
-        guid: "boycott",
-        title: "Nordvent : appel au boycott après des factures gonflées",
-        link: format!("https://{source}.example/nordvent-boycott"),
-        text: BOYCOTT,
-        published: start() + Duration::minutes(4),
+    let story = |source: &str| {
+        RssItem::new(
+            "boycott",
+            "Nordvent : appel au boycott après des factures gonflées",
+        )
+        .link(format!("https://{source}.example/nordvent-boycott"))
+        .description(BOYCOTT)
+        .published(start() + Duration::minutes(4))
     };
     serve(&http, "a", &[story("a")]);
     scheduler::run_once(&app).await.expect("second run");
@@ -237,13 +187,10 @@ async fn a_risk_item_alerts_once_and_its_copies_only_update_the_count() {
         "a",
         &[
             story("a"),
-            Entry {
-                guid: "strike",
-                title: "Grève chez Nordvent",
-                link: "https://a.example/nordvent-greve".to_string(),
-                text: STRIKE,
-                published: start() + Duration::minutes(39),
-            },
+            RssItem::new("strike", "Grève chez Nordvent")
+                .link("https://a.example/nordvent-greve")
+                .description(STRIKE)
+                .published(start() + Duration::minutes(39)),
         ],
     );
     scheduler::run_once(&app).await.expect("fourth run");
@@ -286,13 +233,12 @@ async fn stories_during_the_throttle_window_fold_into_one_mail_when_it_ends() {
     let mut served = Vec::new();
     for (minute, (guid, title, text)) in [0, 5, 10].into_iter().zip(texts) {
         clock.set(start() + Duration::minutes(minute + 1));
-        served.push(Entry {
-            guid,
-            title,
-            link: format!("https://a.example/{guid}"),
-            text,
-            published: start() + Duration::minutes(minute),
-        });
+        served.push(
+            RssItem::new(guid, title)
+                .link(format!("https://a.example/{guid}"))
+                .description(text)
+                .published(start() + Duration::minutes(minute)),
+        );
         serve(&http, "a", &served);
         scheduler::run_once(&app).await.expect("run");
     }
@@ -422,8 +368,7 @@ url = "https://wire.example/feed.xml"
 {}"#,
         watch_and_alert(alert_extra)
     );
-    let path = dir.join("veille.toml");
-    std::fs::write(&path, text).expect("write config");
+    let path = common::write_config(dir, &text);
     let now = start() + Duration::days(14);
     let clock = Arc::new(ManualClock::new(now));
     let app = app(&path, clock.clone());
@@ -747,20 +692,14 @@ async fn after_a_long_outage_only_fresh_items_alert() {
         &http,
         "a",
         &[
-            Entry {
-                guid: "during",
-                title: "Nordvent : appel au boycott",
-                link: "https://a.example/boycott".to_string(),
-                text: BOYCOTT,
-                published: start() + Duration::hours(3),
-            },
-            Entry {
-                guid: "now",
-                title: "Grève chez Nordvent",
-                link: "https://a.example/greve".to_string(),
-                text: STRIKE,
-                published: start() + Duration::hours(7) - Duration::minutes(1),
-            },
+            RssItem::new("during", "Nordvent : appel au boycott")
+                .link("https://a.example/boycott")
+                .description(BOYCOTT)
+                .published(start() + Duration::hours(3)),
+            RssItem::new("now", "Grève chez Nordvent")
+                .link("https://a.example/greve")
+                .description(STRIKE)
+                .published(start() + Duration::hours(7) - Duration::minutes(1)),
         ],
     );
     scheduler::run_once(&app)
@@ -817,13 +756,10 @@ async fn latency_from_poll_to_alert_mail_through_the_daemon() {
     serve(
         &http,
         "a",
-        &[Entry {
-            guid: "boycott",
-            title: "Nordvent : appel au boycott",
-            link: "https://a.example/boycott".to_string(),
-            text: BOYCOTT,
-            published: Utc::now(),
-        }],
+        &[RssItem::new("boycott", "Nordvent : appel au boycott")
+            .link("https://a.example/boycott")
+            .description(BOYCOTT)
+            .published(Utc::now())],
     );
     // Make the source due now, and wake the loop.
     let db = rusqlite::Connection::open(dir.path().join("veille.db")).expect("open the database");
@@ -917,13 +853,12 @@ async fn a_story_without_risk_alerts_once_it_spreads_fast() {
         serve(
             &http,
             source,
-            &[Entry {
-                guid: "park",
-                title: "Nordvent inaugure son premier parc éolien en mer",
-                link: format!("https://{source}.example/parc-eolien"),
-                text: PARK,
-                published: start(),
-            }],
+            &[
+                RssItem::new("park", "Nordvent inaugure son premier parc éolien en mer")
+                    .link(format!("https://{source}.example/parc-eolien"))
+                    .description(PARK)
+                    .published(start()),
+            ],
         );
         scheduler::run_once(&app).await.expect("run");
         if alerted_at.is_none() && !alerts_of(&smtp.received()).is_empty() {
@@ -971,13 +906,10 @@ async fn an_alert_queued_while_the_mail_server_is_down_goes_out_once_it_is_back(
     serve(
         &http,
         "a",
-        &[Entry {
-            guid: "boycott",
-            title: "Nordvent : appel au boycott",
-            link: "https://a.example/boycott".to_string(),
-            text: BOYCOTT,
-            published: start() + Duration::minutes(4),
-        }],
+        &[RssItem::new("boycott", "Nordvent : appel au boycott")
+            .link("https://a.example/boycott")
+            .description(BOYCOTT)
+            .published(start() + Duration::minutes(4))],
     );
     let summary = scheduler::run_once(&app)
         .await

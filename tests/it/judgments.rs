@@ -1,17 +1,18 @@
 //! Judging from the terminal and from mail, as people do it: feeds served on 127.0.0.1, mail
 //! delivered to an SMTP server on 127.0.0.1, the real `veille` binary, a SQLite file.
 
-mod common;
-
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use chrono::Utc;
-use common::{HttpServer, ReceivedMail, Response, SmtpSink};
 use veille::judge::token::{self, LinkKey};
 use veille::model::Verdict;
+
+use crate::common::{
+    self, HttpServer, ReceivedMail, Response, RssItem, SmtpSink, daemon_table, rss, smtp_table,
+    source_table,
+};
 
 const SECRET: &str = "PJ0aZwadTO1zMClrOz8LLk4IBZitlCAOgLndM+ta2wk=";
 
@@ -33,44 +34,30 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn rss(items: &[(&str, &str, &str)]) -> String {
-    let mut out = String::from(
-        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>t</title><link>https://example.org/</link><description>d</description>"#,
-    );
-    let now = Utc::now().to_rfc2822();
-    for (guid, title, text) in items {
-        let _ = write!(
-            out,
-            "<item><guid>{guid}</guid><title>{title}</title><link>https://news.example/{guid}</link><description>{text}</description><pubDate>{now}</pubDate></item>"
-        );
-    }
-    out.push_str("</channel></rss>");
-    out
+/// A feed of (guid, title, text) items, each at `https://news.example/{guid}`, published now.
+fn feed(items: &[(&str, &str, &str)]) -> String {
+    let now = Utc::now();
+    let items: Vec<RssItem> = items
+        .iter()
+        .map(|&(guid, title, text)| {
+            RssItem::new(guid, title)
+                .link(format!("https://news.example/{guid}"))
+                .description(text)
+                .published(now)
+        })
+        .collect();
+    rss(&items)
 }
 
 fn write_config(dir: &Path, http: &HttpServer, smtp: &SmtpSink) -> PathBuf {
     std::fs::write(dir.join("web-secret"), format!("{SECRET}\n")).expect("write secret");
     let text = format!(
-        r#"
-[daemon]
-allow_private_addresses = ["127.0.0.0/8"]
-database = "veille.db"
-
-[smtp]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-from = "veille@example.org"
-
+        r#"{daemon}{smtp}
 [web]
 base_url = "https://veille.example.org/"
 secret_file = "web-secret"
 
-[[source]]
-id = "presse"
-url = "{feed}"
-every = "2m"
-
+{source}
 [[watch]]
 id = "nordvent"
 name = "Nordvent"
@@ -88,12 +75,11 @@ id = "comms"
 to = "comms@example.org"
 throttle = "2h"
 "#,
-        port = smtp.addr.port(),
-        feed = http.url("/presse.xml"),
+        daemon = daemon_table("veille.db", ""),
+        smtp = smtp_table(smtp.addr.port()),
+        source = source_table("presse", &http.url("/presse.xml"), "every = \"2m\""),
     );
-    let path = dir.join("veille.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
+    common::write_config(dir, &text)
 }
 
 const BOYCOTT: &str = "Des associations appellent au boycott de Nordvent après la révélation de factures gonflées pendant trois ans.";
@@ -123,7 +109,7 @@ fn a_crisis_verdict_from_the_terminal_reaches_the_crisis_rule_at_once_in_its_thr
         "/presse.xml",
         Response::ok(
             "application/rss+xml",
-            rss(&[(
+            feed(&[(
                 "old",
                 "Nordvent publie ses résultats",
                 "Le chiffre d'affaires de Nordvent progresse.",
@@ -136,7 +122,7 @@ fn a_crisis_verdict_from_the_terminal_reaches_the_crisis_rule_at_once_in_its_thr
         "/presse.xml",
         Response::ok(
             "application/rss+xml",
-            rss(&[
+            feed(&[
                 (
                     "old",
                     "Nordvent publie ses résultats",
@@ -317,7 +303,7 @@ fn a_digest_carries_links_only_when_the_web_address_is_set() {
         "/presse.xml",
         Response::ok(
             "application/rss+xml",
-            rss(&[(
+            feed(&[(
                 "a",
                 "Nordvent ouvre une agence",
                 "Nordvent ouvre une agence à Lille.",
@@ -351,7 +337,7 @@ fn a_digest_carries_links_only_when_the_web_address_is_set() {
         "/presse.xml",
         Response::ok(
             "application/rss+xml",
-            rss(&[
+            feed(&[
                 (
                     "a",
                     "Nordvent ouvre une agence",
@@ -416,7 +402,7 @@ fn feed_of(items: &[(String, String, String, Verdict)]) -> String {
         .iter()
         .map(|(g, t, x, _)| (g.as_str(), t.as_str(), x.as_str()))
         .collect();
-    rss(&refs)
+    feed(&refs)
 }
 
 #[test]
