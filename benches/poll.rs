@@ -364,6 +364,7 @@ fn main() {
                     last_modified: None,
                     items,
                     signals: &[],
+                    scoring: None,
                     backfill: veille::store::Backfill::No,
                 })
                 .expect("store");

@@ -94,6 +94,7 @@ fn record(store: &Store, source: usize, now: DateTime<Utc>, items: &[(Item, Vec<
         last_modified: None,
         items,
         signals: &[],
+        scoring: None,
         backfill: veille::store::Backfill::No,
     }) {
         panic!("{e}");

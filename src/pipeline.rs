@@ -346,6 +346,7 @@ async fn extract_match_store(
                 last_modified: run.validators.last_modified.as_deref(),
                 items: &items,
                 signals: &signals,
+                scoring: Some(crate::score::SCORING),
                 backfill: run.backfill,
             },
             Some(&SuccessDetails {

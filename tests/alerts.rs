@@ -385,6 +385,7 @@ fn record_scored(
             last_modified: None,
             items: &items,
             signals: &signals,
+            scoring: risk.map(|_| veille::score::SCORING),
             backfill,
         })
         .unwrap_or_else(|e| panic!("{e}"));

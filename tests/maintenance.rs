@@ -32,6 +32,7 @@ fn record(store: &Store, now: DateTime<Utc>, items: &[(Item, Vec<WatchMatch>)]) 
             last_modified: None,
             items,
             signals: &[],
+            scoring: None,
             backfill: veille::store::Backfill::No,
         })
         .unwrap_or_else(|e| panic!("{e}"));

@@ -102,6 +102,7 @@ fn record(store: &Store, cases: &[Case]) {
                 last_modified: None,
                 items: &[(item, watched())],
                 signals: &[],
+                scoring: None,
                 backfill: veille::store::Backfill::No,
             })
             .unwrap_or_else(|e| panic!("{}: {e}", case.url));
@@ -439,6 +440,7 @@ fn corpus_feeds_group_only_copies_of_one_entry() {
                 last_modified: None,
                 items: &parsed,
                 signals: &[],
+                scoring: None,
                 backfill: veille::store::Backfill::No,
             })
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));

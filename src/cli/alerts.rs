@@ -209,6 +209,7 @@ mod tests {
                 last_modified: None,
                 items,
                 signals: &[],
+                scoring: None,
                 backfill,
             })
             .unwrap_or_else(|e| panic!("{e}"));

@@ -49,10 +49,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::dedup::DedupSettings;
 use crate::model::{
-    DigestId, DigestRun, Item, ItemId, MentionId, MentionRecord, SourceId, StoryId, WatchId,
-    WatchMatch,
+    DigestId, DigestRun, Item, ItemId, MentionId, MentionRecord, Scored, Scoring, Signals,
+    SourceId, StoryId, WatchId, WatchMatch,
 };
-use crate::score::Signals;
 
 /// A database failure, with what veille was doing at the time.
 #[derive(Debug, thiserror::Error)]
@@ -323,6 +322,8 @@ pub struct FetchedRun<'a> {
     /// Per item and match, in the order of `items`: the item's side of the score (the store
     /// adds the story's). Empty: mentions are stored without a score.
     pub signals: &'a [Vec<Signals>],
+    /// How the mentions are scored (see [`Scoring`]); `None` stores them without a score.
+    pub scoring: Option<Scoring>,
     /// Which new items a backfill found (they never alert nor count toward spikes).
     pub backfill: Backfill,
 }
@@ -925,20 +926,22 @@ impl Store {
                 let mut story_side: Option<(usize, usize)> = None;
                 for (match_index, found) in matches.iter().enumerate() {
                     let mut signals = run
-                        .signals
-                        .get(item_index)
+                        .scoring
+                        .and(run.signals.get(item_index))
                         .and_then(|per_match| per_match.get(match_index))
                         .cloned();
                     // A new item's mentions are all new: scored before the insert, so each
                     // row is written once. A seen item's are scored only when inserted.
                     let mut scored = None;
-                    if let (true, Some(signals), Some(story)) = (is_new, signals.as_mut(), story) {
+                    if let (true, Some(signals), Some(story), Some(scoring)) =
+                        (is_new, signals.as_mut(), story, run.scoring)
+                    {
                         let side = match story_side {
                             Some(side) => side,
-                            None => *story_side.insert(story_outlets(tx, story, run.now)?),
+                            None => *story_side.insert(story_outlets(tx, story, run.now, &scoring)?),
                         };
                         (signals.outlets, signals.recent_outlets) = side;
-                        scored = Some(crate::score::score(signals));
+                        scored = Some((scoring.score)(signals));
                     }
                     let mention = MentionToStore {
                         item: item_id,
@@ -960,14 +963,14 @@ impl Store {
                         ),
                     };
                     if scored.is_none()
-                        && let Some(signals) = signals.as_mut()
+                        && let (Some(signals), Some(scoring)) = (signals.as_mut(), run.scoring)
                     {
                         let side = match story_side {
                             Some(side) => side,
-                            None => *story_side.insert(story_outlets(tx, story, run.now)?),
+                            None => *story_side.insert(story_outlets(tx, story, run.now, &scoring)?),
                         };
                         (signals.outlets, signals.recent_outlets) = side;
-                        write_score(tx, id, &crate::score::score(signals))?;
+                        write_score(tx, id, &(scoring.score)(signals))?;
                     }
                     stats.new_mentions.push(NewMention {
                         id,
@@ -1401,7 +1404,7 @@ struct MentionToStore<'a> {
     terms: &'a [&'a str],
     backfill: bool,
     now: DateTime<Utc>,
-    scored: Option<&'a crate::score::Scored>,
+    scored: Option<&'a Scored>,
 }
 
 /// Inserts a mention unless the item already has one for this watch; returns its id when
@@ -1450,9 +1453,15 @@ fn insert_mention(tx: &Connection, mention: &MentionToStore<'_>) -> Result<Optio
 const OUTLET_SCAN: i64 = 100;
 
 /// The story side of a score: distinct outlets (over the story's latest [`OUTLET_SCAN`]
-/// items), and how many of them carried an item first seen within the growth window.
-fn story_outlets(tx: &Connection, story: StoryId, now: DateTime<Utc>) -> Result<(usize, usize)> {
-    let since = to_db(now) - crate::score::GROWTH_WINDOW_HOURS * 3600;
+/// items), and how many of them carried an item first seen within the scoring's growth
+/// window.
+fn story_outlets(
+    tx: &Connection,
+    story: StoryId,
+    now: DateTime<Utc>,
+    scoring: &Scoring,
+) -> Result<(usize, usize)> {
+    let since = to_db(now) - scoring.growth_window_hours * 3600;
     tx.prepare_cached(
         "SELECT COUNT(DISTINCT o), COUNT(DISTINCT CASE WHEN first_seen_at >= ?2 THEN o END)
            FROM (SELECT COALESCE(outlet, source_id) AS o, first_seen_at FROM items
@@ -1473,7 +1482,7 @@ fn reasons_json(reasons: &[crate::model::Reason]) -> String {
     serde_json::to_string(reasons).unwrap_or_else(|_| "[]".to_string())
 }
 
-fn write_score(tx: &Connection, mention: MentionId, scored: &crate::score::Scored) -> Result<()> {
+fn write_score(tx: &Connection, mention: MentionId, scored: &Scored) -> Result<()> {
     let reasons = reasons_json(&scored.reasons);
     tx.prepare_cached("UPDATE mentions SET score = ?2, reasons = ?3 WHERE id = ?1")
         .and_then(|mut stmt| stmt.execute(params![mention.0, scored.score, reasons]))

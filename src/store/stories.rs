@@ -736,6 +736,7 @@ mod tests {
                 last_modified: None,
                 items: &items,
                 signals: &[],
+                scoring: None,
                 backfill: crate::store::Backfill::No,
             })
             .unwrap_or_else(|e| panic!("{e}"));

@@ -53,6 +53,7 @@ fn record(
             last_modified: None,
             items,
             signals: &[],
+            scoring: None,
             backfill: super::Backfill::No,
         })
         .unwrap_or_else(|e| panic!("{e}"))
