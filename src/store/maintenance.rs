@@ -10,7 +10,7 @@
 //! A backup is `VACUUM INTO`: SQLite copies one consistent snapshot (a read transaction, so
 //! the daemon keeps writing meanwhile) into a new, compacted file, created 0600 like the
 //! database. Search runs on an FTS5
-//! index kept in step with `items` (migration 2): `record_fetched` indexes new and edited
+//! index kept in step with `items` (migration 2): `record_run` indexes new and edited
 //! items in the same transaction as the items themselves, and a trigger removes deleted
 //! ones, so it costs nothing at poll time beyond the index update and never drifts from the
 //! items.

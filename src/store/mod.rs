@@ -48,6 +48,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::dedup::DedupSettings;
+use crate::fetch::Validators;
 use crate::model::{
     DigestId, DigestRun, Item, ItemId, MentionId, MentionRecord, Scored, Scoring, Signals,
     SourceId, StoryId, WatchId, WatchMatch,
@@ -242,23 +243,6 @@ pub fn body_hash(body: &[u8]) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(body))
 }
 
-/// What a successful poll says about the source's health, written with the run by
-/// [`Store::record_fetched_with`] or [`Store::record_unchanged`].
-#[derive(Debug, Clone, Copy)]
-pub struct SuccessDetails<'a> {
-    pub source: &'a SourceId,
-    pub now: DateTime<Utc>,
-    /// The new body hash; `None` keeps the stored one (a 304).
-    pub body_hash: Option<&'a str>,
-    /// New validators from a 200 whose body was unchanged (`record_fetched` stores them
-    /// otherwise).
-    pub validators: Option<(Option<&'a str>, Option<&'a str>)>,
-    pub redirected_to: Option<&'a str>,
-    /// The failure streak this success ends, when it was long enough to be reported:
-    /// (first failure, consecutive failures).
-    pub recovered_from: Option<(DateTime<Utc>, u32)>,
-}
-
 /// A source that needs the admin's attention (for `veille sources` and the digest footer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceHealth {
@@ -308,24 +292,74 @@ pub struct SourceRow {
 /// `next_poll_at` of a gone source: never.
 const NEVER: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
 
-/// The result of a successful fetch, to record in one transaction.
-#[derive(Debug)]
-pub struct FetchedRun<'a> {
-    pub source: &'a SourceId,
-    pub url: &'a str,
+/// One successful poll of a source, recorded whole by [`Store::record_run`]: the source's
+/// new state and health and, when its document was parsed, its items with their stories
+/// and mentions.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub source: SourceId,
+    /// The source's URL as shown (without userinfo).
+    pub url: String,
     pub now: DateTime<Utc>,
     pub next_poll_at: DateTime<Utc>,
-    pub etag: Option<&'a str>,
-    pub last_modified: Option<&'a str>,
+    /// The answer's validators; `None` keeps the stored ones (a 304).
+    pub validators: Option<Validators>,
+    /// The hash of the body parsed (see [`body_hash`]); `None` keeps the stored one.
+    pub body_hash: Option<String>,
+    /// Where a permanent redirect (301/308) pointed, if one did.
+    pub redirected_to: Option<String>,
+    /// The failure streak this success ends, when it was long enough to be reported:
+    /// (first failure, consecutive failures).
+    pub recovered_from: Option<(DateTime<Utc>, u32)>,
+    /// The parsed document; `None` when the poll found nothing new (a 304, or the same body
+    /// as last time).
+    pub parsed: Option<Parsed>,
+}
+
+/// The items of a parsed document, as a run records them.
+#[derive(Debug, Clone)]
+pub struct Parsed {
     /// Every item of the document, with the watches it matched.
-    pub items: &'a [(Item, Vec<WatchMatch>)],
-    /// Per item and match, in the order of `items`: the item's side of the score (the store
-    /// adds the story's). Empty: mentions are stored without a score.
-    pub signals: &'a [Vec<Signals>],
-    /// How the mentions are scored (see [`Scoring`]); `None` stores them without a score.
-    pub scoring: Option<Scoring>,
+    pub items: Vec<Matched>,
     /// Which new items a backfill found (they never alert nor count toward spikes).
     pub backfill: Backfill,
+    /// How the mentions are scored (see [`Scoring`]); `None` stores them without a score.
+    pub scoring: Option<Scoring>,
+}
+
+/// One item of a document and the watches it matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matched {
+    pub item: Item,
+    pub candidates: Vec<Candidate>,
+}
+
+/// A watch that matched an item: a mention to store, unless the item has one for this
+/// watch already.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub found: WatchMatch,
+    /// The item's side of the mention's score (the store adds the story's, see [`Scoring`]).
+    pub signals: Signals,
+    /// Per alert rule, in the configuration's order: the risk terms its vocabulary finds near
+    /// the hits (`None` when the rule reads another watch). Empty when no rule looks at the
+    /// run. The store does not read it: it comes back with the new mention.
+    pub rule_risk: Vec<Option<Vec<String>>>,
+}
+
+impl Matched {
+    /// An item and its matches, stored without scores nor rule risks (tools, tests).
+    pub fn unscored(item: Item, matches: Vec<WatchMatch>) -> Matched {
+        let candidates = matches
+            .into_iter()
+            .map(|found| Candidate {
+                found,
+                signals: Signals::default(),
+                rule_risk: Vec::new(),
+            })
+            .collect();
+        Matched { item, candidates }
+    }
 }
 
 /// Which items of a run were found by a backfill: published before veille looked, so
@@ -370,13 +404,12 @@ pub struct NewMention {
     pub id: MentionId,
     pub watch: WatchId,
     pub story: StoryId,
-    /// Index of its item in [`FetchedRun::items`], and of the match in that item's list.
-    pub item_index: usize,
-    pub match_index: usize,
     pub backfill: bool,
     /// The whole set of signals (item and story side), when the run was scored: each alert
     /// rule scores them again with its own risk vocabulary.
     pub signals: Option<Signals>,
+    /// Its candidate's [`Candidate::rule_risk`].
+    pub rule_risk: Vec<Option<Vec<String>>>,
 }
 
 /// A digest window to record, with its mail when it is not empty.
@@ -871,158 +904,29 @@ impl Store {
             .collect())
     }
 
-    /// Records a fetched document: items (each new one given its story, see `stories`), their
-    /// mentions and the source state, atomically.
-    pub fn record_fetched(&self, run: &FetchedRun<'_>) -> Result<RunStats> {
-        self.record_fetched_with(run, None)
-    }
-
-    /// [`Store::record_fetched`] and, in the same transaction, what the poll says about the
-    /// source's health (see [`SuccessDetails`]).
-    pub fn record_fetched_with(
-        &self,
-        run: &FetchedRun<'_>,
-        details: Option<&SuccessDetails<'_>>,
-    ) -> Result<RunStats> {
+    /// Records a successful poll in the open batch (see the module doc): the source's state
+    /// and health and, when its document was parsed, its items (each new one given its story,
+    /// see `stories`), their mentions and their scores, atomically.
+    pub fn record_run(&self, run: &RunRecord) -> Result<RunStats> {
         let dedup = self.dedup.read().unwrap_or_else(|p| p.into_inner()).clone();
         let prepared: Vec<stories::Prepared> = run
-            .items
+            .parsed
             .iter()
-            .map(|(item, _)| stories::prepare(item, run.url, &dedup))
+            .flat_map(|parsed| &parsed.items)
+            .map(|matched| stories::prepare(&matched.item, &run.url, &dedup))
             .collect();
         self.batch_conn().in_batch(|tx, cache| {
-            let mut stats = RunStats::default();
-            // Full-text index writes, in item order, made once every other write of the run is
-            // done: an FTS5 table flushes its pending terms at each statement savepoint, and the
-            // item and story writes open one each (see migration "the full-text index is written
-            // by record_fetched"). Not deferred to the batch's commit: a batch's worth of
-            // pending terms took 4 MB more at peak, for no measurable gain.
-            let mut to_index: Vec<IndexWrite<'_>> = Vec::new();
-            for (item_index, ((item, matches), prepared)) in
-                run.items.iter().zip(prepared).enumerate()
-            {
-                let (item_id, story, is_new) = match upsert_item(tx, item, run.now)? {
-                    Upserted::New => {
-                        let (id, assignment) =
-                            stories::store_new_item(tx, cache, item, prepared, run.now, &dedup)?;
-                        stats.items_new += 1;
-                        to_index.push((id, None, item));
-                        (id, Some(assignment.story()), true)
-                    }
-                    Upserted::Seen { id, replaced } => {
-                        stats.items_seen += 1;
-                        if replaced.is_some() {
-                            to_index.push((id, replaced, item));
-                        }
-                        (id, None, false)
-                    }
-                };
-                if matches.is_empty() {
-                    continue;
-                }
-                let backfill = !is_new || run.backfill.of(item);
-                // Read only when a mention is new: most matches of a re-polled feed are not.
-                let mut story = story;
-                let mut story_side: Option<(usize, usize)> = None;
-                for (match_index, found) in matches.iter().enumerate() {
-                    let mut signals = run
-                        .scoring
-                        .and(run.signals.get(item_index))
-                        .and_then(|per_match| per_match.get(match_index))
-                        .cloned();
-                    // A new item's mentions are all new: scored before the insert, so each
-                    // row is written once. A seen item's are scored only when inserted.
-                    let mut scored = None;
-                    if let (true, Some(signals), Some(story), Some(scoring)) =
-                        (is_new, signals.as_mut(), story, run.scoring)
-                    {
-                        let side = match story_side {
-                            Some(side) => side,
-                            None => *story_side.insert(story_outlets(tx, story, run.now, &scoring)?),
-                        };
-                        (signals.outlets, signals.recent_outlets) = side;
-                        scored = Some((scoring.score)(signals));
-                    }
-                    let mention = MentionToStore {
-                        item: item_id,
-                        watch: &found.watch,
-                        terms: &found.terms(),
-                        backfill,
-                        now: run.now,
-                        scored: scored.as_ref(),
-                    };
-                    let Some(id) = insert_mention(tx, &mention)? else {
-                        continue;
-                    };
-                    *stats.mentions.entry(found.watch.clone()).or_default() += 1;
-                    let story = match story {
-                        Some(story) => story,
-                        // Items stored before stories existed are their own story.
-                        None => *story.insert(
-                            stories::item_story(tx, ItemId(item_id))?.unwrap_or(StoryId(item_id)),
-                        ),
-                    };
-                    if scored.is_none()
-                        && let (Some(signals), Some(scoring)) = (signals.as_mut(), run.scoring)
-                    {
-                        let side = match story_side {
-                            Some(side) => side,
-                            None => *story_side.insert(story_outlets(tx, story, run.now, &scoring)?),
-                        };
-                        (signals.outlets, signals.recent_outlets) = side;
-                        write_score(tx, id, &(scoring.score)(signals))?;
-                    }
-                    stats.new_mentions.push(NewMention {
-                        id,
-                        watch: found.watch.clone(),
-                        story,
-                        item_index,
-                        match_index,
-                        backfill,
-                        signals,
-                    });
-                }
-            }
-            tx.prepare_cached(
-                "INSERT INTO source_state (source_id, url, etag, last_modified, last_polled_at, last_success_at,
-                                           next_poll_at, consecutive_failures, last_error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, 0, NULL)
-                 ON CONFLICT (source_id) DO UPDATE SET
-                    url = excluded.url, etag = excluded.etag, last_modified = excluded.last_modified,
-                    last_polled_at = excluded.last_polled_at, last_success_at = excluded.last_success_at,
-                    next_poll_at = excluded.next_poll_at, consecutive_failures = 0, last_error = NULL",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    run.source.as_str(),
-                    run.url,
-                    run.etag,
-                    run.last_modified,
-                    to_db(run.now),
-                    to_db(run.next_poll_at)
-                ])
-            })
-            .context("recording a successful poll")?;
-            if let Some(details) = details {
-                success_details(tx, details)?;
-            }
+            let Some(parsed) = &run.parsed else {
+                succeeded(tx, run)?;
+                success_details(tx, run)?;
+                return Ok(RunStats::default());
+            };
+            let (stats, to_index) = write_items(tx, cache, run, parsed, prepared, &dedup)?;
+            succeeded(tx, run)?;
+            success_details(tx, run)?;
             stories::record_sentences(tx, cache, run.now)?;
             index_text(tx, &to_index)?;
             Ok(stats)
-        })
-    }
-
-    /// Records a 304 (or a 200 whose body was seen before): the source is healthy and
-    /// unchanged; its health details are written in the same transaction.
-    pub fn record_unchanged(
-        &self,
-        url: &str,
-        next_poll_at: DateTime<Utc>,
-        details: &SuccessDetails<'_>,
-    ) -> Result<()> {
-        self.batch_conn().in_batch(|tx, _| {
-            not_modified(tx, details.source, url, details.now, next_poll_at)?;
-            success_details(tx, details)
         })
     }
 
@@ -1546,13 +1450,9 @@ fn mention_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<MentionRecord> {
     })
 }
 
-fn not_modified(
-    conn: &Connection,
-    source: &SourceId,
-    url: &str,
-    now: DateTime<Utc>,
-    next_poll_at: DateTime<Utc>,
-) -> Result<()> {
+/// A successful poll's source state: polled, healthy, next poll (validators are written by
+/// [`success_details`]).
+fn succeeded(conn: &Connection, run: &RunRecord) -> Result<()> {
     conn
             .prepare_cached(
                 "INSERT INTO source_state (source_id, url, last_polled_at, last_success_at, next_poll_at, consecutive_failures)
@@ -1563,20 +1463,20 @@ fn not_modified(
                     consecutive_failures = 0, last_error = NULL",
             )
             .and_then(|mut stmt| {
-                stmt.execute(params![source.as_str(), url, to_db(now), to_db(next_poll_at)])
+                stmt.execute(params![run.source.as_str(), run.url, to_db(run.now), to_db(run.next_poll_at)])
             })
-            .context("recording an unchanged poll")?;
+            .context("recording a successful poll")?;
     Ok(())
 }
 
 /// Clears a failure streak and a gone status, and records a recovery worth reporting, the
-/// permanent redirect and the body hash.
-fn success_details(conn: &Connection, details: &SuccessDetails<'_>) -> Result<()> {
-    let (recovered_since, recovered_failures) = details
+/// permanent redirect, the validators and the body hash.
+fn success_details(conn: &Connection, run: &RunRecord) -> Result<()> {
+    let (recovered_since, recovered_failures) = run
         .recovered_from
         .map_or((None, None), |(since, n)| (Some(to_db(since)), Some(n)));
-    let (update_validators, etag, last_modified) = match details.validators {
-        Some((etag, last_modified)) => (true, etag, last_modified),
+    let (update_validators, etag, last_modified) = match &run.validators {
+        Some(v) => (true, v.etag.as_deref(), v.last_modified.as_deref()),
         None => (false, None, None),
     };
     conn.prepare_cached(
@@ -1593,19 +1493,121 @@ fn success_details(conn: &Connection, details: &SuccessDetails<'_>) -> Result<()
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
-            details.source.as_str(),
-            details.body_hash,
-            details.redirected_to,
+            run.source.as_str(),
+            run.body_hash,
+            run.redirected_to,
             update_validators,
             etag,
             last_modified,
             recovered_since,
             recovered_failures,
-            to_db(details.now),
+            to_db(run.now),
         ])
     })
     .context("recording the health of a source")?;
     Ok(())
+}
+
+/// Writes a parsed run's items, stories and mentions, and scores the new mentions (see
+/// [`Scoring`]); returns what it changed and the full-text index writes to make.
+fn write_items<'r>(
+    tx: &Connection,
+    cache: &mut stories::StoryCache,
+    run: &RunRecord,
+    parsed: &'r Parsed,
+    prepared: Vec<stories::Prepared>,
+    dedup: &DedupSettings,
+) -> Result<(RunStats, Vec<IndexWrite<'r>>)> {
+    let mut stats = RunStats::default();
+    // Full-text index writes, in item order, made once every other write of the run is
+    // done: an FTS5 table flushes its pending terms at each statement savepoint, and the
+    // item and story writes open one each (see migration "the full-text index is written
+    // by record_run"). Not deferred to the batch's commit: a batch's worth of pending
+    // terms took 4 MB more at peak, for no measurable gain.
+    let mut to_index: Vec<IndexWrite<'r>> = Vec::new();
+    for (Matched { item, candidates }, prepared) in parsed.items.iter().zip(prepared) {
+        let (item_id, story, is_new) = match upsert_item(tx, item, run.now)? {
+            Upserted::New => {
+                let (id, assignment) =
+                    stories::store_new_item(tx, cache, item, prepared, run.now, dedup)?;
+                stats.items_new += 1;
+                to_index.push((id, None, item));
+                (id, Some(assignment.story()), true)
+            }
+            Upserted::Seen { id, replaced } => {
+                stats.items_seen += 1;
+                if replaced.is_some() {
+                    to_index.push((id, replaced, item));
+                }
+                (id, None, false)
+            }
+        };
+        if candidates.is_empty() {
+            continue;
+        }
+        let backfill = !is_new || parsed.backfill.of(item);
+        // Read only when a mention is new: most matches of a re-polled feed are not.
+        let mut story = story;
+        let mut story_side: Option<(usize, usize)> = None;
+        for Candidate {
+            found,
+            signals,
+            rule_risk,
+        } in candidates
+        {
+            let mut signals = parsed.scoring.map(|_| signals.clone());
+            // A new item's mentions are all new: scored before the insert, so each
+            // row is written once. A seen item's are scored only when inserted.
+            let mut scored = None;
+            if let (true, Some(signals), Some(story), Some(scoring)) =
+                (is_new, signals.as_mut(), story, parsed.scoring)
+            {
+                let side = match story_side {
+                    Some(side) => side,
+                    None => *story_side.insert(story_outlets(tx, story, run.now, &scoring)?),
+                };
+                (signals.outlets, signals.recent_outlets) = side;
+                scored = Some((scoring.score)(signals));
+            }
+            let mention = MentionToStore {
+                item: item_id,
+                watch: &found.watch,
+                terms: &found.terms(),
+                backfill,
+                now: run.now,
+                scored: scored.as_ref(),
+            };
+            let Some(id) = insert_mention(tx, &mention)? else {
+                continue;
+            };
+            *stats.mentions.entry(found.watch.clone()).or_default() += 1;
+            let story = match story {
+                Some(story) => story,
+                // Items stored before stories existed are their own story.
+                None => *story
+                    .insert(stories::item_story(tx, ItemId(item_id))?.unwrap_or(StoryId(item_id))),
+            };
+            if scored.is_none()
+                && let (Some(signals), Some(scoring)) = (signals.as_mut(), parsed.scoring)
+            {
+                let side = match story_side {
+                    Some(side) => side,
+                    None => *story_side.insert(story_outlets(tx, story, run.now, &scoring)?),
+                };
+                (signals.outlets, signals.recent_outlets) = side;
+                write_score(tx, id, &(scoring.score)(signals))?;
+            }
+            stats.new_mentions.push(NewMention {
+                id,
+                watch: found.watch.clone(),
+                story,
+                backfill,
+                signals,
+                rule_risk: rule_risk.clone(),
+            });
+        }
+    }
+    Ok((stats, to_index))
 }
 
 /// What [`upsert_item`] did.

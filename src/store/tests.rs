@@ -44,17 +44,27 @@ fn record(
 ) -> RunStats {
     let id = SourceId::new(source);
     store
-        .record_fetched(&FetchedRun {
-            source: &id,
-            url: "https://x.example/feed",
+        .record_run(&RunRecord {
+            source: id,
+            url: "https://x.example/feed".to_string(),
             now,
             next_poll_at: now + Duration::minutes(15),
-            etag: Some("\"v1\""),
-            last_modified: None,
-            items,
-            signals: &[],
-            scoring: None,
-            backfill: super::Backfill::No,
+            validators: Some(Validators {
+                etag: Some("\"v1\"".to_string()),
+                last_modified: None,
+            }),
+            body_hash: None,
+            redirected_to: None,
+            recovered_from: None,
+            parsed: Some(Parsed {
+                items: items
+                    .iter()
+                    .cloned()
+                    .map(|(item, matches)| Matched::unscored(item, matches))
+                    .collect(),
+                backfill: super::Backfill::No,
+                scoring: None,
+            }),
         })
         .unwrap_or_else(|e| panic!("{e}"))
 }
