@@ -1,7 +1,11 @@
 use chrono::Duration;
 
+use rusqlite::params;
+
 use super::*;
+use crate::fetch::Validators;
 use crate::model::Verdict;
+use crate::model::{DigestId, Item, MentionId, SourceId, WatchId, WatchMatch};
 use crate::model::{Field, PastEscalation, TermHit};
 
 fn t(minutes: i64) -> DateTime<Utc> {
