@@ -174,18 +174,18 @@ impl Store {
         let context = format!("backing up to {}", target.display());
         let text = target
             .to_str()
-            .ok_or_else(|| StoreError::new(&context, "the path is not valid UTF-8"))?;
+            .ok_or_else(|| StoreError::other(&context, "the path is not valid UTF-8"))?;
         std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(target)
             .map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => StoreError::new(
+                std::io::ErrorKind::AlreadyExists => StoreError::other(
                     &context,
                     "the file exists; choose a new name (a backup never overwrites)",
                 ),
-                _ => StoreError::new(&context, e),
+                _ => StoreError::io(&context, e),
             })?;
         let copied = self.conn().execute("VACUUM INTO ?1", [text]);
         if copied.is_err() {

@@ -68,19 +68,95 @@ use rusqlite::Connection;
 use crate::dedup::DedupSettings;
 use crate::model::MentionRecord;
 
-/// A database failure, with what veille was doing at the time.
-#[derive(Debug, thiserror::Error)]
-#[error("database error while {context}: {message}")]
+/// A database failure, with what veille was doing at the time and what failed underneath.
+///
+/// The underlying error is kept as the [`source`](std::error::Error::source) (SQLite's, or
+/// the file system's), so the message reads whole through `crate::error_chain`, and a
+/// caller can tell a passing condition ([`StoreError::is_busy`]: another process holds the
+/// write lock) from a broken invariant ([`StoreError::is_constraint`]) without knowing that
+/// the store is SQLite: no rusqlite type is public.
+#[derive(Debug)]
 pub struct StoreError {
-    pub context: String,
-    pub message: String,
+    context: String,
+    cause: Cause,
+}
+
+/// What failed under a [`StoreError`].
+#[derive(Debug)]
+enum Cause {
+    Sqlite(rusqlite::Error),
+    /// The file system: the database's folder, its mode, a backup's target.
+    Io(std::io::Error),
+    /// A check of veille's own (a newer schema, a path that is not UTF-8, a call that did
+    /// not finish).
+    Other(String),
 }
 
 impl StoreError {
-    fn new(context: impl Into<String>, error: impl std::fmt::Display) -> Self {
+    fn sqlite(context: impl Into<String>, error: rusqlite::Error) -> Self {
         StoreError {
             context: context.into(),
-            message: error.to_string(),
+            cause: Cause::Sqlite(error),
+        }
+    }
+
+    fn io(context: impl Into<String>, error: std::io::Error) -> Self {
+        StoreError {
+            context: context.into(),
+            cause: Cause::Io(error),
+        }
+    }
+
+    /// A failure that is not the database's own: `context` says what veille was doing,
+    /// `message` what went wrong.
+    pub fn other(context: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        StoreError {
+            context: context.into(),
+            cause: Cause::Other(message.to_string()),
+        }
+    }
+
+    /// The database was busy: another connection or process held the lock for longer than
+    /// the busy timeout. Trying again later may succeed.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self.sqlite_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+
+    /// A constraint refused the write (a unique key, a foreign key, a check): trying again
+    /// gives the same answer.
+    pub fn is_constraint(&self) -> bool {
+        self.sqlite_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+    }
+
+    fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
+        match &self.cause {
+            Cause::Sqlite(error) => error.sqlite_error_code(),
+            Cause::Io(_) | Cause::Other(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The cause is in the message too: most callers log or store `to_string()` alone.
+        write!(f, "database error while {}: ", self.context)?;
+        match &self.cause {
+            Cause::Sqlite(error) => write!(f, "{error}"),
+            Cause::Io(error) => write!(f, "{error}"),
+            Cause::Other(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.cause {
+            Cause::Sqlite(error) => Some(error),
+            Cause::Io(error) => Some(error),
+            Cause::Other(_) => None,
         }
     }
 }
@@ -94,7 +170,7 @@ trait Context<T> {
 
 impl<T> Context<T> for rusqlite::Result<T> {
     fn context(self, what: &str) -> Result<T> {
-        self.map_err(|e| StoreError::new(what, e))
+        self.map_err(|e| StoreError::sqlite(what, e))
     }
 }
 
@@ -258,7 +334,7 @@ fn private_database(path: &Path) -> Result<()> {
     {
         Ok(_) => return Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(StoreError::new(format!("creating {}", path.display()), e)),
+        Err(e) => return Err(StoreError::io(format!("creating {}", path.display()), e)),
     }
     let mut files = vec![path.to_path_buf()];
     for suffix in ["-wal", "-shm"] {
@@ -302,7 +378,7 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::new(format!("creating the folder {}", parent.display()), e)
+                StoreError::io(format!("creating the folder {}", parent.display()), e)
             })?;
         }
         private_database(path)?;
@@ -368,7 +444,7 @@ impl Store {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .context("reading the schema version")?;
         if version > known {
-            return Err(StoreError::new(
+            return Err(StoreError::other(
                 "checking the schema version",
                 format!(
                     "the database has schema version {version} but this veille knows only {known}: it was written by a newer veille"
