@@ -1,7 +1,16 @@
 //! One source run, top to bottom: fetch → extract → match → store.
 //!
-//! A failure at any step is recorded on the source (error text, consecutive failures, next
-//! attempt with backoff) and returned as data; it never stops the other sources.
+//! A successful poll is one `store::RunRecord`: the source's new state and health, and,
+//! when the document was parsed, each item with its candidate mentions (the item side of
+//! their signals, the risk terms each alert rule finds near them). The store writes it in
+//! one transaction and scores the new mentions with the scoring handed to it
+//! (`score::SCORING`) once their story is known; the new mentions then go to the alert
+//! rules (`alerting::after_run`).
+//!
+//! A fetch or parse failure is recorded on the source (error text, consecutive failures,
+//! next attempt with backoff) and returned as data; a database failure (`RunError::Store`)
+//! is logged, and the source, whose run was rolled back, stays due. Neither stops the other
+//! sources.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -23,11 +23,81 @@
 //! a savepoint copies every page it changes to a sub-journal first, which, on the poll
 //! bench, cost all that the batch saved (sub-journal in a file) or 4 MB at peak (in memory).
 //!
+//! The store stores and reads; it does not decide. A run's scores come from the caller's
+//! [`Scoring`](crate::model::Scoring), which the store calls once an item has its story
+//! (see `items`); what an alert rule or a digest does with the rows is theirs.
+//!
 //! This file holds the connection, the group commit, the time helpers and the error type;
 //! the statements live with their tables: `sources` (polling state and health), `items`
 //! (items and source runs), `mentions`, `stories`, `digests`, `outbox`, `alerts` (rule
 //! state, escalations, spikes), `judgments`, `maintenance` (purge, backup, search, counts)
 //! and `migrations`.
+//!
+//! # The storage seam
+//!
+//! Everything above this module sees `Store`'s methods and plain values (`crate::model`, the
+//! row types here, [`StoreError`] with [`StoreError::is_busy`] and
+//! [`StoreError::is_constraint`]); no rusqlite type is public. A second backend (PostgreSQL,
+//! say, for an installation that outgrows one machine) would implement the same method
+//! families, each call with the same transaction boundary:
+//!
+//! - **opening**: `open` (create, then migrate: its own migration list, since the SQL here
+//!   is SQLite's dialect), `set_dedup`, `integrity_ok`.
+//! - **sources and runs**: `due_sources` and `next_polls`, `source_state`, `record_run` (a
+//!   whole successful poll in one transaction: source state and health, items, story
+//!   assignment, mentions, scores from the caller's `Scoring`, the search index),
+//!   `record_failure`, `record_gone`, `reset_moved_sources`, and the health reports
+//!   (`sources_in_trouble`, `sources_recovered_between`, `source_rows`).
+//! - **stories**: `stories_info`, `stories_since`, `story_of`, `story`, `story_count`.
+//! - **mentions and items read back**: `for_each_mention`, `for_each_item_since`, `search`,
+//!   `counts`.
+//! - **digests**: the watermark (`last_digest_run`, `last_mention_id`), `mentions_between`,
+//!   `previous_window_counts`, and `queue_digest` (a window and its mail together).
+//! - **outbox**: `pending_mails`, `next_mail_attempt`, `mark_sent`, `mark_attempt_failed`,
+//!   `mark_failed`, `retry_mail`, `outbox_entries`.
+//! - **alerts**: the intake (`alert_intake`, `mentions_awaiting_alerts`,
+//!   `mentions_taken_in`), a rule's state and mails (`alert_rule_state`, `rules_waiting`,
+//!   `record_alert`, `drop_pending`, `alerted_stories`, `alerted_story`), spikes
+//!   (`watch_hours`, `top_stories`, `spike_in_progress`, `end_spike`), escalations
+//!   (`record_escalation`), and the mentions they show (`mentions_by_id`,
+//!   `latest_mention_of_story`).
+//! - **judgments**: `judge`, `mention`, `judgment_of`, `judgments_version`,
+//!   `judgment_counts`, `judged_mentions`, `review_stories`, `list_mentions`.
+//! - **maintenance**: `purge`, `backup_to`.
+//!
+//! What is SQLite's own today, to be rethought rather than ported:
+//!
+//! - **One connection behind a blocking mutex**, reached through `App::db` (on tokio's
+//!   blocking pool) and `App::db_now`. A server backend would hold a pool of connections;
+//!   the callers' closures over `&Store` can stay as they are.
+//! - **The group commit** (above), and the story cache that rides on it (`stories`): both
+//!   are right only because the batch's transaction holds SQLite's single write lock, so
+//!   nothing else writes meanwhile. On PostgreSQL each run would commit alone (the server's
+//!   `commit_delay` groups the flushes), and story assignment, which reads recent
+//!   fingerprints and then writes, would need a lock (an advisory lock per story window, or
+//!   `SERIALIZABLE` and a retry when [`StoreError::is_busy`]): otherwise two copies polled
+//!   at the same moment by two daemons start two stories.
+//! - **One daemon per database.** "What is due" is read by the only daemon, and alert
+//!   decisions are serialized by `App::alert_lock`, a mutex in memory. Several daemons on
+//!   one PostgreSQL database would each claim their due sources with `SELECT … FOR UPDATE
+//!   SKIP LOCKED` and a lease (claimed until; `record_run` and `record_failure` release it)
+//!   so that no source is polled twice, claim pending mails the same way before sending
+//!   them, and lock an alert rule's state row (`SELECT … FOR UPDATE`) for its decision.
+//! - **FTS5 search** (`maintenance`): an external-content index that `record_run` writes
+//!   and a trigger cleans; PostgreSQL would use a `tsvector` column, `unaccent` and a GIN
+//!   index.
+//! - **The file**: WAL mode; mode 0600 on the file, its -wal and -shm, and backups
+//!   (`private_database`); backups by `VACUUM INTO`; `incremental_vacuum` after a purge. A
+//!   server has credentials, `pg_dump` and autovacuum instead.
+//! - **`PRAGMA`s and connection settings** (`setup`): the busy timeout, `BEGIN IMMEDIATE`
+//!   for every transaction (how several processes queue for the lock), foreign keys,
+//!   `synchronous`, the checkpoint interval, the statement cache, fixed query plans, and
+//!   `user_version` as the schema version.
+//! - **Dialect**: `INSERT … ON CONFLICT DO NOTHING` then `last_insert_rowid()` (PostgreSQL:
+//!   `RETURNING id`), `WITHOUT ROWID` tables, times as Unix seconds in INTEGER columns.
+//! - **Errors**: [`StoreError::is_busy`] is SQLite's BUSY or LOCKED. A PostgreSQL store
+//!   would map lock timeouts, deadlocks and serialization failures to it, and SQLSTATE
+//!   class 23 to [`StoreError::is_constraint`].
 
 mod alerts;
 mod digests;
