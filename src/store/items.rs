@@ -130,7 +130,7 @@ pub struct RunStats {
 }
 
 impl Store {
-    /// Records a successful poll in the open batch (see the module doc): the source's state
+    /// Records a successful poll in the open batch (see `store`): the source's state
     /// and health and, when its document was parsed, its items (each new one given its story,
     /// see `stories`), their mentions and their scores, atomically.
     pub fn record_run(&self, run: &RunRecord) -> Result<RunStats> {
