@@ -355,16 +355,24 @@ fn main() {
         for (i, items) in matched.iter().enumerate() {
             let source = SourceId::new(format!("feed-{i}"));
             store
-                .record_fetched(&veille::store::FetchedRun {
-                    source: &source,
-                    url: "http://bench/",
+                .record_run(&veille::store::RunRecord {
+                    source,
+                    url: "http://bench/".to_string(),
                     now,
                     next_poll_at: now,
-                    etag: None,
-                    last_modified: None,
-                    items,
-                    signals: &[],
-                    backfill: veille::store::Backfill::No,
+                    validators: Some(Default::default()),
+                    body_hash: None,
+                    redirected_to: None,
+                    recovered_from: None,
+                    parsed: Some(veille::store::Parsed {
+                        items: items
+                            .iter()
+                            .cloned()
+                            .map(|(item, matches)| veille::store::Matched::unscored(item, matches))
+                            .collect(),
+                        backfill: veille::store::Backfill::No,
+                        scoring: None,
+                    }),
                 })
                 .expect("store");
         }

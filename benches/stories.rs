@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use veille::model::MentionRecord;
 use veille::model::{Item, SourceId, StoryId, WatchId, WatchMatch};
 use veille::store::StoreError;
-use veille::store::{FetchedRun, Store};
+use veille::store::{Matched, Parsed, RunRecord, Store};
 
 const SOURCES: usize = 40;
 const BATCH: usize = 500;
@@ -85,16 +85,24 @@ fn at(minutes: i64) -> DateTime<Utc> {
 fn record(store: &Store, source: usize, now: DateTime<Utc>, items: &[(Item, Vec<WatchMatch>)]) {
     let id = SourceId::new(format!("s{source}"));
     let url = format!("https://outlet{source}.example/feed.xml");
-    if let Err(e) = store.record_fetched(&FetchedRun {
-        source: &id,
-        url: &url,
+    if let Err(e) = store.record_run(&RunRecord {
+        source: id,
+        url,
         now,
         next_poll_at: now,
-        etag: None,
-        last_modified: None,
-        items,
-        signals: &[],
-        backfill: veille::store::Backfill::No,
+        validators: Some(Default::default()),
+        body_hash: None,
+        redirected_to: None,
+        recovered_from: None,
+        parsed: Some(Parsed {
+            items: items
+                .iter()
+                .cloned()
+                .map(|(item, matches)| Matched::unscored(item, matches))
+                .collect(),
+            backfill: veille::store::Backfill::No,
+            scoring: None,
+        }),
     }) {
         panic!("{e}");
     }

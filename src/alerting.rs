@@ -70,23 +70,11 @@ use crate::model::{
 use crate::score;
 use crate::store::{AlertSent, NewEscalation, NewMention};
 
-/// What a run found that the rules look at: its new mentions, and for each mention the
-/// risk terms each rule's vocabulary found near its hits (indexed like `Rules::rules`;
-/// missing when the rule reads another watch).
-#[derive(Debug, Default)]
-pub struct RunFindings {
-    pub mentions: Vec<NewMention>,
-    pub rule_risk: RuleRisk,
-}
-
-/// Per (item index, match index) of a run: the risk terms each rule found, by rule index.
-pub type RuleRisk = HashMap<(usize, usize), Vec<Option<Vec<String>>>>;
-
-/// Takes in a run's mentions, checks spikes, and mails what is due. Returns the number of
-/// mails queued.
-pub async fn after_run(app: &App, findings: RunFindings) -> Result<usize, AppError> {
-    let live: Vec<MentionId> = findings
-        .mentions
+/// Takes in a run's new mentions, checks spikes, and mails what is due. Each mention carries
+/// the risk terms each rule's vocabulary found near its hits (`NewMention::rule_risk`,
+/// indexed like `Rules::rules`). Returns the number of mails queued.
+pub async fn after_run(app: &App, mentions: Vec<NewMention>) -> Result<usize, AppError> {
+    let live: Vec<MentionId> = mentions
         .iter()
         .filter(|m| !m.backfill)
         .map(|m| m.id)
@@ -98,17 +86,13 @@ pub async fn after_run(app: &App, findings: RunFindings) -> Result<usize, AppErr
         app.db(move |s| s.mentions_taken_in(&live)).await?;
         return Ok(0);
     }
-    let live_mentions: Vec<&NewMention> =
-        findings.mentions.iter().filter(|m| !m.backfill).collect();
+    let live_mentions: Vec<&NewMention> = mentions.iter().filter(|m| !m.backfill).collect();
     take_in(
         app,
         &live_mentions,
         |m| &m.watch,
         |index, rule, m| {
-            let risk = findings
-                .rule_risk
-                .get(&(m.item_index, m.match_index))
-                .and_then(|per_rule| per_rule.get(index).cloned().flatten());
+            let risk = m.rule_risk.get(index).cloned().flatten();
             alert::intake(
                 rule,
                 m.id,

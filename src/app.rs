@@ -207,10 +207,10 @@ impl App {
         tokio::task::spawn_blocking(move || call(&store))
             .await
             .unwrap_or_else(|e| {
-                Err(StoreError {
-                    context: "running a database call".to_string(),
-                    message: format!("the call did not finish: {e}"),
-                })
+                Err(StoreError::other(
+                    "running a database call",
+                    format!("the call did not finish: {e}"),
+                ))
             })
     }
 }

@@ -360,6 +360,56 @@ impl Reason {
     }
 }
 
+/// Everything a mention's score is computed from, gathered by the pipeline (item side) and
+/// the store (story side, see [`Scoring`]). Plain values: the score is a pure function of
+/// them (`crate::score::score`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Signals {
+    /// A query term hit the title (not only the body).
+    pub title_hit: bool,
+    /// Distinct query terms that hit.
+    pub distinct_terms: usize,
+    /// The source's `weight` (0–10, default 1).
+    pub source_weight: f64,
+    /// Distinct outlets that carry the story now (at least 1).
+    pub outlets: usize,
+    /// How many of those joined within the growth window before now
+    /// (`crate::score::GROWTH_WINDOW_HOURS`; the story's first outlet may be counted or not:
+    /// growth never counts more than `outlets − 1`).
+    pub recent_outlets: usize,
+    /// Minutes between publication (else first sight) and now; None when unknown.
+    pub age_minutes: Option<i64>,
+    /// Risk terms found near a query hit, as written in the vocabulary, first found first
+    /// (what `crate::score::risk::RiskVocabulary::near` returns); the first
+    /// `crate::score::MAX_RISK_TERMS` count.
+    pub risk: Vec<String>,
+    /// P(relevant) from the watch's classifier (`crate::score::learn::Model::probability`);
+    /// None when the watch has no model yet.
+    pub learned: Option<f64>,
+}
+
+/// A score and its reasons, strongest first.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Scored {
+    pub score: f64,
+    pub reasons: Vec<Reason>,
+}
+
+/// How a source run's mentions are scored, handed to the store by the caller
+/// (`crate::score::SCORING`). Part of a score is the story's: how many outlets carry it and
+/// how many joined lately, which is known only once the item is written with its story,
+/// inside the run's transaction. So the store counts the story's outlets (over
+/// `growth_window_hours` for the recent ones), puts them in the mention's [`Signals`], and
+/// writes what `score` returns: the store stores, the scorer decides.
+#[derive(Debug, Clone, Copy)]
+pub struct Scoring {
+    /// Outlets that carried an item of the story first seen within this many hours count as
+    /// recent ([`Signals::recent_outlets`]).
+    pub growth_window_hours: i64,
+    /// The score of a mention from its complete signals: a pure function.
+    pub score: fn(&Signals) -> Scored,
+}
+
 /// One mention with what a digest or an export shows of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MentionRecord {

@@ -1,7 +1,16 @@
 //! One source run, top to bottom: fetch → extract → match → store.
 //!
-//! A failure at any step is recorded on the source (error text, consecutive failures, next
-//! attempt with backoff) and returned as data; it never stops the other sources.
+//! A successful poll is one `store::RunRecord`: the source's new state and health, and,
+//! when the document was parsed, each item with its candidate mentions (the item side of
+//! their signals, the risk terms each alert rule finds near them). The store writes it in
+//! one transaction and scores the new mentions with the scoring handed to it
+//! (`score::SCORING`) once their story is known; the new mentions then go to the alert
+//! rules (`alerting::after_run`).
+//!
+//! A fetch or parse failure is recorded on the source (error text, consecutive failures,
+//! next attempt with backoff) and returned as data; a database failure (`RunError::Store`)
+//! is logged, and the source, whose run was rolled back, stays due. Neither stops the other
+//! sources.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -10,7 +19,7 @@ use chrono::{DateTime, Utc};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::alert::Rules;
-use crate::alerting::{self, RuleRisk, RunFindings};
+use crate::alerting;
 use crate::app::App;
 use crate::config::SourceConfig;
 use crate::extract::select::PageSelect;
@@ -20,10 +29,11 @@ use crate::isolation::Document;
 use crate::judge::learned::{self, Models};
 use crate::matching::ItemText;
 use crate::metrics::PollOutcome;
-use crate::model::{Field, Item, SourceId, WatchId, WatchMatch};
-use crate::score::Signals;
-use crate::score::risk::RiskVocabulary;
-use crate::store::{Backfill, FetchedRun, RunStats, StoreError, SuccessDetails, body_hash};
+use crate::model::{Field, Item, Signals, SourceId, WatchId, WatchMatch};
+use crate::score::{self, risk::RiskVocabulary};
+use crate::store::{
+    Backfill, Candidate, Matched, NewMention, Parsed, RunRecord, RunStats, StoreError, body_hash,
+};
 
 /// What one run of one source did.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,16 +115,22 @@ async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
                 state.consecutive_failures,
             )
         });
+    // What every successful poll records; a parsed document adds its items.
+    let success = |validators, body_hash, redirected_to| RunRecord {
+        source: source.id.clone(),
+        url: shown_url(source),
+        now,
+        next_poll_at: next_poll(source, now, 0),
+        validators,
+        body_hash,
+        redirected_to,
+        recovered_from,
+        parsed: None,
+    };
     match fetched {
         FetchOutcome::NotModified { moved_to } => {
             debug!("not modified");
-            let details = Details {
-                body_hash: None,
-                validators: None,
-                moved_to: moved_to.map(|u| u.to_string()),
-                recovered_from,
-            };
-            unchanged(app, source, now, details).await
+            unchanged(app, success(None, None, moved_to.map(|u| u.to_string()))).await
         }
         FetchOutcome::Failed(FetchError::Gone) => {
             let error = FetchError::Gone.to_string();
@@ -157,30 +173,24 @@ async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
             let moved_to = moved_to.map(|u| u.to_string());
             if state.body_hash.as_deref() == Some(hash.as_str()) {
                 debug!("same body as last time: not parsed");
-                let details = Details {
-                    body_hash: None,
-                    validators: Some(validators),
-                    moved_to,
-                    recovered_from,
-                };
-                return unchanged(app, source, now, details).await;
+                return unchanged(app, success(Some(validators), None, moved_to)).await;
             }
-            let run = StoreRun {
-                now,
-                backfill: backfill(source.every, state.last_success_at, now),
-                next_poll_at: next_poll(source, now, 0),
-                validators,
-                body_hash: hash,
-                moved_to,
-                recovered_from,
+            let record = success(Some(validators), Some(hash), moved_to);
+            let backfill = backfill(source.every, state.last_success_at, now);
+            let document = Document {
+                kind: source.kind,
+                content_type,
+                base: final_url.to_string(),
+                select: source.select.as_ref().map(PageSelect::texts),
+                body,
             };
-            let stored =
-                extract_match_store(app, source, body, content_type, final_url.to_string(), run)
-                    .await;
-            match stored {
-                Err(error) => fail(app, source, state.consecutive_failures, now, error, None).await,
-                Ok(Err(e)) => store_failed(e),
-                Ok(Ok((stats, findings))) => {
+            match extract_match_store(app, source, document, record, backfill).await {
+                Err(RunError::Store(e)) => store_failed(e),
+                Err(error) => {
+                    let error = error.to_string();
+                    fail(app, source, state.consecutive_failures, now, error, None).await
+                }
+                Ok((stats, mentions)) => {
                     info!(
                         new = stats.items_new,
                         seen = stats.items_seen,
@@ -191,7 +201,7 @@ async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
                     // and the waiting stories go out with the next flush.
                     // Boxed: the engine's future is large, and every queued run would
                     // otherwise carry its space (1,000 queued runs: +1.7 MB).
-                    if let Err(e) = Box::pin(alerting::after_run(app, findings)).await {
+                    if let Err(e) = Box::pin(alerting::after_run(app, mentions)).await {
                         tracing::error!(error = %crate::error_chain(&e), "cannot process alerts for this poll");
                     }
                     SourceOutcome::Updated(stats)
@@ -201,47 +211,10 @@ async fn run(app: &App, source: &SourceConfig) -> SourceOutcome {
     }
 }
 
-/// What an unchanged poll records besides "healthy".
-struct Details {
-    body_hash: Option<String>,
-    validators: Option<Validators>,
-    moved_to: Option<String>,
-    recovered_from: Option<(DateTime<Utc>, u32)>,
-}
-
 /// Records a poll that found nothing new (a 304, or a 200 with the same body).
-async fn unchanged(
-    app: &App,
-    source: &SourceConfig,
-    now: DateTime<Utc>,
-    details: Details,
-) -> SourceOutcome {
-    let (id, url, next) = (
-        source.id.clone(),
-        shown_url(source),
-        next_poll(source, now, 0),
-    );
-    let recorded = app
-        .db(move |s| {
-            s.record_unchanged(
-                &url,
-                next,
-                &SuccessDetails {
-                    source: &id,
-                    now,
-                    body_hash: details.body_hash.as_deref(),
-                    validators: details
-                        .validators
-                        .as_ref()
-                        .map(|v| (v.etag.as_deref(), v.last_modified.as_deref())),
-                    redirected_to: details.moved_to.as_deref(),
-                    recovered_from: details.recovered_from,
-                },
-            )
-        })
-        .await;
-    match recorded {
-        Ok(()) => SourceOutcome::NotModified,
+async fn unchanged(app: &App, record: RunRecord) -> SourceOutcome {
+    match app.db(move |s| s.record_run(&record)).await {
+        Ok(_) => SourceOutcome::NotModified,
         Err(e) => store_failed(e),
     }
 }
@@ -274,39 +247,37 @@ fn backfill(
     }
 }
 
-/// What a parsed run records besides its items.
-struct StoreRun {
-    now: DateTime<Utc>,
-    backfill: Backfill,
-    next_poll_at: DateTime<Utc>,
-    validators: Validators,
-    body_hash: String,
-    moved_to: Option<String>,
-    recovered_from: Option<(DateTime<Utc>, u32)>,
+/// Why a parsed run was not recorded.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    /// The document could not be parsed: a failure of the source, recorded on it.
+    #[error("{0}")]
+    Extract(String),
+    /// Matching or storing stopped half-way (a panic on the blocking pool): recorded on the
+    /// source like a parse failure.
+    #[error("extraction did not finish: {0}")]
+    Unfinished(String),
+    /// The database failed: nothing of the run is stored (see `store`), logged.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Parses the document (in a parser process under the daemon, see `crate::isolation`),
-/// then matches every item against the watches that read this source and records the run,
-/// in one hop to the blocking pool. The outer error is an extraction failure (recorded on
-/// the source by the caller), the inner one a database failure.
+/// then matches every item against the watches that read this source and records the run
+/// (`record` with the items), in one hop to the blocking pool. Returns what the run changed
+/// and its new mentions.
 async fn extract_match_store(
     app: &App,
     source: &SourceConfig,
-    body: Vec<u8>,
-    content_type: Option<String>,
-    base: String,
-    run: StoreRun,
-) -> Result<Result<(RunStats, RunFindings), StoreError>, String> {
-    let document = Document {
-        kind: source.kind,
-        content_type,
-        base,
-        select: source.select.as_ref().map(PageSelect::texts),
-        body,
-    };
-    let items = app.extractor.extract(&source.id, document).await?;
-    let source_id = source.id.clone();
-    let url = shown_url(source);
+    document: Document,
+    mut record: RunRecord,
+    backfill: Backfill,
+) -> Result<(RunStats, Vec<NewMention>), RunError> {
+    let items = app
+        .extractor
+        .extract(&source.id, document)
+        .await
+        .map_err(RunError::Extract)?;
     let matcher = app.matcher.clone();
     let alerting = Arc::clone(&app.alerting);
     let models = app.learned.models();
@@ -320,7 +291,10 @@ async fn extract_match_store(
         .map(|w| w.id.clone())
         .collect();
     let work = tokio::task::spawn_blocking(move || {
-        let items: Vec<(Item, Vec<WatchMatch>)> = items
+        // A first poll is all backfill: no rule will look at its mentions.
+        let rules = (backfill != Backfill::All).then_some(&*alerting);
+        let now = record.now;
+        let items = items
             .into_iter()
             .map(|item| {
                 let text = ItemText {
@@ -329,45 +303,27 @@ async fn extract_match_store(
                 };
                 let mut matches = matcher.match_text(text);
                 matches.retain(|m| reads_this_source.contains(&m.watch));
-                (item, matches)
+                let candidates = matches
+                    .into_iter()
+                    .map(|found| {
+                        candidate(&item, found, &alerting.stored, rules, &models, weight, now)
+                    })
+                    .collect();
+                Matched { item, candidates }
             })
             .collect();
-        // A first poll is all backfill: no rule will look at its mentions.
-        let rules = (run.backfill != Backfill::All).then_some(&*alerting);
-        let (signals, rule_risk) =
-            item_signals(&items, &alerting.stored, rules, &models, weight, run.now);
-        let stats = store.record_fetched_with(
-            &FetchedRun {
-                source: &source_id,
-                url: &url,
-                now: run.now,
-                next_poll_at: run.next_poll_at,
-                etag: run.validators.etag.as_deref(),
-                last_modified: run.validators.last_modified.as_deref(),
-                items: &items,
-                signals: &signals,
-                backfill: run.backfill,
-            },
-            Some(&SuccessDetails {
-                source: &source_id,
-                now: run.now,
-                body_hash: Some(&run.body_hash),
-                validators: None,
-                redirected_to: run.moved_to.as_deref(),
-                recovered_from: run.recovered_from,
-            }),
-        );
+        record.parsed = Some(Parsed {
+            items,
+            backfill,
+            scoring: Some(score::SCORING),
+        });
+        let mut stats = store.record_run(&record)?;
         // The new mentions move to the alert engine: a run's report keeps only its counts.
-        Ok(stats.map(|mut stats| {
-            let findings = RunFindings {
-                mentions: std::mem::take(&mut stats.new_mentions),
-                rule_risk,
-            };
-            (stats, findings)
-        }))
+        let mentions = std::mem::take(&mut stats.new_mentions);
+        Ok((stats, mentions))
     });
     work.await
-        .unwrap_or_else(|e| Err(format!("extraction did not finish: {e}")))
+        .unwrap_or_else(|e| Err(RunError::Unfinished(e.to_string())))
 }
 
 async fn fail(
@@ -404,49 +360,44 @@ async fn fail(
     }
 }
 
-/// The item side of each match's score (the store adds the story side, `stored` is the
-/// vocabulary of the stored score), and the risk terms each alert rule finds near it (when
-/// `rules` is given), and what the watch's classifier (in `models`, when it has one) thinks
-/// of it. Only items that matched are looked at.
-fn item_signals(
-    items: &[(Item, Vec<WatchMatch>)],
+/// A match of `item` as the store takes it: the item side of its score (`stored` is the
+/// vocabulary of the stored score; the store adds the story side), with what the watch's
+/// classifier (in `models`, when it has one) thinks of it, and the risk terms each alert
+/// rule finds near it (when `rules` is given).
+fn candidate(
+    item: &Item,
+    found: WatchMatch,
     stored: &RiskVocabulary,
     rules: Option<&Rules>,
     models: &Models,
     weight: f64,
     now: DateTime<Utc>,
-) -> (Vec<Vec<Signals>>, RuleRisk) {
-    let mut signals = Vec::with_capacity(items.len());
-    let mut rule_risk = RuleRisk::new();
-    for (item_index, (item, matches)) in items.iter().enumerate() {
-        let text = ItemText {
-            title: &item.title,
-            body: &item.text,
-        };
-        let mut per_match = Vec::with_capacity(matches.len());
-        for (match_index, found) in matches.iter().enumerate() {
-            per_match.push(Signals {
-                title_hit: found.hits.iter().any(|h| h.field == Field::Title),
-                distinct_terms: found.terms().len(),
-                source_weight: weight,
-                outlets: 1,
-                recent_outlets: 1,
-                age_minutes: item.published.map(|p| (now - p).num_minutes().max(0)),
-                risk: stored.near(text, &found.hits),
-                learned: models
-                    .get(&found.watch)
-                    .map(|model| learned::probability(model, item)),
-            });
-            if let Some(rules) = rules.filter(|r| !r.is_empty()) {
-                rule_risk.insert(
-                    (item_index, match_index),
-                    rules.risk_by_rule(&found.watch, text, &found.hits),
-                );
-            }
-        }
-        signals.push(per_match);
+) -> Candidate {
+    let text = ItemText {
+        title: &item.title,
+        body: &item.text,
+    };
+    let signals = Signals {
+        title_hit: found.hits.iter().any(|h| h.field == Field::Title),
+        distinct_terms: found.terms().len(),
+        source_weight: weight,
+        outlets: 1,
+        recent_outlets: 1,
+        age_minutes: item.published.map(|p| (now - p).num_minutes().max(0)),
+        risk: stored.near(text, &found.hits),
+        learned: models
+            .get(&found.watch)
+            .map(|model| learned::probability(model, item)),
+    };
+    let rule_risk = match rules.filter(|r| !r.is_empty()) {
+        Some(rules) => rules.risk_by_rule(&found.watch, text, &found.hits),
+        None => Vec::new(),
+    };
+    Candidate {
+        found,
+        signals,
+        rule_risk,
     }
-    (signals, rule_risk)
 }
 
 fn store_failed(error: crate::store::StoreError) -> SourceOutcome {

@@ -151,7 +151,7 @@ mod tests {
     use chrono::TimeZone;
     use veille::model::Intake;
     use veille::model::{Field, Item, MentionId, SourceId, StoryId, TermHit, WatchId, WatchMatch};
-    use veille::store::{Backfill, FetchedRun};
+    use veille::store::{Backfill, Matched, Parsed, RunRecord};
 
     use super::*;
 
@@ -186,16 +186,24 @@ mod tests {
         backfill: Backfill,
     ) {
         store
-            .record_fetched(&FetchedRun {
-                source: &SourceId::new("wire"),
-                url: "https://wire.example/feed.xml",
+            .record_run(&RunRecord {
+                source: SourceId::new("wire"),
+                url: "https://wire.example/feed.xml".to_string(),
                 now: at,
                 next_poll_at: at,
-                etag: None,
-                last_modified: None,
-                items,
-                signals: &[],
-                backfill,
+                validators: Some(Default::default()),
+                body_hash: None,
+                redirected_to: None,
+                recovered_from: None,
+                parsed: Some(Parsed {
+                    items: items
+                        .iter()
+                        .cloned()
+                        .map(|(item, matches)| Matched::unscored(item, matches))
+                        .collect(),
+                    backfill,
+                    scoring: None,
+                }),
             })
             .unwrap_or_else(|e| panic!("{e}"));
     }

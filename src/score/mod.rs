@@ -87,41 +87,17 @@ pub mod risk;
 pub mod suggest;
 
 use crate::model::{Lang, Reason};
+pub use crate::model::{Scored, Scoring, Signals};
 
-/// Everything the score is computed from, gathered by the pipeline (item side) and the
-/// store (story side). Plain values: the score is a pure function of them.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Signals {
-    /// A query term hit the title (not only the body).
-    pub title_hit: bool,
-    /// Distinct query terms that hit.
-    pub distinct_terms: usize,
-    /// The source's `weight` (0–10, default 1).
-    pub source_weight: f64,
-    /// Distinct outlets that carry the story now (at least 1).
-    pub outlets: usize,
-    /// How many of those joined within [`GROWTH_WINDOW_HOURS`] before now (the story's
-    /// first outlet may be counted or not: growth never counts more than `outlets − 1`).
-    pub recent_outlets: usize,
-    /// Minutes between publication (else first sight) and now; None when unknown.
-    pub age_minutes: Option<i64>,
-    /// Risk terms found near a query hit, as written in the vocabulary, first found first
-    /// (what [`risk::RiskVocabulary::near`] returns); the first [`MAX_RISK_TERMS`] count.
-    pub risk: Vec<String>,
-    /// P(relevant) from the watch's classifier ([`learn::Model::probability`]); None when the
-    /// watch has no model yet.
-    pub learned: Option<f64>,
-}
+/// The scoring a source run's mentions get: the store counts the story's outlets and asks
+/// [`score`] for the number and the reasons it writes (see [`Scoring`]).
+pub const SCORING: Scoring = Scoring {
+    growth_window_hours: GROWTH_WINDOW_HOURS,
+    score,
+};
 
 /// Window in which a story's new outlets count as growth ("7 outlets in 2 h").
 pub const GROWTH_WINDOW_HOURS: i64 = 2;
-
-/// A score and its reasons, strongest first.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Scored {
-    pub score: f64,
-    pub reasons: Vec<Reason>,
-}
 
 /// Points of a hit in the body only: the floor every mention has.
 pub const BODY_HIT_POINTS: f64 = 0.10;

@@ -1,4 +1,5 @@
-//! Looking after the database: the retention purge, online backups and full-text search.
+//! Looking after the database: the retention purge, online backups, full-text search and
+//! the row counts summaries show.
 //!
 //! The purge removes items no feed has carried for the retention period, with their
 //! mentions (by cascade) and their search entries (by trigger). "Not seen since" rather
@@ -10,7 +11,7 @@
 //! A backup is `VACUUM INTO`: SQLite copies one consistent snapshot (a read transaction, so
 //! the daemon keeps writing meanwhile) into a new, compacted file, created 0600 like the
 //! database. Search runs on an FTS5
-//! index kept in step with `items` (migration 2): `record_fetched` indexes new and edited
+//! index kept in step with `items` (migration 2): `record_run` indexes new and edited
 //! items in the same transaction as the items themselves, and a trigger removes deleted
 //! ones, so it costs nothing at poll time beyond the index update and never drifts from the
 //! items.
@@ -54,6 +55,19 @@ pub struct Purged {
     pub mentions: usize,
     /// Bodies of sent mail dropped (the rows stay, as the delivery history).
     pub mail_bodies: usize,
+}
+
+/// Row counts, for summaries and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub items: i64,
+    pub mentions: i64,
+    pub outbox_pending: i64,
+    pub outbox_sent: i64,
+    pub outbox_failed: i64,
+    pub digest_runs: i64,
+    /// Sources whose last poll failed.
+    pub sources_failing: i64,
 }
 
 /// Hourly mention counts are kept this long: twice the spike baseline's reach.
@@ -160,18 +174,18 @@ impl Store {
         let context = format!("backing up to {}", target.display());
         let text = target
             .to_str()
-            .ok_or_else(|| StoreError::new(&context, "the path is not valid UTF-8"))?;
+            .ok_or_else(|| StoreError::other(&context, "the path is not valid UTF-8"))?;
         std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(target)
             .map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => StoreError::new(
+                std::io::ErrorKind::AlreadyExists => StoreError::other(
                     &context,
                     "the file exists; choose a new name (a backup never overwrites)",
                 ),
-                _ => StoreError::new(&context, e),
+                _ => StoreError::io(&context, e),
             })?;
         let copied = self.conn().execute("VACUUM INTO ?1", [text]);
         if copied.is_err() {
@@ -211,6 +225,31 @@ impl Store {
             .context("searching items")?;
         rows.collect::<rusqlite::Result<_>>()
             .context("reading search results")
+    }
+
+    pub fn counts(&self) -> Result<Counts> {
+        self.conn()
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM items), (SELECT COUNT(*) FROM mentions),
+                        (SELECT COUNT(*) FROM outbox WHERE status = 'pending'),
+                        (SELECT COUNT(*) FROM outbox WHERE status = 'sent'),
+                        (SELECT COUNT(*) FROM digest_runs),
+                        (SELECT COUNT(*) FROM outbox WHERE status = 'failed'),
+                        (SELECT COUNT(*) FROM source_state WHERE consecutive_failures > 0)",
+                [],
+                |row| {
+                    Ok(Counts {
+                        items: row.get(0)?,
+                        mentions: row.get(1)?,
+                        outbox_pending: row.get(2)?,
+                        outbox_sent: row.get(3)?,
+                        digest_runs: row.get(4)?,
+                        outbox_failed: row.get(5)?,
+                        sources_failing: row.get(6)?,
+                    })
+                },
+            )
+            .context("counting rows")
     }
 }
 

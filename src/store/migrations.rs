@@ -156,7 +156,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (source_id, key)
     ) WITHOUT ROWID;
     "#,
-    // 5: the full-text index is written by `record_fetched` once per run instead of by
+    // 5: the full-text index is written by `record_run` once per run instead of by
     // triggers item by item. FTS5 flushes its pending terms to a new segment at every
     // statement savepoint, and every item insert opened one: a 20-item run wrote 20 tiny
     // segments (and merged them) instead of one. Deletes (the retention purge) keep their

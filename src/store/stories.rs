@@ -1,6 +1,6 @@
 //! Story assignment and story queries: the SQL side of [`crate::dedup`].
 //!
-//! Assignment runs inside `record_fetched`'s transaction, item by item, so a crash mid-poll
+//! Assignment runs inside `record_run`'s transaction, item by item, so a crash mid-poll
 //! leaves either the items with their stories or neither. The near-duplicate lookup probes
 //! `story_fingerprints` once per sampled hash of the new item, within the story window, and
 //! reads at most [`POSTINGS_CAP`] rows per hash (the newest): a hash shared by many items is
@@ -682,7 +682,7 @@ mod tests {
 
     use super::*;
     use crate::model::{Field, SourceId, TermHit, WatchMatch};
-    use crate::store::FetchedRun;
+    use crate::store::{Matched, Parsed, RunRecord};
 
     const WIRE: &str = "Le conseil régional a voté mardi le financement d'une nouvelle ligne de \
         tramway entre la gare et le campus universitaire, un projet discuté depuis plus de dix ans. \
@@ -725,18 +725,25 @@ mod tests {
 
     fn record(store: &Store, source: &str, now: DateTime<Utc>, items: Vec<Item>) {
         let id = SourceId::new(source);
-        let items: Vec<(Item, Vec<WatchMatch>)> = items.into_iter().map(|i| (i, hit())).collect();
+        let items: Vec<Matched> = items
+            .into_iter()
+            .map(|i| Matched::unscored(i, hit()))
+            .collect();
         store
-            .record_fetched(&FetchedRun {
-                source: &id,
-                url: &format!("https://{source}.example/feed.xml"),
+            .record_run(&RunRecord {
+                source: id,
+                url: format!("https://{source}.example/feed.xml"),
                 now,
                 next_poll_at: now,
-                etag: None,
-                last_modified: None,
-                items: &items,
-                signals: &[],
-                backfill: crate::store::Backfill::No,
+                validators: Some(Default::default()),
+                body_hash: None,
+                redirected_to: None,
+                recovered_from: None,
+                parsed: Some(Parsed {
+                    items,
+                    backfill: crate::store::Backfill::No,
+                    scoring: None,
+                }),
             })
             .unwrap_or_else(|e| panic!("{e}"));
     }

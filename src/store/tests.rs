@@ -1,7 +1,11 @@
 use chrono::Duration;
 
+use rusqlite::params;
+
 use super::*;
+use crate::fetch::Validators;
 use crate::model::Verdict;
+use crate::model::{DigestId, Item, MentionId, SourceId, WatchId, WatchMatch};
 use crate::model::{Field, PastEscalation, TermHit};
 
 fn t(minutes: i64) -> DateTime<Utc> {
@@ -44,16 +48,27 @@ fn record(
 ) -> RunStats {
     let id = SourceId::new(source);
     store
-        .record_fetched(&FetchedRun {
-            source: &id,
-            url: "https://x.example/feed",
+        .record_run(&RunRecord {
+            source: id,
+            url: "https://x.example/feed".to_string(),
             now,
             next_poll_at: now + Duration::minutes(15),
-            etag: Some("\"v1\""),
-            last_modified: None,
-            items,
-            signals: &[],
-            backfill: super::Backfill::No,
+            validators: Some(Validators {
+                etag: Some("\"v1\"".to_string()),
+                last_modified: None,
+            }),
+            body_hash: None,
+            redirected_to: None,
+            recovered_from: None,
+            parsed: Some(Parsed {
+                items: items
+                    .iter()
+                    .cloned()
+                    .map(|(item, matches)| Matched::unscored(item, matches))
+                    .collect(),
+                backfill: super::Backfill::No,
+                scoring: None,
+            }),
         })
         .unwrap_or_else(|e| panic!("{e}"))
 }
@@ -1006,4 +1021,85 @@ fn the_database_and_its_backups_are_private_and_loose_files_are_tightened() {
         }
     }
     assert_eq!(store.counts().map(|c| c.items).unwrap_or(0), 1);
+}
+
+#[test]
+fn errors_tell_a_busy_database_from_a_refused_write_and_keep_their_cause() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("veille.db");
+    let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    store
+        .conn()
+        .busy_timeout(std::time::Duration::ZERO)
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // Another process (`veille outbox`, a backup) holds the write lock.
+    let other = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    other
+        .execute_batch("BEGIN IMMEDIATE")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let busy = match store.record_failure(
+        &SourceId::new("a"),
+        "https://a.example/",
+        t(0),
+        "HTTP 500",
+        t(30),
+    ) {
+        Ok(_) => panic!("written under another process's lock"),
+        Err(e) => e,
+    };
+    other
+        .execute_batch("ROLLBACK")
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // A mention of an item that does not exist.
+    let refused = match store
+        .conn()
+        .execute(
+            "INSERT INTO mentions (item_id, watch_id, terms, created_at) VALUES (12345, 'w', '[]', 0)",
+            [],
+        )
+        .context("storing a mention")
+    {
+        Ok(_) => panic!("a mention without its item was stored"),
+        Err(e) => e,
+    };
+
+    let not_sqlite = StoreError::other("checking the schema version", "written by a newer veille");
+    let cases = [
+        (
+            &busy,
+            true,
+            false,
+            "database error while recording a failed poll: database is locked",
+        ),
+        (
+            &refused,
+            false,
+            true,
+            "database error while storing a mention: FOREIGN KEY constraint failed",
+        ),
+        (
+            &not_sqlite,
+            false,
+            false,
+            "database error while checking the schema version: written by a newer veille",
+        ),
+    ];
+    for (error, is_busy, is_constraint, message) in cases {
+        assert_eq!(
+            (error.is_busy(), error.is_constraint()),
+            (is_busy, is_constraint),
+            "{error}"
+        );
+        assert_eq!(error.to_string(), message);
+        // The chain says it once, then what SQLite adds (its error code), if anything.
+        let chain = crate::error_chain(error);
+        assert!(chain.starts_with(message), "{chain}");
+        assert_eq!(chain.matches(message).count(), 1, "{chain}");
+        assert_eq!(
+            std::error::Error::source(error).is_some(),
+            is_busy || is_constraint
+        );
+    }
 }

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use veille::App;
-use veille::alerting::{self, RunFindings};
+use veille::alerting;
 use veille::clock::{Clock, ManualClock};
 use veille::model::{Field, Item, SourceId, TermHit, WatchId, WatchMatch};
 use veille::scheduler;
 use veille::score::Signals;
-use veille::store::{Backfill, FetchedRun};
+use veille::store::{Backfill, Matched, NewMention, Parsed, RunRecord};
 
 use crate::common::{
     self, HttpServer, ReceivedMail, Response, RssItem, SmtpSink, app, daemon_table, rss,
@@ -275,7 +275,7 @@ fn record(
     now: DateTime<Utc>,
     entries: &[(String, String, String)],
     backfill: Backfill,
-) -> RunFindings {
+) -> Vec<NewMention> {
     record_scored(app, source, now, entries, backfill, None)
 }
 
@@ -287,7 +287,7 @@ fn record_scored(
     entries: &[(String, String, String)],
     backfill: Backfill,
     risk: Option<&[&str]>,
-) -> RunFindings {
+) -> Vec<NewMention> {
     let source_id = SourceId::new(source);
     let watch = WatchId::new("nordvent");
     let items: Vec<(Item, Vec<WatchMatch>)> = entries
@@ -316,28 +316,35 @@ fn record_scored(
             (item, vec![found])
         })
         .collect();
-    let signals: Vec<Vec<Signals>> = match risk {
-        None => Vec::new(),
-        Some(terms) => items.iter().map(|_| vec![risk_signals(terms)]).collect(),
-    };
+    let items: Vec<Matched> = items
+        .into_iter()
+        .map(|(item, matches)| {
+            let mut matched = Matched::unscored(item, matches);
+            for candidate in &mut matched.candidates {
+                candidate.signals = risk.map(risk_signals).unwrap_or_default();
+            }
+            matched
+        })
+        .collect();
     let stats = app
         .store
-        .record_fetched(&FetchedRun {
-            source: &source_id,
-            url: &format!("https://{source}.example/feed.xml"),
+        .record_run(&RunRecord {
+            source: source_id,
+            url: format!("https://{source}.example/feed.xml"),
             now,
             next_poll_at: now,
-            etag: None,
-            last_modified: None,
-            items: &items,
-            signals: &signals,
-            backfill,
+            validators: Some(Default::default()),
+            body_hash: None,
+            redirected_to: None,
+            recovered_from: None,
+            parsed: Some(Parsed {
+                items,
+                backfill,
+                scoring: risk.map(|_| veille::score::SCORING),
+            }),
         })
         .unwrap_or_else(|e| panic!("{e}"));
-    RunFindings {
-        mentions: stats.new_mentions,
-        rule_risk: Default::default(),
-    }
+    stats.new_mentions
 }
 
 /// A distinct text per (day, hour, n), so every mention is its own story.

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use veille::model::{Item, SourceId, WatchMatch};
-use veille::store::{FetchedRun, Store};
+use veille::store::{Matched, Parsed, RunRecord, Store};
 
 fn item(n: i64, title: &str) -> Item {
     Item {
@@ -23,16 +23,24 @@ fn item(n: i64, title: &str) -> Item {
 fn record(store: &Store, now: DateTime<Utc>, items: &[(Item, Vec<WatchMatch>)]) {
     let source = SourceId::new("wire");
     store
-        .record_fetched(&FetchedRun {
-            source: &source,
-            url: "https://wire.example/feed",
+        .record_run(&RunRecord {
+            source,
+            url: "https://wire.example/feed".to_string(),
             now,
             next_poll_at: now,
-            etag: None,
-            last_modified: None,
-            items,
-            signals: &[],
-            backfill: veille::store::Backfill::No,
+            validators: Some(Default::default()),
+            body_hash: None,
+            redirected_to: None,
+            recovered_from: None,
+            parsed: Some(Parsed {
+                items: items
+                    .iter()
+                    .cloned()
+                    .map(|(item, matches)| Matched::unscored(item, matches))
+                    .collect(),
+                backfill: veille::store::Backfill::No,
+                scoring: None,
+            }),
         })
         .unwrap_or_else(|e| panic!("{e}"));
 }

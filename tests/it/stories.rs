@@ -10,7 +10,7 @@ use veille::clock::SystemClock;
 use veille::model::{Field, Item, SourceId, StoryId, TermHit, WatchId, WatchMatch};
 use veille::pipeline::SourceOutcome;
 use veille::scheduler;
-use veille::store::{FetchedRun, Store, StoreError};
+use veille::store::{Matched, Parsed, RunRecord, Store, StoreError};
 
 use crate::common::{self, HttpServer, Response, app, daemon_table};
 
@@ -92,16 +92,20 @@ fn record(store: &Store, cases: &[Case]) {
         };
         let now = start() + Duration::hours(case.hours);
         store
-            .record_fetched(&FetchedRun {
-                source: &source,
-                url: &format!("https://{}.example/feed.xml", case.source),
+            .record_run(&RunRecord {
+                source,
+                url: format!("https://{}.example/feed.xml", case.source),
                 now,
                 next_poll_at: now,
-                etag: None,
-                last_modified: None,
-                items: &[(item, watched())],
-                signals: &[],
-                backfill: veille::store::Backfill::No,
+                validators: Some(Default::default()),
+                body_hash: None,
+                redirected_to: None,
+                recovered_from: None,
+                parsed: Some(Parsed {
+                    items: vec![Matched::unscored(item, watched())],
+                    backfill: veille::store::Backfill::No,
+                    scoring: None,
+                }),
             })
             .unwrap_or_else(|e| panic!("{}: {e}", case.url));
     }
@@ -420,19 +424,26 @@ fn corpus_feeds_group_only_copies_of_one_entry() {
         else {
             continue;
         };
-        let parsed: Vec<_> = parsed.into_iter().map(|item| (item, watched())).collect();
+        let parsed: Vec<_> = parsed
+            .into_iter()
+            .map(|item| Matched::unscored(item, watched()))
+            .collect();
         items += parsed.len();
         store
-            .record_fetched(&FetchedRun {
-                source: &source,
-                url: &format!("https://{source}.example/feed.xml"),
+            .record_run(&RunRecord {
+                url: format!("https://{source}.example/feed.xml"),
+                source,
                 now,
                 next_poll_at: now,
-                etag: None,
-                last_modified: None,
-                items: &parsed,
-                signals: &[],
-                backfill: veille::store::Backfill::No,
+                validators: Some(Default::default()),
+                body_hash: None,
+                redirected_to: None,
+                recovered_from: None,
+                parsed: Some(Parsed {
+                    items: parsed,
+                    backfill: veille::store::Backfill::No,
+                    scoring: None,
+                }),
             })
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
