@@ -20,9 +20,11 @@ pub mod boilerplate;
 pub mod canon;
 pub mod fingerprint;
 pub mod posts;
+pub mod story;
 
 pub use canon::{canonical_link, canonical_url};
 pub use fingerprint::{Sketch, is_near_duplicate, sketch};
+pub use story::{Assignment, StoryLookup, assign};
 
 use std::time::Duration;
 
