@@ -1,28 +1,34 @@
 //! Deduplication: which stored items are the same document or the same story.
 //!
 //! Pure functions only; the store runs them inside the transaction that records a source
-//! run and keeps their results (see `store::stories`).
+//! run, answers their questions from its index and keeps their results (see
+//! `store::stories`).
 //!
 //! - [`canon`]: exact duplicates across sources, by canonical URL.
 //! - [`boilerplate`]: the sentences that say nothing about the story (a source's recurring
 //!   lines, "Lire aussi" footers), removed before fingerprinting.
 //! - [`fingerprint`]: near duplicates, by a sample of the text's word shingles.
+//! - [`posts`]: what groups social posts (quoted links, the same short wording).
+//! - [`story`]: story assignment, [`assign`]: the rules above in their order, over a
+//!   [`StoryLookup`] that the store implements with SQL and tests in memory.
 //!
 //! Story assignment, in order: an item whose canonical URL is already stored by another
-//! source (any age) joins that item's story; else an item whose fingerprint is close to one
-//! seen within the story window (default 72 h) joins that one's story; else it starts a
-//! story. Social posts have two more ways in (see [`posts`]): a post whose text links a
-//! stored item joins its story (a quote-post), and a short text too small to fingerprint
-//! joins another source's item with the same wording. The story's representative is its first item; its outlets are the distinct hosts
-//! of its items' links (else of their sources' URLs).
+//! source (any age) joins that item's story; else a post whose text links a stored item
+//! joins its story (a quote-post); else an item whose fingerprint is close to one seen
+//! within the story window (default 72 h) joins that one's story; else a short text too
+//! small to fingerprint joins another source's item with the same wording; else it starts a
+//! story (details in [`story`]). The story's representative is its first item; its outlets
+//! are the distinct hosts of its items' links (else of their sources' URLs).
 
 pub mod boilerplate;
 pub mod canon;
 pub mod fingerprint;
 pub mod posts;
+pub mod story;
 
 pub use canon::{canonical_link, canonical_url};
 pub use fingerprint::{Sketch, is_near_duplicate, sketch};
+pub use story::{Assignment, StoryLookup, assign};
 
 use std::time::Duration;
 

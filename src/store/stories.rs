@@ -1,11 +1,16 @@
 //! Story assignment and story queries: the SQL side of [`crate::dedup`].
 //!
+//! [`crate::dedup::assign`] decides which story a new item joins (the rules, their order and
+//! their thresholds live there); this module answers its questions from the database (the
+//! [`StoryLookup`] implementation below), counts the item's sentences for its source's
+//! recurring lines, and writes the item, its story and its index rows.
+//!
 //! Assignment runs inside `record_run`'s transaction, item by item, so a crash mid-poll
 //! leaves either the items with their stories or neither. The near-duplicate lookup probes
 //! `story_fingerprints` once per sampled hash of the new item, within the story window, and
-//! reads at most [`POSTINGS_CAP`] rows per hash (the newest): a hash shared by many items is
-//! a stock phrase, not evidence. The cost of one assignment is therefore bounded by the
-//! sample size times the cap, whatever the number of stored items.
+//! reads at most [`POSTINGS_CAP`] rows per hash (the newest, all the decision reads): the
+//! cost of one assignment is therefore bounded by the sample size times the cap, whatever
+//! the number of stored items.
 //!
 //! Within one batch of source runs (see `store`), the postings read per hash and the
 //! candidates read per item are kept in a [`StoryCache`] and brought up to date by this
@@ -15,18 +20,22 @@
 //! dropped when the batch ends.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use url::Url;
 
-use super::{Context, Result, Store, from_db, to_db};
-use crate::dedup::boilerplate::{self, RECURRING_MIN};
-use crate::dedup::{DedupSettings, Sketch, canonical_link, is_near_duplicate, posts, sketch};
-use crate::model::{Item, StoryId, StoryInfo, WatchId};
+use super::{Context, Result, Store, StoreError, from_db, to_db};
+use crate::dedup::boilerplate::{self, Segment};
+use crate::dedup::story::{Candidate, Decision, NewItem, Sentence};
+use crate::dedup::{DedupSettings, StoryLookup, canonical_link};
+use crate::model::{Item, ItemId, SourceId, StoryId, StoryInfo, WatchId};
 
-/// Rows read per sampled hash when looking for near duplicates.
-pub const POSTINGS_CAP: i64 = 50;
+pub use crate::dedup::Assignment;
+/// Rows read per sampled hash when looking for near duplicates: all that
+/// [`crate::dedup::assign`] reads.
+pub use crate::dedup::story::POSTINGS_CAP;
 
 /// Posting rows a [`StoryCache`] holds at most (~1 MB); past that it starts again empty.
 const CACHE_ROWS: usize = 65_536;
@@ -50,13 +59,6 @@ pub(super) struct StoryCache {
 
 type SentenceCounts = HashMap<u64, (i64, i64)>;
 
-#[derive(Debug, Clone)]
-struct Candidate {
-    size: Option<i64>,
-    story: Option<i64>,
-    source: String,
-}
-
 impl StoryCache {
     pub(super) fn clear(&mut self) {
         self.postings.clear();
@@ -76,11 +78,11 @@ impl StoryCache {
         }
         // Newest first: the index's backward order, (seen_at, item_id) descending.
         let at = rows.partition_point(|r| *r > row);
-        if at >= POSTINGS_CAP as usize {
+        if at >= POSTINGS_CAP {
             return;
         }
         rows.insert(at, row);
-        if rows.len() > POSTINGS_CAP as usize {
+        if rows.len() > POSTINGS_CAP {
             rows.pop();
         } else {
             self.rows += 1;
@@ -122,9 +124,10 @@ fn postings<'c>(
                   ORDER BY seen_at DESC, item_id DESC LIMIT ?3",
             )
             .and_then(|mut stmt| {
-                stmt.query_map(params![hash as i64, window_start, POSTINGS_CAP], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })?
+                stmt.query_map(
+                    params![hash as i64, window_start, POSTINGS_CAP as i64],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )?
                 .collect()
             })
             .context("probing the fingerprint index")?;
@@ -149,43 +152,111 @@ fn postings<'c>(
     Ok(&rows[..within])
 }
 
-/// A stored item as a near-duplicate candidate.
-fn candidate(tx: &Connection, cache: &mut StoryCache, item_id: i64) -> Result<Option<Candidate>> {
-    if let Some(known) = cache.candidates.get(&item_id) {
-        return Ok(known.clone());
-    }
-    let read = tx
-        .prepare_cached(
-            "SELECT length(fingerprint) / 8, story_id, source_id FROM items WHERE id = ?1",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_row([item_id], |row| {
-                Ok(Candidate {
-                    size: row.get(0)?,
-                    story: row.get(1)?,
-                    source: row.get(2)?,
-                })
+/// A stored item as a near-duplicate candidate, read from the database.
+fn read_candidate(tx: &Connection, item: ItemId) -> Result<Option<Candidate>> {
+    tx.prepare_cached(
+        "SELECT length(fingerprint) / 8, story_id, source_id FROM items WHERE id = ?1",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row([item.0], |row| {
+            Ok(Candidate {
+                sample: row
+                    .get::<_, Option<i64>>(0)?
+                    .map(|size| usize::try_from(size).unwrap_or(0)),
+                story: row.get::<_, Option<i64>>(1)?.map(StoryId),
+                source: SourceId::new(row.get::<_, String>(2)?),
             })
-            .optional()
         })
-        .context("reading a candidate duplicate")?;
-    cache.candidates.insert(item_id, read.clone());
-    Ok(read)
+        .optional()
+    })
+    .context("reading a candidate duplicate")
 }
 
-/// How a new item found its story, for logs and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Assignment {
-    SameUrl(StoryId),
-    NearDuplicate(StoryId),
-    New(StoryId),
+/// Story assignment's questions, answered inside the run's transaction, from the batch's
+/// [`StoryCache`] when it holds the answer.
+struct Lookup<'a> {
+    tx: &'a Connection,
+    cache: &'a mut StoryCache,
 }
 
-impl Assignment {
-    pub fn story(self) -> StoryId {
-        match self {
-            Assignment::SameUrl(id) | Assignment::NearDuplicate(id) | Assignment::New(id) => id,
-        }
+impl StoryLookup for Lookup<'_> {
+    type Error = StoreError;
+
+    fn story_at_url(
+        &mut self,
+        canonical: &str,
+        other_than: Option<&SourceId>,
+    ) -> Result<Option<StoryId>> {
+        let story = match other_than {
+            Some(source) => self
+                .tx
+                .prepare_cached(
+                    "SELECT story_id FROM items
+                      WHERE canonical_url = ?1 AND source_id <> ?2 AND story_id IS NOT NULL
+                      ORDER BY id LIMIT 1",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![canonical, source.as_str()], |row| {
+                        row.get::<_, i64>(0)
+                    })
+                    .optional()
+                })
+                .context("looking up an item by canonical URL")?,
+            None => self
+                .tx
+                .prepare_cached(
+                    "SELECT story_id FROM items WHERE canonical_url = ?1 AND story_id IS NOT NULL
+                      ORDER BY id LIMIT 1",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_row([canonical], |row| row.get::<_, i64>(0))
+                        .optional()
+                })
+                .context("looking up a quoted item")?,
+        };
+        Ok(story.map(StoryId))
+    }
+
+    fn items_sharing(
+        &mut self,
+        hash: u64,
+        since: DateTime<Utc>,
+    ) -> Result<impl Iterator<Item = ItemId>> {
+        let rows = postings(self.tx, self.cache, hash, to_db(since))?;
+        Ok(rows.iter().map(|(_, item_id)| ItemId(*item_id)))
+    }
+
+    fn candidate(&mut self, item: ItemId) -> Result<Option<&Candidate>> {
+        let known = match self.cache.candidates.entry(item.0) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => new.insert(read_candidate(self.tx, item)?),
+        };
+        Ok(known.as_ref())
+    }
+
+    fn story_with_wording(
+        &mut self,
+        key: u64,
+        other_than: &SourceId,
+        since: DateTime<Utc>,
+    ) -> Result<Option<StoryId>> {
+        // Rows of items without a fingerprint are exact-wording keys, not sampled hashes.
+        self.tx
+            .prepare_cached(
+                "SELECT i.story_id FROM story_fingerprints f JOIN items i ON i.id = f.item_id
+                  WHERE f.hash = ?1 AND f.seen_at >= ?2 AND i.source_id <> ?3
+                    AND i.fingerprint IS NULL AND i.story_id IS NOT NULL
+                  ORDER BY f.seen_at LIMIT 1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(
+                    params![key as i64, to_db(since), other_than.as_str()],
+                    |row| row.get::<_, i64>(0),
+                )
+                .optional()
+            })
+            .context("looking up a post with the same text")
+            .map(|story| story.map(StoryId))
     }
 }
 
@@ -198,7 +269,7 @@ pub(super) struct Prepared {
     canonical: Option<String>,
     outlet: String,
     /// Distinct sentences, in order.
-    segments: Vec<boilerplate::Segment>,
+    segments: Vec<Segment>,
 }
 
 pub(super) fn prepare(item: &Item, source_url: &str, settings: &DedupSettings) -> Prepared {
@@ -219,11 +290,11 @@ pub(super) fn prepare(item: &Item, source_url: &str, settings: &DedupSettings) -
 
 /// Stores a new item with its canonical URL, fingerprint, outlet and story; returns its id.
 ///
-/// The story is decided before the item is written, so the item goes in whole, in one
-/// insert (an update after the insert rewrote the row and two of its index entries). Every
-/// lookup below excluded the new item anyway (other sources, or a story already set). The
-/// id is the one SQLite would have chosen (one past the largest), taken explicitly so that
-/// a new story can name the item as its representative before the item exists.
+/// The story is decided ([`crate::dedup::assign`]) before the item is written, so the item
+/// goes in whole, in one insert (an update after the insert rewrote the row and two of its
+/// index entries); the decision's lookups cannot see the new item. The id is the one SQLite
+/// would have chosen (one past the largest), taken explicitly so that a new story can name
+/// the item as its representative before the item exists.
 pub(super) fn store_new_item(
     tx: &Connection,
     cache: &mut StoryCache,
@@ -237,55 +308,30 @@ pub(super) fn store_new_item(
         outlet,
         segments,
     } = prepared;
-    let (sketch, exact) = story_sketch(tx, cache, item, &segments, now)?;
-    let window_start = to_db(now) - settings.story_window.as_secs() as i64;
-
-    let mut found = None;
-    // Only across sources: within one, the identity already catches re-polls, and two
-    // entries of one feed sharing a link are often distinct posts (every entry pointing at
-    // the home page, day pages whose fragment is the permalink: `/2017/06/26.html#a0806`).
-    if let Some(canonical) = &canonical {
-        found = tx
-            .prepare_cached(
-                "SELECT story_id FROM items
-                  WHERE canonical_url = ?1 AND source_id <> ?2 AND story_id IS NOT NULL
-                  ORDER BY id LIMIT 1",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row(params![canonical, item.source.as_str()], |row| {
-                    row.get::<_, i64>(0)
-                })
-                .optional()
-            })
-            .context("looking up an item by canonical URL")?
-            .map(|id| Assignment::SameUrl(StoryId(id)));
-    }
-    // A post (no title of its own) that quotes or shares a stored item joins its story.
-    if found.is_none() && item.title.trim().is_empty() {
-        found = quoted(tx, item, canonical.as_deref(), settings)?.map(Assignment::SameUrl);
-    }
-    if found.is_none() && sketch.is_usable() {
-        found = near_duplicate(tx, cache, &sketch, item.source.as_str(), window_start)?
-            .map(Assignment::NearDuplicate);
-    }
-    if found.is_none()
-        && let Some(key) = exact
-    {
-        found = same_wording(tx, key, item.source.as_str(), window_start)?
-            .map(Assignment::NearDuplicate);
-    }
+    let sentences = count_sentences(tx, cache, item, segments, now)?;
+    let new = NewItem {
+        item,
+        canonical: canonical.as_deref(),
+        sentences: &sentences,
+        now,
+    };
+    let Decision {
+        joins,
+        sketch,
+        exact,
+    } = crate::dedup::assign(&new, settings, &mut Lookup { tx, cache })?;
     let item_id: i64 = tx
         .prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM items")
         .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
         .context("numbering a new item")?;
-    let assignment = match found {
-        Some(found) => {
+    let assignment = match joins {
+        Some(joined) => {
             tx.prepare_cached(
                 "UPDATE stories SET items = items + 1, last_seen_at = MAX(last_seen_at, ?2) WHERE id = ?1",
             )
-            .and_then(|mut stmt| stmt.execute(params![found.story().0, to_db(now)]))
+            .and_then(|mut stmt| stmt.execute(params![joined.story.0, to_db(now)]))
             .context("adding an item to a story")?;
-            found
+            Assignment::joined(joined)
         }
         None => {
             tx.prepare_cached(
@@ -325,7 +371,7 @@ pub(super) fn store_new_item(
     .context("storing an item")?;
     if let Some(key) = exact {
         // In the fingerprint index, under its own seed; the item keeps no fingerprint, which
-        // is how `same_wording` tells these rows from sampled hashes.
+        // is how `story_with_wording` tells these rows from sampled hashes.
         index_hash(tx, cache, key, to_db(now), item_id).context("indexing a short text")?;
     }
     if usable {
@@ -336,24 +382,16 @@ pub(super) fn store_new_item(
     Ok((item_id, assignment))
 }
 
-/// The fingerprint of an item's story text: its sentences minus footers and minus the
-/// sentences this source repeats; counts this item's sentences for the next ones.
-///
-/// When no sentence is left, every sentence of the item is one this source published at
-/// least twice before: a re-post under a new identity. It is then fingerprinted whole,
-/// footers aside, so it can join those earlier items (same-source matches need
-/// near-identical text anyway). One new sentence, even short (a changed figure in a
-/// template), is enough to keep the stripped fingerprint.
-///
-/// Also returns the exact-wording key of a text too short to fingerprint (see
-/// [`crate::dedup::posts`]).
-fn story_sketch(
+/// Counts an item's sentences for its source's recurring lines (written at the run's end
+/// by [`record_sentences`]) and returns each with the number of the source's items, before
+/// this one, that had it.
+fn count_sentences(
     tx: &Connection,
     cache: &mut StoryCache,
     item: &Item,
-    segments: &[boilerplate::Segment],
+    segments: Vec<Segment>,
     now: DateTime<Utc>,
-) -> Result<(Sketch, Option<u64>)> {
+) -> Result<Vec<Sentence>> {
     if cache
         .sentences
         .as_ref()
@@ -367,12 +405,11 @@ fn story_sketch(
     let mut lookup = tx
         .prepare_cached("SELECT items FROM source_sentences WHERE source_id = ?1 AND key = ?2")
         .context("reading recurring sentences")?;
-    let mut kept: Vec<&str> = Vec::new();
-    let mut whole: Vec<&str> = Vec::new();
+    let mut sentences = Vec::with_capacity(segments.len());
     for segment in segments {
         let (before, this_run) = match counted.entry(segment.key) {
-            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
-            std::collections::hash_map::Entry::Vacant(new) => {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => {
                 let before: i64 = lookup
                     .query_row(params![item.source.as_str(), segment.key as i64], |row| {
                         row.get(0)
@@ -383,27 +420,14 @@ fn story_sketch(
                 new.insert((before, 0))
             }
         };
-        let earlier = *before + *this_run;
+        let earlier_items = *before + *this_run;
         *this_run += 1;
-        if segment.is_footer() {
-            continue;
-        }
-        whole.extend(segment.tokens());
-        if earlier < RECURRING_MIN {
-            kept.extend(segment.tokens());
-        }
+        sentences.push(Sentence {
+            segment,
+            earlier_items,
+        });
     }
-    let fingerprint = if kept.is_empty() {
-        sketch(whole.iter().copied())
-    } else {
-        sketch(kept)
-    };
-    let exact = if fingerprint.is_usable() {
-        None
-    } else {
-        posts::exact_key(whole)
-    };
-    Ok((fingerprint, exact))
+    Ok(sentences)
 }
 
 /// Writes the sentence counts of the current run (see [`StoryCache`]), in key order.
@@ -433,108 +457,6 @@ pub(super) fn record_sentences(
             .context("counting recurring sentences")?;
     }
     Ok(())
-}
-
-/// The story of a stored item at one of the addresses a post's text links (a quote-post,
-/// or a post sharing an article), from any source: the link is explicit.
-fn quoted(
-    tx: &Connection,
-    item: &Item,
-    own: Option<&str>,
-    settings: &DedupSettings,
-) -> Result<Option<StoryId>> {
-    let mut lookup = tx
-        .prepare_cached(
-            "SELECT story_id FROM items WHERE canonical_url = ?1 AND story_id IS NOT NULL
-              ORDER BY id LIMIT 1",
-        )
-        .context("looking up a quoted item")?;
-    for link in posts::linked_urls(&item.text) {
-        let Some(canonical) = canonical_link(link, &settings.extra_tracking_params) else {
-            continue;
-        };
-        if Some(canonical.as_str()) == own {
-            continue;
-        }
-        if let Some(story) = lookup
-            .query_row([&canonical], |row| row.get::<_, i64>(0))
-            .optional()
-            .context("looking up a quoted item")?
-        {
-            return Ok(Some(StoryId(story)));
-        }
-    }
-    Ok(None)
-}
-
-/// The story of another source's short item with the same wording, seen since
-/// `window_start`.
-fn same_wording(
-    tx: &Connection,
-    key: u64,
-    source: &str,
-    window_start: i64,
-) -> Result<Option<StoryId>> {
-    tx.prepare_cached(
-        "SELECT i.story_id FROM story_fingerprints f JOIN items i ON i.id = f.item_id
-          WHERE f.hash = ?1 AND f.seen_at >= ?2 AND i.source_id <> ?3
-            AND i.fingerprint IS NULL AND i.story_id IS NOT NULL
-          ORDER BY f.seen_at LIMIT 1",
-    )
-    .and_then(|mut stmt| {
-        stmt.query_row(params![key as i64, window_start, source], |row| {
-            row.get::<_, i64>(0)
-        })
-        .optional()
-    })
-    .context("looking up a post with the same text")
-    .map(|story| story.map(StoryId))
-}
-
-/// The story of the stored item most like `sketch`, seen since `window_start`, if any is a
-/// near duplicate.
-fn near_duplicate(
-    tx: &Connection,
-    cache: &mut StoryCache,
-    sketch: &Sketch,
-    source: &str,
-    window_start: i64,
-) -> Result<Option<StoryId>> {
-    let mut shared: HashMap<i64, usize> = HashMap::new();
-    for hash in &sketch.hashes {
-        for (_, item_id) in postings(tx, cache, *hash, window_start)? {
-            *shared.entry(*item_id).or_default() += 1;
-        }
-    }
-    // Best: highest containment, then most shared, then the oldest item.
-    let mut best: Option<(f64, usize, i64, i64)> = None;
-    for (item_id, count) in shared {
-        if count < crate::dedup::fingerprint::MIN_SHARED {
-            continue;
-        }
-        let Some(Candidate {
-            size: Some(size),
-            story: Some(story),
-            source: candidate_source,
-        }) = candidate(tx, cache, item_id)?
-        else {
-            continue;
-        };
-        let size = size as usize;
-        let same_source = candidate_source == source;
-        if !is_near_duplicate(count, size, sketch.hashes.len(), same_source) {
-            continue;
-        }
-        let containment = count as f64 / size.min(sketch.hashes.len()).max(1) as f64;
-        let better = match best {
-            None => true,
-            Some((c, n, id, _)) => (containment, count, -item_id) > (c, n, -id),
-        };
-        if better {
-            best = Some((containment, count, item_id, story));
-        }
-    }
-    Ok(best.map(|(_, _, _, story)| StoryId(story)))
 }
 
 /// The outlet an item counts for: its link's host, else the source's host, else the source.
