@@ -343,7 +343,7 @@ fn record_scored(
                 scoring: risk.map(|_| veille::score::SCORING),
             }),
         })
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("record the run");
     stats.new_mentions
 }
 
@@ -404,7 +404,7 @@ url = "https://wire.example/feed.xml"
 async fn spike_mails(app: &App) -> Vec<(String, Vec<u8>)> {
     app.store
         .pending_mails(DateTime::<Utc>::MAX_UTC)
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("pending mails")
         .into_iter()
         .filter(|m| m.key.contains(":spike:"))
         .map(|m| (m.subject, m.body))
@@ -424,9 +424,7 @@ async fn burst(app: &App, clock: &ManualClock, tag: &str, n: usize) {
         })
         .collect();
     let findings = record(app, "wire", clock.now(), &entries, Backfill::No);
-    alerting::after_run(app, findings)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    alerting::after_run(app, findings).await.expect("after run");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -498,7 +496,7 @@ async fn a_quiet_watch_obeys_min_mentions() {
 fn outbox(app: &App) -> Vec<veille::store::OutboxMail> {
     app.store
         .pending_mails(DateTime::<Utc>::MAX_UTC)
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("pending mails")
 }
 
 /// The plain-text part of a queued mail, decoded.
@@ -543,7 +541,7 @@ async fn a_spike_driven_by_an_alerted_story_continues_its_thread() {
     );
     alerting::after_run(&app, findings)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("after run");
     let mails = outbox(&app);
     assert_eq!(mails.len(), 1, "the story alerts");
     let root = mails[0].message_id.clone();
@@ -566,7 +564,7 @@ async fn a_spike_driven_by_an_alerted_story_continues_its_thread() {
         );
         alerting::after_run(&app, findings)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("after run");
     }
     let mails = outbox(&app);
     assert_eq!(
@@ -628,7 +626,7 @@ async fn quiet_hours_hold_alerts_except_high_scores_and_release_them_after() {
     );
     alerting::after_run(&app, findings)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("after run");
     assert!(outbox(&app).is_empty(), "held by quiet hours");
 
     // A worse story breaks through, and takes the waiting one with it.
@@ -643,7 +641,7 @@ async fn quiet_hours_hold_alerts_except_high_scores_and_release_them_after() {
     );
     alerting::after_run(&app, findings)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("after run");
     let mails = outbox(&app);
     assert_eq!(mails.len(), 1, "a score above unless_score is not held");
     let text = text_of(&mails[0].body);
@@ -670,12 +668,10 @@ async fn quiet_hours_hold_alerts_except_high_scores_and_release_them_after() {
     );
     alerting::after_run(&app, findings)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("after run");
     assert_eq!(outbox(&app).len(), 1, "held by quiet hours");
     clock.advance(Duration::minutes(45));
-    alerting::flush_due(&app)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    alerting::flush_due(&app).await.expect("flush due");
     assert_eq!(outbox(&app).len(), 2, "released when quiet hours end");
 }
 
@@ -823,18 +819,11 @@ async fn a_mention_stored_just_before_a_crash_still_alerts_at_the_next_start() {
     drop(app);
 
     let restarted = self::app(&config_path, clock.clone());
-    let queued = alerting::recover(&restarted)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let queued = alerting::recover(&restarted).await.expect("recover");
     assert_eq!(queued, 1);
     assert_eq!(outbox(&restarted).len(), 1);
     // Taken in once: a second start finds nothing left.
-    assert_eq!(
-        alerting::recover(&restarted)
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
-        0
-    );
+    assert_eq!(alerting::recover(&restarted).await.expect("recover"), 0);
 }
 
 const PARK: &str = "Nordvent inaugure ce matin un parc éolien en mer de soixante turbines au large de Dunkerque, le premier du fournisseur, qui doit alimenter trois cent mille foyers à partir du printemps prochain.";

@@ -42,7 +42,7 @@ fn record(store: &Store, now: DateTime<Utc>, items: &[(Item, Vec<WatchMatch>)]) 
                 scoring: None,
             }),
         })
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("record the run");
 }
 
 fn write_batch(store: &Store, first: i64, size: i64) {
@@ -61,7 +61,7 @@ fn write_batch(store: &Store, first: i64, size: i64) {
 fn a_backup_during_writes_holds_every_committed_row() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("veille.db");
-    let writer_store = Arc::new(Store::open(&path).unwrap_or_else(|e| panic!("{e}")));
+    let writer_store = Arc::new(Store::open(&path).expect("build"));
     let committed = Arc::new(AtomicI64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
@@ -76,7 +76,7 @@ fn a_backup_during_writes_holds_every_committed_row() {
         })
     };
     // A second connection, as `veille backup` opens while the daemon writes.
-    let reader = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    let reader = Store::open(&path).expect("open the store");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while committed.load(Ordering::SeqCst) < 500 {
         assert!(!writer.is_finished(), "the writer stopped");
@@ -87,7 +87,7 @@ fn a_backup_during_writes_holds_every_committed_row() {
     for n in 0..3 {
         let before = committed.load(Ordering::SeqCst);
         let target = dir.path().join(format!("backup-{n}.db"));
-        reader.backup_to(&target).unwrap_or_else(|e| panic!("{e}"));
+        reader.backup_to(&target).expect("backup to");
         backups.push((target, before));
     }
     stop.store(true, Ordering::SeqCst);
@@ -115,12 +115,12 @@ fn a_backup_during_writes_holds_every_committed_row() {
 
 #[test]
 fn search_ignores_accents_and_case_and_follows_updates() {
-    let store = Store::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+    let store = Store::open_in_memory().expect("open the store");
     write_batch(&store, 0, 3);
     let titles = |q: &str| -> Vec<String> {
         store
             .search(q, 10)
-            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("search")
             .into_iter()
             .map(|h| h.title)
             .collect()

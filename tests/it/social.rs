@@ -69,7 +69,7 @@ max_items = 50
 /// Alerts links lead to the article.
 #[tokio::test(flavor = "multi_thread")]
 async fn social_feeds_become_stories_with_authors() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
     let http = HttpServer::start();
     for (_, file, content_type) in FEEDS {
         http.route(
@@ -85,9 +85,7 @@ async fn social_feeds_become_stories_with_authors() {
             .unwrap_or_default(),
     ));
     let app = app(&path, clock);
-    let summary = scheduler::run_once(&app)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let summary = scheduler::run_once(&app).await.expect("run once");
     for report in &summary.sources {
         assert!(
             matches!(report.outcome, SourceOutcome::Updated(_)),
@@ -107,7 +105,7 @@ async fn social_feeds_become_stories_with_authors() {
                 Ok::<(), veille::store::StoreError>(())
             },
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("store the run");
     let item = |source: &str, needle: &str| {
         items
             .iter()
@@ -216,20 +214,19 @@ async fn social_feeds_become_stories_with_authors() {
 
     // The export carries the authors too.
     let out = assert_cmd::Command::cargo_bin("veille")
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the veille binary")
         .args([
             "export", "--since", "3650d", "--watch", "nordvent", "--config",
         ])
         .arg(&path)
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("run veille");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let records: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let records: serde_json::Value = serde_json::from_slice(&out.stdout).expect("export is JSON");
     let authors: Vec<&str> = records
         .as_array()
         .map(|records| {
@@ -247,7 +244,7 @@ async fn social_feeds_become_stories_with_authors() {
 /// A Reddit-shaped source answered 429 with Retry-After: the next poll waits as asked.
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limited_reddit_waits_as_asked() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
     let http = HttpServer::start();
     http.route(
         "/r/france/.rss",
@@ -265,9 +262,7 @@ async fn rate_limited_reddit_waits_as_asked() {
         .single()
         .unwrap_or_default();
     let app = app(&path, Arc::new(ManualClock::new(now)));
-    let summary = scheduler::run_once(&app)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let summary = scheduler::run_once(&app).await.expect("run once");
     match &summary.sources[0].outcome {
         SourceOutcome::Failed { error, .. } => {
             assert!(error.contains("429") && error.contains("900s"), "{error}")
@@ -277,7 +272,7 @@ async fn rate_limited_reddit_waits_as_asked() {
     let next = app
         .store
         .source_state(&SourceId::new("reddit"))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("source state")
         .next_poll_at
         .unwrap_or_else(|| panic!("no next poll"));
     assert!(
@@ -289,16 +284,16 @@ async fn rate_limited_reddit_waits_as_asked() {
 /// `veille check` shows the URL each preset polls, and points at a malformed handle.
 #[test]
 fn check_shows_preset_urls_and_points_at_bad_handles() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("veille.toml");
     let check = |text: &str| {
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, text).expect("write");
         let out = assert_cmd::Command::cargo_bin("veille")
-            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("the veille binary")
             .args(["check", "--config"])
             .arg(&path)
             .output()
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("run veille");
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).to_string(),

@@ -123,7 +123,7 @@ fn stories_by_url(store: &Store) -> HashMap<String, StoryId> {
                 Ok(())
             },
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("store the run");
     map
 }
 
@@ -180,8 +180,8 @@ fn the_near_duplicate_set_is_clustered_with_high_precision_and_recall() {
         "{stories} stories, {negatives} negatives"
     );
 
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let store = Store::open(&dir.path().join("veille.db")).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("veille.db")).expect("open the store");
     record(&store, &cases);
     let assigned = stories_by_url(&store);
     assert_eq!(assigned.len(), cases.len());
@@ -200,36 +200,29 @@ fn the_near_duplicate_set_is_clustered_with_high_precision_and_recall() {
 #[test]
 fn stories_and_counts_survive_a_restart_and_keep_growing() {
     let cases = fixture_set();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("veille.db");
     // Before the restart: everything seen in the first 9 hours (three of the four copies of
     // the tram story).
     let (before, after): (Vec<Case>, Vec<Case>) = cases.iter().cloned().partition(|c| c.hours < 9);
     assert!(!before.is_empty() && !after.is_empty());
     let (first_stories, tram) = {
-        let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(&path).expect("open the store");
         record(&store, &before);
         let tram = stories_by_url(&store)[&before
             .iter()
             .find(|c| c.story == "tram")
             .map(|c| c.url.clone())
             .unwrap_or_default()];
-        let info = store
-            .stories_info(&[tram])
-            .unwrap_or_else(|e| panic!("{e}"));
+        let info = store.stories_info(&[tram]).expect("stories info");
         (
-            store.story_count().unwrap_or_else(|e| panic!("{e}")),
+            store.story_count().expect("story count"),
             (tram, info[&tram].clone()),
         )
     };
-    let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        store.story_count().unwrap_or_else(|e| panic!("{e}")),
-        first_stories
-    );
-    let reopened = store
-        .stories_info(&[tram.0])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let store = Store::open(&path).expect("open the store");
+    assert_eq!(store.story_count().expect("story count"), first_stories);
+    let reopened = store.stories_info(&[tram.0]).expect("stories info");
     assert_eq!(
         reopened[&tram.0], tram.1,
         "a story reads the same after a restart"
@@ -243,7 +236,7 @@ fn stories_and_counts_survive_a_restart_and_keep_growing() {
         "{precision} {recall}: {wrong:#?}"
     );
     let labels: std::collections::HashSet<&str> = cases.iter().map(|c| c.story.as_str()).collect();
-    let total = store.story_count().unwrap_or_else(|e| panic!("{e}"));
+    let total = store.story_count().expect("story count");
     assert!(
         total > first_stories,
         "{total} stories after, {first_stories} before"
@@ -254,9 +247,7 @@ fn stories_and_counts_survive_a_restart_and_keep_growing() {
         labels.len()
     );
     // The tram story started before the restart and kept growing after it.
-    let grown = store
-        .stories_info(&[tram.0])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let grown = store.stories_info(&[tram.0]).expect("stories info");
     let tram_cases = cases.iter().filter(|c| c.story == "tram").count();
     assert_eq!(grown[&tram.0].items, tram_cases);
     assert!(
@@ -312,7 +303,7 @@ query = 'Nordvent OR noel'
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_feeds_carrying_one_story_make_one_story_with_two_outlets() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
     let http = HttpServer::start();
     http.route("/a.xml", Response::ok("application/rss+xml", FEED_A));
     http.route("/b.xml", Response::ok("application/rss+xml", FEED_B));
@@ -337,7 +328,7 @@ async fn two_feeds_carrying_one_story_make_one_story_with_two_outlets() {
                 Ok(())
             },
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("store the run");
     assert_eq!(mentions.len(), 3, "{mentions:#?}");
     let story_of = |url_part: &str| {
         mentions
@@ -349,10 +340,7 @@ async fn two_feeds_carrying_one_story_make_one_story_with_two_outlets() {
     let wind = story_of("eolien-fecamp");
     assert_eq!(story_of("b-info.example/2026/11/27/fecamp"), wind);
     assert_ne!(story_of("noel"), wind);
-    let info = app
-        .store
-        .stories_info(&[wind])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let info = app.store.stories_info(&[wind]).expect("stories info");
     assert_eq!(info[&wind].outlets, ["a-news.example", "b-info.example"]);
     assert_eq!(
         info[&wind].title,
@@ -361,13 +349,13 @@ async fn two_feeds_carrying_one_story_make_one_story_with_two_outlets() {
 
     // The admin's view of the same thing.
     let output = assert_cmd::Command::cargo_bin("veille")
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the veille binary")
         .args([
             "stories", "--since", "24h", "--watch", "nordvent", "--config",
         ])
         .arg(&config_path)
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("run veille");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -407,8 +395,8 @@ fn corpus_feeds_group_only_copies_of_one_entry() {
     let mut files = Vec::new();
     feed_files(&common::corpus_dir().join("feeds"), &mut files);
     files.sort();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let store = Store::open(&dir.path().join("veille.db")).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("veille.db")).expect("open the store");
     let now = start();
     let mut items = 0;
     for (index, path) in files.iter().enumerate() {
@@ -457,7 +445,7 @@ fn corpus_feeds_group_only_copies_of_one_entry() {
                 Ok(())
             },
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("store the run");
     let grouped = titles.values().filter(|t| t.len() > 1).count();
     println!(
         "corpus: {items} entries, {} stories, {grouped} with several entries",

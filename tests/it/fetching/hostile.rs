@@ -142,7 +142,7 @@ fn corpus() -> Vec<Hostile> {
 
 #[test]
 fn a_hostile_corpus_fails_source_by_source_and_the_digest_goes_out() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
     let server = HttpServer::start();
     server.route(
         "/normal.xml",
@@ -183,13 +183,13 @@ fn a_hostile_corpus_fails_source_by_source_and_the_digest_goes_out() {
         "[[watch]]\nid = \"nordvent\"\nquery = \"Nordvent\"\n\n[[digest]]\nid = \"d\"\nto = \"comms@example.org\"\n",
     );
     let config_path = dir.path().join("veille.toml");
-    std::fs::write(&config_path, config).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config_path, config).expect("write");
 
     let run = Command::new(VEILLE)
         .args(["run", "--once", "--config"])
         .arg(&config_path)
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("run veille");
     let (stdout, stderr) = (
         String::from_utf8_lossy(&run.stdout).to_string(),
         String::from_utf8_lossy(&run.stderr).to_string(),
@@ -198,7 +198,7 @@ fn a_hostile_corpus_fails_source_by_source_and_the_digest_goes_out() {
 
     // The digest went out, with the normal source's story in it.
     let mails: Vec<String> = std::fs::read_dir(dir.path().join("mail"))
-        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("read the mail folder")
         .filter_map(Result::ok)
         .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
         .collect();
@@ -213,7 +213,7 @@ fn a_hostile_corpus_fails_source_by_source_and_the_digest_goes_out() {
         .args(["sources", "--config"])
         .arg(&config_path)
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("run veille");
     let listing = String::from_utf8_lossy(&sources.stdout).to_string();
     let line_of = |id: &str| {
         listing

@@ -39,9 +39,9 @@ fn document(body: Vec<u8>) -> Document {
 /// A stand-in worker: a shell script run instead of the binary.
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .expect("set permissions");
     path
 }
 
@@ -70,7 +70,7 @@ async fn a_worker_reads_documents_as_this_process_would() {
 
 #[tokio::test]
 async fn a_worker_that_dies_fails_one_document_and_is_replaced() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
     let marker = dir.path().join("crashed-once");
     // Dies by SIGABRT (as a stack overflow or an allocation failure would) the first time,
     // then is the real worker.
@@ -98,7 +98,7 @@ async fn a_worker_that_dies_fails_one_document_and_is_replaced() {
 
 #[tokio::test]
 async fn a_worker_that_hangs_is_stopped_at_the_deadline() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
     let program = script(dir.path(), "worker", "exec sleep 30");
     let pool = Extractor::workers_of(program, 1, Duration::from_millis(300));
     let started = std::time::Instant::now();

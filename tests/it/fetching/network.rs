@@ -90,7 +90,7 @@ fn line_of(text: &str, id: &str) -> String {
 fn a_loopback_source_is_refused_unless_allowed() {
     let http = HttpServer::start();
     http.route("/feed.xml", feed("n1"));
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
     let sources = [Source("local", http.url("/feed.xml"), "")];
 
     let config = write_config(dir.path(), &[], &sources);
@@ -169,7 +169,7 @@ async fn a_redirect_to_a_blocked_address_is_refused_before_connecting() {
         .iter()
         .map(|(path, _)| Source(path, outside.url(&format!("/{path}")), ""))
         .collect();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
     // Only the first server's address is allowed.
     let summary = run_once(&write_config(dir.path(), &["127.0.0.1/32"], &sources)).await;
 
@@ -234,7 +234,7 @@ async fn a_name_is_refused_when_it_resolves_to_a_blocked_address() {
         Source("by-name", by_name.clone(), ""),
         Source("via-redirect", inside.url("/to-localhost"), ""),
     ];
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
     // 127.0.0.2 is allowed; what localhost resolves to (127.0.0.1, ::1) is not.
     let summary = run_once(&write_config(dir.path(), &["127.0.0.2/32"], &sources)).await;
     for id in ["by-name", "via-redirect"] {
@@ -289,9 +289,8 @@ fn a_source_password_reaches_its_origin_only_and_is_never_stored_or_logged() {
     elsewhere.route("/feed.xml", feed("elsewhere"));
     elsewhere.route("/other.xml", feed("other"));
 
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.path().join("feed-password"), format!("{PASSWORD}\n"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("feed-password"), format!("{PASSWORD}\n")).expect("write");
     let login = "username = \"veille\"\npassword_file = \"feed-password\"\n";
     let sources = [
         Source("private", origin.url("/private.xml"), login),
