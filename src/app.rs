@@ -123,26 +123,32 @@ impl Configured {
             alerting: Arc::new(alerting),
         })
     }
+
+    /// `app` with this configured part in place of its own; the lasting part is kept.
+    fn over(self, app: &App) -> App {
+        App {
+            config: self.config,
+            fetcher: self.fetcher,
+            matcher: self.matcher,
+            mailer: self.mailer,
+            alerting: self.alerting,
+            ..app.clone()
+        }
+    }
 }
 
 impl App {
     /// Opens the database (creating it if needed) and sets up fetching and mail.
     pub fn new(config: Config, clock: Arc<dyn Clock>) -> Result<App, AppError> {
         let store = Arc::new(Store::open(&config.daemon.database)?);
-        let Configured {
-            config,
-            fetcher,
-            matcher,
-            mailer,
-            alerting,
-        } = Configured::new(config, None)?;
-        store.set_dedup(config.dedup.clone());
+        let configured = Configured::new(config, None)?;
+        store.set_dedup(configured.config.dedup.clone());
         Ok(App {
-            config,
-            fetcher,
-            matcher,
-            mailer,
-            alerting,
+            config: configured.config,
+            fetcher: configured.fetcher,
+            matcher: configured.matcher,
+            mailer: configured.mailer,
+            alerting: configured.alerting,
             store,
             clock,
             metrics: Arc::new(Metrics::new()),
@@ -162,22 +168,9 @@ impl App {
     pub fn reconfigured(&self, config: Config) -> Result<App, AppError> {
         let keep =
             (fetch_settings(&config) == *self.fetcher.settings()).then(|| self.fetcher.clone());
-        let Configured {
-            config,
-            fetcher,
-            matcher,
-            mailer,
-            alerting,
-        } = Configured::new(config, keep)?;
-        self.store.set_dedup(config.dedup.clone());
-        Ok(App {
-            config,
-            fetcher,
-            matcher,
-            mailer,
-            alerting,
-            ..self.clone()
-        })
+        let configured = Configured::new(config, keep)?;
+        self.store.set_dedup(configured.config.dedup.clone());
+        Ok(configured.over(self))
     }
 
     /// Runs a store call at once, on this thread, with no await before it: for the one write

@@ -2,35 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-
-fn veille() -> Command {
-    let mut cmd = Command::cargo_bin("veille").expect("the veille binary");
-    cmd.env_remove("VEILLE_CONFIG")
-        .env_remove("RUST_LOG")
-        .env_remove("VEILLE_SMTP_PASSWORD");
-    cmd
-}
-
-/// Copies `config/demo.toml` and `config/demo/` into `dir/config/`, so the demo's state
-/// (`../target/demo/`) lands in `dir/target/demo/` instead of the source tree.
-fn copy_demo(dir: &Path) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let config_dir = dir.join("config");
-    std::fs::create_dir_all(config_dir.join("demo")).expect("mkdir");
-    std::fs::copy(source.join("demo.toml"), config_dir.join("demo.toml")).expect("copy demo.toml");
-    for entry in std::fs::read_dir(source.join("demo")).expect("demo folder") {
-        let path = entry.expect("entry").path();
-        std::fs::copy(
-            &path,
-            config_dir
-                .join("demo")
-                .join(path.file_name().expect("name")),
-        )
-        .expect("copy feed");
-    }
-    config_dir.join("demo.toml")
-}
+use crate::common::{copy_demo, veille};
 
 fn eml_files(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)

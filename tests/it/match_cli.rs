@@ -1,17 +1,6 @@
 //! `veille match` as an admin tuning a watch list uses it: exit codes, JSON hits, stdin,
 //! and `--replay` over items stored by a real `veille run --once` of the demo.
-
-use std::path::{Path, PathBuf};
-
-use assert_cmd::Command;
-
-fn veille() -> Command {
-    let mut cmd = Command::cargo_bin("veille").expect("the veille binary");
-    cmd.env_remove("VEILLE_CONFIG")
-        .env_remove("RUST_LOG")
-        .env_remove("VEILLE_SMTP_PASSWORD");
-    cmd
-}
+use crate::common::{copy_demo, veille};
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let output = veille().args(args).output().expect("run veille match");
@@ -140,25 +129,6 @@ fn reads_the_body_from_stdin() {
     assert_eq!(output.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.starts_with("match: l'oréal"), "{stdout}");
-}
-
-/// Copies the demo configuration and its feeds into `dir/config/`.
-fn copy_demo(dir: &Path) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let config_dir = dir.join("config");
-    std::fs::create_dir_all(config_dir.join("demo")).expect("mkdir");
-    std::fs::copy(source.join("demo.toml"), config_dir.join("demo.toml")).expect("copy demo.toml");
-    for entry in std::fs::read_dir(source.join("demo")).expect("demo folder") {
-        let path = entry.expect("entry").path();
-        std::fs::copy(
-            &path,
-            config_dir
-                .join("demo")
-                .join(path.file_name().expect("name")),
-        )
-        .expect("copy feed");
-    }
-    config_dir.join("demo.toml")
 }
 
 #[test]

@@ -35,3 +35,23 @@ pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     std::fs::write(&path, text).expect("write the config file");
     path
 }
+
+/// Copies `config/demo.toml` and `config/demo/` into `dir/config/`, so the demo's state
+/// (`../target/demo/`) lands in `dir/target/demo/` instead of the source tree.
+pub fn copy_demo(dir: &Path) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let config_dir = dir.join("config");
+    std::fs::create_dir_all(config_dir.join("demo")).expect("mkdir");
+    std::fs::copy(source.join("demo.toml"), config_dir.join("demo.toml")).expect("copy demo.toml");
+    for entry in std::fs::read_dir(source.join("demo")).expect("demo folder") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(
+            &path,
+            config_dir
+                .join("demo")
+                .join(path.file_name().expect("name")),
+        )
+        .expect("copy feed");
+    }
+    config_dir.join("demo.toml")
+}

@@ -15,7 +15,7 @@ use veille::clock::Clock;
 use veille::pipeline::SourceOutcome;
 use veille::scheduler::RunSummary;
 
-pub use config::{daemon_table, smtp_table, source_table, write_config};
+pub use config::{copy_demo, daemon_table, smtp_table, source_table, write_config};
 pub use feed::{RssItem, rss};
 pub use servers::{HttpServer, ReceivedMail, Response, SmtpSink};
 
@@ -46,4 +46,14 @@ pub fn error_of(summary: &RunSummary, id: &str) -> String {
 /// The shared corpus folder, next to the crate (read-only in CI).
 pub fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+}
+
+/// The `veille` binary built with the tests, with none of the caller's settings
+/// (`VEILLE_CONFIG`, `RUST_LOG`, the SMTP password) in its environment.
+pub fn veille() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("veille").expect("the veille binary");
+    cmd.env_remove("VEILLE_CONFIG")
+        .env_remove("RUST_LOG")
+        .env_remove("VEILLE_SMTP_PASSWORD");
+    cmd
 }
