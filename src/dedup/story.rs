@@ -309,7 +309,7 @@ fn near_duplicate<L: StoryLookup>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::HashSet;
     use std::convert::Infallible;
 
@@ -318,8 +318,8 @@ mod tests {
     use super::*;
     use crate::dedup::boilerplate;
 
-    /// A wire story, long enough to fingerprint.
-    const WIRE: &str = "Le conseil régional a voté mardi le financement d'une nouvelle ligne de \
+    /// A wire story, long enough to fingerprint (the store's story tests use it too).
+    pub(crate) const WIRE: &str = "Le conseil régional a voté mardi le financement d'une nouvelle ligne de \
         tramway entre la gare et le campus universitaire, un projet discuté depuis plus de dix ans. \
         La ligne mesurera douze kilomètres et desservira dix-huit arrêts. Les travaux doivent \
         commencer au printemps prochain et les premières rames circuler trois ans plus tard, selon \

@@ -30,7 +30,7 @@
 //! whose judges mostly said "irrelevant" does not start every new item near zero; the logit
 //! is clamped to ±[`MAX_LOGIT`], so the probability stays strictly inside (0, 1).
 //!
-//! Measured on the judged set in `tests/fixtures/judged` (`cargo test --test learning --
+//! Measured on the judged set in `tests/fixtures/judged` (`cargo test --test it learning:: --
 //! --nocapture`): pooled AUC over three watches, mean of 5 split seeds, with items split by
 //! title or with whole story kinds held out; held-out log-loss on seed 0 (0.693 is a coin):
 //!

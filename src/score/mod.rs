@@ -57,7 +57,7 @@
 //! tests). The reason "looks like items you marked relevant" (or irrelevant) is given when
 //! p ≥ [`LEARNED_REASON_ABOVE`] (or ≤ [`LEARNED_REASON_BELOW`]).
 //!
-//! Measured on the judged set (`cargo test --test learning -- --nocapture`: three watches,
+//! Measured on the judged set (`cargo test --test it learning:: -- --nocapture`: three watches,
 //! held-out items; precision of the top 10 per watch, mean of 5 split seeds, items split by
 //! title or whole story kinds held out; and how many of the 109 held-out items of seed 0
 //! reach the default alert `min_score` of 0.5):

@@ -603,15 +603,9 @@ mod tests {
     use chrono::{Duration, TimeZone};
 
     use super::*;
+    use crate::dedup::story::tests::WIRE;
     use crate::model::{Field, SourceId, TermHit, WatchMatch};
     use crate::store::{Matched, Parsed, RunRecord};
-
-    const WIRE: &str = "Le conseil régional a voté mardi le financement d'une nouvelle ligne de \
-        tramway entre la gare et le campus universitaire, un projet discuté depuis plus de dix ans. \
-        La ligne mesurera douze kilomètres et desservira dix-huit arrêts. Les travaux doivent \
-        commencer au printemps prochain et les premières rames circuler trois ans plus tard, selon \
-        le président du conseil, qui parle du plus gros investissement dans les transports publics \
-        depuis la construction du contournement autoroutier.";
 
     fn at(hours: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0)

@@ -726,7 +726,7 @@ async fn after_a_long_outage_only_fresh_items_alert() {
 /// The alert's latency through the real daemon loop and a real SMTP conversation: from the
 /// moment the daemon is told to poll (which includes the poll itself) to the mail's arrival
 /// at the SMTP server. Printed, not asserted tightly: the target is 2 s after the
-/// end of the poll. Run with `cargo test --test alerts latency -- --nocapture`.
+/// end of the poll. Run with `cargo test --test it alerts::latency -- --nocapture`.
 #[tokio::test(flavor = "multi_thread")]
 async fn latency_from_poll_to_alert_mail_through_the_daemon() {
     let dir = tempfile::tempdir().expect("tempdir");

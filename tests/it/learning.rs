@@ -19,7 +19,7 @@
 //! kind (`group`: all the items written from one template) on one side, so the figure is not
 //! the luck of one split nor the echo of near-duplicates.
 //!
-//! Run `cargo test --test learning -- --nocapture` to see the tables.
+//! Run `cargo test --test it learning:: -- --nocapture` to see the tables.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
