@@ -121,6 +121,7 @@ fn item(source: usize, key: &str, title: String, text: String) -> (Item, Vec<Wat
     // Every item is a mention, as in a deployment where watches are broad.
     let watch = WatchMatch {
         watch: WatchId::new("w"),
+        held: Vec::new(),
         hits: Vec::new(),
     };
     (item, vec![watch])

@@ -121,9 +121,21 @@ pub struct TermHit {
 pub struct WatchMatch {
     pub watch: WatchId,
     pub hits: Vec<TermHit>,
+    /// The query's meta operators that held (`site:lemonde.fr`, `tag:presse`; never one
+    /// under a NOT), as written: part of why it matched, though not words of the text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<Arc<str>>,
 }
 
 impl WatchMatch {
+    /// Why it matched, for people: the distinct terms that hit, then the meta operators
+    /// that held.
+    pub fn described(&self) -> Vec<&str> {
+        let mut all = self.terms();
+        all.extend(self.held.iter().map(|h| &**h));
+        all
+    }
+
     /// The distinct terms that hit, in the order they were first found.
     pub fn terms(&self) -> Vec<&str> {
         let mut seen: Vec<&str> = Vec::new();

@@ -27,7 +27,7 @@ use crate::fetch::politeness::RetryAfter;
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Validators, backoff, credentials};
 use crate::isolation::Document;
 use crate::judge::learned::{self, Models};
-use crate::matching::ItemText;
+use crate::matching::{ItemMeta, ItemText};
 use crate::metrics::PollOutcome;
 use crate::model::{Field, Item, Signals, SourceId, WatchId, WatchMatch};
 use crate::score::{self, risk::RiskVocabulary};
@@ -290,6 +290,7 @@ async fn extract_match_store(
         .filter(|w| w.sources.contains(&source.id))
         .map(|w| w.id.clone())
         .collect();
+    let tags = source.tags.clone();
     let work = tokio::task::spawn_blocking(move || {
         // A first poll is all backfill: no rule will look at its mentions.
         let rules = (backfill != Backfill::All).then_some(&*alerting);
@@ -301,7 +302,7 @@ async fn extract_match_store(
                     title: &item.title,
                     body: &item.text,
                 };
-                let mut matches = matcher.match_text(text);
+                let mut matches = matcher.match_item(text, &ItemMeta::of(&item, &tags));
                 matches.retain(|m| reads_this_source.contains(&m.watch));
                 let candidates = matches
                     .into_iter()

@@ -174,6 +174,7 @@ mod tests {
         };
         let found = WatchMatch {
             watch: WatchId::new("nordvent"),
+            held: Vec::new(),
             hits: vec![hit],
         };
         (item, vec![found])

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use veille::config::{Config, WatchConfig};
-use veille::matching::{ItemText, Matcher, Query, snippet};
+use veille::matching::{ItemMeta, ItemText, Matcher, Query, lang_code, snippet};
 use veille::model::{Field, TermHit, WatchId, WatchMatch};
 use veille::store::StoreError;
 
@@ -47,6 +47,21 @@ pub struct MatchArgs {
     /// How many matching titles --replay lists (newest first).
     #[arg(long, default_value_t = 10)]
     top: usize,
+    /// The item's link, for site: (e.g. https://www.lemonde.fr/economie/article.html).
+    #[arg(long, value_name = "URL")]
+    link: Option<String>,
+    /// The item's source id, for source: (with --config, its tags count for tag: too).
+    #[arg(long, value_name = "ID")]
+    source: Option<String>,
+    /// A tag of the item's source, for tag: (repeat for several).
+    #[arg(long, value_name = "TAG")]
+    tag: Vec<String>,
+    /// The item's author, for author: (a handle such as @user@instance, or a name).
+    #[arg(long)]
+    author: Option<String>,
+    /// The item's language code, for lang: (e.g. fr).
+    #[arg(long, value_name = "CODE")]
+    lang: Option<String>,
 }
 
 pub fn run(args: &MatchArgs) -> Result<(), CliError> {
@@ -54,16 +69,28 @@ pub fn run(args: &MatchArgs) -> Result<(), CliError> {
 }
 
 fn try_query(args: &MatchArgs) -> Result<(), CliError> {
-    let config = if args.watch.is_some() || args.replay.is_some() {
-        let Some(path) = &args.config else {
+    let config = match &args.config {
+        Some(path) => Some(load_config(path)?),
+        None if args.watch.is_some() || args.replay.is_some() => {
             return Err(CliError::Usage(
                 "--watch and --replay need --config FILE (or VEILLE_CONFIG)".to_string(),
             ));
-        };
-        Some(load_config(path)?)
-    } else {
-        None
+        }
+        None => None,
     };
+    if args.replay.is_some()
+        && (args.link.is_some()
+            || args.source.is_some()
+            || !args.tag.is_empty()
+            || args.author.is_some()
+            || args.lang.is_some())
+    {
+        return Err(CliError::Usage(
+            "--link, --source, --tag, --author and --lang describe one text; --replay takes \
+             them from each stored item"
+                .to_string(),
+        ));
+    }
     let watch = match (&config, &args.watch) {
         (Some(config), Some(id)) => Some(
             config
@@ -97,19 +124,30 @@ fn try_query(args: &MatchArgs) -> Result<(), CliError> {
     let matcher = Matcher::new(vec![(id, query)]);
     match (&config, &args.replay) {
         (Some(config), Some(period)) => replay(args, config, watch, &matcher, period),
-        _ => match_one(args, &matcher),
+        _ => match_one(args, config.as_ref(), &matcher),
     }
+}
+
+/// The tags of source `id` in `config` (none for an unknown source).
+fn tags_of<'c>(config: &'c Config, id: &str) -> &'c [String] {
+    config
+        .sources
+        .iter()
+        .find(|s| s.id.as_str() == id)
+        .map_or(&[], |s| s.tags.as_slice())
 }
 
 #[derive(Debug, Serialize)]
 struct Report<'a> {
     matched: bool,
     hits: &'a [TermHit],
+    /// The meta operators that held (site:, tag:…).
+    held: Vec<&'a str>,
     title: Option<String>,
     body: Option<String>,
 }
 
-fn match_one(args: &MatchArgs, matcher: &Matcher) -> Result<(), CliError> {
+fn match_one(args: &MatchArgs, config: Option<&Config>, matcher: &Matcher) -> Result<(), CliError> {
     let body = match args.text.as_deref() {
         Some("-") => {
             let mut body = String::new();
@@ -121,10 +159,32 @@ fn match_one(args: &MatchArgs, matcher: &Matcher) -> Result<(), CliError> {
         Some(text) => text.to_string(),
         None => String::new(),
     };
-    let found = matcher.match_text(ItemText {
-        title: &args.title,
-        body: &body,
+    let mut tags = args.tag.clone();
+    if let (Some(config), Some(id)) = (config, &args.source) {
+        tags.extend(tags_of(config, id).iter().cloned());
+    }
+    let lang = args.lang.as_deref().map(|code| {
+        lang_code(code).ok_or_else(|| {
+            CliError::Usage(format!(
+                "--lang: {code:?} is not a language code such as fr or en"
+            ))
+        })
     });
+    let lang = lang.transpose()?;
+    let meta = ItemMeta {
+        link: args.link.as_deref(),
+        source: args.source.as_deref(),
+        tags: &tags,
+        author: args.author.as_deref(),
+        lang: lang.as_deref(),
+    };
+    let found = matcher.match_item(
+        ItemText {
+            title: &args.title,
+            body: &body,
+        },
+        &meta,
+    );
     let hits: &[TermHit] = found.first().map_or(&[], |m| m.hits.as_slice());
     let snippet_of = |field: Field, text: &str| {
         let field_hits: Vec<TermHit> = hits.iter().filter(|h| h.field == field).cloned().collect();
@@ -136,13 +196,17 @@ fn match_one(args: &MatchArgs, matcher: &Matcher) -> Result<(), CliError> {
         let report = Report {
             matched: !found.is_empty(),
             hits,
+            held: found
+                .first()
+                .map(|m| m.held.iter().map(|h| &**h).collect())
+                .unwrap_or_default(),
             title: title.as_ref().map(|s| s.to_text()),
             body: body_snippet.as_ref().map(|s| s.to_text()),
         };
         let json = serde_json::to_string_pretty(&report).map_err(CliError::Json)?;
         println!("{json}");
     } else if let Some(m) = found.first() {
-        println!("match: {}", m.terms().join(", "));
+        println!("match: {}", m.described().join(", "));
         for hit in &m.hits {
             println!(
                 "  {:<5} token {:<4} {}",
@@ -150,6 +214,9 @@ fn match_one(args: &MatchArgs, matcher: &Matcher) -> Result<(), CliError> {
                 hit.position,
                 hit.term
             );
+        }
+        for held in &m.held {
+            println!("  {:<16} {held}", "holds");
         }
         if let Some(s) = title {
             println!("title: {}", s.to_text());
@@ -201,15 +268,18 @@ fn replay(
             return Ok::<(), StoreError>(());
         }
         items += 1;
-        let found: Vec<WatchMatch> = matcher.match_text(ItemText {
-            title: &item.title,
-            body: &item.text,
-        });
+        let found: Vec<WatchMatch> = matcher.match_item(
+            ItemText {
+                title: &item.title,
+                body: &item.text,
+            },
+            &ItemMeta::of(&item, tags_of(config, item.source.as_str())),
+        );
         if let Some(m) = found.first() {
             matched.push(Replayed {
                 source: item.source.to_string(),
                 url: item.url.clone(),
-                terms: m.terms().into_iter().map(str::to_string).collect(),
+                terms: m.described().into_iter().map(str::to_string).collect(),
                 title: item.title,
                 published: item.published,
                 first_seen,

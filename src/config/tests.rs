@@ -719,6 +719,38 @@ fn each_bad_input_names_line_column_and_key() {
             key: "digest \"d\".empty",
             message: "use \"skip\" or \"send\"",
         },
+        Case {
+            name: "misspelt operator",
+            toml: "[[watch]]\nid = \"w\"\nquery = 'acme -sit:acme.com'",
+            line: 3,
+            column: 16,
+            key: "watch \"w\".query",
+            message: "unknown operator sit: did you mean site:?",
+        },
+        Case {
+            name: "unknown source in a query",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/f\"\n[[watch]]\nid = \"w\"\nquery = 'acme source:b'",
+            line: 6,
+            column: 15,
+            key: "watch \"w\".query",
+            message: "no source with id \"b\" (sources: a)",
+        },
+        Case {
+            name: "unknown tag in a query",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/f\"\ntags = [\"presse\"]\n[[watch]]\nid = \"w\"\nquery = \"acme AND tag:prese\"",
+            line: 7,
+            column: 19,
+            key: "watch \"w\".query",
+            message: "no source has the tag \"prese\" (tags: presse)",
+        },
+        Case {
+            name: "a source the watch does not read",
+            toml: "[[source]]\nid = \"a\"\nurl = \"https://a.example/f\"\n[[source]]\nid = \"b\"\nurl = \"https://b.example/f\"\n[[watch]]\nid = \"w\"\nquery = 'acme source:b'\nsources = [\"a\"]",
+            line: 9,
+            column: 15,
+            key: "watch \"w\".query",
+            message: "source:b can never hold",
+        },
     ];
     for case in cases {
         let errors = errors_of(case.toml);
@@ -741,6 +773,29 @@ fn each_bad_input_names_line_column_and_key() {
             "{where_}"
         );
     }
+}
+
+#[test]
+fn queries_may_name_sources_and_tags_of_the_configuration() {
+    let toml = format!(
+        "{VALID}\n[[watch]]\nid = \"press-only\"\nquery = 'acme (tag:presse OR source:a) -source:b -site:acme.com'\n"
+    );
+    let config = load(&toml).unwrap_or_else(|e| panic!("{e}"));
+    let watch = config
+        .watches
+        .iter()
+        .find(|w| w.id.as_str() == "press-only")
+        .unwrap_or_else(|| panic!("no watch press-only"));
+    let metas: Vec<&str> = watch
+        .query
+        .metas()
+        .iter()
+        .map(|m| m.display.as_str())
+        .collect();
+    assert_eq!(
+        metas,
+        ["tag:presse", "source:a", "source:b", "site:acme.com"]
+    );
 }
 
 #[test]

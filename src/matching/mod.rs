@@ -39,13 +39,14 @@ pub mod normalize;
 pub mod query;
 pub mod snippet;
 
-pub use query::{Node, Query, QueryError, Term};
+pub use query::{Meta, MetaTerm, Node, Query, QueryError, Term, lang_code, site_form};
 pub use snippet::{Snippet, snippet};
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::model::{Field, TermHit, WatchId, WatchMatch};
+use crate::model::{Field, Item, TermHit, WatchId, WatchMatch};
 use index::{ANCHOR, EXACT, Index};
 use normalize::Tokens;
 
@@ -56,6 +57,28 @@ pub struct Matcher {
     index: Index,
     /// Every distinct term: a pattern id indexes this.
     patterns: Vec<Pattern>,
+    /// The watches anchored on a meta operator (`site:marque.fr`, `tag:presse AND
+    /// -acme`…), by the value an item must have for them to be candidates.
+    by_meta: HashMap<MetaKey, Vec<u32>>,
+}
+
+/// What an item is looked up by in [`Matcher::by_meta`]: a meta operator's kind and value
+/// (for `author:`, its first token).
+type MetaKey = (u8, String);
+
+/// What the matcher knows of an item besides its words, for the meta operators.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ItemMeta<'a> {
+    /// The item's link (`site:` looks at its host).
+    pub link: Option<&'a str>,
+    /// The id of the item's source (`source:`).
+    pub source: Option<&'a str>,
+    /// The tags of the item's source (`tag:`).
+    pub tags: &'a [String],
+    /// Who wrote it, as stored (`author:`).
+    pub author: Option<&'a str>,
+    /// Its language code (`lang:`).
+    pub lang: Option<&'a str>,
 }
 
 /// The text of an item, as the matcher sees it.
@@ -63,6 +86,19 @@ pub struct Matcher {
 pub struct ItemText<'a> {
     pub title: &'a str,
     pub body: &'a str,
+}
+
+impl<'a> ItemMeta<'a> {
+    /// What the meta operators look at in `item`, whose source has `tags`.
+    pub fn of(item: &'a Item, tags: &'a [String]) -> ItemMeta<'a> {
+        ItemMeta {
+            link: item.url.as_deref(),
+            source: Some(item.source.as_str()),
+            tags,
+            author: item.author.as_deref(),
+            lang: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +109,8 @@ struct Compiled {
     patterns: Vec<u32>,
     /// Each term as written, shared by every hit reported for it.
     displays: Vec<Arc<str>>,
+    /// Each meta operator as written, shared by every match that reports it.
+    held: Vec<Arc<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -159,17 +197,26 @@ impl Matcher {
             .collect();
         let mut patterns = std::mem::take(&mut set.patterns);
         let mut compiled = Vec::with_capacity(watches.len());
+        let mut by_meta: HashMap<MetaKey, Vec<u32>> = HashMap::new();
         for (w, ((id, query), local)) in watches.into_iter().zip(local).enumerate() {
             let ids = local;
-            let mut anchors = anchors(query.root(), query.terms())
-                .map(|(terms, _)| terms)
-                .unwrap_or_default();
-            anchors.sort_unstable();
-            anchors.dedup();
-            let mut owned: Vec<u32> = anchors
-                .iter()
-                .filter_map(|&t| ids.get(t).copied())
-                .collect();
+            let mut owned: Vec<u32> = Vec::new();
+            for anchor in anchors(query.root(), query.terms())
+                .map(|(anchors, _)| anchors)
+                .unwrap_or_default()
+            {
+                match anchor {
+                    Anchor::Term(t) => owned.extend(ids.get(t).copied()),
+                    Anchor::Meta(m) => {
+                        if let Some(meta) = query.metas().get(m) {
+                            let list = by_meta.entry(meta_key(&meta.meta)).or_default();
+                            if list.last() != Some(&(w as u32)) {
+                                list.push(w as u32);
+                            }
+                        }
+                    }
+                }
+            }
             owned.sort_unstable();
             owned.dedup();
             for pattern in owned {
@@ -182,11 +229,17 @@ impl Matcher {
                 .iter()
                 .map(|t| Arc::from(t.display.as_str()))
                 .collect();
+            let held = query
+                .metas()
+                .iter()
+                .map(|m| Arc::from(m.display.as_str()))
+                .collect();
             compiled.push(Compiled {
                 id,
                 query,
                 patterns: ids,
                 displays,
+                held,
             });
         }
         let mut index = index::Builder::default();
@@ -204,27 +257,48 @@ impl Matcher {
             watches: compiled,
             index: index.build(),
             patterns,
+            by_meta,
         }
     }
 
-    /// Every watch that matches the text, in the order the watches were given, with the
-    /// terms that hit (terms under a NOT are never reported).
+    /// Every watch that matches the item, in the order the watches were given, with the
+    /// terms that hit (terms under a NOT are never reported) and the meta operators that
+    /// held. An item without a link matches no `site:`, one without an author no
+    /// `author:`, and so on.
+    pub fn match_item(&self, text: ItemText<'_>, meta: &ItemMeta<'_>) -> Vec<WatchMatch> {
+        self.with_scratch(text, Some(meta))
+    }
+
+    /// Every watch that can match the text on its words, not knowing where the item comes
+    /// from: a meta operator counts as neither true nor false (`acme -site:x` and `acme
+    /// site:x` both match a text that says "acme"), and a watch that needs a meta
+    /// operator to hold for want of any word (`site:marque.fr`) is not reported. For
+    /// highlighting words and trying risk terms; the pipeline uses [`Matcher::match_item`].
     pub fn match_text(&self, text: ItemText<'_>) -> Vec<WatchMatch> {
+        self.with_scratch(text, None)
+    }
+
+    fn with_scratch(&self, text: ItemText<'_>, meta: Option<&ItemMeta<'_>>) -> Vec<WatchMatch> {
         thread_local! {
             // Buffers reused from item to item: no allocation per item once warm.
             static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
         }
         SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
             Ok(mut scratch) => {
-                let found = self.match_in(text, &mut scratch);
+                let found = self.match_in(text, meta, &mut scratch);
                 scratch.trim();
                 found
             }
-            Err(_) => self.match_in(text, &mut Scratch::default()),
+            Err(_) => self.match_in(text, meta, &mut Scratch::default()),
         })
     }
 
-    fn match_in(&self, text: ItemText<'_>, scratch: &mut Scratch) -> Vec<WatchMatch> {
+    fn match_in(
+        &self,
+        text: ItemText<'_>,
+        meta: Option<&ItemMeta<'_>>,
+        scratch: &mut Scratch,
+    ) -> Vec<WatchMatch> {
         let Scratch {
             fields,
             hashes,
@@ -249,13 +323,23 @@ impl Matcher {
                 self.recorder(field as u8, tokens, text, hits, anchors),
             );
         }
+        let facts = meta.map(Facts::new);
+        candidates.clear();
+        if let Some(facts) = &facts
+            && !self.by_meta.is_empty()
+        {
+            facts.each_key(|key| {
+                if let Some(watches) = self.by_meta.get(key) {
+                    candidates.extend_from_slice(watches);
+                }
+            });
+        }
         // No watch can be true without one of its anchors.
-        if anchors.is_empty() {
+        if anchors.is_empty() && candidates.is_empty() {
             return Vec::new();
         }
         anchors.sort_unstable();
         anchors.dedup();
-        candidates.clear();
         for &pattern in anchors.iter() {
             if let Some(pattern) = self.patterns.get(pattern as usize) {
                 candidates.extend_from_slice(&pattern.anchor_of);
@@ -297,8 +381,8 @@ impl Matcher {
             let Some(watch) = self.watches.get(w as usize) else {
                 continue;
             };
-            let eval = Eval::new(hits, watch, &self.patterns, ranges);
-            if !eval.is_true(watch.query.root()) {
+            let eval = Eval::new(hits, watch, &self.patterns, ranges, facts.as_ref());
+            if eval.truth(watch.query.root()) == Truth::No {
                 continue;
             }
             found.clear();
@@ -336,9 +420,21 @@ impl Matcher {
                 }
             }
             found.sort_by_key(|(field, position, term, _)| (*field, *position, *term));
+            let held = match &facts {
+                Some(facts) => watch
+                    .query
+                    .metas()
+                    .iter()
+                    .zip(&watch.held)
+                    .filter(|(m, _)| !m.negated && facts.holds(&m.meta))
+                    .map(|(_, display)| display.clone())
+                    .collect(),
+                None => Vec::new(),
+            };
             matches.push(WatchMatch {
                 watch: watch.id.clone(),
                 hits: found.drain(..).map(|(_, _, _, hit)| hit).collect(),
+                held,
             });
         }
         matches
@@ -380,11 +476,25 @@ impl Scratch {
     }
 }
 
-/// Terms of which at least one must occur for `node` to be true, and how selective they
-/// are (higher is rarer); `None` when the node can be true with no term at all (a NOT).
-fn anchors(node: &Node, terms: &[Term]) -> Option<(Vec<usize>, u32)> {
+/// What a watch is looked at for: a term that occurs, or a meta operator that holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Anchor {
+    Term(usize),
+    Meta(usize),
+}
+
+/// Anchors of which at least one must occur (or hold) for `node` to be true, and how
+/// selective they are (higher is rarer); `None` when the node can be true with no term at
+/// all (a NOT). A meta operator is the least selective of all, so that a query with words
+/// is only looked at when one of its words occurs: `acme AND site:x` costs nothing on
+/// items that do not say "acme".
+fn anchors(node: &Node, terms: &[Term]) -> Option<(Vec<Anchor>, u32)> {
     match node {
-        Node::Term(t) => Some((vec![*t], terms.get(*t).map_or(0, selectivity))),
+        Node::Term(t) => Some((
+            vec![Anchor::Term(*t)],
+            terms.get(*t).map_or(0, selectivity).saturating_add(1),
+        )),
+        Node::Meta(m) => Some((vec![Anchor::Meta(*m)], 0)),
         Node::Or(children) => {
             let mut all = Vec::new();
             let mut score = u32::MAX;
@@ -404,6 +514,125 @@ fn anchors(node: &Node, terms: &[Term]) -> Option<(Vec<usize>, u32)> {
             .flatten()
             .max_by_key(|(_, s)| *s),
         Node::Not(_) => None,
+    }
+}
+
+/// The key a meta operator is looked up by (for `author:`, its first token, since an
+/// author is looked up token by token).
+fn meta_key(meta: &Meta) -> MetaKey {
+    match meta {
+        Meta::Site(domain) => (0, domain.clone()),
+        Meta::Source(id) => (1, id.clone()),
+        Meta::Tag(tag) => (2, tag.clone()),
+        Meta::Author(tokens) => (3, tokens.first().cloned().unwrap_or_default()),
+        Meta::Lang(code) => (4, code.clone()),
+    }
+}
+
+/// What is known of one item for its meta operators; the link's host and the author's
+/// tokens are worked out the first time an operator needs them.
+struct Facts<'a> {
+    meta: &'a ItemMeta<'a>,
+    /// The link's host as `site:` compares it, and whether it is a domain name (an IP
+    /// address only matches itself, not a "parent").
+    host: OnceCell<Option<(String, bool)>>,
+    author: OnceCell<Vec<String>>,
+}
+
+impl<'a> Facts<'a> {
+    fn new(meta: &'a ItemMeta<'a>) -> Facts<'a> {
+        Facts {
+            meta,
+            host: OnceCell::new(),
+            author: OnceCell::new(),
+        }
+    }
+
+    fn host(&self) -> Option<&(String, bool)> {
+        self.host
+            .get_or_init(|| {
+                let url = url::Url::parse(self.meta.link?).ok()?;
+                match url.host()? {
+                    url::Host::Domain(domain) => {
+                        Some((site_form(&domain.to_ascii_lowercase()).to_string(), true))
+                    }
+                    ip => Some((ip.to_string(), false)),
+                }
+            })
+            .as_ref()
+    }
+
+    fn author(&self) -> &[String] {
+        self.author
+            .get_or_init(|| self.meta.author.map(normalize::tokens).unwrap_or_default())
+    }
+
+    /// Whether the item satisfies `meta`.
+    fn holds(&self, meta: &Meta) -> bool {
+        match meta {
+            Meta::Site(site) => self.host().is_some_and(|(host, domain)| {
+                host == site
+                    || (*domain
+                        && host.len() > site.len()
+                        && host.ends_with(site.as_str())
+                        && host.as_bytes()[host.len() - site.len() - 1] == b'.')
+            }),
+            Meta::Source(id) => self.meta.source == Some(id.as_str()),
+            Meta::Tag(tag) => self.meta.tags.iter().any(|t| t == tag),
+            Meta::Author(tokens) => {
+                !tokens.is_empty() && self.author().windows(tokens.len()).any(|w| w == tokens)
+            }
+            Meta::Lang(code) => self.meta.lang == Some(code.as_str()),
+        }
+    }
+
+    /// Calls `each` with every key under which a watch anchored on a meta operator that
+    /// this item satisfies can be registered.
+    fn each_key(&self, mut each: impl FnMut(&MetaKey)) {
+        let mut key: MetaKey = (0, String::new());
+        let mut ask = |kind: u8, value: &str| {
+            key.0 = kind;
+            key.1.clear();
+            key.1.push_str(value);
+            each(&key);
+        };
+        if let Some((host, domain)) = self.host() {
+            ask(0, host);
+            if *domain {
+                let mut rest = host.as_str();
+                while let Some((_, parent)) = rest.split_once('.') {
+                    ask(0, parent);
+                    rest = parent;
+                }
+            }
+        }
+        if let Some(source) = self.meta.source {
+            ask(1, source);
+        }
+        for tag in self.meta.tags {
+            ask(2, tag);
+        }
+        for token in self.author() {
+            ask(3, token);
+        }
+        if let Some(lang) = self.meta.lang {
+            ask(4, lang);
+        }
+    }
+}
+
+/// The value of a query, or of part of one: a meta operator whose item is not known is
+/// [`Truth::Maybe`] (see [`Matcher::match_text`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Truth {
+    No,
+    Maybe,
+    Yes,
+}
+
+impl Truth {
+    fn from(yes: bool) -> Truth {
+        if yes { Truth::Yes } else { Truth::No }
     }
 }
 
@@ -519,9 +748,11 @@ fn is_exact(
     }
 }
 
-/// A watch's query evaluated against the hits of an item (sorted by pattern).
+/// A watch's query evaluated against the hits of an item (sorted by pattern) and what is
+/// known of the item (`None`: nothing, see [`Matcher::match_text`]).
 struct Eval<'a> {
     hits: &'a [Hit],
+    facts: Option<&'a Facts<'a>>,
     watch: &'a Compiled,
     patterns: &'a [Pattern],
     /// For each term, its pattern's hits: a range of `hits`.
@@ -537,6 +768,7 @@ impl<'a> Eval<'a> {
         watch: &'a Compiled,
         patterns: &'a [Pattern],
         ranges: &'a mut Vec<(usize, usize)>,
+        facts: Option<&'a Facts<'a>>,
     ) -> Eval<'a> {
         ranges.clear();
         ranges.extend(watch.patterns.iter().map(|&pattern| {
@@ -546,6 +778,7 @@ impl<'a> Eval<'a> {
         }));
         Eval {
             hits,
+            facts,
             watch,
             patterns,
             ranges,
@@ -573,13 +806,40 @@ impl<'a> Eval<'a> {
             .map_or(1, |p| p.tokens)
     }
 
-    fn is_true(&self, node: &Node) -> bool {
+    fn truth(&self, node: &Node) -> Truth {
         match node {
-            Node::Term(t) => self.hits(*t).next().is_some(),
-            Node::And(children) => children.iter().all(|c| self.is_true(c)),
-            Node::Or(children) => children.iter().any(|c| self.is_true(c)),
-            Node::Not(inner) => !self.is_true(inner),
-            Node::Near { .. } => !self.spans(node).is_empty(),
+            Node::Term(t) => Truth::from(self.hits(*t).next().is_some()),
+            Node::Meta(m) => match (self.facts, self.watch.query.metas().get(*m)) {
+                (Some(facts), Some(meta)) => Truth::from(facts.holds(&meta.meta)),
+                (Some(_), None) => Truth::No,
+                (None, _) => Truth::Maybe,
+            },
+            Node::And(children) => {
+                let mut all = Truth::Yes;
+                for child in children {
+                    all = all.min(self.truth(child));
+                    if all == Truth::No {
+                        break;
+                    }
+                }
+                all
+            }
+            Node::Or(children) => {
+                let mut any = Truth::No;
+                for child in children {
+                    any = any.max(self.truth(child));
+                    if any == Truth::Yes {
+                        break;
+                    }
+                }
+                any
+            }
+            Node::Not(inner) => match self.truth(inner) {
+                Truth::Yes => Truth::No,
+                Truth::No => Truth::Yes,
+                Truth::Maybe => Truth::Maybe,
+            },
+            Node::Near { .. } => Truth::from(!self.spans(node).is_empty()),
         }
     }
 
@@ -590,14 +850,14 @@ impl<'a> Eval<'a> {
                 .map(|h| (h.field, h.position, h.position + self.tokens(h)))
                 .collect(),
             Node::And(children) => {
-                if children.iter().all(|c| self.is_true(c)) {
+                if children.iter().all(|c| self.truth(c) != Truth::No) {
                     children.iter().flat_map(|c| self.spans(c)).collect()
                 } else {
                     Vec::new()
                 }
             }
             Node::Or(children) => children.iter().flat_map(|c| self.spans(c)).collect(),
-            Node::Not(_) => Vec::new(),
+            Node::Not(_) | Node::Meta(_) => Vec::new(),
             Node::Near {
                 left,
                 right,
@@ -624,5 +884,7 @@ impl<'a> Eval<'a> {
     }
 }
 
+#[cfg(test)]
+mod meta_tests;
 #[cfg(test)]
 mod tests;

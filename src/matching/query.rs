@@ -8,10 +8,16 @@
 //! and    := unary (["AND"] unary)*          -- juxtaposition is AND
 //! unary  := "NOT" unary | "-" unary | near
 //! near   := atom ("NEAR/" N atom)*
-//! atom   := "(" query ")" | [field ":"] term   -- a field may also prefix a "(" group
+//! atom   := "(" query ")" | [field ":"] term | meta  -- a field may also prefix a "(" group
 //! field  := "title" | "body"
 //! term   := word | word "*" | '"' phrase '"' | "=" word | "=" '"' phrase '"'
+//! meta   := ("site" | "source" | "tag" | "author" | "lang") ":" (word | '"' phrase '"')
 //! ```
+//!
+//! A *meta* operator looks at where an item comes from or who wrote it, not at its words
+//! (see [`Meta`]). Any other `name:` before a word is an error, so `sit:lemonde.fr` is
+//! reported instead of silently searching the words "sit lemonde fr"; a colon meant as text
+//! goes in quotes (`"re:invent"`).
 //!
 //! A hand-written lexer and recursive-descent parser, because every error must name the
 //! column (in characters, 1-based) where the admin should look: unbalanced parentheses,
@@ -35,6 +41,7 @@ pub struct Query {
     source: String,
     root: Node,
     terms: Vec<Term>,
+    metas: Vec<MetaTerm>,
 }
 
 /// One term of a query: a sequence of tokens that must follow each other.
@@ -54,10 +61,55 @@ pub struct Term {
     pub negated: bool,
 }
 
-/// The boolean structure of a query; leaves index [`Query::terms`].
+/// A condition on an item's origin or author rather than on its words.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Meta {
+    /// `site:lemonde.fr`: the host of the item's link is this domain or under it
+    /// (`newsroom.orange.com` is under `orange.com`). Held in ASCII (IDNs as punycode),
+    /// lower case, without a leading `www.` (ignored on both sides).
+    Site(String),
+    /// `source:ID`: the item comes from the configured source with this id.
+    Source(String),
+    /// `tag:presse`: the item's source has this tag.
+    Tag(String),
+    /// `author:…`: these folded tokens follow each other in the item's author (a handle
+    /// such as `@user@instance`, or a byline).
+    Author(Vec<String>),
+    /// `lang:fr`: the item's language, as an ISO 639 code in lower case.
+    Lang(String),
+}
+
+impl Meta {
+    /// The operator's name, as written before the colon.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Meta::Site(_) => "site",
+            Meta::Source(_) => "source",
+            Meta::Tag(_) => "tag",
+            Meta::Author(_) => "author",
+            Meta::Lang(_) => "lang",
+        }
+    }
+}
+
+/// A meta operator of a query, with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetaTerm {
+    pub meta: Meta,
+    /// The operator as the admin wrote it (`site:lemonde.fr`), for reports.
+    pub display: String,
+    /// 1-based column (in characters) of the operator, for errors about its value that
+    /// only the configuration can see (an unknown source or tag).
+    pub column: usize,
+    /// Under a NOT.
+    pub negated: bool,
+}
+
+/// The boolean structure of a query; leaves index [`Query::terms`] and [`Query::metas`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {
     Term(usize),
+    Meta(usize),
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),
@@ -100,6 +152,7 @@ impl Query {
             pos: 0,
             depth: 0,
             terms: Vec::new(),
+            metas: Vec::new(),
             field: None,
             end_column,
         };
@@ -114,7 +167,8 @@ impl Query {
             };
         }
         let mut terms = parser.terms;
-        mark_negated(&root, false, &mut terms);
+        let mut metas = parser.metas;
+        mark_negated(&root, false, &mut terms, &mut metas);
         if !needs_a_hit(&root) {
             return error(
                 1,
@@ -126,6 +180,7 @@ impl Query {
             source: source.to_string(),
             root,
             terms,
+            metas,
         })
     }
 
@@ -140,6 +195,11 @@ impl Query {
     pub fn root(&self) -> &Node {
         &self.root
     }
+
+    /// The meta operators (`site:`, `source:`…); [`Node::Meta`] indexes this.
+    pub fn metas(&self) -> &[MetaTerm] {
+        &self.metas
+    }
 }
 
 impl fmt::Display for Query {
@@ -148,32 +208,49 @@ impl fmt::Display for Query {
     }
 }
 
-/// Whether the node can only be true when at least one of its terms occurs in the text.
+/// The first meta operator under `node`.
+fn first_meta(node: &Node) -> Option<usize> {
+    match node {
+        Node::Meta(m) => Some(*m),
+        Node::Term(_) => None,
+        Node::And(children) | Node::Or(children) => children.iter().find_map(first_meta),
+        Node::Not(inner) => first_meta(inner),
+        Node::Near { left, right, .. } => first_meta(left).or_else(|| first_meta(right)),
+    }
+}
+
+/// Whether the node can only be true when at least one of its terms occurs in the text or
+/// one of its meta operators holds (not under a NOT).
 fn needs_a_hit(node: &Node) -> bool {
     match node {
-        Node::Term(_) | Node::Near { .. } => true,
+        Node::Term(_) | Node::Meta(_) | Node::Near { .. } => true,
         Node::And(children) => children.iter().any(needs_a_hit),
         Node::Or(children) => children.iter().all(needs_a_hit),
         Node::Not(_) => false,
     }
 }
 
-fn mark_negated(node: &Node, negated: bool, terms: &mut [Term]) {
+fn mark_negated(node: &Node, negated: bool, terms: &mut [Term], metas: &mut [MetaTerm]) {
     match node {
         Node::Term(i) => {
             if let Some(term) = terms.get_mut(*i) {
                 term.negated = negated;
             }
         }
-        Node::And(children) | Node::Or(children) => {
-            for child in children {
-                mark_negated(child, negated, terms);
+        Node::Meta(i) => {
+            if let Some(meta) = metas.get_mut(*i) {
+                meta.negated = negated;
             }
         }
-        Node::Not(inner) => mark_negated(inner, true, terms),
+        Node::And(children) | Node::Or(children) => {
+            for child in children {
+                mark_negated(child, negated, terms, metas);
+            }
+        }
+        Node::Not(inner) => mark_negated(inner, true, terms, metas),
         Node::Near { left, right, .. } => {
-            mark_negated(left, negated, terms);
-            mark_negated(right, negated, terms);
+            mark_negated(left, negated, terms, metas);
+            mark_negated(right, negated, terms, metas);
         }
     }
 }
@@ -189,8 +266,11 @@ enum Tok {
     Not,
     Minus,
     Near(u32),
+    /// Between the two arguments of `NEAR/n(a, b)`.
+    Comma,
     Field(Field),
     Term(RawTerm),
+    Meta(MetaTerm),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -227,9 +307,13 @@ fn lex(source: &str) -> Result<Vec<Lexed>, QueryError> {
     let mut i = 0;
     // Whether a `-` here starts a term (after a space, a parenthesis or the start).
     let mut term_start = true;
+    // For each open parenthesis, whether it opens the arguments of `NEAR/n(a, b)`: a comma
+    // separates them there, and is punctuation everywhere else.
+    let mut parens: Vec<bool> = Vec::new();
     while i < chars.len() {
         let c = chars[i];
         let column = i + 1;
+        let in_call = parens.last() == Some(&true);
         if c.is_whitespace() {
             term_start = true;
             i += 1;
@@ -237,6 +321,16 @@ fn lex(source: &str) -> Result<Vec<Lexed>, QueryError> {
         }
         match c {
             '(' => {
+                // `NEAR/5(`, without a space: the function form.
+                let call = matches!(
+                    out.last(),
+                    Some(Lexed {
+                        tok: Tok::Near(_),
+                        ..
+                    })
+                ) && i > 0
+                    && !chars[i - 1].is_whitespace();
+                parens.push(call);
                 out.push(Lexed {
                     tok: Tok::LParen,
                     column,
@@ -246,11 +340,21 @@ fn lex(source: &str) -> Result<Vec<Lexed>, QueryError> {
                 continue;
             }
             ')' => {
+                parens.pop();
                 out.push(Lexed {
                     tok: Tok::RParen,
                     column,
                 });
                 term_start = false;
+                i += 1;
+                continue;
+            }
+            ',' if in_call => {
+                out.push(Lexed {
+                    tok: Tok::Comma,
+                    column,
+                });
+                term_start = true;
                 i += 1;
                 continue;
             }
@@ -301,7 +405,25 @@ fn lex(source: &str) -> Result<Vec<Lexed>, QueryError> {
         if exact && ends_word(first) {
             return error(column, "dangling =: write =Word or =\"Exact phrase\"");
         }
-        if !exact && let Some((field, name)) = field_prefix(&chars[start..]) {
+        let operator = if exact {
+            None
+        } else {
+            operator_prefix(&chars[start..])
+        };
+        if let Some(name) = &operator
+            && field_of(name).is_none()
+        {
+            let (meta, end) = meta_token(&chars, start, name)?;
+            out.push(Lexed {
+                tok: Tok::Meta(meta),
+                column,
+            });
+            i = end;
+            continue;
+        }
+        if let Some(name) = operator
+            && let Some(field) = field_of(&name)
+        {
             out.push(Lexed {
                 tok: Tok::Field(field),
                 column,
@@ -327,7 +449,7 @@ fn lex(source: &str) -> Result<Vec<Lexed>, QueryError> {
         }
         let len = chars[start..]
             .iter()
-            .position(|&c| ends_word(c))
+            .position(|&c| ends_word(c) || (in_call && c == ','))
             .unwrap_or(chars.len() - start);
         let word: String = chars[start..start + len].iter().collect();
         i = start + len;
@@ -411,20 +533,200 @@ fn lex(source: &str) -> Result<Vec<Lexed>, QueryError> {
     Ok(out)
 }
 
-/// The field a word starts with (`title:`, `body:`, in any case), and the name as written.
-/// Looked at before the word is cut out, so `title:title:…` costs one step per prefix.
-fn field_prefix(chars: &[char]) -> Option<(Field, String)> {
-    [("title", Field::Title), ("body", Field::Body)]
-        .into_iter()
-        .find_map(|(name, field)| {
-            let written = chars.get(..name.len())?;
-            let matches = written
+/// The operator name a word starts with: ASCII letters followed by a colon (`title:`,
+/// `site:`, or a misspelt `sit:`), as written. Looked at before the word is cut out, so
+/// `title:title:…` costs one step per prefix.
+fn operator_prefix(chars: &[char]) -> Option<String> {
+    let len = chars.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    (len > 0 && chars.get(len) == Some(&':')).then(|| chars[..len].iter().collect())
+}
+
+/// The field an operator name selects (`title`, `body`, in any case).
+fn field_of(name: &str) -> Option<Field> {
+    if name.eq_ignore_ascii_case("title") {
+        Some(Field::Title)
+    } else if name.eq_ignore_ascii_case("body") {
+        Some(Field::Body)
+    } else {
+        None
+    }
+}
+
+/// Every operator a query may use, for errors.
+const OPERATORS: &[&str] = &["title", "body", "site", "source", "tag", "author", "lang"];
+
+/// Lexes the meta operator `name:` at `start` and its value; returns it and the index after.
+fn meta_token(chars: &[char], start: usize, name: &str) -> Result<(MetaTerm, usize), QueryError> {
+    let column = start + 1;
+    let lower = name.to_ascii_lowercase();
+    if !OPERATORS.contains(&lower.as_str()) {
+        let known = OPERATORS
+            .iter()
+            .map(|o| format!("{o}:"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let guess = OPERATORS
+            .iter()
+            .map(|o| (strsim::levenshtein(o, &lower), o))
+            .filter(|(distance, _)| *distance <= 2)
+            .min()
+            .map(|(_, o)| format!("did you mean {o}:? "))
+            .unwrap_or_default();
+        let word: String = chars[start..]
+            .iter()
+            .take_while(|&&c| !ends_word(c))
+            .collect();
+        return error(
+            column,
+            format!(
+                "unknown operator {name}: {guess}(operators: {known}); to look for the text \
+                 itself, put it in quotes: \"{word}\""
+            ),
+        );
+    }
+    let at = start + name.chars().count() + 1;
+    let value_column = at + 1;
+    let (value, quoted, end) = match chars.get(at) {
+        Some(&open) if closing_quote(open).is_some() => {
+            let close = closing_quote(open).unwrap_or('"');
+            let Some(len) = chars[at + 1..].iter().position(|&q| q == close) else {
+                return error(
+                    value_column,
+                    format!("unterminated quote: add the closing {close}"),
+                );
+            };
+            let value: String = chars[at + 1..at + 1 + len].iter().collect();
+            (value, true, at + 1 + len + 1)
+        }
+        Some(&next) if !next.is_whitespace() && next != ')' && next != '(' => {
+            let len = chars[at..]
                 .iter()
-                .zip(name.chars())
-                .all(|(c, n)| c.eq_ignore_ascii_case(&n));
-            (matches && chars.get(name.len()) == Some(&':'))
-                .then(|| (field, written.iter().collect()))
-        })
+                .position(|&c| ends_word(c))
+                .unwrap_or(chars.len() - at);
+            (chars[at..at + len].iter().collect(), false, at + len)
+        }
+        _ => {
+            return error(
+                column,
+                format!(
+                    "{name}: must be followed by a value, without a space: `{lower}:{}`",
+                    example(&lower)
+                ),
+            );
+        }
+    };
+    let meta = meta_value(&lower, value.trim()).map_err(|message| QueryError {
+        column: value_column,
+        message,
+    })?;
+    let written: String = chars[start..end].iter().collect();
+    let display = if quoted {
+        written
+    } else {
+        format!("{lower}:{value}")
+    };
+    Ok((
+        MetaTerm {
+            meta,
+            display,
+            column,
+            negated: false,
+        },
+        end,
+    ))
+}
+
+/// A value to show in errors about operator `name`.
+fn example(name: &str) -> &'static str {
+    match name {
+        "site" => "lemonde.fr",
+        "source" => "communiques",
+        "tag" => "presse",
+        "author" => "@marque@mastodon.social",
+        "lang" => "fr",
+        _ => "acme",
+    }
+}
+
+/// The condition `name:value` stands for, or why the value cannot be one.
+fn meta_value(name: &str, value: &str) -> Result<Meta, String> {
+    if value.is_empty() {
+        return Err(format!(
+            "{name}: needs a value, e.g. `{name}:{}`",
+            example(name)
+        ));
+    }
+    match name {
+        "site" => site(value).map(Meta::Site),
+        "source" => Ok(Meta::Source(value.to_string())),
+        "tag" => Ok(Meta::Tag(value.to_string())),
+        "author" => {
+            let tokens = normalize::tokens(value);
+            if tokens.is_empty() {
+                return Err(format!("author:{value} has no letter or digit to look for"));
+            }
+            Ok(Meta::Author(tokens))
+        }
+        _ => lang_code(value).map(Meta::Lang).ok_or_else(|| {
+            format!("lang: takes a language code such as fr, en or es (ISO 639), not {value:?}")
+        }),
+    }
+}
+
+/// A language code as declared (`fr`, `fr-FR`, `en_GB`, `FR`): its primary subtag in
+/// lower case, when it is two or three ASCII letters.
+pub fn lang_code(declared: &str) -> Option<String> {
+    let primary = declared.trim().split(['-', '_']).next()?;
+    ((2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic()))
+        .then(|| primary.to_ascii_lowercase())
+}
+
+/// The domain `site:` compares hosts with: `value` (a host, or a URL of a whole site) in
+/// ASCII and lower case, without a leading `www.`, `*.` or `.`.
+fn site(value: &str) -> Result<String, String> {
+    let bare = value.trim_start_matches("*.").trim_start_matches('.');
+    let url = if bare.contains("://") {
+        bare.to_string()
+    } else {
+        format!("http://{bare}")
+    };
+    let parsed = url::Url::parse(&url).map_err(|e| {
+        format!("site: takes a host name such as lemonde.fr; {value:?} is not one ({e})")
+    })?;
+    if parsed.port().is_some() {
+        return Err(format!(
+            "site: takes a host name without a port: any port of the host matches (`site:{}`)",
+            parsed.host_str().unwrap_or("lemonde.fr")
+        ));
+    }
+    if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!(
+            "site: matches a whole host, not a page or a folder: write `site:{}`",
+            parsed.host_str().unwrap_or("lemonde.fr")
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("site: takes a host name, without user or password".to_string());
+    }
+    match parsed.host() {
+        Some(url::Host::Domain(domain)) if site_form(domain).split('.').any(str::is_empty) => {
+            Err(format!(
+                "site: takes a host name such as lemonde.fr; {value:?} is not one (an empty \
+                 part between dots)"
+            ))
+        }
+        Some(url::Host::Domain(domain)) => Ok(site_form(domain).to_string()),
+        Some(host) => Ok(host.to_string()),
+        None => Err(format!(
+            "site: takes a host name such as lemonde.fr; {value:?} has none"
+        )),
+    }
+}
+
+/// A host as `site:` compares it: without a trailing dot or a leading `www.`.
+pub fn site_form(host: &str) -> &str {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    host.strip_prefix("www.").unwrap_or(host)
 }
 
 /// Checks that a term has tokens to look for.
@@ -462,6 +764,7 @@ struct Parser<'a> {
     /// How deep the parser is now (see [`MAX_NESTING`]).
     depth: usize,
     terms: Vec<Term>,
+    metas: Vec<MetaTerm>,
     /// The field of an enclosing `title:(…)`.
     field: Option<Field>,
     end_column: usize,
@@ -476,8 +779,10 @@ fn describe(tok: &Tok) -> String {
         Tok::Not => "NOT".into(),
         Tok::Minus => "-".into(),
         Tok::Near(n) => format!("NEAR/{n}"),
+        Tok::Comma => ",".into(),
         Tok::Field(f) => format!("{}:", f.as_str()),
         Tok::Term(t) => t.text.clone(),
+        Tok::Meta(m) => m.display.clone(),
     }
 }
 
@@ -505,17 +810,48 @@ impl Parser<'_> {
         self.depth = self.depth.saturating_sub(levels);
     }
 
+    /// Whether the token at `at` is the `NEAR/n` of the function form `NEAR/n(a, b)`: its
+    /// parenthesis has a comma at its own level (the lexer only makes commas there).
+    fn is_call(&self, at: usize) -> bool {
+        if !matches!(self.tokens.get(at).map(|l| &l.tok), Some(Tok::Near(_)))
+            || self.tokens.get(at + 1).map(|l| &l.tok) != Some(&Tok::LParen)
+        {
+            return false;
+        }
+        let mut depth = 0usize;
+        for lexed in &self.tokens[at + 1..] {
+            match lexed.tok {
+                Tok::LParen => depth += 1,
+                Tok::RParen => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return false;
+                    }
+                }
+                Tok::Comma if depth == 1 => return true,
+                _ => {}
+            }
+        }
+        false
+    }
+
     fn starts_unary(&self) -> bool {
+        if self.is_call(self.pos) {
+            return true;
+        }
         matches!(
             self.peek().map(|l| &l.tok),
-            Some(Tok::LParen | Tok::Not | Tok::Minus | Tok::Field(_) | Tok::Term(_))
+            Some(Tok::LParen | Tok::Not | Tok::Minus | Tok::Field(_) | Tok::Term(_) | Tok::Meta(_))
         )
     }
 
     fn starts_atom(&self) -> bool {
+        if self.is_call(self.pos) {
+            return true;
+        }
         matches!(
             self.peek().map(|l| &l.tok),
-            Some(Tok::LParen | Tok::Field(_) | Tok::Term(_))
+            Some(Tok::LParen | Tok::Field(_) | Tok::Term(_) | Tok::Meta(_))
         )
     }
 
@@ -597,7 +933,7 @@ impl Parser<'_> {
         let mut links = 0;
         while let Some(op) = self
             .peek()
-            .filter(|l| matches!(l.tok, Tok::Near(_)))
+            .filter(|l| matches!(l.tok, Tok::Near(_)) && !self.is_call(self.pos))
             .cloned()
         {
             let Tok::Near(distance) = op.tok else {
@@ -610,6 +946,8 @@ impl Parser<'_> {
             self.enter(op.column)?;
             links += 1;
             let right = self.atom()?;
+            self.words_only(&left, &op)?;
+            self.words_only(&right, &op)?;
             left = Node::Near {
                 left: Box::new(left),
                 right: Box::new(right),
@@ -618,6 +956,70 @@ impl Parser<'_> {
         }
         self.leave(links);
         Ok(left)
+    }
+
+    /// The function form `NEAR/n(a, b)`, from its `(`: the same as `(a) NEAR/n (b)`.
+    fn near_call(&mut self, op: &Lexed, distance: u32) -> Result<Node, QueryError> {
+        self.pos += 1;
+        self.enter(op.column)?;
+        let left = self.or()?;
+        match self.peek() {
+            Some(l) if l.tok == Tok::Comma => self.pos += 1,
+            _ => {
+                return error(
+                    op.column,
+                    format!(
+                        "{}( takes two parts separated by a comma: {}(marque, rappel)",
+                        describe(&op.tok),
+                        describe(&op.tok)
+                    ),
+                );
+            }
+        }
+        if !self.starts_unary() {
+            return Err(self.missing_right(op));
+        }
+        let right = self.or()?;
+        match self.peek() {
+            Some(l) if l.tok == Tok::RParen => self.pos += 1,
+            Some(l) if l.tok == Tok::Comma => {
+                return error(
+                    l.column,
+                    format!("{}( takes exactly two parts", describe(&op.tok)),
+                );
+            }
+            _ => {
+                return error(
+                    op.column + describe(&op.tok).chars().count(),
+                    "unbalanced parenthesis: this ( is never closed",
+                );
+            }
+        }
+        self.leave(1);
+        self.words_only(&left, op)?;
+        self.words_only(&right, op)?;
+        Ok(Node::Near {
+            left: Box::new(left),
+            right: Box::new(right),
+            distance,
+        })
+    }
+
+    /// NEAR measures distances between words: a meta operator has no place in the text.
+    fn words_only(&self, node: &Node, op: &Lexed) -> Result<(), QueryError> {
+        match first_meta(node).and_then(|m| self.metas.get(m)) {
+            Some(meta) => error(
+                meta.column,
+                format!(
+                    "{} cannot stand in {}: NEAR measures distances between words; \
+                     put it beside, e.g. `{} AND (a NEAR/5 b)`",
+                    meta.display,
+                    describe(&op.tok),
+                    meta.display
+                ),
+            ),
+            None => Ok(()),
+        }
     }
 
     fn atom(&mut self) -> Result<Node, QueryError> {
@@ -647,6 +1049,22 @@ impl Parser<'_> {
                     ),
                 }
             }
+            Tok::Meta(meta) => {
+                if let Some(field) = self.field {
+                    return error(
+                        meta.column,
+                        format!(
+                            "{}: looks in the words of the {}; {} looks at the item itself: \
+                             write it beside, not inside",
+                            field.as_str(),
+                            field.as_str(),
+                            meta.display
+                        ),
+                    );
+                }
+                self.metas.push(meta);
+                Ok(Node::Meta(self.metas.len() - 1))
+            }
             Tok::Field(field) => {
                 self.enter(lexed.column)?;
                 let outer = self.field.replace(field);
@@ -674,6 +1092,19 @@ impl Parser<'_> {
             Tok::RParen => error(
                 lexed.column,
                 "unbalanced parenthesis: this ) has no matching (",
+            ),
+            Tok::Near(distance) if self.is_call(self.pos - 1) => self.near_call(&lexed, distance),
+            Tok::Near(_) if self.peek().is_some_and(|l| l.tok == Tok::LParen) => error(
+                lexed.column,
+                format!(
+                    "{}( takes two parts separated by a comma: {}(marque, rappel)",
+                    describe(&lexed.tok),
+                    describe(&lexed.tok)
+                ),
+            ),
+            Tok::Comma => error(
+                lexed.column,
+                "a comma here needs a term before it: write NEAR/5(marque, rappel)",
             ),
             Tok::And | Tok::Or | Tok::Near(_) => error(
                 lexed.column,

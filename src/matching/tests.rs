@@ -346,6 +346,7 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
         format!("x {}acme", "-".repeat(deep)),
         format!("{}acme", "title:".repeat(deep)),
         format!("{}acme", "acme NEAR/1 ".repeat(deep)),
+        format!("{}acme{}", "NEAR/1(a, ".repeat(deep), ")".repeat(deep)),
     ];
     let parsed = std::thread::Builder::new()
         .stack_size(1024 * 1024)

@@ -261,7 +261,7 @@ fn write_items<'r>(
             let mention = MentionToStore {
                 item: item_id,
                 watch: &found.watch,
-                terms: &found.terms(),
+                terms: &found.described(),
                 backfill,
                 now: run.now,
                 scored: scored.as_ref(),

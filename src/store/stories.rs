@@ -629,6 +629,7 @@ mod tests {
     fn hit() -> Vec<WatchMatch> {
         vec![WatchMatch {
             watch: WatchId::new("tram"),
+            held: Vec::new(),
             hits: vec![TermHit {
                 term: "tramway".into(),
                 field: Field::Body,

@@ -30,6 +30,7 @@ fn item(source: &str, identity: &str, title: &str) -> Item {
 fn matched(watch: &str, term: &str) -> WatchMatch {
     WatchMatch {
         watch: WatchId::new(watch),
+        held: Vec::new(),
         hits: vec![TermHit {
             term: term.into(),
             field: Field::Title,

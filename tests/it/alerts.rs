@@ -311,6 +311,7 @@ fn record_scored(
             };
             let found = WatchMatch {
                 watch: watch.clone(),
+                held: Vec::new(),
                 hits: vec![hit],
             };
             (item, vec![found])

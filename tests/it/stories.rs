@@ -67,6 +67,7 @@ fn start() -> DateTime<Utc> {
 fn watched() -> Vec<WatchMatch> {
     vec![WatchMatch {
         watch: WatchId::new("all"),
+        held: Vec::new(),
         hits: vec![TermHit {
             term: "x".into(),
             field: Field::Title,

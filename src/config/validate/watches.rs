@@ -7,8 +7,8 @@ use crate::config::raw;
 use crate::config::raw::{RawWatch, S};
 use crate::config::types::selectable;
 use crate::config::{DigestConfig, SourceConfig, SourceSet, WatchConfig};
-use crate::matching::Query;
-use crate::model::{DigestId, WatchId};
+use crate::matching::{Meta, Query};
+use crate::model::{DigestId, SourceId, WatchId};
 
 impl Validator<'_> {
     pub(super) fn watches(
@@ -63,6 +63,9 @@ impl Validator<'_> {
                     selected
                 }
             };
+            if let Some(query) = &query {
+                self.meta_operators(&watch.query, query, &label, sources, &selected);
+            }
             let feeds: Vec<DigestId> = match watch.digests {
                 None => digests.iter().map(|d| d.id.clone()).collect(),
                 Some(list) => {
@@ -100,5 +103,79 @@ impl Validator<'_> {
             });
         }
         watches
+    }
+
+    /// `source:` and `tag:` must name what the configuration has, and a `source:` or
+    /// `tag:` that must hold has to be among the sources the watch reads, or the watch
+    /// could never match through it. Errors point at the operator in the query.
+    fn meta_operators(
+        &mut self,
+        written: &S<String>,
+        query: &Query,
+        label: &str,
+        sources: &[SourceConfig],
+        selected: &SourceSet,
+    ) {
+        for meta in query.metas() {
+            let problem = match &meta.meta {
+                Meta::Source(id) => {
+                    if self.broken.contains(id) {
+                        None
+                    } else if !sources.iter().any(|s| s.id.as_str() == id) {
+                        let known: Vec<&str> = sources.iter().map(|s| s.id.as_str()).collect();
+                        Some(format!(
+                            "{}: no source with id {id:?} (sources: {})",
+                            meta.display,
+                            known.join(", ")
+                        ))
+                    } else if !meta.negated && !selected.contains(&SourceId::new(id.as_str())) {
+                        Some(format!(
+                            "{} can never hold: this watch does not read source {id:?} (see \
+                             its `sources`)",
+                            meta.display
+                        ))
+                    } else {
+                        None
+                    }
+                }
+                Meta::Tag(tag) => {
+                    let tagged = || sources.iter().filter(|s| s.tags.contains(tag));
+                    if tagged().next().is_none() {
+                        let mut known: Vec<&str> = sources
+                            .iter()
+                            .flat_map(|s| s.tags.iter().map(String::as_str))
+                            .collect();
+                        known.sort_unstable();
+                        known.dedup();
+                        Some(format!(
+                            "{}: no source has the tag {tag:?} (tags: {})",
+                            meta.display,
+                            if known.is_empty() {
+                                "none".to_string()
+                            } else {
+                                known.join(", ")
+                            }
+                        ))
+                    } else if !meta.negated && !tagged().any(|s| selected.contains(&s.id)) {
+                        Some(format!(
+                            "{} can never hold: none of the sources this watch reads has that \
+                             tag (see its `sources`)",
+                            meta.display
+                        ))
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                let offset = self.offset_in_string(written, meta.column);
+                self.report.at_offset(
+                    offset,
+                    format!("{label}.query"),
+                    format!("invalid query: {problem}"),
+                );
+            }
+        }
     }
 }
