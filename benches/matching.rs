@@ -4,7 +4,9 @@
 //! articles of `../shared/corpus/pages/readability`, turned into plain text the way feed
 //! items are), cut into items of a title and a body. Watches are generated from a fixed seed:
 //! invented brand names (which mostly do not occur, as in real watch lists), words and
-//! phrases taken from the text itself, prefixes, `=Exact` terms, NOT, NEAR and fields.
+//! phrases taken from the text itself, prefixes, `=Exact` terms, NOT, NEAR and fields; with
+//! `MATCHING_META=1`, meta operators too (`site:`, `tag:`, `lang:`, `source:`). Items are
+//! matched as the pipeline matches them, with their link, source, tags and language.
 //! Targets (issue 4): ≥ 100 MB/s on one core with 1,000 watches, and 10,000 watches no more
 //! than 2× slower than 1.
 //!
@@ -18,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use veille::extract::html_to_text;
 use veille::matching::normalize::Tokens;
-use veille::matching::{ItemText, Matcher, Query};
+use veille::matching::{ItemMeta, ItemText, Matcher, Query};
 use veille::model::WatchId;
 
 const ARTICLES: &[&str] = &[
@@ -59,7 +61,23 @@ impl Rng {
 struct Item {
     title: String,
     body: String,
+    /// Where it comes from, for the meta operators: a link on the article's outlet.
+    link: String,
+    lang: &'static str,
 }
+
+/// The tags every item's source has, as a press source in a real configuration.
+const TAGS: &[&str] = &["presse", "national"];
+
+/// Hosts the meta operators of generated watches name (`site:`), some of them the items'.
+const SITES: &[&str] = &[
+    "lemonde.example",
+    "rtl.example",
+    "guardian.example",
+    "bbc.example",
+    "marque.example",
+    "newsroom.acme.example",
+];
 
 fn corpus() -> Vec<Item> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pages/readability");
@@ -71,11 +89,19 @@ fn corpus() -> Vec<Item> {
         let text = html_to_text(&html);
         // Items like a feed's: a title of about 80 characters, a body of about 1.5 kB.
         let words: Vec<&str> = text.split_whitespace().collect();
-        for chunk in words.chunks(260) {
+        let outlet = name.split('-').next().unwrap_or(name);
+        let lang = if matches!(outlet, "lemonde" | "rtl") {
+            "fr"
+        } else {
+            "en"
+        };
+        for (n, chunk) in words.chunks(260).enumerate() {
             let cut = chunk.len().min(12);
             items.push(Item {
                 title: chunk[..cut].join(" "),
                 body: chunk[cut..].join(" "),
+                link: format!("https://www.{outlet}.example/article/{n}.html"),
+                lang,
             });
         }
     }
@@ -97,6 +123,8 @@ fn corpus() -> Vec<Item> {
             items.push(Item {
                 title: "Titre".into(),
                 body: body.join(" "),
+                link: "https://www.lemonde.example/a.html".into(),
+                lang: "fr",
             });
         }
     }
@@ -123,10 +151,13 @@ fn vocabulary(items: &[Item]) -> (Vec<String>, Vec<String>) {
 /// Generated watch lists shaped like real ones: each is about an entity (a brand, a person,
 /// a place: invented names that mostly do not occur, and proper nouns of the corpus that
 /// do), with common words as context, exclusions, proximity, prefixes, exact terms, fields.
+/// With `meta`, one watch in 4 also says where (`-site:`, `tag:`, `lang:`, `source:`) and
+/// one in 50 says only where (`site:…`), as lists that use the meta operators would.
 fn watches(
     count: usize,
     (names, common): &(Vec<String>, Vec<String>),
     rng: &mut Rng,
+    meta: bool,
 ) -> Vec<(WatchId, Query)> {
     const BRANDS: &[&str] = &[
         "Nordvent", "Acme", "Zéphyr", "Lumina", "Corvus", "Véloce", "Orbital", "Kerlann", "Ardent",
@@ -159,6 +190,17 @@ fn watches(
                 5 => format!("({name} OR {brand}) {word} -title:{}", rng.pick(common)),
                 6 => format!("title:{name} OR body:\"{brand} SA\""),
                 _ => format!("=\"{name}\" ({word} OR {}) -{brand}", rng.pick(common)),
+            };
+            let site = SITES[i % SITES.len()];
+            let query = match (meta, i % 50, i % 4) {
+                (false, _, _) => query,
+                (true, 0, _) => format!("site:{site} lang:fr"),
+                (true, _, 0) => match i % 3 {
+                    0 => format!("({query}) -site:{site}"),
+                    1 => format!("({query}) AND (tag:presse OR site:{site})"),
+                    _ => format!("({query}) lang:en -source:blog"),
+                },
+                (true, _, _) => query,
             };
             let query = Query::parse(&query).unwrap_or_else(|e| panic!("{query}: {e}"));
             (WatchId::new(format!("w{i}")), query)
@@ -233,11 +275,16 @@ fn main() {
         }
     }
 
+    // `MATCHING_META=1` gives a quarter of the watches meta operators too (see `watches`).
+    let meta = std::env::var("MATCHING_META").is_ok_and(|v| v == "1");
+    if meta {
+        println!("watches with meta operators: 1 in 4 combined with words, 1 in 50 alone");
+    }
     let mut rng = Rng(0x5eed_cafe);
     let mut matchers = Vec::new();
     for count in [1, 100, 1_000, 10_000] {
         // Generated for every size, so each size gets the same watches whatever `only` is.
-        let watches = watches(count, &words, &mut rng);
+        let watches = watches(count, &words, &mut rng, meta);
         if only.is_some_and(|only| only != count) {
             continue;
         }
@@ -245,15 +292,24 @@ fn main() {
         let matcher = Matcher::new(watches);
         matchers.push((count, matcher, built.elapsed()));
     }
+    let tags: Vec<String> = TAGS.iter().map(|t| t.to_string()).collect();
     let mut best = vec![(0.0f64, 0usize); matchers.len()];
     for _ in 0..ROUNDS {
         for ((_, matcher, _), best) in matchers.iter().zip(best.iter_mut()) {
             let (mbps, found) = throughput(&items, ROUND, |item| {
-                black_box(matcher.match_text(ItemText {
+                // As the pipeline does: with what is known of the item's origin.
+                let meta = ItemMeta {
+                    link: Some(&item.link),
+                    source: Some("quotidien"),
+                    tags: &tags,
+                    author: None,
+                    lang: Some(item.lang),
+                };
+                let text = ItemText {
                     title: &item.title,
                     body: &item.body,
-                }))
-                .len()
+                };
+                black_box(matcher.match_item(text, &meta)).len()
             });
             if mbps > best.0 {
                 *best = (mbps, found);

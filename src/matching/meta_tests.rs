@@ -488,6 +488,25 @@ proptest! {
         }
     }
 
+    /// The shortcut for plain hosts reads every link as the URL parser does.
+    #[test]
+    fn plain_hosts_are_read_as_the_url_parser_reads_them(
+        parts in prop::collection::vec(prop::sample::select(vec![
+            "http://", "HTTPS://", "ftp://", "www.", "Le", "monde", ".", "-", "fr", ":", "8080",
+            "/", "?q=1", "#x", "@", "user", "0x7f", "1", "127", "xn--lyse-9oad", "é", "%41",
+            "\\", "[::1]", " ",
+        ]), 1..10)
+    ) {
+        let link = parts.concat();
+        let parsed = url::Url::parse(&link).ok().and_then(|url| match url.host()? {
+            url::Host::Domain(domain) => Some(domain.to_ascii_lowercase()),
+            ip => Some(ip.to_string()),
+        });
+        if let Some(host) = plain_host(&link) {
+            prop_assert_eq!(Some(host), parsed, "{}", link);
+        }
+    }
+
     #[test]
     fn the_parser_never_panics_on_operator_like_input(
         parts in prop::collection::vec(prop::sample::select(vec![

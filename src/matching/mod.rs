@@ -551,7 +551,11 @@ impl<'a> Facts<'a> {
     fn host(&self) -> Option<&(String, bool)> {
         self.host
             .get_or_init(|| {
-                let url = url::Url::parse(self.meta.link?).ok()?;
+                let link = self.meta.link?;
+                if let Some(host) = plain_host(link) {
+                    return Some((site_form(&host).to_string(), true));
+                }
+                let url = url::Url::parse(link).ok()?;
                 match url.host()? {
                     url::Host::Domain(domain) => {
                         Some((site_form(&domain.to_ascii_lowercase()).to_string(), true))
@@ -619,6 +623,35 @@ impl<'a> Facts<'a> {
             ask(4, lang);
         }
     }
+}
+
+/// The host of an `http(s)` link whose host is a plain ASCII domain name, in lower case,
+/// without parsing the whole URL (most links are such, and an item's host is needed each
+/// time a watch says `site:`). `None` for anything else (user info, IP addresses, escapes,
+/// IDNs, other schemes), which the URL parser then reads as a browser would.
+fn plain_host(link: &str) -> Option<String> {
+    let (scheme, rest) = link.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#', '\\']).next()?;
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        Some(_) => return None,
+        None => authority,
+    };
+    let domain = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && host.bytes().any(|b| b.is_ascii_alphabetic())
+        && !host.starts_with("xn--")
+        && !host.contains(".xn--");
+    // A host whose last label is a number could be an IPv4 address in a form the URL
+    // parser normalizes (`0x7f.1`): left to it.
+    let last = host.trim_end_matches('.').rsplit('.').next()?;
+    (domain && !last.bytes().all(|b| b.is_ascii_digit()) && !last.starts_with("0x"))
+        .then(|| host.to_ascii_lowercase())
 }
 
 /// The value of a query, or of part of one: a meta operator whose item is not known is
