@@ -27,6 +27,16 @@
 //! buffers are per thread and reused, and the ids and terms a match reports are shared
 //! (`Arc<str>`), so a warm matcher allocates only the vectors of the matches it returns.
 //!
+//! Meta operators (`site:`, `source:`, `tag:`, `author:`, `lang:`) look at an item's origin
+//! ([`ItemMeta`]), not its words. In a query with words they are never anchors: `acme AND
+//! -site:x` is looked at when "acme" occurs, and its `site:` is checked then, for that
+//! candidate only (the link's host is worked out once per item, the first time an operator
+//! needs it). A watch that has no word to be anchored on (`site:marque.fr`, `lang:en
+//! tag:presse`) is anchored on a meta operator instead: such watches sit in a map by the
+//! value they want, which an item probes with its host and parent domains, source, tags,
+//! author tokens and language; so a list of word watches costs nothing more per item, and
+//! meta-only watches cost a few map lookups.
+//!
 //! Trade-off: looking tokens up instead of running a byte automaton (aho-corasick, the
 //! previous design) ties the engine to the tokenizer: a term can only be found at token
 //! boundaries, which is what the language means anyway, and a prefix term costs a second
