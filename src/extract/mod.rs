@@ -19,6 +19,7 @@ pub mod charset;
 #[cfg(test)]
 mod hostile;
 pub mod html;
+pub mod lang;
 pub mod limits;
 pub mod page;
 mod prescan;
