@@ -183,6 +183,7 @@ impl Store {
                     text: row.get(5)?,
                     published: opt_from_db(row.get(6)?),
                     author: row.get(8)?,
+                    lang: None,
                 };
                 Ok((ItemId(row.get(0)?), item, from_db(row.get(7)?)))
             })

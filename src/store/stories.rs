@@ -623,6 +623,7 @@ mod tests {
             text: text.to_string(),
             published: None,
             author: None,
+            lang: None,
         }
     }
 

@@ -24,6 +24,7 @@ fn item(source: &str, identity: &str, title: &str) -> Item {
         text: format!("text of {title}"),
         published: Some(t(-60)),
         author: None,
+        lang: None,
     }
 }
 
