@@ -434,6 +434,8 @@ pub struct MentionRecord {
     pub outlet: Option<String>,
     /// Who wrote the item, when its feed said.
     pub author: Option<String>,
+    /// The item's language (see `Item::lang`), None when unknown.
+    pub lang: Option<String>,
     /// The mention's score (0–1), None for mentions stored before scoring existed.
     pub score: Option<f64>,
     /// Why it scored so, strongest first (see `crate::score`).
