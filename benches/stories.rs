@@ -117,6 +117,7 @@ fn item(source: usize, key: &str, title: String, text: String) -> (Item, Vec<Wat
         text,
         published: None,
         author: None,
+        lang: None,
     };
     // Every item is a mention, as in a deployment where watches are broad.
     let watch = WatchMatch {

@@ -90,6 +90,7 @@ struct WireItem {
     text: String,
     published: Option<chrono::DateTime<chrono::Utc>>,
     author: Option<String>,
+    lang: Option<String>,
 }
 
 impl WireItem {
@@ -101,6 +102,7 @@ impl WireItem {
             text: item.text,
             published: item.published,
             author: item.author,
+            lang: item.lang,
         }
     }
 
@@ -113,6 +115,7 @@ impl WireItem {
             text: self.text,
             published: self.published,
             author: self.author,
+            lang: self.lang,
         }
     }
 }

@@ -83,6 +83,10 @@ pub struct Item {
     /// Who wrote it, when the feed says: a handle for social posts (`@alice@mastodon.example`,
     /// `/u/alice`), a name for articles (see `extract::author_of`).
     pub author: Option<String>,
+    /// Its language as an ISO 639 code, two letters when ISO 639-1 has them (`fr`, `en`,
+    /// else three: `gsw`): as the source declares it, else as detected from the text; None
+    /// when neither says (see `extract::lang`).
+    pub lang: Option<String>,
 }
 
 /// Which part of an item a query term was found in.
@@ -442,6 +446,8 @@ pub struct MentionRecord {
     pub outlet: Option<String>,
     /// Who wrote the item, when its feed said.
     pub author: Option<String>,
+    /// The item's language (see `Item::lang`), None when unknown.
+    pub lang: Option<String>,
     /// The mention's score (0–1), None for mentions stored before scoring existed.
     pub score: Option<f64>,
     /// Why it scored so, strongest first (see `crate::score`).

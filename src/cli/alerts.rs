@@ -164,6 +164,7 @@ mod tests {
             text: format!("Nordvent, dépêche {guid} sans rapport avec les autres."),
             published: None,
             author: None,
+            lang: None,
         };
         let hit = TermHit {
             term: Arc::from("Nordvent"),

@@ -65,6 +65,9 @@ struct Record<R> {
     /// The current verdict: relevant, irrelevant or crisis; empty (null) when nobody
     /// judged it.
     verdict: Option<&'static str>,
+    /// The item's language, an ISO 639 code (`fr`, `en`; see `veille::extract::lang`);
+    /// empty (null) when unknown.
+    lang: Option<String>,
 }
 
 /// A CSV row: the reasons in one line, like a digest shows them (at most four).
@@ -104,6 +107,7 @@ impl<R> Record<R> {
             score: m.score.map(|s| (s * 1000.0).round() / 1000.0),
             reasons,
             verdict: m.verdict.map(|v| v.as_str()),
+            lang: m.lang,
         }
     }
 }

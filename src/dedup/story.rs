@@ -349,6 +349,7 @@ pub(crate) mod tests {
             text: text.to_string(),
             published: None,
             author: None,
+            lang: None,
         }
     }
 

@@ -463,6 +463,7 @@ mod tests {
             terms: vec!["Acme".to_string()],
             outlet: Some(format!("outlet{id}.example")),
             author: None,
+            lang: None,
             score,
             reasons,
             verdict: None,

@@ -6,7 +6,8 @@
 //! never see markup. Social posts come out as items too: no title (the digest derives a
 //! display title from the text, so `title:` queries still mean the feed's title), an author
 //! taken from the post's link or the feed ([`author_of`]), and Google redirect links
-//! replaced by their target. Pure: no I/O.
+//! replaced by their target. Every item gets its language here too ([`lang`]): the one its
+//! entry or feed declares, else one detected from its text. Pure: no I/O.
 //!
 //! Documents come from servers veille does not control, so extraction is bounded: a feed's
 //! shape (nesting, item count) is checked by a byte-level pass before feed-rs builds any
@@ -19,6 +20,7 @@ pub mod charset;
 #[cfg(test)]
 mod hostile;
 pub mod html;
+pub mod lang;
 pub mod limits;
 pub mod page;
 mod prescan;
@@ -30,7 +32,7 @@ mod testing;
 mod testkit;
 
 use chrono::{DateTime, Utc};
-use feed_rs::model::{Entry, Link, Person};
+use feed_rs::model::{Entry, FeedType, Link, Person};
 use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -171,10 +173,29 @@ pub fn feed_document(
     let feed_author = best_link(&parsed.links)
         .and_then(|link| url::Url::parse(link).ok())
         .and_then(|link| handle_in(&link));
+    let feed_lang = parsed.language.as_deref().and_then(lang::declared);
+    let feed = FeedWide {
+        author: feed_author.as_deref(),
+        lang: feed_lang.as_deref(),
+    };
+    // feed-rs reads the `xml:lang` of an Atom feed and of an entry's content, not the
+    // entry's own: read those in a second byte-level pass, when there can be any.
+    let mut entry_langs = Vec::new();
+    if parsed.feed_type == FeedType::Atom && memchr::memmem::find(&utf8, b"xml:lang").is_some() {
+        entry_langs = prescan::atom_entry_langs(&utf8);
+        // Paired by position: if the scan saw other entries than feed-rs kept, none count.
+        if entry_langs.len() != parsed.entries.len() {
+            entry_langs.clear();
+        }
+    }
+    let mut entry_langs = entry_langs.into_iter();
     Ok(parsed
         .entries
         .into_iter()
-        .map(|entry| item_from_entry(source, entry, feed_author.as_deref()))
+        .map(|entry| {
+            let entry_lang = entry_langs.next().flatten();
+            item_from_entry(source, entry, entry_lang.as_deref(), &feed)
+        })
         .collect())
 }
 
@@ -187,9 +208,24 @@ fn is_channelless_rss(utf8: &[u8]) -> bool {
     rest.starts_with("<rss") && !text.contains("<channel")
 }
 
+/// What a feed says once for all its entries.
+struct FeedWide<'a> {
+    /// The account a social feed belongs to (see [`author_of`]).
+    author: Option<&'a str>,
+    /// The feed's declared language, normalized ([`lang::declared`]).
+    lang: Option<&'a str>,
+}
+
 /// One entry as an item, its title cut to [`MAX_TITLE_BYTES`] and its text to
-/// [`MAX_TEXT_BYTES`] (the item is kept: a long article is legitimate).
-fn item_from_entry(source: &SourceId, entry: Entry, feed_author: Option<&str>) -> Item {
+/// [`MAX_TEXT_BYTES`] (the item is kept: a long article is legitimate). Its language is
+/// the first declared of its content's, the entry's own (`entry_lang`, as written) and the
+/// feed's, else detected from its text ([`lang`]).
+fn item_from_entry(
+    source: &SourceId,
+    entry: Entry,
+    entry_lang: Option<&str>,
+    feed: &FeedWide<'_>,
+) -> Item {
     let mut title = entry
         .title
         .as_ref()
@@ -232,7 +268,13 @@ fn item_from_entry(source: &SourceId, entry: Entry, feed_author: Option<&str>) -
             .map_or_else(|| link.to_string(), |target| target.to_string())
     });
     let author =
-        author_of(&entry.authors, parsed.as_ref()).or_else(|| feed_author.map(str::to_string));
+        author_of(&entry.authors, parsed.as_ref()).or_else(|| feed.author.map(str::to_string));
+    let lang = [entry.language.as_deref(), entry_lang]
+        .into_iter()
+        .flatten()
+        .find_map(lang::declared)
+        .or_else(|| feed.lang.map(str::to_string))
+        .or_else(|| lang::detect(&title, &text));
     Item {
         source: source.clone(),
         identity,
@@ -241,6 +283,7 @@ fn item_from_entry(source: &SourceId, entry: Entry, feed_author: Option<&str>) -
         text,
         published: published_of(&entry),
         author,
+        lang,
     }
 }
 
@@ -403,6 +446,89 @@ mod tests {
             items[2].identity
         );
         assert_eq!(items[2].url, None);
+    }
+
+    const FRENCH_NEWS: &str = "Soixante-deux éoliennes ont été mises en service mercredi au \
+        large de Fécamp, après sept ans de procédures. Le groupe normand prévoit d'en \
+        construire deux autres d'ici la fin de la décennie, malgré l'opposition des pêcheurs.";
+    const ENGLISH_NEWS: &str = "The link will carry power from three offshore wind farms to \
+        the mainland grid from next winter. Officials said the decision followed two years of \
+        consultation with local fishing groups, who had opposed the route.";
+
+    fn langs_of(document: &str) -> Vec<Option<String>> {
+        feed(&SourceId::new("s"), document.as_bytes(), None)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|item| item.lang)
+            .collect()
+    }
+
+    fn rss(language: Option<&str>, items: &[(&str, &str)]) -> String {
+        let language = language.map_or(String::new(), |l| format!("<language>{l}</language>"));
+        let items: String = items
+            .iter()
+            .enumerate()
+            .map(|(i, (title, text))| {
+                format!("<item><guid>{i}</guid><title>{title}</title><description>{text}</description></item>")
+            })
+            .collect();
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title>{language}{items}</channel></rss>"
+        )
+    }
+
+    fn some(lang: &str) -> Option<String> {
+        Some(lang.to_string())
+    }
+
+    #[test]
+    fn a_feed_language_is_every_item_language() {
+        // Declared wins over the text: the English item of a feed declared French is French.
+        let document = rss(
+            Some("fr-FR"),
+            &[
+                ("Nordvent inaugure son parc", FRENCH_NEWS),
+                ("Regulators approve the interconnector", ENGLISH_NEWS),
+                ("Brève", ""),
+            ],
+        );
+        assert_eq!(langs_of(&document), vec![some("fr"); 3]);
+
+        let json = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "T", "language": "en-GB",
+            "items": [{"id": "1", "content_text": "Short."}, {"id": "2", "title": "Another"}]}"#;
+        assert_eq!(langs_of(json), vec![some("en"); 2]);
+    }
+
+    #[test]
+    fn an_atom_entry_language_overrides_the_feed_language() {
+        let atom = r#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en">
+<id>f</id><title>T</title><updated>2026-11-27T08:00:00Z</updated>
+<entry><id>1</id><title>Wind farm opens</title><updated>2026-11-27T08:00:00Z</updated></entry>
+<entry xml:lang="fr"><id>2</id><title>Le parc ouvre</title><updated>2026-11-27T08:00:00Z</updated></entry>
+<entry xml:lang="*"><id>3</id><title>Junk declared</title><updated>2026-11-27T08:00:00Z</updated></entry>
+<entry><id>4</id><title>Another</title><updated>2026-11-27T08:00:00Z</updated></entry>
+<entry xml:lang="fr"><id>5</id><title>Zitat</title><content xml:lang="de-AT">Ein Zitat.</content></entry>
+</feed>"#;
+        // The content's own language, where it says, is the text's.
+        assert_eq!(
+            langs_of(atom),
+            vec![some("en"), some("fr"), some("en"), some("en"), some("de")]
+        );
+    }
+
+    #[test]
+    fn undeclared_items_are_detected_from_their_text() {
+        let items = [
+            ("Nordvent inaugure son parc éolien en mer", FRENCH_NEWS),
+            ("Regulators approve the new interconnector", ENGLISH_NEWS),
+            ("Nordvent Fécamp 2026", ""),
+        ];
+        let want = vec![some("fr"), some("en"), None];
+        assert_eq!(langs_of(&rss(None, &items)), want);
+        // A declaration that names no language is no declaration.
+        for junk in ["x-klingon", "*", "", &"z".repeat(200)] {
+            assert_eq!(langs_of(&rss(Some(junk), &items)), want, "{junk:?}");
+        }
     }
 
     #[test]

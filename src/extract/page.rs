@@ -8,6 +8,9 @@
 //! forms), identified by the hash of that text, so any change of the text is a new item: a
 //! change-detection source. Trade-off: whole-page mode re-reports a page whose boilerplate
 //! text (a date, a counter) changes; point selectors at the part that matters to avoid it.
+//! Every item of a page has the language the page declares (`<html lang>`, else a
+//! content-language `<meta>`), else the one detected from its own text (see
+//! [`super::lang`]).
 //!
 //! Pages need a tree (CSS selectors), so unlike feed item text they are parsed by
 //! html5ever's tree builder, whose scope checks scan its stack of open elements for every
@@ -43,7 +46,7 @@ use super::limits::{
     MAX_DEPTH, MAX_ITEMS, MAX_PAGE_ELEMENTS, MAX_PAGE_TEXT_BYTES, MAX_TEXT_BYTES, MAX_TITLE_BYTES,
     PAGE_CHUNK_BYTES, PARSE_BUDGET, cut,
 };
-use super::{ExtractError, charset, identity, tags};
+use super::{ExtractError, charset, identity, lang, tags};
 use crate::extract::select::{PageSelect, Pick};
 use crate::model::{Item, SourceId};
 
@@ -67,9 +70,13 @@ pub fn page(
     let text = charset::page_to_utf8(bytes, content_type);
     let document = parse(&text, started)?;
     let base = base_url(&document, page_url);
+    let page_lang = declared_lang(&document);
+    let page_lang = page_lang.as_deref();
     match select {
-        Some(select) => selected_items(source, &document, base.as_ref(), select, started),
-        None => Ok(vec![whole_page(source, &document, page_url)]),
+        Some(select) => {
+            selected_items(source, &document, base.as_ref(), select, page_lang, started)
+        }
+        None => Ok(vec![whole_page(source, &document, page_url, page_lang)]),
     }
 }
 
@@ -341,11 +348,37 @@ fn base_url(document: &Html, page_url: &str) -> Option<Url> {
     base.or(page)
 }
 
+/// The language a page declares: `<html lang>` (or `xml:lang`), else a
+/// `<meta http-equiv="content-language">` naming one language (one naming several, `fr,
+/// en`, is ignored, as browsers do); normalized by [`lang::declared`].
+fn declared_lang(document: &Html) -> Option<String> {
+    let root = document.root_element().value();
+    ["lang", "xml:lang"]
+        .into_iter()
+        .filter_map(|name| root.attr(name))
+        .find_map(lang::declared)
+        .or_else(|| {
+            let meta = Selector::parse("meta[http-equiv][content]").ok()?;
+            document
+                .select(&meta)
+                .map(|e| e.value())
+                .filter(|e| {
+                    e.attr("http-equiv")
+                        .is_some_and(|v| v.trim().eq_ignore_ascii_case("content-language"))
+                })
+                .filter_map(|e| e.attr("content"))
+                .filter(|content| !content.contains(','))
+                .find_map(lang::declared)
+        })
+}
+
+/// The items `select` picks, each in the page's declared language, else its detected one.
 fn selected_items(
     source: &SourceId,
     document: &Html,
     base: Option<&Url>,
     select: &PageSelect,
+    page_lang: Option<&str>,
     started: Instant,
 ) -> Result<Vec<Item>, ExtractError> {
     let mut items = Vec::new();
@@ -379,6 +412,9 @@ fn selected_items(
             });
         }
         let identity = identity("", link.as_deref(), &title, &summary);
+        let lang = page_lang
+            .map(str::to_string)
+            .or_else(|| lang::detect(&title, &summary));
         items.push(Item {
             source: source.clone(),
             identity,
@@ -387,6 +423,7 @@ fn selected_items(
             text: summary,
             published,
             author: None,
+            lang,
         });
     }
     if matched == 0 {
@@ -428,7 +465,7 @@ fn parse_date(text: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.and_utc())
 }
 
-fn whole_page(source: &SourceId, document: &Html, page_url: &str) -> Item {
+fn whole_page(source: &SourceId, document: &Html, page_url: &str, page_lang: Option<&str>) -> Item {
     let mut title = Selector::parse("title")
         .ok()
         .and_then(|s| document.select(&s).next())
@@ -448,6 +485,9 @@ fn whole_page(source: &SourceId, document: &Html, page_url: &str) -> Item {
         .collect::<Vec<_>>()
         .join("\n");
     cut(&mut text, MAX_TEXT_BYTES);
+    let lang = page_lang
+        .map(str::to_string)
+        .or_else(|| lang::detect(&title, &text));
     Item {
         source: source.clone(),
         identity: format!("page:{:032x}", xxh3_128(text.as_bytes())),
@@ -456,6 +496,7 @@ fn whole_page(source: &SourceId, document: &Html, page_url: &str) -> Item {
         text,
         published: None,
         author: None,
+        lang,
     }
 }
 
@@ -542,6 +583,76 @@ mod tests {
             items[0].identity, changed[0].identity,
             "a changed text is a new item"
         );
+    }
+
+    #[test]
+    fn a_page_language_is_its_items_language() {
+        let french = "<p>Soixante-deux éoliennes ont été mises en service mercredi au large de \
+            Fécamp, après sept ans de procédures. Le groupe normand prévoit d'en construire deux \
+            autres d'ici la fin de la décennie.</p>";
+        let page_with = |html: &str, head: &str, body: &str| {
+            format!(
+                "<!DOCTYPE html>{html}<head>{head}<title>P</title></head><body>{body}</body></html>"
+            )
+            .into_bytes()
+        };
+        let meta =
+            |content: &str| format!("<meta http-equiv=\"Content-Language\" content=\"{content}\">");
+        let cases: Vec<(&str, Vec<u8>, Option<&str>)> = vec![
+            (
+                "html lang",
+                page_with("<html lang=\"fr\">", "", "<p>Bref.</p>"),
+                Some("fr"),
+            ),
+            (
+                "html lang wins over the text",
+                page_with("<html lang=\"de-DE\">", "", french),
+                Some("de"),
+            ),
+            (
+                "xml:lang",
+                page_with("<html xml:lang=\"it\">", "", "<p>x</p>"),
+                Some("it"),
+            ),
+            (
+                "html lang over the meta",
+                page_with("<html lang=\"en\">", &meta("fr"), "<p>x</p>"),
+                Some("en"),
+            ),
+            (
+                "the meta",
+                page_with("<html>", &meta("pt-BR"), "<p>x</p>"),
+                Some("pt"),
+            ),
+            (
+                "a junk lang falls back on the meta",
+                page_with("<html lang=\"*\">", &meta("es"), "<p>x</p>"),
+                Some("es"),
+            ),
+            (
+                "a meta naming two languages is no declaration",
+                page_with("<html>", &meta("de, en"), french),
+                Some("fr"),
+            ),
+            (
+                "undeclared, detected",
+                page_with("<html>", "", french),
+                Some("fr"),
+            ),
+            (
+                "undeclared and short",
+                page_with("<html>", "", "<p>Bref.</p>"),
+                None,
+            ),
+        ];
+        for (name, bytes, want) in cases {
+            let items = extract(bytes.clone(), None).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(items[0].lang.as_deref(), want, "{name}");
+            // Items picked by selectors carry it too.
+            let items = extract(bytes, Some(select("p", None, Some(None))))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(items[0].lang.as_deref(), want, "{name}, selected");
+        }
     }
 
     #[test]

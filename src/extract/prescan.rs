@@ -18,6 +18,9 @@
 //! 5 MB description and 100,000 groups would be half a terabyte of copies; past
 //! [`MAX_MEDIA_GROUPS`], [`MAX_AUTHORS`] and [`MAX_FEED_AUTHOR_BYTES`] the feed is refused.
 //!
+//! The same walk finds what feed-rs does not read of an Atom entry: its own `xml:lang`
+//! ([`atom_entry_langs`], a second pass made only for Atom feeds that use the attribute).
+//!
 //! Trade-off: the pass is lenient where XML is not (it does not match end tags to start
 //! tags), so a malformed document may be counted a little differently than feed-rs would
 //! read it; feed-rs still rejects it afterwards. Escaped HTML inside a description is text
@@ -40,10 +43,66 @@ pub(crate) fn check(utf8: &[u8]) -> Result<(), ExtractError> {
 }
 
 pub(super) fn check_xml(b: &[u8], max_depth: usize, max_items: usize) -> Result<(), ExtractError> {
-    let mut depth: usize = 0;
     let mut items: usize = 0;
     // `group` elements (Media RSS) since the current item started.
     let mut groups: usize = 0;
+    walk_xml(b, max_depth, |local, _, _| {
+        if local == b"item" || local == b"entry" {
+            items += 1;
+            groups = 0;
+            if items > max_items {
+                return Err(ExtractError::TooManyItems { limit: max_items });
+            }
+        } else if local == b"group" {
+            groups += 1;
+            if groups > MAX_MEDIA_GROUPS {
+                return Err(ExtractError::Amplified {
+                    what: "media:group elements in one item",
+                    limit: MAX_MEDIA_GROUPS,
+                });
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The `xml:lang` of each `entry` element right under the root of an Atom document, in
+/// order (`None` for an entry without one), as written: feed-rs reads the root's and the
+/// content's `xml:lang`, not the entry's. The caller pairs them with feed-rs's entries
+/// only when the counts agree. Run on a document [`check`] accepted; a value longer than
+/// [`MAX_LANG_BYTES`] is not kept (no language tag is that long).
+pub(crate) fn atom_entry_langs(b: &[u8]) -> Vec<Option<String>> {
+    let mut langs = Vec::new();
+    let walked = walk_xml(b, MAX_DEPTH, |local, depth, tag| {
+        if local == b"entry" && depth == 1 {
+            langs.push(
+                attribute(tag, b"xml:lang")
+                    .filter(|value| value.len() <= MAX_LANG_BYTES)
+                    .map(|value| String::from_utf8_lossy(value).into_owned()),
+            );
+        }
+        Ok(())
+    });
+    // Only the depth limit can stop the walk, and `check` passed it.
+    if walked.is_err() {
+        langs.clear();
+    }
+    langs
+}
+
+/// The longest `xml:lang` value [`atom_entry_langs`] keeps.
+const MAX_LANG_BYTES: usize = 64;
+
+/// Walks the elements of an XML document in one byte-level pass (see the module doc), and
+/// calls `start` with the local name of each start tag, the number of elements open around
+/// it (0 for the root) and the rest of the tag after its name (its attributes); refuses a
+/// document nested deeper than `max_depth`, or whatever `start` refuses.
+fn walk_xml(
+    b: &[u8],
+    max_depth: usize,
+    mut start: impl FnMut(&[u8], usize, &[u8]) -> Result<(), ExtractError>,
+) -> Result<(), ExtractError> {
+    let mut depth: usize = 0;
     let mut i = 0;
     while let Some(lt) = b
         .get(i..)
@@ -71,22 +130,8 @@ pub(super) fn check_xml(b: &[u8], max_depth: usize, max_items: usize) -> Result<
                     .unwrap_or(rest.len() - 1);
             let name = &b[at + 1..name_end];
             let local = name.rsplit(|&c| c == b':').next().unwrap_or(name);
-            if local == b"item" || local == b"entry" {
-                items += 1;
-                groups = 0;
-                if items > max_items {
-                    return Err(ExtractError::TooManyItems { limit: max_items });
-                }
-            } else if local == b"group" {
-                groups += 1;
-                if groups > MAX_MEDIA_GROUPS {
-                    return Err(ExtractError::Amplified {
-                        what: "media:group elements in one item",
-                        limit: MAX_MEDIA_GROUPS,
-                    });
-                }
-            }
             let (end, self_closing) = tag_end(b, name_end);
+            start(local, depth, &b[name_end..end])?;
             if !self_closing {
                 depth += 1;
                 if depth > max_depth {
@@ -99,6 +144,47 @@ pub(super) fn check_xml(b: &[u8], max_depth: usize, max_items: usize) -> Result<
         };
     }
     Ok(())
+}
+
+/// The value of attribute `name` in `tag` (what follows an element's name, up to its `>`),
+/// read attribute by attribute so that a quoted value that looks like one is not taken
+/// for it. Entities are left as written.
+fn attribute<'a>(tag: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let mut i = 0;
+    loop {
+        while tag.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
+            i += 1;
+        }
+        let name_start = i;
+        while tag
+            .get(i)
+            .is_some_and(|&c| !c.is_ascii_whitespace() && !matches!(c, b'=' | b'>' | b'/'))
+        {
+            i += 1;
+        }
+        if i == name_start {
+            return None;
+        }
+        let this = &tag[name_start..i];
+        while tag.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
+            i += 1;
+        }
+        if tag.get(i) != Some(&b'=') {
+            // An attribute without a value (not XML): nothing to skip.
+            continue;
+        }
+        i += 1;
+        while tag.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
+            i += 1;
+        }
+        let quote = *tag.get(i).filter(|&&c| c == b'"' || c == b'\'')?;
+        let value_start = i + 1;
+        let value_end = value_start + tag.get(value_start..)?.iter().position(|&c| c == quote)?;
+        if this == name {
+            return Some(&tag[value_start..value_end]);
+        }
+        i = value_end + 1;
+    }
 }
 
 fn is_name_start(c: u8) -> bool {
@@ -316,6 +402,43 @@ mod tests {
             rss_with("<item/>")
         );
         assert_eq!(check(doctype.as_bytes()), Ok(()));
+    }
+
+    #[test]
+    fn atom_entry_langs_are_read_from_entries_under_the_root() {
+        let atom = |entries: &str| {
+            format!(
+                "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"en\"><title>T</title>{entries}</feed>"
+            )
+        };
+        let long = format!("<entry xml:lang=\"{}\"/>", "x".repeat(MAX_LANG_BYTES + 1));
+        let cases: Vec<(String, Vec<Option<&str>>)> = vec![
+            ("<entry/>".to_string(), vec![None]),
+            (
+                "<entry xml:lang=\"fr\"><title>t</title></entry><entry id='2'/>".to_string(),
+                vec![Some("fr"), None],
+            ),
+            ("<entry  xml:lang = 'de-DE' >x</entry>".to_string(), vec![Some("de-DE")]),
+            // A value that only looks like the attribute is not it.
+            (
+                "<entry title=\"a xml:lang='x' b\" lang=\"y\"/>".to_string(),
+                vec![None],
+            ),
+            // Entries deeper than the root's children (in content, in a source) do not count.
+            (
+                "<entry xml:lang=\"fr\"><content type=\"xhtml\"><div><entry xml:lang=\"it\"/></div></content></entry>"
+                    .to_string(),
+                vec![Some("fr")],
+            ),
+            ("<!-- <entry xml:lang=\"it\"/> --><entry/>".to_string(), vec![None]),
+            (long, vec![None]),
+            ("<entry xml:lang=\"fr/>".to_string(), vec![None]),
+        ];
+        for (entries, want) in cases {
+            let got = atom_entry_langs(atom(&entries).as_bytes());
+            let got: Vec<Option<&str>> = got.iter().map(Option::as_deref).collect();
+            assert_eq!(got, want, "{entries}");
+        }
     }
 
     fn json_feed(items: usize) -> String {

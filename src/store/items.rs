@@ -169,7 +169,8 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
-                "SELECT id, source_id, identity, url, title, text, published_at, first_seen_at, author
+                "SELECT id, source_id, identity, url, title, text, published_at, first_seen_at, author,
+                        lang
                    FROM items WHERE first_seen_at >= ?1 ORDER BY first_seen_at, id",
             )
             .context("reading stored items")?;
@@ -183,6 +184,7 @@ impl Store {
                     text: row.get(5)?,
                     published: opt_from_db(row.get(6)?),
                     author: row.get(8)?,
+                    lang: row.get(9)?,
                 };
                 Ok((ItemId(row.get(0)?), item, from_db(row.get(7)?)))
             })
@@ -331,11 +333,11 @@ fn upsert_item(tx: &Connection, item: &Item, now: DateTime<Utc>) -> Result<Upser
             // A re-titled or edited entry updates the stored item; it is not a new one.
             tx.prepare_cached(
                 "UPDATE items SET url = ?2, title = ?3, text = ?4, published_at = COALESCE(?5, published_at), last_seen_at = ?6,
-                                 author = COALESCE(?7, author)
+                                 author = COALESCE(?7, author), lang = COALESCE(?8, lang)
                   WHERE id = ?1",
             )
             .and_then(|mut stmt| {
-                stmt.execute(params![id, item.url, item.title, item.text, item.published.map(to_db), to_db(now), item.author])
+                stmt.execute(params![id, item.url, item.title, item.text, item.published.map(to_db), to_db(now), item.author, item.lang])
             })
             .context("updating an item")?;
             Ok(Upserted::Seen { id, replaced })

@@ -161,7 +161,7 @@ pub(super) fn write_score(tx: &Connection, mention: MentionId, scored: &Scored) 
 pub(super) const MENTION_SELECT: &str =
     "SELECT m.id, m.watch_id, i.id, i.source_id, i.url, i.title, i.text, i.published_at,
         m.created_at, m.terms, i.story_id, i.outlet, i.author, m.score, m.reasons,
-        (SELECT verdict FROM judgments WHERE mention_id = m.id ORDER BY id DESC LIMIT 1)
+        (SELECT verdict FROM judgments WHERE mention_id = m.id ORDER BY id DESC LIMIT 1), i.lang
    FROM mentions m JOIN items i ON i.id = m.item_id";
 
 pub(super) fn mention_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<MentionRecord> {
@@ -190,5 +190,6 @@ pub(super) fn mention_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Mentio
         verdict: row
             .get::<_, Option<String>>(15)?
             .and_then(|word| word.parse().ok()),
+        lang: row.get(16)?,
     })
 }

@@ -266,4 +266,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          WHERE j.verdict = 'crisis' AND i.story_id IS NOT NULL
          GROUP BY m.watch_id, i.story_id;
     "#,
+    // Item languages: an ISO 639 code (`fr`, `en`, `gsw`) as the source declared it or as
+    // detected from the text (see `crate::extract::lang`), for `lang:` queries and the
+    // export. NULL when unknown, and for items stored before this migration.
+    r#"
+    ALTER TABLE items ADD COLUMN lang TEXT;
+    "#,
 ];

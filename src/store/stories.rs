@@ -347,8 +347,8 @@ pub(super) fn store_new_item(
     tx.prepare_cached(
         "INSERT INTO items (id, source_id, identity, url, title, text, published_at, first_seen_at,
                            last_seen_at, author, canonical_url, outlet, fingerprint,
-                           fingerprint_shingles, story_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                           fingerprint_shingles, story_id, lang)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -365,7 +365,8 @@ pub(super) fn store_new_item(
             outlet,
             usable.then(|| sketch.to_bytes()),
             sketch.shingles as i64,
-            assignment.story().0
+            assignment.story().0,
+            item.lang
         ])
     })
     .context("storing an item")?;
@@ -623,6 +624,7 @@ mod tests {
             text: text.to_string(),
             published: None,
             author: None,
+            lang: None,
         }
     }
 

@@ -24,6 +24,7 @@ fn item(source: &str, identity: &str, title: &str) -> Item {
         text: format!("text of {title}"),
         published: Some(t(-60)),
         author: None,
+        lang: None,
     }
 }
 
@@ -370,6 +371,64 @@ fn reopening_keeps_data_and_schema() {
             .unwrap_or_default(),
         (1, 1)
     );
+}
+
+/// The language of each stored item read back two ways: as an item (replays) and on its
+/// mentions (digests, the export).
+fn langs(store: &Store) -> (Vec<Option<String>>, Vec<Option<String>>) {
+    let mut items = Vec::new();
+    store
+        .for_each_item_since(t(-1000), |_, item, _| -> Result<()> {
+            items.push(item.lang);
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut mentions = Vec::new();
+    store
+        .for_each_mention(t(-1000), None, |m| -> Result<()> {
+            mentions.push(m.lang);
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    (items, mentions)
+}
+
+#[test]
+fn item_languages_are_stored_and_an_unknown_one_keeps_the_known() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("veille.db");
+    let with_lang = |identity: &str, lang: Option<&str>| Item {
+        lang: lang.map(str::to_string),
+        ..item("a", identity, identity)
+    };
+    let fr = || Some("fr".to_string());
+    {
+        let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        record(
+            &store,
+            "a",
+            t(0),
+            &[
+                (with_lang("guid:1", Some("fr")), vec![matched("w", "x")]),
+                (with_lang("guid:2", None), vec![matched("w", "x")]),
+            ],
+        );
+    }
+    let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(langs(&store), (vec![fr(), None], vec![fr(), None]));
+    // A later poll that cannot tell (no declaration, too little text) keeps what was known;
+    // one that can tells.
+    record(
+        &store,
+        "a",
+        t(15),
+        &[
+            (with_lang("guid:1", None), vec![]),
+            (with_lang("guid:2", Some("en")), vec![]),
+        ],
+    );
+    let en = Some("en".to_string());
+    assert_eq!(langs(&store), (vec![fr(), en.clone()], vec![fr(), en]));
 }
 
 #[test]
@@ -951,17 +1010,18 @@ fn an_upgrade_counts_stories_judged_a_crisis_as_escalated() {
         judge_at(&store, mentions[1].id, Verdict::Relevant, t(11));
         judge_at(&store, mentions[0].id, Verdict::Crisis, t(12))
     };
-    // The database as the previous release left it.
+    // The database as the release before the escalations left it: that migration and the
+    // ones after it undone.
     {
+        let before = migrations::MIGRATIONS
+            .iter()
+            .position(|sql| sql.contains("CREATE TABLE crisis_escalations"))
+            .unwrap_or_else(|| panic!("no escalation migration"));
         let conn = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
-        conn.execute_batch("DROP TABLE crisis_escalations")
+        conn.execute_batch("DROP TABLE crisis_escalations; ALTER TABLE items DROP COLUMN lang;")
             .unwrap_or_else(|e| panic!("{e}"));
-        conn.pragma_update(
-            None,
-            "user_version",
-            migrations::MIGRATIONS.len() as i64 - 1,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        conn.pragma_update(None, "user_version", before as i64)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     let store = Store::open(&path).unwrap_or_else(|e| panic!("{e}"));
     let (past, _) = escalate(&store, &crisis, t(20), false);

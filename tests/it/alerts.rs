@@ -301,6 +301,7 @@ fn record_scored(
                 text: text.clone(),
                 published: Some(now),
                 author: None,
+                lang: None,
             };
             let hit = TermHit {
                 term: Arc::from("Nordvent"),

@@ -263,6 +263,8 @@ fn export_writes_json_and_csv_records() {
         "found_at",
         "story_id",
         "author",
+        "verdict",
+        "lang",
     ] {
         assert!(
             records[0].get(key).is_some(),
@@ -275,6 +277,20 @@ fn export_writes_json_and_csv_records() {
             .iter()
             .any(|r| r["title"] == "Mise en service du parc de Fécamp"
                 && r["source_id"] == "communiques")
+    );
+    // Each item's language: declared by the French RSS feed and the English Atom feed,
+    // detected (or unknown, never another language) for the undeclared French JSON Feed.
+    for record in records {
+        let want = match record["source_id"].as_str() {
+            Some("le-quotidien") => vec![serde_json::json!("fr")],
+            Some("windpower-weekly") => vec![serde_json::json!("en")],
+            _ => vec![serde_json::json!("fr"), serde_json::Value::Null],
+        };
+        assert!(want.contains(&record["lang"]), "{record}");
+    }
+    assert!(
+        records.iter().any(|r| r["source_id"] == "windpower-weekly"),
+        "the English feed has mentions"
     );
 
     let csv = veille()
@@ -290,13 +306,19 @@ fn export_writes_json_and_csv_records() {
     assert_eq!(
         lines.next(),
         Some(
-            "mention_id,watch_id,source_id,item_id,url,title,published_at,found_at,terms,story_id,author,score,reasons,verdict"
+            "mention_id,watch_id,source_id,item_id,url,title,published_at,found_at,terms,story_id,author,score,reasons,verdict,lang"
         )
     );
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 4, "{text}");
     assert!(
         rows.iter().all(|r| r.split(',').nth(1) == Some("eolien")),
+        "{text}"
+    );
+    // The language, last: filled for the declared feeds.
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("le-quotidien") && r.ends_with(",fr")),
         "{text}"
     );
 

@@ -16,6 +16,7 @@ fn item(n: i64, title: &str) -> Item {
         text: format!("Texte de l’article numéro {n}, sur l’éolien en mer."),
         published: None,
         author: None,
+        lang: None,
     }
 }
 

@@ -191,8 +191,8 @@ fn scores_reorder_the_digest_and_reach_the_export() {
     let headers = reader.headers().expect("headers").clone();
     let names: Vec<&str> = headers.iter().collect();
     assert_eq!(
-        names[names.len() - 3..],
-        ["score", "reasons", "verdict"],
+        names[names.len() - 4..],
+        ["score", "reasons", "verdict", "lang"],
         "new columns go last"
     );
     assert_eq!(names[..3], ["mention_id", "watch_id", "source_id"]);

@@ -90,6 +90,7 @@ fn record(store: &Store, cases: &[Case]) {
             text: case.text.clone(),
             published: None,
             author: None,
+            lang: None,
         };
         let now = start() + Duration::hours(case.hours);
         store
