@@ -9,7 +9,7 @@ use std::path::Path;
 /// The library's modules, bottom layer first. A module may import from its own layer (if
 /// that makes no cycle) and from every layer below; never from above.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("plain data", &["model", "clock", "error_chain"]),
+    ("plain data", &["model", "clock", "error_chain", "language"]),
     (
         "pure stages",
         &[

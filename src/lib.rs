@@ -20,6 +20,7 @@ pub mod feedback;
 pub mod fetch;
 pub mod isolation;
 pub mod judge;
+pub mod language;
 pub mod mail;
 pub mod matching;
 pub mod metrics;

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use veille::config::{Config, WatchConfig};
-use veille::matching::{ItemMeta, ItemText, Matcher, Query, lang_code, snippet};
+use veille::language;
+use veille::matching::{ItemMeta, ItemText, Matcher, Query, snippet};
 use veille::model::{Field, TermHit, WatchId, WatchMatch};
 use veille::store::StoreError;
 
@@ -164,7 +165,7 @@ fn match_one(args: &MatchArgs, config: Option<&Config>, matcher: &Matcher) -> Re
         tags.extend(tags_of(config, id).iter().cloned());
     }
     let lang = args.lang.as_deref().map(|code| {
-        lang_code(code).ok_or_else(|| {
+        language::declared(code).ok_or_else(|| {
             CliError::Usage(format!(
                 "--lang: {code:?} is not a language code such as fr or en"
             ))

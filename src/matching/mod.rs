@@ -49,7 +49,7 @@ pub mod normalize;
 pub mod query;
 pub mod snippet;
 
-pub use query::{Meta, MetaTerm, Node, Query, QueryError, Term, lang_code, site_form};
+pub use query::{Meta, MetaTerm, Node, Query, QueryError, Term, site_form};
 pub use snippet::{Snippet, snippet};
 
 use std::cell::OnceCell;
@@ -106,7 +106,7 @@ impl<'a> ItemMeta<'a> {
             source: Some(item.source.as_str()),
             tags,
             author: item.author.as_deref(),
-            lang: None,
+            lang: item.lang.as_deref(),
         }
     }
 }

@@ -667,18 +667,12 @@ fn meta_value(name: &str, value: &str) -> Result<Meta, String> {
             }
             Ok(Meta::Author(tokens))
         }
-        _ => lang_code(value).map(Meta::Lang).ok_or_else(|| {
-            format!("lang: takes a language code such as fr, en or es (ISO 639), not {value:?}")
-        }),
+        _ => crate::language::declared(value)
+            .map(Meta::Lang)
+            .ok_or_else(|| {
+                format!("lang: takes a language code such as fr, en or es (ISO 639), not {value:?}")
+            }),
     }
-}
-
-/// A language code as declared (`fr`, `fr-FR`, `en_GB`, `FR`): its primary subtag in
-/// lower case, when it is two or three ASCII letters.
-pub fn lang_code(declared: &str) -> Option<String> {
-    let primary = declared.trim().split(['-', '_']).next()?;
-    ((2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic()))
-        .then(|| primary.to_ascii_lowercase())
 }
 
 /// The domain `site:` compares hosts with: `value` (a host, or a URL of a whole site) in

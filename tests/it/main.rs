@@ -23,6 +23,7 @@ mod judgments;
 mod learning;
 mod maintenance;
 mod match_cli;
+mod operators;
 mod pages;
 mod scores;
 mod social;
