@@ -338,11 +338,7 @@ impl Matcher {
         if let Some(facts) = &facts
             && !self.by_meta.is_empty()
         {
-            facts.each_key(|key| {
-                if let Some(watches) = self.by_meta.get(key) {
-                    candidates.extend_from_slice(watches);
-                }
-            });
+            self.meta_candidates(facts, candidates);
         }
         // No watch can be true without one of its anchors.
         if anchors.is_empty() && candidates.is_empty() {
@@ -431,15 +427,8 @@ impl Matcher {
             }
             found.sort_by_key(|(field, position, term, _)| (*field, *position, *term));
             let held = match &facts {
-                Some(facts) => watch
-                    .query
-                    .metas()
-                    .iter()
-                    .zip(&watch.held)
-                    .filter(|(m, _)| !m.negated && facts.holds(&m.meta))
-                    .map(|(_, display)| display.clone())
-                    .collect(),
-                None => Vec::new(),
+                Some(facts) if !watch.held.is_empty() => held(watch, facts),
+                _ => Vec::new(),
             };
             matches.push(WatchMatch {
                 watch: watch.id.clone(),
@@ -449,6 +438,32 @@ impl Matcher {
         }
         matches
     }
+}
+
+impl Matcher {
+    /// Adds to `candidates` the watches anchored on a meta operator the item satisfies.
+    /// Out of line: most watch lists have none, and the scan's loop stays as tight.
+    #[inline(never)]
+    fn meta_candidates(&self, facts: &Facts<'_>, candidates: &mut Vec<u32>) {
+        facts.each_key(|key| {
+            if let Some(watches) = self.by_meta.get(key) {
+                candidates.extend_from_slice(watches);
+            }
+        });
+    }
+}
+
+/// The meta operators of `watch` that hold for the item (not those under a NOT).
+#[inline(never)]
+fn held(watch: &Compiled, facts: &Facts<'_>) -> Vec<Arc<str>> {
+    watch
+        .query
+        .metas()
+        .iter()
+        .zip(&watch.held)
+        .filter(|(m, _)| !m.negated && facts.holds(&m.meta))
+        .map(|(_, display)| display.clone())
+        .collect()
 }
 
 /// Per-thread buffers of [`Matcher::match_text`], shared by all matchers of the thread.
