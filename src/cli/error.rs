@@ -180,7 +180,17 @@ impl CliError {
         match self {
             CliError::NoMatch => String::new(),
             CliError::Config { errors, .. } => {
-                let mut out: String = errors.iter().map(|e| format!("error: {e}\n")).collect();
+                let mut out = String::new();
+                for error in errors.iter() {
+                    out.push_str(&format!("error: {error}\n"));
+                    // Queries are shown with a caret under the column, as `veille match`
+                    // shows them; other lines are not repeated (they may hold secrets).
+                    if error.key.ends_with(".query")
+                        && let Some(caret) = caret_under(&error.file, error.line, error.column)
+                    {
+                        out.push_str(&caret);
+                    }
+                }
                 out.push_str(&format!("{self}\n"));
                 out
             }
@@ -207,6 +217,24 @@ impl CliError {
             source,
         }
     }
+}
+
+/// Line `line` of `file`, indented, and a caret under its character `column`; `None` when
+/// the file cannot be read again or the line is too long to show usefully.
+fn caret_under(file: &std::path::Path, line: usize, column: usize) -> Option<String> {
+    const MAX_SHOWN: usize = 400;
+    let text = std::fs::read_to_string(file).ok()?;
+    let shown = text.lines().nth(line.checked_sub(1)?)?;
+    if shown.chars().count() > MAX_SHOWN || column == 0 {
+        return None;
+    }
+    // Tabs stay tabs under the line, so the caret lines up whatever the tab width.
+    let pad: String = shown
+        .chars()
+        .take(column - 1)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    Some(format!("  {shown}\n  {pad}^\n"))
 }
 
 #[cfg(test)]

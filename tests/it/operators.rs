@@ -258,3 +258,35 @@ fn match_tries_the_operators_on_one_text() {
         "{stderr}"
     );
 }
+
+#[test]
+fn check_points_at_a_misspelt_operator() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = daemon_table("veille.db", "");
+    text.push_str(&source_table(
+        "quotidien",
+        "https://quotidien.example/feed.xml",
+        "tags = [\"presse\"]",
+    ));
+    text.push_str("\n[[watch]]\nid = \"w\"\nquery = \"Orange AND -sit:orange.com\"\n");
+    text.push_str("\n[[watch]]\nid = \"x\"\nquery = \"grève tag:prese\"\n");
+    let config = write_config(dir.path(), &text);
+    let out = veille()
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("check");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown operator sit: did you mean site:?")
+            && stderr
+                .contains("\n  query = \"Orange AND -sit:orange.com\"\n                       ^\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("no source has the tag \"prese\" (tags: presse)")
+            && stderr.contains("\n  query = \"grève tag:prese\"\n                 ^\n"),
+        "{stderr}"
+    );
+}
