@@ -64,6 +64,18 @@ fn matches_item(query: &str, text: &str, facts: &Facts) -> bool {
         .is_empty()
 }
 
+/// Runs a table of (query, text, item metadata, expected); every case that fails, described.
+fn table(cases: &[(&str, &str, &Facts, bool)]) {
+    let failures: Vec<String> = cases
+        .iter()
+        .filter(|(query, text, facts, expected)| matches_item(query, text, facts) != *expected)
+        .map(|(query, text, facts, expected)| {
+            format!("{query} on {text:?} {facts:?}: expected {expected}")
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn site_is_the_link_host_or_a_parent_domain() {
     let cases: &[(&str, &str, bool)] = &[
@@ -103,18 +115,22 @@ fn site_is_the_link_host_or_a_parent_domain() {
         ("site:lemonde.fr", "", false),
         ("site:lemonde.fr", "lemonde.fr/a", false),
     ];
-    let mut failures = Vec::new();
-    for (query, url, expected) in cases {
-        let facts = if url.is_empty() {
-            Facts::default()
-        } else {
-            link(url)
-        };
-        if matches_item(query, "", &facts) != *expected {
-            failures.push(format!("{query} on {url:?}: expected {expected}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let facts: Vec<Facts> = cases
+        .iter()
+        .map(|(_, url, _)| {
+            if url.is_empty() {
+                Facts::default()
+            } else {
+                link(url)
+            }
+        })
+        .collect();
+    let cases: Vec<(&str, &str, &Facts, bool)> = cases
+        .iter()
+        .zip(&facts)
+        .map(|((query, _, expected), facts)| (*query, "", facts, *expected))
+        .collect();
+    table(&cases);
 }
 
 #[test]
@@ -153,13 +169,11 @@ fn source_tag_author_and_lang_select_what_they_name() {
         ("lang:fr", in_lang("en"), false),
         ("lang:fr", Facts::default(), false),
     ];
-    let mut failures = Vec::new();
-    for (query, facts, expected) in cases {
-        if matches_item(query, "", facts) != *expected {
-            failures.push(format!("{query} on {facts:?}: expected {expected}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let cases: Vec<(&str, &str, &Facts, bool)> = cases
+        .iter()
+        .map(|(query, facts, expected)| (*query, "", facts, *expected))
+        .collect();
+    table(&cases);
 }
 
 #[test]
@@ -237,15 +251,7 @@ fn meta_operators_combine_with_every_operator() {
         ("site:lemonde.fr -author:dupont", "", &press, false),
         ("site:lemonde.fr OR site:orange.com", "", &newsroom, true),
     ];
-    let mut failures = Vec::new();
-    for (query, text, facts, expected) in cases {
-        if matches_item(query, text, facts) != *expected {
-            failures.push(format!(
-                "{query} on {text:?} {facts:?}: expected {expected}"
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    table(cases);
 }
 
 #[test]

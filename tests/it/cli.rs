@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{copy_demo, veille};
+use crate::common::{copy_demo, succeeds, veille};
 
 fn eml_files(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
@@ -399,16 +399,7 @@ fn import_opml_prints_sources_that_check_accepts() {
         format!("{blocks}\n[[watch]]\nid = \"w\"\nquery = \"Nordvent\"\n\n[[digest]]\nid = \"d\"\nto = \"a@example.org\"\n"),
     )
     .expect("write config");
-    let check = veille()
-        .args(["check", "--config"])
-        .arg(&config)
-        .output()
-        .expect("check");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    succeeds(veille().args(["check", "--config"]).arg(&config));
 
     let not_opml = veille()
         .arg("import-opml")

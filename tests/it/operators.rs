@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::common::{HttpServer, Response, daemon_table, source_table, veille, write_config};
+use crate::common::{
+    HttpServer, Response, daemon_table, source_table, succeeds, veille, write_config,
+};
 
 /// A daily paper: tagged `presse`, its feed declares French.
 const QUOTIDIEN: &str = r#"<?xml version="1.0" encoding="utf-8"?>
@@ -83,36 +85,12 @@ fn each_watch_selects_exactly_its_items() {
     }
     let config = write_config(dir.path(), &text);
 
-    let check = veille()
-        .args(["check", "--config"])
-        .arg(&config)
-        .output()
-        .expect("check");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let run = veille()
-        .args(["run", "--once", "--config"])
-        .arg(&config)
-        .output()
-        .expect("run --once");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-
-    let export = veille()
-        .args(["export", "--since", "3650d", "--format", "json", "--config"])
-        .arg(&config)
-        .output()
-        .expect("export");
-    assert!(
-        export.status.success(),
-        "{}",
-        String::from_utf8_lossy(&export.stderr)
+    succeeds(veille().args(["check", "--config"]).arg(&config));
+    succeeds(veille().args(["run", "--once", "--config"]).arg(&config));
+    let export = succeeds(
+        veille()
+            .args(["export", "--since", "3650d", "--format", "json", "--config"])
+            .arg(&config),
     );
     let records: Vec<serde_json::Value> =
         serde_json::from_slice(&export.stdout).expect("the export is a JSON array");

@@ -57,3 +57,15 @@ pub fn veille() -> assert_cmd::Command {
         .env_remove("VEILLE_SMTP_PASSWORD");
     cmd
 }
+
+/// Runs `command` (a [`veille`] with its arguments) and returns its output, failing the
+/// test with the command's standard error when it does not succeed.
+pub fn succeeds(command: &mut assert_cmd::Command) -> std::process::Output {
+    let output = command.output().expect("run veille");
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
