@@ -11,7 +11,7 @@
 //!
 //! An undeclared item's language is detected ([`detect`]) from a bounded sample
 //! ([`SAMPLE_BYTES`] of the title then the text, links and handles left out) with at least
-//! [`MIN_LETTERS`] letters. First by its function words ([`FUNCTION_WORDS`]: `the`, `und`,
+//! [`MIN_LETTERS`] letters. First by its function words (`FUNCTION_WORDS`: `the`, `und`,
 //! `les`… of seven languages, each word one language's): when one language has clearly
 //! more of them, that is the answer, in a few microseconds. Else by whatlang: character
 //! trigram profiles of 69 languages compiled into the binary, nothing loaded at run time;
