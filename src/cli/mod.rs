@@ -147,6 +147,12 @@ enum Command {
     Suggest(suggest::SuggestArgs),
     /// Read a password on standard input and print its hash for `web.password_hash`.
     HashPassword,
+    /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell
+    /// (e.g. `veille completions bash > /etc/bash_completion.d/veille`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -198,6 +204,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Judge(args) => judge::judge(&args),
         Command::Suggest(args) => suggest::run(&args),
         Command::HashPassword => hash_password::hash_password(),
+        Command::Completions { shell } => completions(shell),
     }
 }
 
@@ -295,4 +302,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::io("cannot start the async runtime", e))
+}
+
+/// Prints the completion script of `shell`, generated from the same definitions that parse
+/// the command line, so it cannot drift from them.
+fn completions(shell: clap_complete::Shell) -> Result<(), CliError> {
+    use clap::CommandFactory as _;
+    use std::io::Write as _;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "veille", &mut script);
+    std::io::stdout()
+        .write_all(&script)
+        .map_err(|e| CliError::io("cannot write the completion script", e))
 }

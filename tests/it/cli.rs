@@ -409,3 +409,42 @@ fn import_opml_prints_sources_that_check_accepts() {
     assert_eq!(not_opml.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&not_opml.stderr).contains("not a readable OPML file"));
 }
+
+#[test]
+fn completions_cover_every_command() {
+    let bash = succeeds(veille().args(["completions", "bash"]));
+    let script = String::from_utf8_lossy(&bash.stdout);
+    for command in ["run", "check", "match", "export", "completions"] {
+        assert!(script.contains(command), "bash completion lacks {command}");
+    }
+    assert!(
+        script.contains("--replay") && script.contains("--link"),
+        "{script:.400}"
+    );
+    // The script is valid bash.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("veille.bash");
+    std::fs::write(&file, &bash.stdout).expect("write the script");
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&file)
+        .output()
+        .expect("bash -n");
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+    for shell in ["zsh", "fish"] {
+        let out = succeeds(veille().args(["completions", shell]));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("match"),
+            "{shell} completion lacks match"
+        );
+    }
+    let unknown = veille()
+        .args(["completions", "tcsh"])
+        .output()
+        .expect("completions tcsh");
+    assert_eq!(unknown.status.code(), Some(2));
+}
