@@ -49,10 +49,10 @@ pub enum CliError {
     Usage(String),
     /// A query given with `--query` that does not parse; a caret points at the column.
     #[error(
-        "invalid query: column {column}: {message}\n  {query}\n  {pad}^",
+        "invalid query: column {column}: {message}\n{caret}",
         column = error.column,
         message = error.message,
-        pad = " ".repeat(error.column.saturating_sub(1))
+        caret = underline(query, error.column).trim_end()
     )]
     Query { query: String, error: QueryError },
     /// `veille judge` on a mention that is not (or no longer) stored.
@@ -219,22 +219,24 @@ impl CliError {
     }
 }
 
-/// Line `line` of `file`, indented, and a caret under its character `column`; `None` when
-/// the file cannot be read again or the line is too long to show usefully.
+/// Line `line` of `file` with a caret under its character `column` ([`underline`]); `None`
+/// when the file cannot be read again or the line is too long to show usefully.
 fn caret_under(file: &std::path::Path, line: usize, column: usize) -> Option<String> {
     const MAX_SHOWN: usize = 400;
     let text = std::fs::read_to_string(file).ok()?;
     let shown = text.lines().nth(line.checked_sub(1)?)?;
-    if shown.chars().count() > MAX_SHOWN || column == 0 {
-        return None;
-    }
-    // Tabs stay tabs under the line, so the caret lines up whatever the tab width.
+    (shown.chars().count() <= MAX_SHOWN && column > 0).then(|| underline(shown, column))
+}
+
+/// `shown`, indented, and a caret under its character `column` (1-based); tabs stay tabs
+/// under the line, so the caret lines up whatever the tab width.
+fn underline(shown: &str, column: usize) -> String {
     let pad: String = shown
         .chars()
-        .take(column - 1)
+        .take(column.saturating_sub(1))
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
-    Some(format!("  {shown}\n  {pad}^\n"))
+    format!("  {shown}\n  {pad}^\n")
 }
 
 #[cfg(test)]

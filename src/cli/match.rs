@@ -6,6 +6,7 @@
 //! error, through [`CliError::like_grep`]). An invalid query is shown with a caret under the
 //! column the error names.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -14,7 +15,7 @@ use serde::Serialize;
 use veille::config::{Config, WatchConfig};
 use veille::language;
 use veille::matching::{ItemMeta, ItemText, Matcher, Query, snippet};
-use veille::model::{Field, TermHit, WatchId, WatchMatch};
+use veille::model::{Field, SourceId, TermHit, WatchId, WatchMatch};
 use veille::store::StoreError;
 
 use super::{CliError, load_config, open_existing_store, since};
@@ -129,15 +130,6 @@ fn try_query(args: &MatchArgs) -> Result<(), CliError> {
     }
 }
 
-/// The tags of source `id` in `config` (none for an unknown source).
-fn tags_of<'c>(config: &'c Config, id: &str) -> &'c [String] {
-    config
-        .sources
-        .iter()
-        .find(|s| s.id.as_str() == id)
-        .map_or(&[], |s| s.tags.as_slice())
-}
-
 #[derive(Debug, Serialize)]
 struct Report<'a> {
     matched: bool,
@@ -161,8 +153,10 @@ fn match_one(args: &MatchArgs, config: Option<&Config>, matcher: &Matcher) -> Re
         None => String::new(),
     };
     let mut tags = args.tag.clone();
-    if let (Some(config), Some(id)) = (config, &args.source) {
-        tags.extend(tags_of(config, id).iter().cloned());
+    if let (Some(config), Some(id)) = (config, &args.source)
+        && let Some(source) = config.source(&SourceId::new(id.as_str()))
+    {
+        tags.extend(source.tags.iter().cloned());
     }
     let lang = args.lang.as_deref().map(|code| {
         language::declared(code).ok_or_else(|| {
@@ -264,6 +258,12 @@ fn replay(
     let store = open_existing_store(config)?;
     let mut matched: Vec<Replayed> = Vec::new();
     let mut items = 0usize;
+    // Each source's tags, looked up once per stored item.
+    let tags: HashMap<&SourceId, &[String]> = config
+        .sources
+        .iter()
+        .map(|s| (&s.id, s.tags.as_slice()))
+        .collect();
     store.for_each_item_since(since, |_, item, first_seen| {
         if watch.is_some_and(|w| !w.sources.contains(&item.source)) {
             return Ok::<(), StoreError>(());
@@ -274,7 +274,7 @@ fn replay(
                 title: &item.title,
                 body: &item.text,
             },
-            &ItemMeta::of(&item, tags_of(config, item.source.as_str())),
+            &ItemMeta::of(&item, tags.get(&item.source).copied().unwrap_or_default()),
         );
         if let Some(m) = found.first() {
             matched.push(Replayed {
