@@ -20,6 +20,45 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// Which file defined what, when the configuration includes other files.
+fn files(config: &Config) -> String {
+    if config.files.len() < 2 {
+        return String::new();
+    }
+    let folder = config.path.parent().unwrap_or(Path::new("/"));
+    let mut out = format!("  defined in {} files:\n", config.files.len());
+    for file in &config.files {
+        let kinds = [
+            ("source", "sources", &file.sources),
+            ("watch", "watches", &file.watches),
+            ("digest", "digests", &file.digests),
+            ("alert rule", "alert rules", &file.alerts),
+        ];
+        let defined: Vec<String> = kinds
+            .iter()
+            .filter(|(_, _, ids)| !ids.is_empty())
+            .map(|(one, many, ids)| {
+                let shown = ids.iter().take(ID_LIST).map(|id| format!("{id:?}"));
+                let more = ids.len().saturating_sub(ID_LIST);
+                let more = (more > 0).then(|| format!("{more} more"));
+                let list: Vec<String> = shown.chain(more).collect();
+                format!("{} ({})", plural(ids.len(), one, many), list.join(", "))
+            })
+            .collect();
+        let defined = if defined.is_empty() {
+            "nothing".to_string()
+        } else {
+            defined.join("; ")
+        };
+        let name = file.path.strip_prefix(folder).unwrap_or(&file.path);
+        out.push_str(&format!("    {}: {defined}\n", name.display()));
+    }
+    out
+}
+
+/// Ids listed per kind and file before "N more".
+const ID_LIST: usize = 8;
+
 fn summary(config: &Config) -> String {
     let mut out = format!("{}: valid\n", config.path.display());
     out.push_str(&format!(
@@ -29,6 +68,7 @@ fn summary(config: &Config) -> String {
         plural(config.digests.len(), "digest", "digests"),
         plural(config.alerts.len(), "alert rule", "alert rules"),
     ));
+    out.push_str(&files(config));
     out.push_str(&format!(
         "  database: {}\n",
         config.daemon.database.display()

@@ -31,7 +31,8 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Every problem found in one configuration file, in file order.
+/// Every problem found in a configuration (its main file and the files it includes), in
+/// file order.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
@@ -61,27 +62,100 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-/// Collects errors while the document is validated, turning byte offsets into line:column.
-pub(crate) struct Report<'a> {
-    file: &'a Path,
-    text: &'a str,
+/// One file of a configuration: the main file or one it includes (`include = [...]`).
+///
+/// The files share one offset space so that a span says which file it is in: file `n`
+/// starts at the end of file `n - 1` (plus one, so an empty file still has an offset).
+/// Spans of an included file are shifted by its [`Document::start`] when it is read.
+pub(crate) struct Document {
+    pub(crate) path: PathBuf,
+    pub(crate) text: String,
+    /// Offset of this file's first byte in the shared offset space.
+    pub(crate) start: usize,
     lines: LineIndex,
-    errors: Vec<ConfigError>,
+}
+
+impl Document {
+    pub(crate) fn new(path: PathBuf, text: String, start: usize) -> Document {
+        let lines = LineIndex::new(&text);
+        Document {
+            path,
+            text,
+            start,
+            lines,
+        }
+    }
+
+    /// Where the next file's offsets start.
+    pub(crate) fn end(&self) -> usize {
+        self.start + self.text.len() + 1
+    }
+}
+
+/// Collects errors while the documents are validated, turning offsets into file:line:column.
+pub(crate) struct Report<'a> {
+    documents: &'a [Document],
+    /// Each error with the index of its document, to sort them file by file.
+    errors: Vec<(usize, ConfigError)>,
 }
 
 impl<'a> Report<'a> {
-    pub(crate) fn new(file: &'a Path, text: &'a str) -> Self {
+    /// `documents`: the main file first, then the files it includes, in offset order.
+    pub(crate) fn new(documents: &'a [Document]) -> Self {
         Report {
-            file,
-            text,
-            lines: LineIndex::new(text),
+            documents,
             errors: Vec::new(),
         }
     }
 
-    /// The 1-based line of a byte offset.
-    pub(crate) fn line_of(&self, offset: usize) -> usize {
-        self.lines.line_column(self.text, offset).0
+    /// The main file and the files it includes.
+    pub(crate) fn documents(&self) -> &'a [Document] {
+        self.documents
+    }
+
+    /// The index of the document an offset is in.
+    pub(crate) fn index_of(&self, offset: usize) -> usize {
+        self.documents
+            .partition_point(|d| d.start <= offset)
+            .saturating_sub(1)
+    }
+
+    /// The document an offset is in.
+    pub(crate) fn document(&self, offset: usize) -> Option<&'a Document> {
+        self.documents.get(self.index_of(offset))
+    }
+
+    /// Where an offset is, for a message about another position: `line 4` in the same
+    /// file as `other`, else `watches/comm.toml:4`.
+    pub(crate) fn place(&self, offset: usize, other: usize) -> String {
+        let (index, line) = self.line_of(offset);
+        if index == self.index_of(other) {
+            format!("line {line}")
+        } else {
+            let path = self.documents.get(index).map(|d| d.path.as_path());
+            format!("{}:{line}", path.unwrap_or(Path::new("?")).display())
+        }
+    }
+
+    /// The document index and 1-based line of an offset.
+    fn line_of(&self, offset: usize) -> (usize, usize) {
+        let index = self.index_of(offset);
+        let line = self.documents.get(index).map_or(1, |d| {
+            d.lines
+                .line_column(&d.text, offset.saturating_sub(d.start))
+                .0
+        });
+        (index, line)
+    }
+
+    /// The text of a span (empty when it crosses a file's end).
+    pub(crate) fn slice(&self, span: Range<usize>) -> &'a str {
+        let Some(document) = self.document(span.start) else {
+            return "";
+        };
+        let start = span.start - document.start;
+        let end = span.end.saturating_sub(document.start);
+        document.text.get(start..end).unwrap_or("")
     }
 
     /// Records an error at the start of `span`.
@@ -100,31 +174,38 @@ impl<'a> Report<'a> {
         key: impl Into<String>,
         message: impl Into<String>,
     ) {
-        let (line, column) = self.lines.line_column(self.text, offset);
-        self.errors.push(ConfigError {
-            file: self.file.to_path_buf(),
-            line,
-            column,
-            key: key.into(),
-            message: message.into(),
-        });
+        let index = self.index_of(offset);
+        let Some(document) = self.documents.get(index) else {
+            return;
+        };
+        let (line, column) = document
+            .lines
+            .line_column(&document.text, offset.saturating_sub(document.start));
+        self.errors.push((
+            index,
+            ConfigError {
+                file: document.path.clone(),
+                line,
+                column,
+                key: key.into(),
+                message: message.into(),
+            },
+        ));
     }
 
     pub(crate) fn count(&self) -> usize {
         self.errors.len()
     }
 
-    pub(crate) fn text(&self) -> &'a str {
-        self.text
-    }
-
     pub(crate) fn has_errors(&self) -> bool {
         !self.errors.is_empty()
     }
 
+    /// The errors, file by file (main file first), each file's in line order.
     pub(crate) fn finish(mut self) -> ConfigErrors {
-        self.errors.sort_by_key(|e| (e.line, e.column));
-        ConfigErrors(self.errors)
+        self.errors
+            .sort_by_key(|(index, e)| (*index, e.line, e.column));
+        ConfigErrors(self.errors.into_iter().map(|(_, e)| e).collect())
     }
 }
 

@@ -14,6 +14,7 @@
 
 mod duration;
 mod error;
+mod include;
 pub mod opml;
 pub mod presets;
 mod raw;
@@ -24,8 +25,9 @@ mod validate;
 pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
 pub use types::{
-    AlertConfig, Config, DaemonConfig, DigestConfig, EmptyPolicy, QuietHours, SmtpConfig,
-    SmtpSecurity, SourceConfig, SourceSet, SpikeRule, WatchConfig, WebConfig, secret_file_warning,
+    AlertConfig, Config, ConfigFile, DaemonConfig, DigestConfig, EmptyPolicy, QuietHours,
+    SmtpConfig, SmtpSecurity, SourceConfig, SourceSet, SpikeRule, WatchConfig, WebConfig,
+    secret_file_warning,
 };
 
 use std::collections::HashSet;
@@ -154,8 +156,12 @@ pub(crate) fn load_text(
     writes: Writes,
 ) -> Result<Config, ConfigErrors> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut report = Report::new(&path, text);
-    let raw = read_raw(text, &mut report);
+    let (documents, problems) = include::gather(&path, text.to_string());
+    let mut report = Report::new(&documents);
+    for problem in problems {
+        report.at(problem.span, "include", problem.message);
+    }
+    let raw = read_raw(&documents, &mut report);
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut validator = Validator {
         report,

@@ -1642,3 +1642,62 @@ mod arbitrary_input {
         }
     }
 }
+
+/// A main file in a fresh folder that includes `teams/*.toml`, with `team` written as
+/// `teams/comm.toml`.
+fn load_with_included(team: &str) -> (tempfile::TempDir, Result<Config, ConfigErrors>) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir(dir.path().join("teams")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("teams/comm.toml"), team).unwrap_or_else(|e| panic!("{e}"));
+    let main = "include = [\"teams/*.toml\"]\n\n[daemon]\ntimezone = \"Europe/Paris\"\n";
+    let result = load_with_env(main, &dir.path().join("veille.toml"), &no_env);
+    (dir, result)
+}
+
+#[test]
+fn an_error_in_a_nested_table_of_an_included_file_names_that_file_and_line() {
+    let team = "[[source]]\nid = \"site\"\nurl = \"https://x.example/\"\nkind = \"page\"\n\n[source.select]\nitem = \"a[\"\n";
+    let (dir, result) = load_with_included(team);
+    let errors = result.err().unwrap_or_else(|| panic!("accepted")).0;
+    let error = errors
+        .iter()
+        .find(|e| e.key.contains("select"))
+        .unwrap_or_else(|| panic!("no selector error in {errors:?}"));
+    assert_eq!(error.file, dir.path().join("teams/comm.toml"), "{error}");
+    // The same place as when the team's file is read on its own.
+    let alone = errors_of(team);
+    let alone = alone
+        .iter()
+        .find(|e| e.key.contains("select"))
+        .unwrap_or_else(|| panic!("no selector error in {alone:?}"));
+    assert_eq!(error.line, 7, "{error}");
+    assert_eq!(
+        (error.line, error.column),
+        (alone.line, alone.column),
+        "{error}"
+    );
+}
+
+#[test]
+fn deep_nesting_in_an_included_file_is_an_error_not_a_stack_overflow() {
+    let deep = 100_000;
+    let team = format!(
+        "[[source]]\nid = \"s\"\nurl = \"https://x.example/\"\ntags = {}1{}\n",
+        "[".repeat(deep),
+        "]".repeat(deep)
+    );
+    let (dir, result) = std::thread::Builder::new()
+        .stack_size(1024 * 1024)
+        .spawn(move || load_with_included(&team))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .join()
+        .unwrap_or_else(|_| panic!("loading overflowed the stack"));
+    let errors = result.err().unwrap_or_else(|| panic!("accepted")).0;
+    assert_eq!(
+        errors[0].file,
+        dir.path().join("teams/comm.toml"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(errors[0].line, 4, "{}", errors[0]);
+}

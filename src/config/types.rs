@@ -30,6 +30,19 @@ pub struct Config {
     pub dedup: crate::dedup::DedupSettings,
     /// `[web]`: judgment links and the review page (None when the section is absent).
     pub web: Option<WebConfig>,
+    /// The main file first, then the files it includes, each with the entries it defines.
+    pub files: Vec<ConfigFile>,
+}
+
+/// One file of a configuration and the ids of the entries it defines (`veille check`
+/// says which file defined what).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigFile {
+    pub path: PathBuf,
+    pub sources: Vec<String>,
+    pub watches: Vec<String>,
+    pub digests: Vec<String>,
+    pub alerts: Vec<String>,
 }
 
 /// `[web]`: where mail links point, the key that signs them, and the review page's login.

@@ -290,6 +290,72 @@ to = "comms@example.org"
     );
 }
 
+/// A reload re-reads the files the main one includes: a source added to a team's file is
+/// polled, and an error in that file is refused and logged at that file's line.
+#[test]
+fn reload_rereads_the_included_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo");
+    for (from, to) in [
+        ("le-quotidien-energie.xml", "fr.xml"),
+        ("windpower-weekly.atom", "en.atom"),
+    ] {
+        std::fs::copy(demo.join(from), dir.path().join(to)).expect("copy feed");
+    }
+    let config = dir.path().join("veille.toml");
+    std::fs::write(&config, "include = [\"teams/*.toml\"]\n").expect("write config");
+    std::fs::create_dir(dir.path().join("teams")).expect("mkdir");
+    let team = dir.path().join("teams/presse.toml");
+    let one_source = r#"
+[[source]]
+id = "quotidien"
+url = "file:fr.xml"
+every = "1h"
+
+[[watch]]
+id = "nordvent"
+query = "Nordvent"
+"#;
+    std::fs::write(&team, one_source).expect("write team file");
+    let log = dir.path().join("daemon.log");
+    let mut daemon = start_daemon(&config, &log);
+    wait_for("the first poll", Duration::from_secs(20), || {
+        log_of(&log).contains("source{source=quotidien")
+    });
+
+    let two_sources = format!(
+        "{one_source}\n[[source]]\nid = \"windpower\"\nurl = \"file:en.atom\"\nevery = \"1h\"\n"
+    );
+    std::fs::write(&team, two_sources).expect("write team file");
+    let pid = daemon.id().to_string();
+    let hup = || {
+        let status = Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill -HUP");
+        assert!(status.success());
+    };
+    hup();
+    wait_for(
+        "the included file's new source to be polled",
+        Duration::from_secs(20),
+        || log_of(&log).contains("source{source=windpower"),
+    );
+
+    std::fs::write(&team, "[[source]]\nid = \"x\"\nurl = 42\n").expect("write team file");
+    hup();
+    wait_for("the refusal to be logged", Duration::from_secs(20), || {
+        log_of(&log).contains("configuration not reloaded")
+    });
+    let text = log_of(&log);
+    assert!(text.contains("teams/presse.toml:3:"), "{text}");
+    assert!(
+        matches!(daemon.try_wait(), Ok(None)),
+        "still running after a bad reload"
+    );
+    terminate(&mut daemon);
+}
+
 /// A plain HTTP/1.1 GET on loopback: (status code, body).
 fn http_get(port: u16, path: &str) -> (u16, String) {
     use std::io::{Read, Write};

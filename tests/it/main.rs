@@ -19,6 +19,7 @@ mod daemon;
 mod digests;
 mod e2e;
 mod fetching;
+mod includes;
 mod judgments;
 mod learning;
 mod maintenance;

@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::config::error::Report;
 use crate::config::raw::S;
 use crate::config::read::RawConfig;
-use crate::config::{Config, Writes, defaults, parse_duration};
+use crate::config::{Config, ConfigFile, Writes, defaults, parse_duration};
 use crate::model::Secret;
 
 pub(super) struct Validator<'a> {
@@ -44,8 +44,9 @@ impl Validator<'_> {
         self.report.at(span, key, message);
     }
 
-    pub(super) fn config(&mut self, raw: RawConfig, path: &Path) -> Config {
-        self.broken = raw.broken_ids;
+    pub(super) fn config(&mut self, mut raw: RawConfig, path: &Path) -> Config {
+        self.broken = std::mem::take(&mut raw.broken_ids);
+        let files = self.files(&raw);
         let daemon = self.daemon(raw.daemon.unwrap_or_default());
         let smtp = raw.smtp.and_then(|(smtp, span)| self.smtp(smtp, span));
         let sources = self.sources(raw.sources);
@@ -67,7 +68,36 @@ impl Validator<'_> {
             alerts,
             dedup,
             web,
+            files,
         }
+    }
+
+    /// Which file defines which entry, by where each entry's id is.
+    fn files(&self, raw: &RawConfig) -> Vec<ConfigFile> {
+        let mut files: Vec<ConfigFile> = (self.report.documents().iter())
+            .map(|document| ConfigFile {
+                path: document.path.clone(),
+                ..ConfigFile::default()
+            })
+            .collect();
+        let mut add = |id: &S<String>, list: fn(&mut ConfigFile) -> &mut Vec<String>| {
+            if let Some(file) = files.get_mut(self.report.index_of(id.span().start)) {
+                list(file).push(id.get_ref().clone());
+            }
+        };
+        for source in &raw.sources {
+            add(&source.id, |file| &mut file.sources);
+        }
+        for watch in &raw.watches {
+            add(&watch.id, |file| &mut file.watches);
+        }
+        for digest in &raw.digests {
+            add(&digest.id, |file| &mut file.digests);
+        }
+        for alert in &raw.alerts {
+            add(&alert.id, |file| &mut file.alerts);
+        }
+        files
     }
 
     pub(super) fn path(&self, value: &str) -> PathBuf {
@@ -174,12 +204,13 @@ impl Validator<'_> {
             );
             return false;
         }
-        let line = self.report.line_of(value.span().start);
-        if let Some(first_line) = seen.insert(id.clone(), line) {
+        let here = value.span().start;
+        if let Some(first) = seen.insert(id.clone(), here) {
+            let place = self.report.place(first, here);
             self.error(
                 value.span(),
                 format!("{section} {id:?}.id"),
-                format!("duplicate {section} id {id:?} (first defined on line {first_line})"),
+                format!("duplicate {section} id {id:?} (first defined on {place})"),
             );
             return false;
         }
@@ -227,14 +258,14 @@ impl Validator<'_> {
     /// opening quote). Exact for strings without escapes, close otherwise.
     pub(super) fn offset_in_string(&self, value: &S<String>, column: usize) -> usize {
         let span = value.span();
-        let raw = &self.report.text()[span.clone()];
+        let raw = self.report.slice(span.clone());
         let quote_len = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
             3
         } else {
             1
         };
         let inner_start = span.start + quote_len;
-        let inner = &self.report.text()[inner_start.min(span.end)..span.end];
+        let inner = self.report.slice(inner_start.min(span.end)..span.end);
         let within = inner
             .char_indices()
             .nth(column.saturating_sub(1))
